@@ -1,0 +1,73 @@
+"""ASE calculator: the bridge from a crosstrain model to MD, EOS, phonopy and elastic constants."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from crosstrain.data.structures import Structure
+from crosstrain.graph import batch_graph
+from crosstrain.io.checkpoint import load_checkpoint
+from crosstrain.model.derivatives import predict
+from crosstrain.model.dimenet import DimeNetPP
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"cpu"`` by default; ``"cuda"`` only when asked for and available (else a clear error)."""
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but torch sees no CUDA device")
+    return dev
+
+
+class CrosstrainCalculator(Calculator):
+    """ASE calculator for a crosstrain model or checkpoint file.
+
+    Implements ``energy``, ``free_energy`` (equal to the energy), ``energies`` (per atom),
+    ``forces`` and, for fully periodic cells, ``stress`` (ASE's Voigt order, eV/Å³).
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(
+        self,
+        model: DimeNetPP | str | os.PathLike[str],
+        device: str | torch.device | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.device = resolve_device(device)
+        if isinstance(model, (str, os.PathLike)):
+            self.checkpoint = load_checkpoint(model, device=self.device)
+            model = self.checkpoint.model
+        else:
+            self.checkpoint = None
+        self.model = model.to(self.device).eval()
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, properties or ["energy"], system_changes)
+        structure = Structure.from_atoms(self.atoms, source="atoms", read_labels=False)
+        self.model.species.check(structure.numbers, source="atoms")
+        graph = batch_graph([structure], cutoff=self.model.cutoff, dtype=self.model.dtype, device=self.device)
+        want_stress = structure.periodic and "stress" in (properties or [])
+        pred = predict(self.model, graph, compute_forces=True, compute_stress=want_stress)
+        energy = float(pred.energy[0])
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": pred.atom_energies.cpu().numpy().astype(np.float64),
+            "forces": pred.forces.cpu().numpy().astype(np.float64),
+        }
+        if pred.stress is not None:
+            self.results["stress"] = full_3x3_to_voigt_6_stress(pred.stress[0].cpu().numpy().astype(np.float64))

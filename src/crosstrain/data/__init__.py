@@ -1,0 +1,5 @@
+"""Data: the labelled-structure boundary type, readers and writers, data sets and splits."""
+
+from crosstrain.data.structures import Structure
+
+__all__ = ["Structure"]

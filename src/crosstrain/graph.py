@@ -1,0 +1,182 @@
+"""Periodic neighbour lists, angle triplets and batched graphs.
+
+The topology of a configuration (which pairs are neighbours, through which periodic image, and
+which pairs of edges form an angle) is computed once with vesin in NumPy. Edge vectors are then
+recomputed in torch from positions, cell and integer shifts, so that autograd gives forces and,
+through a strain of positions and cell, stress.
+
+Conventions: edge ``e`` has a ``center`` atom i and a ``neighbour`` atom j, and its vector is
+``r_j - r_i + shift_e · cell``. In DimeNet terms edge e carries the message j → i. A triplet
+(kj, ji) pairs the edge ji with an edge kj whose centre is j (k ≠ i, counting periodic images);
+its angle sits at atom j between the directions j → i and j → k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from crosstrain.data.structures import Structure
+from crosstrain.errors import StructureError
+
+MIN_DISTANCE = 1e-3  # Å; closer atoms are treated as overlapping
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Neighbour pairs and triplets of one configuration (NumPy, computed once)."""
+
+    centers: np.ndarray  # (E,) int64, sorted
+    neighbours: np.ndarray  # (E,) int64
+    shifts: np.ndarray  # (E, 3) int64, in units of the cell vectors
+    idx_kj: np.ndarray  # (T,) int64, edge index of k -> j
+    idx_ji: np.ndarray  # (T,) int64, edge index of j -> i
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.centers.size)
+
+    @property
+    def n_triplets(self) -> int:
+        return int(self.idx_ji.size)
+
+
+def neighbour_list(
+    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float, source: str = "structure"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full neighbour list ``(centers, neighbours, shifts)`` within ``cutoff``, sorted by centre."""
+    from vesin import NeighborList
+
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    box = np.asarray(cell, dtype=np.float64) if pbc.any() else np.zeros((3, 3))
+    nl = NeighborList(cutoff=float(cutoff), full_list=True)
+    i, j, s, d = nl.compute(
+        points=np.asarray(positions, dtype=np.float64), box=box, periodic=[bool(p) for p in pbc],
+        quantities="ijSd",
+    )
+    if d.size and d.min() < MIN_DISTANCE:
+        k = int(np.argmin(d))
+        raise StructureError(
+            f"{source}: atoms {int(i[k])} and {int(j[k])} overlap (distance {d[k]:.2e} Å)"
+        )
+    order = np.lexsort((j, i))
+    return (
+        i[order].astype(np.int64),
+        j[order].astype(np.int64),
+        s[order].astype(np.int64),
+    )
+
+
+def triplets(
+    centers: np.ndarray, neighbours: np.ndarray, shifts: np.ndarray, n_atoms: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(idx_kj, idx_ji)`` edge pairs with centre(kj) == neighbour(ji), excluding k == i.
+
+    ``centers`` must be sorted. k == i means the same atom *and* the same periodic image.
+    """
+    n_edges = centers.size
+    counts = np.bincount(centers, minlength=n_atoms)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    per_edge = counts[neighbours]
+    ji = np.repeat(np.arange(n_edges, dtype=np.int64), per_edge)
+    first = np.cumsum(per_edge) - per_edge
+    kj = np.repeat(offsets[neighbours] - first, per_edge) + np.arange(ji.size, dtype=np.int64)
+    back = (neighbours[kj] == centers[ji]) & np.all(shifts[kj] == -shifts[ji], axis=1)
+    return kj[~back], ji[~back]
+
+
+def topology(structure: Structure, cutoff: float) -> Topology:
+    """Neighbour list and triplets of ``structure`` for ``cutoff`` (Å)."""
+    if cutoff <= 0:
+        raise ValueError(f"cutoff must be positive, got {cutoff}")
+    c, n, s = neighbour_list(structure.positions, structure.cell, structure.pbc, cutoff, structure.source)
+    kj, ji = triplets(c, n, s, len(structure))
+    return Topology(c, n, s, kj, ji)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A batch of configurations as one disconnected graph (torch tensors)."""
+
+    positions: torch.Tensor  # (N, 3)
+    numbers: torch.Tensor  # (N,) int64
+    cell: torch.Tensor  # (B, 3, 3)
+    pbc: torch.Tensor  # (B, 3) bool
+    batch: torch.Tensor  # (N,) graph index of each atom
+    centers: torch.Tensor  # (E,)
+    neighbours: torch.Tensor  # (E,)
+    shifts: torch.Tensor  # (E, 3) float, cell-vector units
+    edge_graph: torch.Tensor  # (E,) graph index of each edge
+    idx_kj: torch.Tensor  # (T,)
+    idx_ji: torch.Tensor  # (T,)
+    n_atoms: torch.Tensor  # (B,) atoms per graph
+
+    @property
+    def n_graphs(self) -> int:
+        return int(self.cell.shape[0])
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Graph:
+        """Move to ``device``; floating tensors are cast to ``dtype`` when given."""
+        out = {}
+        for f in fields(self):
+            t = getattr(self, f.name)
+            if dtype is not None and t.is_floating_point():
+                t = t.to(dtype=dtype)
+            out[f.name] = t.to(device) if device is not None else t
+        return Graph(**out)
+
+    def edge_vectors(self, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
+        """``r_neighbour - r_center + shift · cell`` for every edge, differentiable."""
+        pos = self.positions if positions is None else positions
+        cell = self.cell if cell is None else cell
+        offsets = torch.einsum("ea,eab->eb", self.shifts, cell[self.edge_graph])
+        return pos[self.neighbours] - pos[self.centers] + offsets
+
+
+def batch_graph(
+    structures: Sequence[Structure],
+    topologies: Sequence[Topology] | None = None,
+    cutoff: float | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> Graph:
+    """Concatenate ``structures`` (with precomputed ``topologies``, or a ``cutoff``) into a Graph."""
+    if not structures:
+        raise ValueError("cannot batch an empty list of structures")
+    if topologies is None:
+        if cutoff is None:
+            raise ValueError("batch_graph needs topologies or a cutoff")
+        topologies = [topology(s, cutoff) for s in structures]
+    if len(topologies) != len(structures):
+        raise ValueError("one topology per structure is needed")
+    atom_off = np.cumsum([0] + [len(s) for s in structures])
+    edge_off = np.cumsum([0] + [t.n_edges for t in topologies])
+
+    def cat(parts: list[np.ndarray], width: int | None = None) -> np.ndarray:
+        if parts:
+            return np.concatenate(parts)
+        return np.zeros((0,) if width is None else (0, width), dtype=np.int64)
+
+    arrays = {
+        "positions": np.concatenate([s.positions for s in structures]),
+        "numbers": np.concatenate([s.numbers for s in structures]),
+        "cell": np.stack([s.cell for s in structures]),
+        "batch": np.repeat(np.arange(len(structures)), [len(s) for s in structures]),
+        "centers": cat([t.centers + a for t, a in zip(topologies, atom_off)]),
+        "neighbours": cat([t.neighbours + a for t, a in zip(topologies, atom_off)]),
+        "shifts": cat([t.shifts for t in topologies], 3),
+        "edge_graph": np.repeat(np.arange(len(structures)), [t.n_edges for t in topologies]),
+        "idx_kj": cat([t.idx_kj + e for t, e in zip(topologies, edge_off)]),
+        "idx_ji": cat([t.idx_ji + e for t, e in zip(topologies, edge_off)]),
+        "n_atoms": np.array([len(s) for s in structures]),
+    }
+    floats = {"positions", "cell", "shifts"}
+    tensors = {
+        k: torch.as_tensor(v, dtype=dtype if k in floats else torch.int64, device=device)
+        for k, v in arrays.items()
+    }
+    tensors["pbc"] = torch.as_tensor(np.stack([s.pbc for s in structures]), device=device)
+    return Graph(**tensors)

@@ -1,0 +1,177 @@
+"""DimeNet++ interatomic potential for periodic systems, in plain PyTorch.
+
+The model maps a :class:`~crosstrain.graph.Graph` to one energy per configuration. Forces and
+stress come from :mod:`crosstrain.model.derivatives`. Per-element parameters (the species
+embedding, energy shift and scale) are tables indexed by atomic number, so a new element is
+added by copying another element's rows (see :meth:`DimeNetPP.copy_element`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from crosstrain.graph import Graph
+from crosstrain.model.config import DimeNetConfig
+from crosstrain.model.layers import BesselBasis, Dense, Residual, SphericalBasis
+from crosstrain.species import MAX_Z, SpeciesMap, to_atomic_number
+
+
+def _activation(name: str) -> nn.Module:
+    return {"silu": nn.SiLU(), "tanh": nn.Tanh(), "softplus": nn.Softplus()}[name]
+
+
+class EmbeddingBlock(nn.Module):
+    """Initial edge messages from the two atoms' embeddings and the radial basis."""
+
+    def __init__(self, cfg: DimeNetConfig, act: nn.Module) -> None:
+        super().__init__()
+        h = cfg.hidden_channels
+        self.emb = nn.Embedding(MAX_Z + 1, h)
+        nn.init.uniform_(self.emb.weight, -3**0.5, 3**0.5)
+        self.lin_rbf = Dense(cfg.num_radial, h)
+        # lin(cat[x_i, x_j, rbf]) split into three matrices so atom terms are computed per atom.
+        self.lin_center = Dense(h, h, bias=False)
+        self.lin_neighbour = Dense(h, h, bias=False)
+        self.lin_edge = Dense(h, h)
+        self.act = act
+
+    def forward(self, numbers: torch.Tensor, rbf: torch.Tensor, graph: Graph) -> torch.Tensor:
+        x = self.emb(numbers)
+        r = self.act(self.lin_rbf(rbf))
+        return self.act(
+            self.lin_center(x)[graph.centers] + self.lin_neighbour(x)[graph.neighbours] + self.lin_edge(r)
+        )
+
+
+class InteractionBlock(nn.Module):
+    """DimeNet++ interaction: directional message passing over triplets with a bottleneck."""
+
+    def __init__(self, cfg: DimeNetConfig, act: nn.Module) -> None:
+        super().__init__()
+        h, i, b = cfg.hidden_channels, cfg.int_emb_size, cfg.basis_emb_size
+        self.lin_rbf1 = Dense(cfg.num_radial, b, bias=False)
+        self.lin_rbf2 = Dense(b, h, bias=False)
+        self.lin_sbf1 = Dense(cfg.num_spherical * cfg.num_radial, b, bias=False)
+        self.lin_sbf2 = Dense(b, i, bias=False)
+        self.lin_kj = Dense(h, h)
+        self.lin_ji = Dense(h, h)
+        self.lin_down = Dense(h, i, bias=False)
+        self.lin_up = Dense(i, h, bias=False)
+        self.before_skip = nn.ModuleList(Residual(h, act) for _ in range(cfg.num_before_skip))
+        self.lin = Dense(h, h)
+        self.after_skip = nn.ModuleList(Residual(h, act) for _ in range(cfg.num_after_skip))
+        self.act = act
+
+    def forward(self, m: torch.Tensor, rbf: torch.Tensor, sbf: torch.Tensor, graph: Graph) -> torch.Tensor:
+        x_ji = self.act(self.lin_ji(m))
+        x_kj = self.act(self.lin_kj(m)) * self.lin_rbf2(self.lin_rbf1(rbf))
+        x_kj = self.act(self.lin_down(x_kj))
+        x_kj = x_kj[graph.idx_kj] * self.lin_sbf2(self.lin_sbf1(sbf))
+        x_kj = x_kj.new_zeros((m.shape[0], x_kj.shape[1])).index_add(0, graph.idx_ji, x_kj)
+        h = x_ji + self.act(self.lin_up(x_kj))
+        for layer in self.before_skip:
+            h = layer(h)
+        h = self.act(self.lin(h)) + m
+        for layer in self.after_skip:
+            h = layer(h)
+        return h
+
+
+class OutputBlock(nn.Module):
+    """Edge messages -> per-atom scalar: radial gating, sum onto centre atoms, MLP."""
+
+    def __init__(self, cfg: DimeNetConfig, act: nn.Module) -> None:
+        super().__init__()
+        h, o = cfg.hidden_channels, cfg.out_emb_channels
+        self.lin_rbf = Dense(cfg.num_radial, h, bias=False)
+        self.lin_up = Dense(h, o, bias=False)
+        self.lins = nn.ModuleList(Dense(o, o) for _ in range(cfg.num_output_layers))
+        self.lin_out = Dense(o, 1, bias=False, zero_init=cfg.output_init == "zeros")
+        self.act = act
+
+    def forward(self, m: torch.Tensor, rbf: torch.Tensor, graph: Graph, n_atoms: int) -> torch.Tensor:
+        x = self.lin_rbf(rbf) * m
+        x = torch.zeros((n_atoms, x.shape[1]), dtype=x.dtype, device=x.device).index_add(0, graph.centers, x)
+        x = self.lin_up(x)
+        for lin in self.lins:
+            x = self.act(lin(x))
+        return self.lin_out(x).squeeze(-1)
+
+
+class DimeNetPP(nn.Module):
+    """DimeNet++ potential: ``forward(graph, positions, cell)`` -> energy per configuration (eV).
+
+    ``species`` lists the elements the model knows; per-atom energies are
+    ``scale[Z] * network(Z, environment) + shift[Z]``.
+    """
+
+    def __init__(self, config: DimeNetConfig, species: SpeciesMap) -> None:
+        super().__init__()
+        self.config = config
+        self.species = species
+        act = _activation(config.activation)
+        self.rbf = BesselBasis(config.num_radial, config.cutoff, config.envelope_p)
+        self.sbf = SphericalBasis(config.num_spherical, config.num_radial, config.cutoff, config.envelope_p)
+        self.embedding = EmbeddingBlock(config, act)
+        self.interactions = nn.ModuleList(InteractionBlock(config, act) for _ in range(config.num_blocks))
+        self.outputs = nn.ModuleList(OutputBlock(config, act) for _ in range(config.num_blocks + 1))
+        self.register_buffer("energy_shift", torch.zeros(MAX_Z + 1, dtype=torch.float64))
+        self.register_buffer("energy_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        super()._apply(fn, recurse)
+        # ``model.to(float32)`` must not round the per-element energy shifts and scales
+        self.energy_shift = self.energy_shift.double()
+        self.energy_scale = self.energy_scale.double()
+        return self
+
+    @property
+    def cutoff(self) -> float:
+        return self.config.cutoff
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.embedding.emb.weight.dtype
+
+    def atomic_energies(
+        self, graph: Graph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Energy of each atom (eV, float64), shape ``(N,)``."""
+        vec = graph.edge_vectors(positions, cell)
+        dist = torch.linalg.vector_norm(vec, dim=-1)
+        dist64 = dist.double()
+        rbf = self.rbf(dist64).to(vec.dtype)
+        # angle at atom j between j -> i (minus edge ji) and j -> k (edge kj)
+        v_ji, v_kj = vec[graph.idx_ji], vec[graph.idx_kj]
+        cos = -(v_ji * v_kj).sum(-1) / (dist[graph.idx_ji] * dist[graph.idx_kj])
+        radial = self.sbf.radial(dist64).to(vec.dtype)  # (E, L, N)
+        angular = self.sbf.angular(cos.double()).to(vec.dtype)  # (T, L)
+        sbf = (radial[graph.idx_kj] * angular.unsqueeze(-1)).flatten(1)
+        n_atoms = graph.numbers.shape[0]
+        m = self.embedding(graph.numbers, rbf, graph)
+        out = self.outputs[0](m, rbf, graph, n_atoms)
+        for interaction, output in zip(self.interactions, self.outputs[1:]):
+            m = interaction(m, rbf, sbf, graph)
+            out = out + output(m, rbf, graph, n_atoms)
+        # shifts and scales stay float64 so that total energies keep their digits
+        return self.energy_scale[graph.numbers] * out.double() + self.energy_shift[graph.numbers]
+
+    def forward(
+        self, graph: Graph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Total energy of each configuration (eV), shape ``(B,)``."""
+        e_atom = self.atomic_energies(graph, positions, cell)
+        return torch.zeros(graph.n_graphs, dtype=e_atom.dtype, device=e_atom.device).index_add(
+            0, graph.batch, e_atom
+        )
+
+    def copy_element(self, target: str | int, source: str | int) -> None:
+        """Give element ``target`` the embedding row, energy shift and scale of ``source``."""
+        zt, zs = to_atomic_number(target), to_atomic_number(source)
+        self.species.check([zs], source="element map")
+        with torch.no_grad():
+            self.embedding.emb.weight[zt] = self.embedding.emb.weight[zs]
+            self.energy_shift[zt] = self.energy_shift[zs]
+            self.energy_scale[zt] = self.energy_scale[zs]
+        self.species = self.species.with_element(zt)
