@@ -54,14 +54,14 @@ def neighbour_list(
     box = np.asarray(cell, dtype=np.float64) if pbc.any() else np.zeros((3, 3))
     nl = NeighborList(cutoff=float(cutoff), full_list=True)
     i, j, s, d = nl.compute(
-        points=np.asarray(positions, dtype=np.float64), box=box, periodic=[bool(p) for p in pbc],
+        points=np.asarray(positions, dtype=np.float64),
+        box=box,
+        periodic=[bool(p) for p in pbc],
         quantities="ijSd",
     )
     if d.size and d.min() < MIN_DISTANCE:
         k = int(np.argmin(d))
-        raise StructureError(
-            f"{source}: atoms {int(i[k])} and {int(j[k])} overlap (distance {d[k]:.2e} Å)"
-        )
+        raise StructureError(f"{source}: atoms {int(i[k])} and {int(j[k])} overlap (distance {d[k]:.2e} Å)")
     order = np.lexsort((j, i))
     return (
         i[order].astype(np.int64),
@@ -175,8 +175,7 @@ def batch_graph(
     }
     floats = {"positions", "cell", "shifts"}
     tensors = {
-        k: torch.as_tensor(v, dtype=dtype if k in floats else torch.int64, device=device)
-        for k, v in arrays.items()
+        k: torch.as_tensor(v, dtype=dtype if k in floats else torch.int64, device=device) for k, v in arrays.items()
     }
     tensors["pbc"] = torch.as_tensor(np.stack([s.pbc for s in structures]), device=device)
     return Graph(**tensors)

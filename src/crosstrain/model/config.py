@@ -40,7 +40,8 @@ class DimeNetConfig:
             value = getattr(self, f.name)
             if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ConfigError(f"model.{f.name} must be an integer, got {value!r}")
-        positive = [f.name for f in fields(self) if f.type == "int" and f.name not in ("num_before_skip", "num_after_skip")]
+        skips = ("num_before_skip", "num_after_skip")
+        positive = [f.name for f in fields(self) if f.type == "int" and f.name not in skips]
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")

@@ -59,9 +59,7 @@ def predict(
         energy = atom_energies.new_zeros(graph.n_graphs).index_add(0, graph.batch, atom_energies)
         if not (compute_forces or compute_stress):
             return Prediction(energy.detach(), torch.zeros_like(positions), None, atom_energies.detach())
-        grads = torch.autograd.grad(
-            energy.sum(), inputs, create_graph=create_graph, allow_unused=True
-        )
+        grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph, allow_unused=True)
     forces = grads[0] if grads[0] is not None else torch.zeros_like(positions)
     stress = None
     if compute_stress:

@@ -28,7 +28,7 @@ class EmbeddingBlock(nn.Module):
         super().__init__()
         h = cfg.hidden_channels
         self.emb = nn.Embedding(MAX_Z + 1, h)
-        nn.init.uniform_(self.emb.weight, -3**0.5, 3**0.5)
+        nn.init.uniform_(self.emb.weight, -(3**0.5), 3**0.5)
         self.lin_rbf = Dense(cfg.num_radial, h)
         # lin(cat[x_i, x_j, rbf]) split into three matrices so atom terms are computed per atom.
         self.lin_center = Dense(h, h, bias=False)
@@ -39,9 +39,7 @@ class EmbeddingBlock(nn.Module):
     def forward(self, numbers: torch.Tensor, rbf: torch.Tensor, graph: Graph) -> torch.Tensor:
         x = self.emb(numbers)
         r = self.act(self.lin_rbf(rbf))
-        return self.act(
-            self.lin_center(x)[graph.centers] + self.lin_neighbour(x)[graph.neighbours] + self.lin_edge(r)
-        )
+        return self.act(self.lin_center(x)[graph.centers] + self.lin_neighbour(x)[graph.neighbours] + self.lin_edge(r))
 
 
 class InteractionBlock(nn.Module):
@@ -120,10 +118,11 @@ class DimeNetPP(nn.Module):
         self.register_buffer("energy_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
 
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
-        super()._apply(fn, recurse)
         # ``model.to(float32)`` must not round the per-element energy shifts and scales
-        self.energy_shift = self.energy_shift.double()
-        self.energy_scale = self.energy_scale.double()
+        shift, scale = self.energy_shift, self.energy_scale
+        super()._apply(fn, recurse)
+        self.energy_shift = shift.to(device=self.energy_shift.device, dtype=torch.float64)
+        self.energy_scale = scale.to(device=self.energy_scale.device, dtype=torch.float64)
         return self
 
     @property
@@ -162,9 +161,7 @@ class DimeNetPP(nn.Module):
     ) -> torch.Tensor:
         """Total energy of each configuration (eV), shape ``(B,)``."""
         e_atom = self.atomic_energies(graph, positions, cell)
-        return torch.zeros(graph.n_graphs, dtype=e_atom.dtype, device=e_atom.device).index_add(
-            0, graph.batch, e_atom
-        )
+        return torch.zeros(graph.n_graphs, dtype=e_atom.dtype, device=e_atom.device).index_add(0, graph.batch, e_atom)
 
     def copy_element(self, target: str | int, source: str | int) -> None:
         """Give element ``target`` the embedding row, energy shift and scale of ``source``."""

@@ -44,10 +44,7 @@ def spherical_bessel_zeros(n_orders: int, n_roots: int) -> np.ndarray:
     zeros[0] = points[:n_roots]
     for order in range(1, n_orders):
         points = np.array(
-            [
-                brentq(lambda x, o=order: spherical_jn(o, x), points[k], points[k + 1])
-                for k in range(len(points) - 1)
-            ]
+            [brentq(lambda x, o=order: spherical_jn(o, x), points[k], points[k + 1]) for k in range(len(points) - 1)]
         )
         zeros[order] = points[:n_roots]
     return zeros

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.calculators.calculator import PropertyNotImplementedError
+from ase.calculators.fd import calculate_numerical_stress
+from ase.md.verlet import VelocityVerlet
+from ase.units import fs
+
+from crosstrain.calculator import CrosstrainCalculator
+from crosstrain.data.structures import Structure
+from crosstrain.errors import SpeciesError
+from crosstrain.graph import batch_graph
+from crosstrain.io.checkpoint import save_checkpoint
+from crosstrain.model.derivatives import predict
+
+
+def test_calculator_equals_model(model, si_atoms, tmp_path):
+    g = batch_graph([Structure.from_atoms(si_atoms)], cutoff=model.cutoff, dtype=torch.float64)
+    ref = predict(model, g, compute_stress=True)
+    path = save_checkpoint(model, tmp_path / "m.ckpt")
+    for calc in (CrosstrainCalculator(model), CrosstrainCalculator(path)):
+        atoms = si_atoms.copy()
+        atoms.calc = calc
+        assert atoms.get_potential_energy() == pytest.approx(float(ref.energy[0]), abs=1e-12)
+        assert atoms.get_potential_energy(force_consistent=True) == pytest.approx(float(ref.energy[0]), abs=1e-12)
+        np.testing.assert_allclose(atoms.get_forces(), ref.forces.numpy(), atol=1e-12)
+        np.testing.assert_allclose(atoms.get_stress(voigt=False), ref.stress[0].numpy(), atol=1e-12)
+        assert atoms.get_potential_energies().sum() == pytest.approx(float(ref.energy[0]), abs=1e-9)
+    np.testing.assert_allclose(calculate_numerical_stress(atoms, eps=1e-6), atoms.get_stress(), atol=1e-7)
+
+
+def test_unknown_element_is_named(model):
+    atoms = Atoms("SiC", positions=[[0, 0, 0], [1.9, 0, 0]], cell=[6, 6, 6], pbc=True)
+    atoms.calc = CrosstrainCalculator(model)
+    with pytest.raises(SpeciesError, match=r"element\(s\) C .*model elements: Si"):
+        atoms.get_potential_energy()
+
+
+def test_nan_positions_and_cluster_stress(model):
+    atoms = Atoms("Si2", positions=[[0, 0, 0], [np.nan, 0, 0]])
+    atoms.calc = CrosstrainCalculator(model)
+    with pytest.raises(ValueError, match="NaN"):
+        atoms.get_potential_energy()
+    cluster = Atoms("Si2", positions=[[0, 0, 0], [2.3, 0, 0]])
+    cluster.calc = CrosstrainCalculator(model)
+    assert np.isfinite(cluster.get_potential_energy())
+    with pytest.raises(PropertyNotImplementedError):
+        cluster.get_stress()
+
+
+def test_cuda_request_without_gpu(model):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        CrosstrainCalculator(model, device="cuda")
+
+
+def test_nve_md_conserves_energy(model, si_atoms):
+    si_atoms.calc = CrosstrainCalculator(model)
+    dyn = VelocityVerlet(si_atoms, timestep=0.5 * fs)
+    e0 = si_atoms.get_total_energy()
+    dyn.run(20)
+    assert abs(si_atoms.get_total_energy() - e0) < 1e-3 * len(si_atoms)

@@ -1,0 +1,33 @@
+import json
+
+import pytest
+
+from crosstrain.cli import main
+
+
+def test_demo_smoke_run(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    result = json.loads((tmp_path / "demo" / "smoke.json").read_text())
+    assert result["max_force_fd_error_eV_per_A"] < 1e-3
+    assert abs(result["energy_eV"]) > 0
+    assert "forces vs finite differences" in capsys.readouterr().out
+
+
+def test_init_and_info(tmp_path, capsys):
+    out = tmp_path / "ge.ckpt"
+    assert main(["init", "--elements", "Si", "Ge", "--out", str(out)]) == 0
+    assert main(["info", str(out)]) == 0
+    meta = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert meta["species"] == ["Si", "Ge"] and meta["model"]["cutoff"] == 4.5
+
+
+def test_errors_are_one_line_and_nonzero(tmp_path, capsys):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_text("not a checkpoint")
+    assert main(["info", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("crosstrain: error:") and "bad.ckpt" in err and "\n" not in err
+    assert main(["init", "--elements", "Xx", "--out", str(tmp_path / "x.ckpt")]) == 2
+    assert "unknown chemical element 'Xx'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["nonsense"])

@@ -1,0 +1,78 @@
+import itertools
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.neighborlist import neighbor_list
+
+from crosstrain.data.structures import Structure
+from crosstrain.errors import StructureError
+from crosstrain.graph import batch_graph, topology, triplets
+
+
+def brute_force_triplets(centers, neighbours, shifts):
+    out = set()
+    for ji, kj in itertools.product(range(len(centers)), repeat=2):
+        if centers[kj] != neighbours[ji]:
+            continue
+        if neighbours[kj] == centers[ji] and np.all(shifts[kj] == -shifts[ji]):
+            continue
+        out.add((kj, ji))
+    return out
+
+
+@pytest.mark.parametrize("cutoff", [2.5, 4.0, 6.0])
+def test_neighbours_match_ase(si_structure, cutoff):
+    topo = topology(si_structure, cutoff)
+    atoms = si_structure.to_atoms()
+    i, j, S = neighbor_list("ijS", atoms, cutoff)
+    ours = sorted(zip(topo.centers, topo.neighbours, map(tuple, topo.shifts)))
+    ref = sorted(zip(i, j, map(tuple, S)))
+    assert ours == ref
+
+
+def test_triplets_match_brute_force_in_small_periodic_cell():
+    # 2-atom primitive cell with a long cutoff: many periodic images of the same atoms
+    s = Structure.from_atoms(bulk("Si", "diamond", a=5.431))
+    topo = topology(s, 4.0)
+    assert set(zip(topo.idx_kj, topo.idx_ji)) == brute_force_triplets(topo.centers, topo.neighbours, topo.shifts)
+    assert topo.n_triplets == len(brute_force_triplets(topo.centers, topo.neighbours, topo.shifts))
+
+
+def test_paper_cutoff_counts_for_64_atom_diamond():
+    s = Structure.from_atoms(bulk("Si", "diamond", a=5.431, cubic=True) * (2, 2, 2))
+    topo = topology(s, 5.0)
+    assert topo.n_edges == 64 * 28  # 4 + 12 + 12 neighbours within 5 Å
+    assert topo.n_triplets == 64 * 28 * 27
+
+
+def test_cluster_and_isolated_atom():
+    atoms = Atoms("Si3", positions=[[0, 0, 0], [0, 0, 2.3], [10, 10, 10]])
+    topo = topology(Structure.from_atoms(atoms), 3.0)
+    assert topo.n_edges == 2 and topo.n_triplets == 0
+    assert 2 not in topo.centers
+
+
+def test_overlapping_atoms_are_an_error():
+    atoms = Atoms("Si2", positions=[[0, 0, 0], [0, 0, 1e-5]])
+    with pytest.raises(StructureError, match="overlap"):
+        topology(Structure.from_atoms(atoms, source="x.extxyz record 2"), 3.0)
+
+
+def test_triplets_of_empty_list():
+    kj, ji = triplets(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3), int), 3)
+    assert kj.size == 0 and ji.size == 0
+
+
+def test_batching_offsets(si_structure):
+    small = Structure.from_atoms(bulk("Si", "diamond", a=5.431))
+    g = batch_graph([small, si_structure], cutoff=4.0)
+    t0, t1 = topology(small, 4.0), topology(si_structure, 4.0)
+    assert g.positions.shape[0] == 2 + 8 and g.cell.shape == (2, 3, 3)
+    assert g.centers.shape[0] == t0.n_edges + t1.n_edges
+    assert g.idx_kj.shape[0] == t0.n_triplets + t1.n_triplets
+    assert int(g.centers[t0.n_edges :].min()) >= 2  # second structure's atoms are offset
+    assert int(g.idx_ji[t0.n_triplets :].min()) >= t0.n_edges
+    vec = g.edge_vectors()
+    assert float(vec.norm(dim=1).max()) < 4.0
