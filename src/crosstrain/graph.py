@@ -132,8 +132,11 @@ class Graph:
         """``r_neighbour - r_center + shift · cell`` for every edge, differentiable."""
         pos = self.positions if positions is None else positions
         cell = self.cell if cell is None else cell
-        offsets = torch.einsum("ea,eab->eb", self.shifts, cell[self.edge_graph])
-        return pos[self.neighbours] - pos[self.centers] + offsets
+        if cell.shape[0] == 1:
+            offsets = self.shifts @ cell[0]
+        else:
+            offsets = torch.einsum("ea,eab->eb", self.shifts, cell.index_select(0, self.edge_graph))
+        return pos.index_select(0, self.neighbours) - pos.index_select(0, self.centers) + offsets
 
 
 def batch_graph(

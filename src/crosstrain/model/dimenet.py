@@ -12,13 +12,15 @@ import torch
 from torch import nn
 
 from crosstrain.graph import Graph
+from crosstrain.model.activations import FastSiLU
 from crosstrain.model.config import DimeNetConfig
 from crosstrain.model.layers import BesselBasis, Dense, Residual, SphericalBasis
+from crosstrain.model.triplet import triplet_interaction
 from crosstrain.species import MAX_Z, SpeciesMap, to_atomic_number
 
 
 def _activation(name: str) -> nn.Module:
-    return {"silu": nn.SiLU(), "tanh": nn.Tanh(), "softplus": nn.Softplus()}[name]
+    return {"silu": FastSiLU(), "tanh": nn.Tanh(), "softplus": nn.Softplus()}[name]
 
 
 class EmbeddingBlock(nn.Module):
@@ -61,12 +63,12 @@ class InteractionBlock(nn.Module):
         self.after_skip = nn.ModuleList(Residual(h, act) for _ in range(cfg.num_after_skip))
         self.act = act
 
-    def forward(self, m: torch.Tensor, rbf: torch.Tensor, sbf: torch.Tensor, graph: Graph) -> torch.Tensor:
+    def forward(self, m: torch.Tensor, rbf: torch.Tensor, sbf_emb: torch.Tensor, graph: Graph) -> torch.Tensor:
+        """``sbf_emb`` is this block's ``lin_sbf1(sbf)``, computed for all blocks at once by the model."""
         x_ji = self.act(self.lin_ji(m))
         x_kj = self.act(self.lin_kj(m)) * self.lin_rbf2(self.lin_rbf1(rbf))
         x_kj = self.act(self.lin_down(x_kj))
-        x_kj = x_kj[graph.idx_kj] * self.lin_sbf2(self.lin_sbf1(sbf))
-        x_kj = x_kj.new_zeros((m.shape[0], x_kj.shape[1])).index_add(0, graph.idx_ji, x_kj)
+        x_kj = triplet_interaction(x_kj, sbf_emb, self.lin_sbf2.weight.t(), graph.idx_ji, graph.idx_kj, m.shape[0])
         h = x_ji + self.act(self.lin_up(x_kj))
         for layer in self.before_skip:
             h = layer(h)
@@ -139,22 +141,25 @@ class DimeNetPP(nn.Module):
         """Energy of each atom (eV, float64), shape ``(N,)``."""
         vec = graph.edge_vectors(positions, cell)
         dist = torch.linalg.vector_norm(vec, dim=-1)
-        dist64 = dist.double()
-        rbf = self.rbf(dist64).to(vec.dtype)
+        rbf = self.rbf(dist)
         # angle at atom j between j -> i (minus edge ji) and j -> k (edge kj)
-        v_ji, v_kj = vec[graph.idx_ji], vec[graph.idx_kj]
-        cos = -(v_ji * v_kj).sum(-1) / (dist[graph.idx_ji] * dist[graph.idx_kj])
-        radial = self.sbf.radial(dist64).to(vec.dtype)  # (E, L, N)
-        angular = self.sbf.angular(cos.double()).to(vec.dtype)  # (T, L)
-        sbf = (radial[graph.idx_kj] * angular.unsqueeze(-1)).flatten(1)
+        unit = vec / dist.unsqueeze(-1)
+        cos = -(unit.index_select(0, graph.idx_ji) * unit.index_select(0, graph.idx_kj)).sum(-1)
+        radial = self.sbf.radial(dist)  # (E, L, N)
+        angular = self.sbf.angular(cos)  # (T, L)
+        sbf = (radial.index_select(0, graph.idx_kj) * angular.unsqueeze(-1)).flatten(1)
+        # every block's first sbf projection in one matmul: one pass over the (T, L*N) basis
+        w_sbf = torch.cat([block.lin_sbf1.weight for block in self.interactions], dim=0)
+        sbf_emb = (sbf @ w_sbf.t()).split(self.config.basis_emb_size, dim=1)
         n_atoms = graph.numbers.shape[0]
         m = self.embedding(graph.numbers, rbf, graph)
         out = self.outputs[0](m, rbf, graph, n_atoms)
-        for interaction, output in zip(self.interactions, self.outputs[1:]):
-            m = interaction(m, rbf, sbf, graph)
+        for interaction, output, s_emb in zip(self.interactions, self.outputs[1:], sbf_emb):
+            m = interaction(m, rbf, s_emb, graph)
             out = out + output(m, rbf, graph, n_atoms)
         # shifts and scales stay float64 so that total energies keep their digits
-        return self.energy_scale[graph.numbers] * out.double() + self.energy_shift[graph.numbers]
+        z = graph.numbers
+        return self.energy_scale.index_select(0, z) * out.double() + self.energy_shift.index_select(0, z)
 
     def forward(
         self, graph: Graph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None

