@@ -18,7 +18,7 @@ def test_init_and_info(tmp_path, capsys):
     assert main(["init", "--elements", "Si", "Ge", "--out", str(out)]) == 0
     assert main(["info", str(out)]) == 0
     meta = json.loads(capsys.readouterr().out.split("\n", 1)[1])
-    assert meta["species"] == ["Si", "Ge"] and meta["model"]["cutoff"] == 4.5
+    assert meta["species"] == ["Si", "Ge"] and meta["model"]["cutoff"] == 4.2
 
 
 def test_errors_are_one_line_and_nonzero(tmp_path, capsys):

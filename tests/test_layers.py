@@ -44,4 +44,4 @@ def test_float32_spherical_basis_is_accurate_at_physical_distances():
     ref = basis.radial(dist)
     ours = basis.radial(dist.float()).double()
     scale = ref.abs().amax(dim=0, keepdim=True)
-    assert float(((ours - ref).abs() / scale).max()) < 1e-4  # measured 3.4e-5: float32 round-off, amplified ~100x at l = 6
+    assert float(((ours - ref).abs() / scale).max()) < 1e-4  # measured 3.4e-5

@@ -133,3 +133,50 @@ def test_copy_element_gives_identical_chemistry():
     a, b = evaluate(model, [si]), evaluate(model, [ge])
     assert float(a.energy[0]) == pytest.approx(float(b.energy[0]), abs=1e-12)
     np.testing.assert_allclose(a.forces.numpy(), b.forces.numpy(), atol=1e-12)
+
+
+def test_fused_and_plain_kernels_agree(model, si_atoms):
+    fused = evaluate(model, [si_atoms], stress=True)
+    model.set_fused(False)
+    plain = evaluate(model, [si_atoms], stress=True)
+    model.set_fused(True)
+    assert float(plain.energy[0]) == pytest.approx(float(fused.energy[0]), abs=1e-10)
+    np.testing.assert_allclose(plain.forces.numpy(), fused.forces.numpy(), atol=1e-10)
+    np.testing.assert_allclose(plain.stress.numpy(), fused.stress.numpy(), atol=1e-10)
+
+
+def test_fused_and_plain_kernels_give_the_same_training_gradients(model, si_atoms):
+    structure = Structure.from_atoms(si_atoms, read_labels=False)
+    graph = batch_graph([structure], cutoff=model.cutoff, dtype=torch.float64)
+    grads = []
+    for fused in (True, False):
+        model.set_fused(fused)
+        model.zero_grad()
+        pred = predict(model, graph, create_graph=True)
+        pred.forces.pow(2).sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    model.set_fused(True)
+    assert any(float(g.abs().max()) > 0 for g in grads[0])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_functional_force_loss_matches_autograd(model, si_atoms):
+    """The torch.func path (used compiled for speed) gives the autograd loss and gradients."""
+    from crosstrain.model.compiled import energy_forces_fn, force_loss_step
+
+    structure = Structure.from_atoms(si_atoms, read_labels=False)
+    graph = batch_graph([structure], cutoff=model.cutoff, dtype=torch.float64)
+    reference = torch.randn(len(si_atoms), 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    model.zero_grad()
+    pred = predict(model, graph, create_graph=True)
+    loss = (pred.forces - reference).pow(2).sum()
+    loss.backward()
+    value, grads = force_loss_step(model, compile=False)(graph, reference)
+    energy, forces = energy_forces_fn(model, compile=False)(graph)
+    model.set_fused(True)
+    assert float(value) == pytest.approx(float(loss.detach()), rel=1e-12)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(grads[name], p.grad, rtol=1e-9, atol=1e-11)
+    assert float(energy.detach()) == pytest.approx(float(pred.energy[0]), abs=1e-10)
+    torch.testing.assert_close(forces, pred.forces.detach())

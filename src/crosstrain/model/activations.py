@@ -58,7 +58,15 @@ class _SiLU(torch.autograd.Function):
 
 
 class FastSiLU(nn.Module):
-    """SiLU (swish), ``x * sigmoid(x)``, with fused first and second derivatives."""
+    """SiLU (swish), ``x * sigmoid(x)``, with fused first and second derivatives.
+
+    ``fused = False`` switches to ``torch.nn.functional.silu`` (for ``torch.compile``/``torch.func``,
+    which trace plain operations best).
+    """
+
+    fused: bool = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _SiLU.apply(x)
+        if self.fused:
+            return _SiLU.apply(x)
+        return torch.nn.functional.silu(x)

@@ -15,7 +15,7 @@ from crosstrain.graph import Graph
 from crosstrain.model.activations import FastSiLU
 from crosstrain.model.config import DimeNetConfig
 from crosstrain.model.layers import BesselBasis, Dense, Residual, SphericalBasis
-from crosstrain.model.triplet import triplet_interaction
+from crosstrain.model.triplet import triplet_interaction, triplet_interaction_reference
 from crosstrain.species import MAX_Z, SpeciesMap, to_atomic_number
 
 
@@ -62,13 +62,15 @@ class InteractionBlock(nn.Module):
         self.lin = Dense(h, h)
         self.after_skip = nn.ModuleList(Residual(h, act) for _ in range(cfg.num_after_skip))
         self.act = act
+        self.fused = True
 
     def forward(self, m: torch.Tensor, rbf: torch.Tensor, sbf_emb: torch.Tensor, graph: Graph) -> torch.Tensor:
         """``sbf_emb`` is this block's ``lin_sbf1(sbf)``, computed for all blocks at once by the model."""
         x_ji = self.act(self.lin_ji(m))
         x_kj = self.act(self.lin_kj(m)) * self.lin_rbf2(self.lin_rbf1(rbf))
         x_kj = self.act(self.lin_down(x_kj))
-        x_kj = triplet_interaction(x_kj, sbf_emb, self.lin_sbf2.weight.t(), graph.idx_ji, graph.idx_kj, m.shape[0])
+        interact = triplet_interaction if self.fused else triplet_interaction_reference
+        x_kj = interact(x_kj, sbf_emb, self.lin_sbf2.weight.t(), graph.idx_ji, graph.idx_kj, m.shape[0])
         h = x_ji + self.act(self.lin_up(x_kj))
         for layer in self.before_skip:
             h = layer(h)
@@ -125,6 +127,13 @@ class DimeNetPP(nn.Module):
         super()._apply(fn, recurse)
         self.energy_shift = shift.to(device=self.energy_shift.device, dtype=torch.float64)
         self.energy_scale = scale.to(device=self.energy_scale.device, dtype=torch.float64)
+        return self
+
+    def set_fused(self, fused: bool) -> DimeNetPP:
+        """Use the fused custom-autograd kernels (default, fastest in eager mode) or plain ops."""
+        for module in self.modules():
+            if hasattr(module, "fused"):
+                module.fused = fused
         return self
 
     @property
