@@ -57,9 +57,15 @@ def run_case(preset_name: str, threads: int, compiled: bool, repeats: int) -> di
     topo = topology(structure, config.cutoff)
     graph = batch_graph([structure], [topo])
     reference = torch.randn(len(structure), 3)
-    result = {"preset": preset_name, "threads": threads, "mode": "compiled" if compiled else "eager",
-              "n_atoms": len(structure), "n_edges": topo.n_edges, "n_triplets": topo.n_triplets,
-              "n_parameters": sum(p.numel() for p in model.parameters())}
+    result = {
+        "preset": preset_name,
+        "threads": threads,
+        "mode": "compiled" if compiled else "eager",
+        "n_atoms": len(structure),
+        "n_edges": topo.n_edges,
+        "n_triplets": topo.n_triplets,
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+    }
     if compiled:
         step = force_loss_step(model, compile=True, dynamic=False)
         infer = energy_forces_fn(model, compile=True, dynamic=False)
@@ -98,12 +104,19 @@ def main() -> None:
             for compiled in modes:
                 r = run_case(name, threads, compiled, args.repeats)
                 results.append(r)
-                print(f"{name:6s} {r['mode']:8s} threads={threads}  E={r['n_edges']} T={r['n_triplets']}  "
-                      f"train step {r['train_step']['median_ms']:7.1f} ms  "
-                      f"inference {r['inference']['median_ms']:7.1f} ms"
-                      + (f"  (compile {r['compile_seconds']:.0f} s)" if compiled else ""), flush=True)
-    doc = {"benchmark": "model_speed", "system": "64-atom diamond Si, rattled 0.05 Å", **provenance(),
-           "results": results}
+                print(
+                    f"{name:6s} {r['mode']:8s} threads={threads}  E={r['n_edges']} T={r['n_triplets']}  "
+                    f"train step {r['train_step']['median_ms']:7.1f} ms  "
+                    f"inference {r['inference']['median_ms']:7.1f} ms"
+                    + (f"  (compile {r['compile_seconds']:.0f} s)" if compiled else ""),
+                    flush=True,
+                )
+    doc = {
+        "benchmark": "model_speed",
+        "system": "64-atom diamond Si, rattled 0.05 Å",
+        **provenance(),
+        "results": results,
+    }
     write_text(args.out, json.dumps(doc, indent=2))
     print(f"saved {args.out}")
 

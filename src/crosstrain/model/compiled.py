@@ -21,12 +21,20 @@ from crosstrain.model.dimenet import DimeNetPP
 _GRAPH_FIELDS = [f.name for f in fields(Graph)]
 
 
-def _energy_fn(model: DimeNetPP) -> Callable[..., torch.Tensor]:
+def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """``energy(params, positions, *graph_tensors) -> (total energy, per-graph energies)``.
+
+    Per-graph energies are summed with a one-hot matrix product rather than a scatter, which
+    inductor's CPU code generation miscompiles for float64 on several threads (torch 2.13).
+    """
     buffers = dict(model.named_buffers())
 
-    def energy(params: dict[str, torch.Tensor], positions: torch.Tensor, *graph_tensors: torch.Tensor) -> torch.Tensor:
+    def energy(params, positions, *graph_tensors):  # type: ignore[no-untyped-def]
         graph = Graph(**dict(zip(_GRAPH_FIELDS, graph_tensors)))
-        return functional_call(model, (params, buffers), (graph, positions, graph.cell)).sum()
+        atom_energies = functional_call(model, (params, buffers), (graph, positions, graph.cell), {"per_atom": True})
+        graphs = torch.arange(graph.cell.shape[0], device=positions.device)
+        one_hot = (graph.batch.unsqueeze(0) == graphs.unsqueeze(1)).to(atom_energies.dtype)
+        return atom_energies.sum(), one_hot @ atom_energies
 
     return energy
 
@@ -42,7 +50,7 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
 
     def loss(params, reference, *tensors):  # type: ignore[no-untyped-def]
         positions = tensors[0]
-        forces = -grad(energy, argnums=1)(params, positions, *tensors)
+        forces = -grad(energy, argnums=1, has_aux=True)(params, positions, *tensors)[0]
         n_graphs = tensors[_GRAPH_FIELDS.index("cell")].shape[0]
         return ((forces - reference) ** 2).sum() / n_graphs
 
@@ -64,8 +72,8 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
     energy = _energy_fn(model)
 
     def per_graph(params, *tensors):  # type: ignore[no-untyped-def]
-        g, e = grad_and_value(energy, argnums=1)(params, tensors[0], *tensors)
-        return e, -g
+        g, (_, per_graph) = grad_and_value(energy, argnums=1, has_aux=True)(params, tensors[0], *tensors)
+        return per_graph, -g
 
     fn = torch.compile(per_graph, dynamic=dynamic) if compile else per_graph
 

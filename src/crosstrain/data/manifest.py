@@ -1,0 +1,39 @@
+"""Checksums and manifests for generated data sets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosstrain.data.structures import Structure
+from crosstrain.io.atomic import write_text
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fingerprint(structures: Iterable[Structure]) -> str:
+    """A SHA-256 over the numbers, positions, cells and labels of ``structures`` (order matters)."""
+    h = hashlib.sha256()
+    for s in structures:
+        for arr in (s.numbers, s.positions, s.cell, s.pbc):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        for label in (s.energy, s.forces, s.stress):
+            h.update(b"-" if label is None else np.ascontiguousarray(np.asarray(label, dtype=np.float64)).tobytes())
+    return h.hexdigest()
+
+
+def write_json(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
+    write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return Path(path)

@@ -1,0 +1,144 @@
+"""Building the Stillinger-Weber data set on disk: resumable, parallel, deterministic.
+
+Layout of the output folder::
+
+    Si.extxyz, Ge.extxyz              every snapshot, ordered by temperature then time
+    Si.train.extxyz, ... .valid, .test  the paper's per-temperature splits (10 / 5 / 50)
+    splits.json                       the split indices into each element's file
+    manifest.json                     parameters, protocol, seeds, LAMMPS version, counts, checksums
+    parts/<hash>/Si_0300K.extxyz      one finished (element, temperature) job each
+
+Each (element, temperature) job is written atomically to ``parts/`` as soon as it finishes, so a
+killed run loses at most the jobs in flight; rerunning skips the finished ones. The part folder
+is named by a hash of the parameters and protocol, so changed settings never reuse stale parts.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from crosstrain.data.extxyz import read_structures, write_structures
+from crosstrain.data.manifest import sha256_file, write_json
+from crosstrain.data.sw import (
+    SWParameters,
+    SWProtocol,
+    per_temperature_splits,
+    protocol_hash,
+    run_temperature,
+    sw_parameters,
+)
+from crosstrain.provenance import provenance
+
+SPLITS = ("train", "valid", "test")
+
+
+def _part_path(parts: Path, element: str, temperature: float) -> Path:
+    return parts / f"{element}_{int(round(temperature)):04d}K.extxyz"
+
+
+def _run_job(params: SWParameters, protocol: SWProtocol, temperature: float, path: str) -> tuple[str, float]:
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work:
+        structures = run_temperature(params, protocol, temperature, work)
+    write_structures(path, structures)
+    return path, time.perf_counter() - t0
+
+
+def build_sw_dataset(
+    out_dir: str | os.PathLike[str],
+    elements: tuple[str, ...] = ("Si", "Ge"),
+    protocol: SWProtocol | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Generate (or finish) the SW data set in ``out_dir``; returns the manifest."""
+    from crosstrain.data.lammps import lammps_version
+
+    protocol = protocol or SWProtocol()
+    params = [sw_parameters(e) for e in elements]
+    out = Path(out_dir)
+    parts = out / "parts" / protocol_hash(params, protocol)
+    parts.mkdir(parents=True, exist_ok=True)
+    version = lammps_version()  # fails early, with an install hint, if LAMMPS is missing
+    jobs = [(p, t) for p in params for t in protocol.temperatures]
+    todo = [(p, t) for p, t in jobs if not _part_path(parts, p.element, t).exists()]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    t0 = time.perf_counter()
+    job_seconds: list[float] = []
+    if todo:
+        _run_jobs(todo, protocol, parts, workers, progress, job_seconds)
+    manifest = _assemble(out, parts, params, protocol, version)
+    mean_job = round(sum(job_seconds) / len(job_seconds), 3) if job_seconds else None
+    manifest["generation"] = {
+        "jobs_total": len(jobs),
+        "jobs_run_now": len(todo),
+        "workers": workers,
+        "wall_seconds_now": round(time.perf_counter() - t0, 2),
+        "job_seconds_mean": mean_job,
+    }
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn("SW data"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with (
+        Progress(*columns, disable=not progress) as bar,
+        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
+    ):
+        task = bar.add_task("jobs", total=len(todo))
+        futures = [pool.submit(_run_job, p, protocol, t, str(_part_path(parts, p.element, t))) for p, t in todo]
+        for fut in as_completed(futures):
+            _, seconds = fut.result()
+            job_seconds.append(seconds)
+            bar.advance(task)
+
+
+def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWProtocol, version: str) -> dict:
+    files: dict[str, Any] = {}
+    splits_doc: dict[str, Any] = {}
+    for p in params:
+        structures = []
+        for t in protocol.temperatures:
+            structures += read_structures(_part_path(parts, p.element, t), require=("energy", "forces", "stress"))
+        path = write_structures(out / f"{p.element}.extxyz", structures)
+        files[path.name] = {"sha256": sha256_file(path), "structures": len(structures)}
+        splits = per_temperature_splits(protocol, p.element, list(protocol.temperatures))
+        splits_doc[p.element] = splits
+        for name in SPLITS:
+            sp = write_structures(out / f"{p.element}.{name}.extxyz", [structures[i] for i in splits[name]])
+            files[sp.name] = {"sha256": sha256_file(sp), "structures": len(splits[name])}
+    write_json(
+        out / "splits.json",
+        {
+            "rule": "per temperature, seeded permutation",
+            "seed": protocol.seed,
+            "per_temperature": {"train": protocol.n_train, "valid": protocol.n_valid, "test": protocol.n_test},
+            "indices": splits_doc,
+        },
+    )
+    files["splits.json"] = {"sha256": sha256_file(out / "splits.json")}
+    return {
+        "dataset": "stillinger-weber",
+        "parameters": {p.element: asdict(p) for p in params},
+        "protocol": protocol.to_dict(),
+        "lammps_version": version,
+        "seeds": {p.element: {f"{t:g}": _seed(protocol, p, t) for t in protocol.temperatures} for p in params},
+        "files": files,
+        **provenance(),
+    }
+
+
+def _seed(protocol: SWProtocol, params: SWParameters, temperature: float) -> int:
+    from crosstrain.data.sw import job_seed
+
+    return job_seed(protocol.seed, params.element, temperature)
