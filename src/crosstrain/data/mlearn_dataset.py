@@ -1,0 +1,58 @@
+"""Converting the mlearn DFT data to extxyz with seeded, group-stratified splits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from crosstrain.data.extxyz import write_structures
+from crosstrain.data.manifest import sha256_file, write_json
+from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn, stratified_split
+from crosstrain.provenance import provenance
+
+
+def build_mlearn_dataset(
+    out_dir: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None = None,
+    elements: tuple[str, ...] = ("Si", "Ge"),
+    n_valid: int = 22,
+    n_test: int = 25,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Write ``<El>.extxyz`` and its ``train``/``valid``/``test`` files, ``splits.json`` and a manifest."""
+    root_path = find_mlearn_root(root)
+    out = Path(out_dir)
+    files: dict[str, Any] = {}
+    splits_doc: dict[str, Any] = {}
+    sources: dict[str, Any] = {}
+    for element in elements:
+        src = mlearn_file(root_path, element)
+        structures = read_mlearn(src, element=element)
+        sources[element] = {"path": str(src), "sha256": sha256_file(src), "records": len(structures)}
+        path = write_structures(out / f"{element}.extxyz", structures)
+        files[path.name] = {"sha256": sha256_file(path), "structures": len(structures)}
+        splits = stratified_split(structures, n_valid, n_test, seed)
+        splits_doc[element] = splits
+        for name, idx in splits.items():
+            sp = write_structures(out / f"{element}.{name}.extxyz", [structures[i] for i in idx])
+            files[sp.name] = {"sha256": sha256_file(sp), "structures": len(idx)}
+    write_json(
+        out / "splits.json",
+        {
+            "rule": "seeded, stratified by group",
+            "seed": seed,
+            "n_valid": n_valid,
+            "n_test": n_test,
+            "indices": splits_doc,
+        },
+    )
+    manifest = {
+        "dataset": "mlearn",
+        "sources": sources,
+        "files": files,
+        "stress_convention": "ASE: stress = -virial_stress[kbar] * 0.1 / 160.21766208 eV/Å^3",
+        **provenance(),
+    }
+    write_json(out / "manifest.json", manifest)
+    return manifest

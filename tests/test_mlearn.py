@@ -1,0 +1,125 @@
+import contextlib
+import json
+import re
+
+import numpy as np
+import pytest
+
+from crosstrain.cli import main
+from crosstrain.data.extxyz import read_structures
+from crosstrain.data.mlearn import find_mlearn_root, read_mlearn, stratified_split
+from crosstrain.errors import CrosstrainError, DataFileError
+
+ROOT = None
+with contextlib.suppress(DataFileError):
+    ROOT = find_mlearn_root()
+needs_data = pytest.mark.skipif(ROOT is None, reason="mlearn data (../shared/data/mlearn) not present")
+
+
+@needs_data
+@pytest.mark.parametrize("element, n, groups", [("Si", 214, (90, 57, 55, 12)), ("Ge", 228, (90, 72, 55, 11))])
+def test_reads_real_files(element, n, groups):
+    structures = read_mlearn(ROOT / element / "training.json", element=element)
+    assert len(structures) == n
+    counts = [sum(s.info["group"] == g for s in structures) for g in ("AIMD-NVT", "Vacancy", "Elastic", "Surface")]
+    assert tuple(counts) == groups
+    aimd = [s for s in structures if s.info["group"] == "AIMD-NVT"]
+    assert all(len(s) == 64 and "temperature" in s.info for s in aimd)
+    assert all(s.stress is not None and s.forces.shape == (len(s), 3) for s in structures)
+
+
+@needs_data
+@pytest.mark.parametrize("element", ["Si", "Ge"])
+def test_stress_sign_and_units_match_energy_derivative(element):
+    """σ_xx = (1/V) dE/dε_xx from the Elastic group's uniaxial strains (mode 0)."""
+    structures = read_mlearn(ROOT / element / "training.json")
+    by_strain = {}
+    for s in structures:
+        m = re.search(r"mode 0, strain (-?[0-9.]+)", s.info["description"])
+        if m:
+            by_strain[float(m.group(1))] = s
+    for lo, hi in [(0.02, 0.04), (-0.04, -0.02)]:
+        a, b = by_strain[lo], by_strain[hi]
+        dE = (b.energy - a.energy) / (hi - lo)
+        volume = 0.5 * (a.volume + b.volume)
+        predicted = dE / volume
+        measured = 0.5 * (a.stress[0, 0] + b.stress[0, 0])
+        assert np.sign(measured) == np.sign(0.5 * (lo + hi))  # tension positive in ASE convention
+        assert measured == pytest.approx(predicted, rel=0.1)
+
+
+@needs_data
+def test_split_is_seeded_and_stratified():
+    structures = read_mlearn(ROOT / "Ge" / "training.json")
+    a = stratified_split(structures, 22, 25, seed=1)
+    assert a == stratified_split(structures, 22, 25, seed=1)
+    assert a != stratified_split(structures, 22, 25, seed=2)
+    assert len(a["valid"]) == 22 and len(a["test"]) == 25 and len(a["train"]) == 228 - 47
+    assert set(a["train"]).isdisjoint(a["valid"]) and set(a["valid"]).isdisjoint(a["test"])
+    groups = {structures[i].info["group"] for i in a["valid"]}
+    assert groups == {"AIMD-NVT", "Vacancy", "Elastic", "Surface"}
+
+
+@needs_data
+def test_cli_writes_extxyz_and_manifest(tmp_path):
+    assert main(["data", "mlearn", "--out", str(tmp_path), "--elements", "Si", "--root", str(ROOT)]) == 0
+    train = read_structures(tmp_path / "Si.train.extxyz", require=("energy", "forces", "stress"), element="Si")
+    assert len(train) == 214 - 47
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["files"]["Si.extxyz"]["structures"] == 214
+    assert "group" in train[0].info
+
+
+def record(n=2):
+    return {
+        "structure": {
+            "lattice": {"matrix": [[5, 0, 0], [0, 5, 0], [0, 0, 5]]},
+            "sites": [
+                {"xyz": [0, 0, 0], "species": [{"element": "Si"}]},
+                {"xyz": [1.2, 1.2, 1.2], "species": [{"element": "Si"}]},
+            ][:n],
+        },
+        "outputs": {"energy": -10.0, "forces": [[0, 0, 0.1], [0, 0, -0.1]][:n], "virial_stress": [1, 2, 3, 0, 0, 0]},
+        "group": "Elastic",
+        "description": "test",
+        "num_atoms": n,
+    }
+
+
+def bad(change):
+    rec = record()
+    change(rec)
+    return [record(), rec]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "no records"),
+        ('{"a": 1}', "JSON list"),
+        (bad(lambda r: r["outputs"].pop("forces")), "record 1: missing or malformed field"),
+        (bad(lambda r: r["outputs"].update(energy=None)), "record 1: missing label"),
+        (bad(lambda r: r["outputs"].update(forces=[[0, 0, float("nan")], [0, 0, 0]])), "record 1: forces contains NaN"),
+        (bad(lambda r: r["outputs"].update(forces=[[0, 0, 0]])), r"record 1: forces has shape \(1, 3\)"),
+        (bad(lambda r: r["structure"]["sites"][0]["species"][0].update(element="Xx")), "record 1: unknown chemical"),
+        (bad(lambda r: r["structure"]["sites"][0]["species"][0].update(element="Ge")), "record 1: contains elements"),
+    ],
+)
+def test_bad_input_names_file_and_record(tmp_path, content, message):
+    p = tmp_path / "training.json"
+    p.write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(CrosstrainError, match=message) as info:
+        read_mlearn(p, element="Si")
+    assert "training.json" in str(info.value)
+
+
+def test_cli_bad_file_exit_code_and_no_output(tmp_path, capsys):
+    root = tmp_path / "root"
+    (root / "Si").mkdir(parents=True)
+    (root / "Si" / "training.json").write_text(json.dumps(bad(lambda r: r["outputs"].update(energy=None))))
+    out = tmp_path / "out"
+    assert main(["data", "mlearn", "--out", str(out), "--elements", "Si", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "record 1: missing label" in err and err.count("\n") == 1
+    assert not (out / "Si.extxyz").exists()
