@@ -59,7 +59,7 @@ class CrosstrainCalculator(Calculator):
         super().calculate(atoms, properties or ["energy"], system_changes)
         structure = Structure.from_atoms(self.atoms, source="atoms", read_labels=False)
         self.model.species.check(structure.numbers, source="atoms")
-        graph = batch_graph([structure], cutoff=self.model.cutoff, dtype=self.model.dtype, device=self.device)
+        graph = batch_graph([structure], cutoff=self.model.neighbour_cutoff, dtype=self.model.dtype, device=self.device)
         want_stress = structure.periodic and "stress" in (properties or [])
         pred = predict(self.model, graph, compute_forces=True, compute_stress=want_stress)
         energy = float(pred.energy[0])

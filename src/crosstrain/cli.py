@@ -132,6 +132,105 @@ def _add_data_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_data_mlearn)
 
 
+def _print_report(report: dict, as_json: str | None) -> None:
+    from crosstrain.io.atomic import write_text
+
+    def fmt(m: dict | None) -> str:
+        if not m:
+            return "-"
+        parts = []
+        if m.get("force_mae") is not None:
+            parts.append(f"force MAE {m['force_mae']:.4f} eV/Å")
+        if m.get("energy_mae") is not None:
+            parts.append(f"energy MAE {m['energy_mae']:.2f} meV/atom")
+        if m.get("stress_mae") is not None:
+            parts.append(f"stress MAE {m['stress_mae']:.3f} GPa")
+        return ", ".join(parts)
+
+    for key in ("zero_shot", "valid", "retention"):
+        if key in report:
+            label = {
+                "zero_shot": "zero-shot (before training)",
+                "valid": "validation",
+                "retention": "source element (retention)",
+            }[key]
+            print(f"{label}: {fmt(report[key])}")
+    if "checkpoint" in report:
+        print(
+            f"best epoch {report['best_epoch']} ({report['stopped']}); {report['seconds']:.0f} s; "
+            f"wrote {report['checkpoint']}"
+        )
+    if as_json:
+        write_text(as_json, json.dumps(report, indent=2, default=str))
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    return list(args.set or []) + list(args.overrides or [])
+
+
+def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
+    from crosstrain.config import load_config
+    from crosstrain.train.pipeline import fit
+    from crosstrain.train.transfer import parse_element_map
+
+    overrides = _overrides(args)
+    if strategy is not None:
+        overrides.append(f"transfer.strategy={strategy}")
+    config = load_config(args.config, overrides)
+    parent = getattr(args, "parent", None)
+    element_map = parse_element_map(getattr(args, "map", None))
+    _, report = fit(
+        config,
+        args.data,
+        args.out,
+        valid=args.valid,
+        parent=parent,
+        element_map=element_map,
+        source_valid=getattr(args, "source_valid", None),
+        resume=args.resume,
+    )
+    _print_report(report, args.json)
+    return 0
+
+
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    return _cmd_train(args, strategy=args.strategy)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from crosstrain.train.pipeline import evaluate_checkpoint
+
+    report = evaluate_checkpoint(args.checkpoint, args.data, args.batch_size)
+    for path, m in report["files"].items():
+        line = f"{path}: {m['n_structures']:.0f} structures, force MAE {m['force_mae']:.4f} eV/Å"
+        line += f" (RMSE {m['force_rmse']:.4f})"
+        if m.get("energy_mae") is not None:
+            line += f", energy MAE {m['energy_mae']:.2f} meV/atom (RMSE {m['energy_rmse']:.2f})"
+        if m.get("stress_mae") is not None:
+            line += f", stress MAE {m['stress_mae']:.3f} GPa"
+        print(line)
+        for key in ("by_group", "by_temperature"):
+            for name, g in (m.get(key) or {}).items():
+                e = f", energy {g['energy_mae']:.2f} meV/atom" if g.get("energy_mae") is not None else ""
+                print(f"    {key[3:]} {name}: force MAE {g['force_mae']:.4f} eV/Å{e} ({g['n_structures']:.0f})")
+    if args.json:
+        from crosstrain.io.atomic import write_text
+
+        write_text(args.json, json.dumps(report, indent=2))
+    return 0
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", nargs="+", required=True, help="training data (extxyz with forces)")
+    p.add_argument("--valid", nargs="+", help="validation data for early stopping and model selection")
+    p.add_argument("--out", required=True, help="checkpoint to write (its .state.pt and .log.csv sit beside it)")
+    p.add_argument("--config", help="YAML config with sections model, train, transfer")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
+    p.add_argument("--resume", action="store_true", help="continue a killed run from its .state.pt")
+    p.add_argument("--json", help="also write the report as JSON here")
+    p.add_argument("overrides", nargs="*", metavar="SECTION.KEY=VALUE", help="more overrides")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosstrain", description="Transfer learning of interatomic potentials across chemical elements."
@@ -154,6 +253,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_init)
 
     _add_data_parsers(sub)
+
+    p = sub.add_parser("train", help="train a model from scratch")
+    _add_train_arguments(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("transfer", help="initialise a model from a parent and fine-tune it")
+    p.add_argument("--from", dest="parent", required=True, help="parent checkpoint")
+    p.add_argument("--map", action="append", metavar="TARGET=SOURCE", help="e.g. Ge=Si")
+    p.add_argument("--strategy", default="full", choices=["full", "rescaled", "freeze", "l2sp", "scratch"])
+    p.add_argument(
+        "--source-valid",
+        nargs="+",
+        dest="source_valid",
+        help="the parent element's validation data, to report what the transfer cost it",
+    )
+    _add_train_arguments(p)
+    p.set_defaults(func=_cmd_transfer)
+
+    p = sub.add_parser("evaluate", help="errors of a model on data (per group and temperature)")
+    p.add_argument("checkpoint")
+    p.add_argument("data", nargs="+")
+    p.add_argument("--batch-size", type=int, default=8, dest="batch_size")
+    p.add_argument("--json", help="write all numbers as JSON here")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

@@ -94,6 +94,7 @@ def build_metadata(
         "dtype": _dtype_name(model.dtype),
         "energy_shift": {s: float(model.energy_shift[z]) for s, z in zip(symbols, numbers)},
         "energy_scale": {s: float(model.energy_scale[z]) for s, z in zip(symbols, numbers)},
+        "length_scale": {s: float(model.length_scale[z]) for s, z in zip(symbols, numbers)},
         "parent": vars(parent or Parent()),
         "training": training or {},
         "data_fingerprint": data_fingerprint,
@@ -189,7 +190,12 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
 
 
 def _check_shifts(path: Path, meta: dict[str, Any], model: DimeNetPP) -> None:
-    for key, table in (("energy_shift", model.energy_shift), ("energy_scale", model.energy_scale)):
+    tables = (
+        ("energy_shift", model.energy_shift),
+        ("energy_scale", model.energy_scale),
+        ("length_scale", model.length_scale),
+    )
+    for key, table in tables:
         for sym, value in meta.get(key, {}).items():
             z = SpeciesMap.from_elements([sym]).numbers[0]
             if abs(float(table[z]) - float(value)) > 1e-6 * max(1.0, abs(float(value))):

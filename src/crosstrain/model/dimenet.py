@@ -120,13 +120,16 @@ class DimeNetPP(nn.Module):
         self.outputs = nn.ModuleList(OutputBlock(config, act) for _ in range(config.num_blocks + 1))
         self.register_buffer("energy_shift", torch.zeros(MAX_Z + 1, dtype=torch.float64))
         self.register_buffer("energy_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
+        # per-element length scale (the ``rescaled`` transfer): an edge between atoms with scales
+        # s_i and s_j is seen by the network with its length multiplied by sqrt(s_i s_j)
+        self.register_buffer("length_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
 
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
         # ``model.to(float32)`` must not round the per-element energy shifts and scales
-        shift, scale = self.energy_shift, self.energy_scale
+        keep = {name: getattr(self, name) for name in ("energy_shift", "energy_scale", "length_scale")}
         super()._apply(fn, recurse)
-        self.energy_shift = shift.to(device=self.energy_shift.device, dtype=torch.float64)
-        self.energy_scale = scale.to(device=self.energy_scale.device, dtype=torch.float64)
+        for name, value in keep.items():
+            setattr(self, name, value.to(device=getattr(self, name).device, dtype=torch.float64))
         return self
 
     def set_fused(self, fused: bool) -> DimeNetPP:
@@ -141,6 +144,12 @@ class DimeNetPP(nn.Module):
         return self.config.cutoff
 
     @property
+    def neighbour_cutoff(self) -> float:
+        """Real-space radius the neighbour list must cover: the cutoff over the smallest length scale."""
+        scales = [float(self.length_scale[z]) for z in self.species.numbers]
+        return self.config.cutoff / min([1.0, *scales])
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.embedding.emb.weight.dtype
 
@@ -149,6 +158,10 @@ class DimeNetPP(nn.Module):
     ) -> torch.Tensor:
         """Energy of each atom (eV, float64), shape ``(N,)``."""
         vec = graph.edge_vectors(positions, cell)
+        if bool((self.length_scale != 1.0).any()):
+            s = self.length_scale.index_select(0, graph.numbers)
+            edge_scale = torch.sqrt(s.index_select(0, graph.centers) * s.index_select(0, graph.neighbours))
+            vec = vec * edge_scale.to(vec.dtype).unsqueeze(-1)
         dist = torch.linalg.vector_norm(vec, dim=-1)
         rbf = self.rbf(dist)
         # angle at atom j between j -> i (minus edge ji) and j -> k (edge kj)
@@ -184,11 +197,12 @@ class DimeNetPP(nn.Module):
         return torch.zeros(graph.n_graphs, dtype=e_atom.dtype, device=e_atom.device).index_add(0, graph.batch, e_atom)
 
     def copy_element(self, target: str | int, source: str | int) -> None:
-        """Give element ``target`` the embedding row, energy shift and scale of ``source``."""
+        """Give element ``target`` the embedding row, energy shift, energy and length scale of ``source``."""
         zt, zs = to_atomic_number(target), to_atomic_number(source)
         self.species.check([zs], source="element map")
         with torch.no_grad():
             self.embedding.emb.weight[zt] = self.embedding.emb.weight[zs]
             self.energy_shift[zt] = self.energy_shift[zs]
             self.energy_scale[zt] = self.energy_scale[zs]
+            self.length_scale[zt] = self.length_scale[zs]
         self.species = self.species.with_element(zt)

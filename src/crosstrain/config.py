@@ -1,0 +1,163 @@
+"""One typed configuration for training and transfer, loaded from YAML and overridable.
+
+    cfg = load_config("train.yaml", overrides=["train.lr=5e-4", "model.preset=paper"])
+
+Sections: ``model`` (a preset name plus any :class:`DimeNetConfig` field), ``train`` (loss,
+optimiser, schedule, batching, stopping) and ``transfer`` (strategy and its settings). Every
+value is validated once, here; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crosstrain.errors import ConfigError
+from crosstrain.model.config import DimeNetConfig, preset
+
+LOSSES = ("forces", "energy_forces", "energy_forces_stress")
+STRATEGIES = ("scratch", "full", "rescaled", "freeze", "l2sp")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. ``lr_decay`` is the final/initial learning-rate ratio (0.01 = 100x)."""
+
+    loss: str = "forces"
+    energy_weight: float = 1.0
+    forces_weight: float = 1.0
+    stress_weight: float = 0.1
+    lr: float = 1e-3
+    lr_decay: float = 0.01
+    epochs: int = 100
+    batch_size: int = 4
+    grad_clip: float | None = 10.0
+    ema_decay: float | None = None
+    patience: int | None = None  # epochs without validation improvement before stopping
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"train.loss must be one of {LOSSES}, got {self.loss!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("train.epochs and train.batch_size must be >= 1")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ConfigError(f"train.ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"train.dtype must be float32 or float64, got {self.dtype!r}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ConfigError("train.grad_clip must be positive or null")
+        if min(self.energy_weight, self.forces_weight, self.stress_weight) < 0:
+            raise ConfigError("loss weights must be >= 0")
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """How a target-element model is initialised from a parent (see :mod:`crosstrain.train.transfer`)."""
+
+    strategy: str = "scratch"
+    l2sp_alpha: float = 1e-3
+    length_scale: float | None = None  # rescaled: target lengths x scale = source lengths
+    energy_scale: float | None = None  # rescaled: target energies = scale x source energies
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"transfer.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.l2sp_alpha < 0:
+            raise ConfigError("transfer.l2sp_alpha must be >= 0")
+        for name in ("length_scale", "energy_scale"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ConfigError(f"transfer.{name} must be positive, got {v}")
+
+
+@dataclass(frozen=True)
+class Config:
+    model_preset: str = "cpu"
+    model: DimeNetConfig = field(default_factory=lambda: preset("cpu"))
+    train: TrainConfig = field(default_factory=TrainConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        model = asdict(self.model)
+        return {
+            "model": {"preset": self.model_preset, **model},
+            "train": asdict(self.train),
+            "transfer": asdict(self.transfer),
+        }
+
+
+def _parse_value(text: str) -> Any:
+    value = yaml.safe_load(text)
+    return value
+
+
+def _section(cls: type, data: dict[str, Any], name: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {name} setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ConfigError(f"invalid {name} settings: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Build and validate a :class:`Config` from nested plain data."""
+    data = dict(data or {})
+    unknown = sorted(set(data) - {"model", "train", "transfer"})
+    if unknown:
+        raise ConfigError(f"unknown config section(s): {', '.join(unknown)} (use model, train, transfer)")
+    model_data = dict(data.get("model") or {})
+    preset_name = str(model_data.pop("preset", "cpu"))
+    base = preset(preset_name)
+    known = {f.name for f in fields(DimeNetConfig)}
+    bad = sorted(set(model_data) - known)
+    if bad:
+        raise ConfigError(f"unknown model setting(s): {', '.join(bad)}")
+    model = replace(base, **model_data) if model_data else base
+    return Config(
+        model_preset=preset_name,
+        model=model,
+        train=_section(TrainConfig, dict(data.get("train") or {}), "train"),
+        transfer=_section(TransferConfig, dict(data.get("transfer") or {}), "transfer"),
+    )
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as YAML) to nested plain data."""
+    out = {k: dict(v or {}) for k, v in (data or {}).items()}
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. train.lr=1e-3)")
+        key, text = item.split("=", 1)
+        section, name = key.split(".", 1)
+        out.setdefault(section.strip(), {})[name.strip()] = _parse_value(text)
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or the defaults) and apply ``overrides``."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: a config is a mapping with sections model, train, transfer")
+    return config_from_dict(apply_overrides(data, overrides or []))

@@ -1,0 +1,2 @@
+"""Training and transfer: one pipeline where ``scratch`` and the transfer strategies differ only in
+the initial model."""

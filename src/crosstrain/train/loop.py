@@ -1,0 +1,311 @@
+"""The training loop: Adam with exponential learning-rate decay, clipping, optional EMA,
+early stopping on the validation force MAE, atomic per-epoch checkpoints and exact resume.
+
+Files next to ``out`` (e.g. ``ge.ckpt``): the best model so far (``ge.ckpt``, final once the
+run ends, with the fitted energy shift), the resume state (``ge.ckpt.state.pt``: weights,
+optimiser, step, best model, history; tensors and plain data only) and the log
+(``ge.ckpt.log.csv``, one row per epoch). With several processes (``torchrun``) each rank takes a
+disjoint part of every global batch and the gradients are summed across ranks.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crosstrain.config import TrainConfig
+from crosstrain.errors import CrosstrainError
+from crosstrain.io.atomic import atomic_path, write_text
+from crosstrain.io.checkpoint import Parent, save_checkpoint
+from crosstrain.model.derivatives import predict
+from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.train.batches import Dataset
+from crosstrain.train.evaluate import fit_energy_shift, validation_sums
+from crosstrain.train.loss import ErrorSums, loss_terms
+
+
+class TrainingDiverged(CrosstrainError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    model: DimeNetPP
+    checkpoint: Path
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_valid_force_mae: float | None
+    stopped: str
+    energy_shift: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def state_path(out: Path) -> Path:
+    return out.with_name(out.name + ".state.pt")
+
+
+def log_path(out: Path) -> Path:
+    return out.with_name(out.name + ".log.csv")
+
+
+def _dist() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _write_log(path: Path, history: list[dict[str, Any]]) -> None:
+    if not history:
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(path, buf.getvalue())
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+class _Trainer:
+    """Thin state holder; :func:`train` is the entry point."""
+
+    def __init__(
+        self,
+        model: DimeNetPP,
+        data: Dataset,
+        valid: Dataset | None,
+        cfg: TrainConfig,
+        l2sp: tuple[dict[str, torch.Tensor], float] | None,
+    ) -> None:
+        self.model, self.data, self.valid, self.cfg = model, data, valid, cfg
+        self.rank, self.world = _dist()
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        if not self.params:
+            raise CrosstrainError("no trainable parameters (everything is frozen)")
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr)
+        self.ema = None
+        if cfg.ema_decay is not None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        self.l2sp = l2sp
+        self.n_batches = math.ceil(len(data) / cfg.batch_size)
+        self.total_steps = cfg.epochs * self.n_batches
+        self.step = 0
+        self.epoch = 0
+        self.best: dict[str, Any] = {"epoch": -1, "metric": math.inf, "model": None}
+        self.history: list[dict[str, Any]] = []
+        self.labels = {
+            "forces": ("forces",),
+            "energy_forces": ("energy", "forces"),
+            "energy_forces_stress": ("energy", "forces", "stress"),
+        }[cfg.loss]
+
+    def lr_at(self, step: int) -> float:
+        return self.cfg.lr * self.cfg.lr_decay ** (step / max(self.total_steps, 1))
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        total, n = 0.0, 0
+        for indices, n_global in self.data.batches(
+            self.cfg.batch_size, seed=self.cfg.seed * 100_003 + self.epoch, rank=self.rank, world=self.world
+        ):
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr_at(self.step)
+            self.optimizer.zero_grad(set_to_none=False)
+            loss = self.zero()
+            if indices:
+                batch = self.data.batch(indices, dtype=self.model.dtype, device=self.device)
+                pred = predict(
+                    self.model, batch.graph, create_graph=True, compute_stress=self.cfg.loss == "energy_forces_stress"
+                )
+                loss = sum(loss_terms(pred, batch, self.cfg, n_global).values())
+            if self.l2sp is not None:
+                ref, alpha = self.l2sp
+                penalty = sum(
+                    (p - ref[name]).pow(2).sum() for name, p in self.model.named_parameters() if p.requires_grad
+                )
+                loss = loss + alpha * penalty / self.world
+            loss.backward()
+            value = self.all_reduce_grads(loss)
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"loss became {value} at epoch {self.epoch + 1}, step {self.step + 1}; training stopped"
+                )
+            if self.cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+            self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            self.step += 1
+            total += value
+            n += 1
+        return total / max(n, 1)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def zero(self) -> torch.Tensor:
+        return sum(p.sum() * 0.0 for p in self.params)
+
+    def all_reduce_grads(self, loss: torch.Tensor) -> float:
+        value = loss.detach().double().reshape(1)
+        if self.world > 1:
+            for p in self.params:
+                if p.grad is not None:
+                    torch.distributed.all_reduce(p.grad)
+            torch.distributed.all_reduce(value)
+        return float(value)
+
+    def eval_model(self) -> DimeNetPP:
+        return self.ema.module if self.ema is not None else self.model
+
+    def validate(self) -> dict[str, float | None]:
+        data = self.valid if self.valid is not None else self.data
+        sums = validation_sums(self.eval_model(), data, self.cfg.batch_size, self.rank, self.world)
+        if self.world > 1:
+            t = sums.as_tensor()
+            torch.distributed.all_reduce(t)
+            sums = ErrorSums.from_tensor(t)
+        return sums.metrics()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "best": self.best,
+            "history": self.history,
+            "config": asdict(self.cfg),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state.get("config") != asdict(self.cfg):
+            raise CrosstrainError(
+                "the resume state was written with other training settings; "
+                "resume with the same settings or start a new run"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.best, self.history = state["best"], list(state["history"])
+
+
+def train(
+    model: DimeNetPP,
+    data: Dataset,
+    valid: Dataset | None,
+    cfg: TrainConfig,
+    out: str | Path,
+    parent: Parent | None = None,
+    metadata: dict[str, Any] | None = None,
+    l2sp: tuple[dict[str, torch.Tensor], float] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callback: Callable[[int, dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``data`` and write the best model to ``out``; see the module docstring."""
+    out = Path(out)
+    t0 = time.perf_counter()
+    trainer = _Trainer(model, data, valid, cfg, l2sp)
+    data.require(trainer.labels)
+    if valid is not None:
+        valid.require(("forces",))
+    if trainer.world > 1:  # identical starting weights on every rank
+        for t in model.state_dict().values():
+            torch.distributed.broadcast(t, 0)
+    if resume and state_path(out).exists():
+        trainer.load_state(torch.load(state_path(out), weights_only=True))
+    stopped = "epochs"
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    ]
+    meta = {**(metadata or {}), "training": {**(metadata or {}).get("training", {}), **asdict(cfg)}}
+    with Progress(*columns, disable=not progress or trainer.rank != 0, transient=False) as bar:
+        task = bar.add_task(f"train {out.name}", total=cfg.epochs, completed=trainer.epoch, status="")
+        while trainer.epoch < cfg.epochs:
+            train_loss = trainer.train_epoch()
+            trainer.epoch += 1
+            metrics = trainer.validate()
+            record = {
+                "epoch": trainer.epoch,
+                "step": trainer.step,
+                "lr": trainer.lr_at(trainer.step),
+                "train_loss": train_loss,
+                "valid_force_mae": metrics["force_mae"],
+                "valid_force_rmse": metrics["force_rmse"],
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+            trainer.history.append(record)
+            improved = metrics["force_mae"] is not None and metrics["force_mae"] < trainer.best["metric"]
+            if improved:
+                trainer.best = {
+                    "epoch": trainer.epoch,
+                    "metric": metrics["force_mae"],
+                    "model": copy.deepcopy(trainer.eval_model().state_dict()),
+                }
+            if trainer.rank == 0:
+                if improved:
+                    save_checkpoint(trainer.eval_model(), out, parent=parent, **_meta_kwargs(meta, trainer))
+                _save_state(state_path(out), trainer.state())
+                _write_log(log_path(out), trainer.history)
+            bar.update(
+                task,
+                completed=trainer.epoch,
+                status=f"loss {train_loss:.4g}  valid F-MAE {metrics['force_mae']:.4f} eV/Å "
+                f"(best {trainer.best['metric']:.4f} @ {trainer.best['epoch']})",
+            )
+            if callback is not None:
+                callback(trainer.epoch, record)
+            if cfg.patience is not None and trainer.epoch - trainer.best["epoch"] >= cfg.patience:
+                stopped = f"early stopping after {cfg.patience} epochs without improvement"
+                break
+    return _finish(trainer, out, parent, meta, stopped, time.perf_counter() - t0)
+
+
+def _meta_kwargs(meta: dict[str, Any], trainer: _Trainer) -> dict[str, Any]:
+    extra = {k: v for k, v in meta.items() if k not in ("training", "data_fingerprint")}
+    extra["best_epoch"] = trainer.best["epoch"]
+    extra["best_valid_force_mae"] = trainer.best["metric"]
+    return {"training": meta["training"], "data_fingerprint": meta.get("data_fingerprint", ""), "extra": extra}
+
+
+def _finish(
+    trainer: _Trainer, out: Path, parent: Parent | None, meta: dict[str, Any], stopped: str, seconds: float
+) -> TrainResult:
+    model = trainer.model
+    if trainer.best["model"] is not None:
+        model.load_state_dict(trainer.best["model"])
+    shift: dict[str, float] = {}
+    if all(s.energy is not None for s in trainer.data.structures):
+        shift = fit_energy_shift(model, trainer.data, trainer.cfg.batch_size)
+    meta = {**meta, "energy_shift_fit": shift, "stopped": stopped, "history": trainer.history}
+    if trainer.rank == 0:
+        save_checkpoint(model, out, parent=parent, **_meta_kwargs(meta, trainer))
+    best = trainer.best["metric"]
+    return TrainResult(
+        model, out, trainer.history, trainer.best["epoch"], None if math.isinf(best) else best, stopped, shift, seconds
+    )

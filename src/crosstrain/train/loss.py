@@ -1,0 +1,110 @@
+"""Losses and error metrics.
+
+The paper's loss is force matching: the mean over a batch's configurations of the summed squared
+force errors. ``energy_forces[_stress]`` adds per-atom energy and stress terms for data with
+trusted energies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from crosstrain.config import TrainConfig
+from crosstrain.model.derivatives import Prediction
+from crosstrain.train.batches import Batch
+
+EV_PER_A3_IN_GPA = 160.21766208
+
+
+def loss_terms(pred: Prediction, batch: Batch, cfg: TrainConfig, n_graphs_global: int) -> dict[str, torch.Tensor]:
+    """Loss terms summed over this batch's configurations and divided by the *global* batch size,
+    so that data-parallel ranks add up to the single-process loss."""
+    terms: dict[str, torch.Tensor] = {}
+    if batch.forces is None:
+        raise ValueError("training needs force labels")
+    terms["forces"] = cfg.forces_weight * (pred.forces - batch.forces).pow(2).sum() / n_graphs_global
+    if cfg.loss in ("energy_forces", "energy_forces_stress"):
+        n_atoms = batch.graph.n_atoms.to(pred.energy.dtype)
+        err = (pred.energy - batch.energy) / n_atoms
+        terms["energy"] = cfg.energy_weight * err.pow(2).sum().to(pred.forces.dtype) / n_graphs_global
+    if cfg.loss == "energy_forces_stress":
+        err = (pred.stress - batch.stress) * EV_PER_A3_IN_GPA  # GPa: weights of order 1 make sense
+        terms["stress"] = cfg.stress_weight * err.pow(2).mean(dim=(1, 2)).sum() / n_graphs_global
+    return terms
+
+
+@dataclass
+class ErrorSums:
+    """Running sums for MAE/RMSE of energy (per atom), forces (per component) and stress."""
+
+    n_graphs: int = 0
+    n_force_components: int = 0
+    n_stress: int = 0
+    energy_abs: float = 0.0
+    energy_sq: float = 0.0
+    force_abs: float = 0.0
+    force_sq: float = 0.0
+    stress_abs: float = 0.0
+    by_group: dict[str, ErrorSums] = field(default_factory=dict)
+
+    def add(self, pred: Prediction, batch: Batch, groups: list[str] | None = None) -> None:
+        self._add(pred, batch, slice(None))
+        if groups is None:
+            return
+        for g in sorted(set(groups)):
+            sub = self.by_group.setdefault(g, ErrorSums())
+            sub._add(pred, batch, [k for k, name in enumerate(groups) if name == g])
+
+    def _add(self, pred: Prediction, batch: Batch, select) -> None:  # type: ignore[no-untyped-def]
+        graph_idx = torch.arange(batch.graph.n_graphs)[select]
+        atom_mask = torch.isin(batch.graph.batch, graph_idx.to(batch.graph.batch.device))
+        self.n_graphs += int(graph_idx.numel())
+        if batch.energy is not None:
+            n_atoms = batch.graph.n_atoms[graph_idx].double()
+            e = ((pred.energy[graph_idx] - batch.energy[graph_idx]) / n_atoms).double()
+            self.energy_abs += float(e.abs().sum())
+            self.energy_sq += float(e.pow(2).sum())
+        if batch.forces is not None:
+            f = (pred.forces[atom_mask] - batch.forces[atom_mask]).double()
+            self.n_force_components += int(f.numel())
+            self.force_abs += float(f.abs().sum())
+            self.force_sq += float(f.pow(2).sum())
+        if batch.stress is not None and pred.stress is not None:
+            s = (pred.stress[graph_idx] - batch.stress[graph_idx]).double()
+            self.n_stress += int(s.numel())
+            self.stress_abs += float(s.abs().sum())
+
+    def as_tensor(self) -> torch.Tensor:
+        return torch.tensor(
+            [
+                self.n_graphs,
+                self.n_force_components,
+                self.n_stress,
+                self.energy_abs,
+                self.energy_sq,
+                self.force_abs,
+                self.force_sq,
+                self.stress_abs,
+            ],
+            dtype=torch.float64,
+        )
+
+    @classmethod
+    def from_tensor(cls, t: torch.Tensor) -> ErrorSums:
+        v = t.tolist()
+        return cls(int(v[0]), int(v[1]), int(v[2]), *v[3:])
+
+    def metrics(self) -> dict[str, float | None]:
+        """``energy_mae``/``energy_rmse`` in meV/atom, ``force_mae``/``force_rmse`` in eV/Å,
+        ``stress_mae`` in GPa (``None`` where the data carry no such label)."""
+        out: dict[str, float | None] = {"n_structures": float(self.n_graphs)}
+        has_energy = self.energy_sq > 0 or self.energy_abs > 0
+        out["energy_mae"] = 1000 * self.energy_abs / self.n_graphs if self.n_graphs and has_energy else None
+        out["energy_rmse"] = 1000 * (self.energy_sq / self.n_graphs) ** 0.5 if self.n_graphs and has_energy else None
+        n = self.n_force_components
+        out["force_mae"] = self.force_abs / n if n else None
+        out["force_rmse"] = (self.force_sq / n) ** 0.5 if n else None
+        out["stress_mae"] = EV_PER_A3_IN_GPA * self.stress_abs / self.n_stress if self.n_stress else None
+        return out

