@@ -6,7 +6,7 @@ from crosstrain.cli import main
 
 
 def test_demo_smoke_run(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert main(["demo", "--smoke", "--out", str(tmp_path / "demo")]) == 0
     result = json.loads((tmp_path / "demo" / "smoke.json").read_text())
     assert result["max_force_fd_error_eV_per_A"] < 1e-3
     assert abs(result["energy_eV"]) > 0

@@ -16,9 +16,20 @@ from crosstrain.errors import CrosstrainError
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from crosstrain.demo import print_smoke, smoke
+    if args.smoke:
+        from crosstrain.smoke import print_smoke, smoke
 
-    print_smoke(smoke(args.out, preset_name=args.preset, seed=args.seed))
+        print_smoke(smoke(args.out, preset_name=args.preset, seed=args.seed))
+        return 0
+    from rich.console import Console
+
+    from crosstrain.demo import headline, run_demo
+
+    console = Console()
+    result = run_demo(args.out, scale=args.scale, log=lambda m: console.print(f"[bold cyan]demo[/] {m}"))
+    console.print(f"\n[bold]{headline(result)}[/bold]")
+    console.print(f"report: {args.out}/report.md and report.html; numbers: {args.out}/demo.json; "
+                  f"{result['wall_seconds']:.0f} s")
     return 0
 
 
@@ -240,8 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the end-to-end demo on built-in data")
     p.add_argument("--out", default="crosstrain-demo", help="output folder (default: crosstrain-demo)")
-    p.add_argument("--preset", default="cpu", help="model preset: cpu or paper")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", default="quick", choices=["quick", "tiny"], help="quick (default) or tiny (a test)")
+    p.add_argument("--smoke", action="store_true", help="only the core smoke run (fresh model on a Si cell)")
+    p.add_argument("--preset", default="cpu", help="model preset for --smoke: cpu or paper")
+    p.add_argument("--seed", type=int, default=0, help="seed for --smoke")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("init", help="write a freshly initialised model checkpoint")

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from crosstrain.calculator import resolve_device
 from crosstrain.config import Config
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.manifest import fingerprint
@@ -15,6 +16,7 @@ from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
 from crosstrain.io.checkpoint import load_checkpoint
 from crosstrain.train.batches import Dataset
+from crosstrain.train.distributed import init_from_env
 from crosstrain.train.evaluate import evaluate, fit_energy_shift
 from crosstrain.train.loop import TrainResult, train
 from crosstrain.train.transfer import data_stats, initialise
@@ -47,6 +49,8 @@ def fit(
     with zero-shot, final validation and source-retention errors."""
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
+    rank, _, device = init_from_env(config.train.device)
+    progress = progress and rank == 0
     train_structures = data if _structures(data) else read_many(data, require=("forces",))
     valid_structures = None
     if valid is not None:
@@ -59,7 +63,7 @@ def fit(
     )
     train_set = Dataset(train_structures, cutoff, name="training data")
     init = initialise(config, train_set.numbers, parent_ckpt, element_map, train_set)
-    model = init.model
+    model = init.model.to(resolve_device(device))
     if model.neighbour_cutoff > cutoff:  # rescaled lengths: the network sees farther in real space
         train_set = Dataset(train_structures, model.neighbour_cutoff, name="training data")
     valid_set = Dataset(valid_structures, model.neighbour_cutoff, name="validation data") if valid_structures else None

