@@ -42,9 +42,13 @@ def per_temperature(structures, k, seed=0):
 
 
 def config(strategy, epochs, batch_size, lr):
-    return config_from_dict({"model": {"preset": "cpu"},
-                             "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": 0},
-                             "transfer": {"strategy": strategy}})
+    return config_from_dict(
+        {
+            "model": {"preset": "cpu"},
+            "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": 0},
+            "transfer": {"strategy": strategy},
+        }
+    )
 
 
 def main() -> None:
@@ -74,24 +78,48 @@ def main() -> None:
         epochs = max(1, math.ceil(args.steps / math.ceil(n / batch)))
         for strategy in ("full", "scratch"):
             ckpt = out / f"ge_{strategy}_{n}.ckpt"
-            result, report = fit(config(strategy, epochs, batch, 2e-3), train, ckpt, valid=ge_valid,
-                                 parent=parent if strategy != "scratch" else None,
-                                 element_map={"Ge": "Si"} if strategy != "scratch" else None, progress=False)
+            result, report = fit(
+                config(strategy, epochs, batch, 2e-3),
+                train,
+                ckpt,
+                valid=ge_valid,
+                parent=parent if strategy != "scratch" else None,
+                element_map={"Ge": "Si"} if strategy != "scratch" else None,
+                progress=False,
+            )
             test = evaluate(result.model, Dataset(ge_test, result.model.neighbour_cutoff), 8, by=())
-            row = {"n_train": n, "strategy": strategy, "epochs": epochs, "batch_size": batch,
-                   "test_force_mae": test["force_mae"], "test_energy_mae_meV": test["energy_mae"],
-                   "zero_shot_force_mae": (report.get("zero_shot") or {}).get("force_mae"),
-                   "seconds": report["seconds"]}
+            row = {
+                "n_train": n,
+                "strategy": strategy,
+                "epochs": epochs,
+                "batch_size": batch,
+                "test_force_mae": test["force_mae"],
+                "test_energy_mae_meV": test["energy_mae"],
+                "zero_shot_force_mae": (report.get("zero_shot") or {}).get("force_mae"),
+                "seconds": report["seconds"],
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
     zero = {}
     for strategy in ("full", "rescaled"):
-        _, report = fit(config(strategy, 1, 4, 1e-12), ge_pool[:10], out / f"zero_{strategy}.ckpt",
-                        valid=ge_test[::5], parent=parent, element_map={"Ge": "Si"}, progress=False)
+        _, report = fit(
+            config(strategy, 1, 4, 1e-12),
+            ge_pool[:10],
+            out / f"zero_{strategy}.ckpt",
+            valid=ge_test[::5],
+            parent=parent,
+            element_map={"Ge": "Si"},
+            progress=False,
+        )
         zero[strategy] = {"zero_shot": report["zero_shot"], "init": report["init"]}
         print(strategy, "zero-shot force MAE", report["zero_shot"]["force_mae"], flush=True)
-    doc = {"benchmark": "learning_curve_quick", "rows": rows, "zero_shot": zero,
-           "wall_seconds": round(time.perf_counter() - t0, 1), **provenance()}
+    doc = {
+        "benchmark": "learning_curve_quick",
+        "rows": rows,
+        "zero_shot": zero,
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        **provenance(),
+    }
     write_text(out / "learning_curve.json", json.dumps(doc, indent=2, default=str))
     print(f"saved {out / 'learning_curve.json'} ({doc['wall_seconds']:.0f} s)")
 

@@ -28,8 +28,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     console = Console()
     result = run_demo(args.out, scale=args.scale, log=lambda m: console.print(f"[bold cyan]demo[/] {m}"))
     console.print(f"\n[bold]{headline(result)}[/bold]")
-    console.print(f"report: {args.out}/report.md and report.html; numbers: {args.out}/demo.json; "
-                  f"{result['wall_seconds']:.0f} s")
+    console.print(
+        f"report: {args.out}/report.md and report.html; numbers: {args.out}/demo.json; {result['wall_seconds']:.0f} s"
+    )
     return 0
 
 

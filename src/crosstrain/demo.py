@@ -54,9 +54,13 @@ SCALES = {
 
 
 def _config(strategy: str, epochs: int, batch: int, lr: float = 2e-3) -> Any:
-    return config_from_dict({"model": {"preset": "cpu"},
-                             "train": {"epochs": epochs, "batch_size": batch, "lr": lr, "seed": 0},
-                             "transfer": {"strategy": strategy}})
+    return config_from_dict(
+        {
+            "model": {"preset": "cpu"},
+            "train": {"epochs": epochs, "batch_size": batch, "lr": lr, "seed": 0},
+            "transfer": {"strategy": strategy},
+        }
+    )
 
 
 def _finished(ckpt: Path) -> bool:
@@ -82,8 +86,15 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     out = Path(out_dir)
     t0 = time.perf_counter()
     log("1/4 Stillinger-Weber data from LAMMPS")
-    protocol = SWProtocol(temperatures=sc.temperatures, per_temperature=sc.per_temperature, equilibration_ps=2.0,
-                          interval_ps=0.5, n_train=sc.n_train, n_valid=sc.n_valid, n_test=sc.n_test)
+    protocol = SWProtocol(
+        temperatures=sc.temperatures,
+        per_temperature=sc.per_temperature,
+        equilibration_ps=2.0,
+        interval_ps=0.5,
+        n_train=sc.n_train,
+        n_valid=sc.n_valid,
+        n_test=sc.n_test,
+    )
     build_sw_dataset(out / "data", ("Si", "Ge"), protocol, progress=True)
     d = out / "data"
     si_train, si_valid = read_structures(d / "Si.train.extxyz"), read_structures(d / "Si.valid.extxyz")
@@ -91,8 +102,9 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     ge_test = read_structures(d / "Ge.test.extxyz")
     log(f"2/4 Si model on {len(si_train)} Si structures")
     models = out / "models"
-    si_report = _train("Si", models / "si.ckpt", log, config=_config("scratch", sc.parent_epochs, 4),
-                       data=si_train, valid=si_valid)
+    si_report = _train(
+        "Si", models / "si.ckpt", log, config=_config("scratch", sc.parent_epochs, 4), data=si_train, valid=si_valid
+    )
     rng = np.random.default_rng(0)
     ge_train = [ge_pool[i] for i in sorted(rng.permutation(len(ge_pool))[: sc.ge_samples])]
     batch = min(2, len(ge_train))
@@ -101,21 +113,43 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     reports = {}
     for strategy in ("full", "scratch"):
         parent = models / "si.ckpt" if strategy != "scratch" else None
-        reports[strategy] = _train(f"Ge {strategy}", models / f"ge_{strategy}.ckpt", log,
-                                   config=_config(strategy, epochs, batch), data=ge_train, valid=ge_valid,
-                                   parent=parent, element_map={"Ge": "Si"} if parent else None,
-                                   source_valid=si_valid if parent else None)
-    reports["rescaled"] = _train("Ge rescaled (zero-shot)", models / "ge_rescaled0.ckpt", log,
-                                 config=_config("rescaled", 1, batch, lr=1e-12), data=ge_train, valid=ge_valid,
-                                 parent=models / "si.ckpt", element_map={"Ge": "Si"})
+        reports[strategy] = _train(
+            f"Ge {strategy}",
+            models / f"ge_{strategy}.ckpt",
+            log,
+            config=_config(strategy, epochs, batch),
+            data=ge_train,
+            valid=ge_valid,
+            parent=parent,
+            element_map={"Ge": "Si"} if parent else None,
+            source_valid=si_valid if parent else None,
+        )
+    reports["rescaled"] = _train(
+        "Ge rescaled (zero-shot)",
+        models / "ge_rescaled0.ckpt",
+        log,
+        config=_config("rescaled", 1, batch, lr=1e-12),
+        data=ge_train,
+        valid=ge_valid,
+        parent=models / "si.ckpt",
+        element_map={"Ge": "Si"},
+    )
     log(f"4/4 evaluation on {len(ge_test)} held-out Ge structures and report")
     tests = {}
     for strategy in ("full", "scratch"):
         model = load_checkpoint(models / f"ge_{strategy}.ckpt").model
         tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=("temperature",))
-    result = {"scale": scale, "n_si_train": len(si_train), "n_ge_train": len(ge_train), "n_ge_test": len(ge_test),
-              "si": si_report, "ge": reports, "ge_test": tests, "wall_seconds": round(time.perf_counter() - t0, 1),
-              **provenance()}
+    result = {
+        "scale": scale,
+        "n_si_train": len(si_train),
+        "n_ge_train": len(ge_train),
+        "n_ge_test": len(ge_test),
+        "si": si_report,
+        "ge": reports,
+        "ge_test": tests,
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        **provenance(),
+    }
     write_text(out / "demo.json", json.dumps(result, indent=2, default=str))
     _write_demo_report(out, result)
     return result
@@ -125,10 +159,12 @@ def headline(result: dict[str, Any]) -> str:
     full, scratch = result["ge_test"]["full"], result["ge_test"]["scratch"]
     gain = 100 * (1 - full["force_mae"] / scratch["force_mae"])
     verdict = "lower" if gain > 0 else "higher"
-    return (f"With {result['n_ge_train']} Ge training structures, transfer from Si gives a Ge test force error of "
-            f"{full['force_mae']:.3f} eV/Å against {scratch['force_mae']:.3f} eV/Å from scratch: "
-            f"{abs(gain):.0f}% {verdict}. Energy error {full['energy_mae']:.1f} vs "
-            f"{scratch['energy_mae']:.1f} meV/atom.")
+    return (
+        f"With {result['n_ge_train']} Ge training structures, transfer from Si gives a Ge test force error of "
+        f"{full['force_mae']:.3f} eV/Å against {scratch['force_mae']:.3f} eV/Å from scratch: "
+        f"{abs(gain):.0f}% {verdict}. Energy error {full['energy_mae']:.1f} vs "
+        f"{scratch['energy_mae']:.1f} meV/atom."
+    )
 
 
 def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
@@ -141,8 +177,12 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
     temps = list(tests["full"].get("by_temperature", {}))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for strategy, style in (("full", "o-"), ("scratch", "s--")):
-        ax.plot([float(t) for t in temps], [tests[strategy]["by_temperature"][t]["force_mae"] for t in temps], style,
-                label=f"{strategy} (mean {tests[strategy]['force_mae']:.3f})")
+        ax.plot(
+            [float(t) for t in temps],
+            [tests[strategy]["by_temperature"][t]["force_mae"] for t in temps],
+            style,
+            label=f"{strategy} (mean {tests[strategy]['force_mae']:.3f})",
+        )
     ax.set_xlabel("temperature (K)")
     ax.set_ylabel("Ge test force MAE (eV/Å)")
     ax.legend()
@@ -150,28 +190,54 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
     save_figure(fig, out / "force_mae_by_temperature.png")
     plt.close(fig)
     zero = result["ge"]
-    rows = [[s, tests[s]["force_mae"], tests[s]["force_rmse"], tests[s]["energy_mae"],
-             (zero[s].get("zero_shot") or {}).get("force_mae", "-"),
-             (zero[s].get("retention") or {}).get("force_mae", "-")] for s in ("full", "scratch")]
+    rows = [
+        [
+            s,
+            tests[s]["force_mae"],
+            tests[s]["force_rmse"],
+            tests[s]["energy_mae"],
+            (zero[s].get("zero_shot") or {}).get("force_mae", "-"),
+            (zero[s].get("retention") or {}).get("force_mae", "-"),
+        ]
+        for s in ("full", "scratch")
+    ]
     rescaled_zero = zero["rescaled"]["zero_shot"]["force_mae"]
-    md = "\n".join([
-        "# crosstrain demo: Si → Ge transfer learning", "",
-        headline(result), "",
-        f"Zero-shot (no Ge training at all): `full` {zero['full']['zero_shot']['force_mae']:.3f} eV/Å, "
-        f"`rescaled` {rescaled_zero:.3f} eV/Å (length and energy scales "
-        f"{zero['rescaled']['init']['scales']['Ge']['length_scale']:.3f}, "
-        f"{zero['rescaled']['init']['scales']['Ge']['energy_scale']:.3f}).", "",
-        "## Ge test errors", "",
-        markdown_table(["model", "force MAE (eV/Å)", "force RMSE (eV/Å)", "energy MAE (meV/atom)",
-                        "zero-shot force MAE", "Si force MAE after transfer"], rows), "",
-        "![force MAE by temperature](force_mae_by_temperature.png)", "",
-        "## What was done", "",
-        f"- Stillinger–Weber data from LAMMPS: {result['n_si_train']} Si training structures; "
-        f"{result['n_ge_train']} Ge training structures; {result['n_ge_test']} Ge test structures.",
-        f"- Si model validation force MAE: {result['si']['valid']['force_mae']:.3f} eV/Å.",
-        "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings for "
-        "transfer and scratch.",
-        "- MD stability and phonon densities of states are added with the physics-validation stage.",
-        f"- Wall time {result['wall_seconds']:.0f} s. All numbers: demo.json.",
-    ])
+    md = "\n".join(
+        [
+            "# crosstrain demo: Si → Ge transfer learning",
+            "",
+            headline(result),
+            "",
+            f"Zero-shot (no Ge training at all): `full` {zero['full']['zero_shot']['force_mae']:.3f} eV/Å, "
+            f"`rescaled` {rescaled_zero:.3f} eV/Å (length and energy scales "
+            f"{zero['rescaled']['init']['scales']['Ge']['length_scale']:.3f}, "
+            f"{zero['rescaled']['init']['scales']['Ge']['energy_scale']:.3f}).",
+            "",
+            "## Ge test errors",
+            "",
+            markdown_table(
+                [
+                    "model",
+                    "force MAE (eV/Å)",
+                    "force RMSE (eV/Å)",
+                    "energy MAE (meV/atom)",
+                    "zero-shot force MAE",
+                    "Si force MAE after transfer",
+                ],
+                rows,
+            ),
+            "",
+            "![force MAE by temperature](force_mae_by_temperature.png)",
+            "",
+            "## What was done",
+            "",
+            f"- Stillinger–Weber data from LAMMPS: {result['n_si_train']} Si training structures; "
+            f"{result['n_ge_train']} Ge training structures; {result['n_ge_test']} Ge test structures.",
+            f"- Si model validation force MAE: {result['si']['valid']['force_mae']:.3f} eV/Å.",
+            "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings for "
+            "transfer and scratch.",
+            "- MD stability and phonon densities of states are added with the physics-validation stage.",
+            f"- Wall time {result['wall_seconds']:.0f} s. All numbers: demo.json.",
+        ]
+    )
     write_report(out, "report", "crosstrain demo", md + "\n")

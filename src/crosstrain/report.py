@@ -24,10 +24,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def markdown_to_html(title: str, markdown: str) -> str:
     """A minimal, dependency-free rendering: headings, paragraphs, tables, images, lists."""
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-           "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .6em}"
-           "img{max-width:100%}</style></head><body>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .6em}"
+        "img{max-width:100%}</style></head><body>",
+    ]
     table: list[list[str]] = []
 
     def flush() -> None:

@@ -13,14 +13,9 @@ import numpy as np
 
 from crosstrain.data.structures import Structure
 from crosstrain.io.atomic import write_text
+from crosstrain.io.hashing import sha256_file
 
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+__all__ = ["fingerprint", "sha256_file", "write_json"]
 
 
 def fingerprint(structures: Iterable[Structure]) -> str:

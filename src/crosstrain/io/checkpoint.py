@@ -9,7 +9,6 @@ data fingerprint. Files are written atomically.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import torch
 import crosstrain
 from crosstrain.errors import CheckpointError, ConfigError, SpeciesError
 from crosstrain.io.atomic import atomic_path
+from crosstrain.io.hashing import sha256_file
 from crosstrain.model.config import DimeNetConfig
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.species import SpeciesMap
@@ -56,11 +56,7 @@ class Checkpoint:
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file's bytes, the identity used for parent links."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
