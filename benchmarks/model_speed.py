@@ -67,6 +67,7 @@ def run_case(preset_name: str, threads: int, compiled: bool, repeats: int) -> di
         "n_parameters": sum(p.numel() for p in model.parameters()),
     }
     if compiled:
+        torch._dynamo.reset()  # a fresh compile per case: no cached graph of another model is reused
         step = force_loss_step(model, compile=True, dynamic=False)
         infer = energy_forces_fn(model, compile=True, dynamic=False)
         t0 = time.perf_counter()

@@ -180,3 +180,20 @@ def test_functional_force_loss_matches_autograd(model, si_atoms):
         torch.testing.assert_close(grads[name], p.grad, rtol=1e-9, atol=1e-11)
     assert float(energy.detach()) == pytest.approx(float(pred.energy[0]), abs=1e-10)
     torch.testing.assert_close(forces, pred.forces.detach())
+
+
+@pytest.mark.slow
+def test_compiled_force_loss_matches_eager(model, si_atoms):
+    """torch.compile of the functional step (1-2 minutes to compile; run with -m slow)."""
+    from crosstrain.model.compiled import energy_forces_fn, force_loss_step
+
+    graph = batch_graph([Structure.from_atoms(si_atoms, read_labels=False)], cutoff=model.cutoff, dtype=torch.float64)
+    reference = torch.zeros(len(si_atoms), 3, dtype=torch.float64)
+    eager_value, eager_grads = force_loss_step(model, compile=False)(graph, reference)
+    value, grads = force_loss_step(model, compile=True, dynamic=False)(graph, reference)
+    energy, forces = energy_forces_fn(model, compile=True, dynamic=False)(graph)
+    model.set_fused(True)
+    assert float(value) == pytest.approx(float(eager_value), rel=1e-9)
+    for name in grads:
+        torch.testing.assert_close(grads[name], eager_grads[name], rtol=1e-7, atol=1e-9)
+    assert torch.isfinite(energy).all() and torch.isfinite(forces).all()

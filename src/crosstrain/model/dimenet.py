@@ -158,10 +158,10 @@ class DimeNetPP(nn.Module):
     ) -> torch.Tensor:
         """Energy of each atom (eV, float64), shape ``(N,)``."""
         vec = graph.edge_vectors(positions, cell)
-        if bool((self.length_scale != 1.0).any()):
-            s = self.length_scale.index_select(0, graph.numbers)
-            edge_scale = torch.sqrt(s.index_select(0, graph.centers) * s.index_select(0, graph.neighbours))
-            vec = vec * edge_scale.to(vec.dtype).unsqueeze(-1)
+        # always applied (exact for scale 1): a data-dependent branch would break torch.compile graphs
+        s = self.length_scale.index_select(0, graph.numbers)
+        edge_scale = torch.sqrt(s.index_select(0, graph.centers) * s.index_select(0, graph.neighbours))
+        vec = vec * edge_scale.to(vec.dtype).unsqueeze(-1)
         dist = torch.linalg.vector_norm(vec, dim=-1)
         rbf = self.rbf(dist)
         # angle at atom j between j -> i (minus edge ji) and j -> k (edge kj)

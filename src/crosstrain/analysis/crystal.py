@@ -1,0 +1,151 @@
+"""Zero-temperature crystal properties of diamond-structure elements through an ASE calculator.
+
+Lattice constant, cohesive energy and bulk modulus from a Birch-Murnaghan equation of state;
+elastic constants C11, C12, C44 from ± strains with internal relaxation (diamond's C44 needs
+it: the two sublattices shift under shear); the relaxed vacancy formation energy; phonon
+frequencies at Γ, X and L with phonopy. Units: Å, eV, GPa, THz.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk
+from ase.units import GPa
+
+CalculatorFactory = Any  # a zero-argument callable returning an ASE calculator, or a calculator
+
+
+def _calc(factory: CalculatorFactory) -> Any:
+    return factory() if callable(factory) and not hasattr(factory, "get_potential_energy") else factory
+
+
+def diamond(element: str, a: float, repeat: int = 1) -> Atoms:
+    return bulk(element, "diamond", a=a, cubic=True) * (repeat, repeat, repeat)
+
+
+def isolated_atom_energy(element: str, calc: CalculatorFactory) -> float:
+    atoms = Atoms(element, positions=[[0.0, 0.0, 0.0]], cell=[20.0, 20.0, 20.0], pbc=False)
+    atoms.calc = _calc(calc)
+    return float(atoms.get_potential_energy())
+
+
+def equation_of_state(element: str, calc: CalculatorFactory, a_guess: float, span: float = 0.03,
+                      points: int = 9) -> dict[str, float]:
+    """Birch-Murnaghan fit of E(V) for the 8-atom cubic cell over ±``span`` in lattice constant."""
+    from ase.eos import EquationOfState
+
+    volumes, energies = [], []
+    c = _calc(calc)
+    for a in a_guess * (1 + np.linspace(-span, span, points)):
+        atoms = diamond(element, a)
+        atoms.calc = c
+        volumes.append(atoms.get_volume())
+        energies.append(atoms.get_potential_energy())
+    eos = EquationOfState(volumes, energies, eos="birchmurnaghan")
+    v0, e0, b = eos.fit()
+    n = len(diamond(element, a_guess))
+    return {"a0": float((v0) ** (1 / 3)), "energy_per_atom": float(e0 / n), "bulk_modulus": float(b / GPa)}
+
+
+def _relaxed_stress(atoms: Atoms, fmax: float) -> np.ndarray:
+    from ase.optimize import BFGS
+
+    BFGS(atoms, logfile=None).run(fmax=fmax, steps=200)
+    return atoms.get_stress(voigt=False)
+
+
+def elastic_constants(element: str, calc: CalculatorFactory, a0: float, delta: float = 0.004,
+                      fmax: float = 1e-5) -> dict[str, float]:
+    """C11, C12 (uniaxial ε_xx) and relaxed C44 (shear ε_yz) by central differences of the stress."""
+    c = _calc(calc)
+    base = diamond(element, a0)
+
+    def strained(eps: np.ndarray) -> np.ndarray:
+        atoms = base.copy()
+        atoms.calc = c
+        atoms.set_cell(np.array(base.cell) @ (np.eye(3) + eps), scale_atoms=True)
+        return _relaxed_stress(atoms, fmax)
+
+    e_xx = np.zeros((3, 3))
+    e_xx[0, 0] = delta
+    s_plus, s_minus = strained(e_xx), strained(-e_xx)
+    c11 = (s_plus[0, 0] - s_minus[0, 0]) / (2 * delta)
+    c12 = (s_plus[1, 1] - s_minus[1, 1]) / (2 * delta)
+    e_yz = np.zeros((3, 3))
+    e_yz[1, 2] = e_yz[2, 1] = delta / 2  # engineering shear strain γ_yz = delta
+    t_plus, t_minus = strained(e_yz), strained(-e_yz)
+    c44 = (t_plus[1, 2] - t_minus[1, 2]) / (2 * delta)
+    return {"C11": float(c11 / GPa), "C12": float(c12 / GPa), "C44": float(c44 / GPa)}
+
+
+def vacancy_formation_energy(element: str, calc: CalculatorFactory, a0: float, repeat: int = 2,
+                             fmax: float = 1e-3, inward: float = 0.15) -> dict[str, float]:
+    """Unrelaxed and relaxed E_f = E(N-1) - (N-1)/N E(N) in a ``repeat``³ cubic supercell (eV).
+
+    The relaxation starts with the vacancy's four neighbours moved ``inward`` (fraction of their
+    distance) towards the empty site: for short-ranged potentials such as Stillinger-Weber the
+    symmetric, unrelaxed vacancy is itself a (higher) stationary point, because the dangling
+    neighbours, 3.84 Å apart, lie beyond the potential's range until they move in.
+    """
+    from ase.optimize import BFGS
+
+    c = _calc(calc)
+    perfect = diamond(element, a0, repeat)
+    perfect.calc = c
+    e_perfect = perfect.get_potential_energy()
+    n = len(perfect)
+    site = perfect.positions[0].copy()
+    defect = perfect.copy()
+    del defect[0]
+    defect.calc = c
+    unrelaxed = defect.get_potential_energy() - (n - 1) / n * e_perfect
+    vectors = defect.positions - site
+    vectors -= np.round(vectors @ np.linalg.inv(np.array(defect.cell))) @ np.array(defect.cell)
+    near = np.linalg.norm(vectors, axis=1) < 0.5 * a0  # the four nearest neighbours (a0 √3/4)
+    defect.positions[near] -= inward * vectors[near]
+    defect.rattle(0.005, seed=0)
+    BFGS(defect, logfile=None).run(fmax=fmax, steps=1000)
+    relaxed = defect.get_potential_energy() - (n - 1) / n * e_perfect
+    return {"unrelaxed": float(unrelaxed), "relaxed": float(min(relaxed, unrelaxed))}
+
+
+#: high-symmetry points of the fcc Brillouin zone in reduced coordinates of the primitive cell
+SPECIAL_POINTS = {"Gamma": (0.0, 0.0, 0.0), "X": (0.5, 0.0, 0.5), "L": (0.5, 0.5, 0.5)}
+
+
+def phonon_frequencies(element: str, calc: CalculatorFactory, a0: float, supercell: int = 2,
+                       displacement: float = 0.01) -> dict[str, list[float]]:
+    """Harmonic frequencies (THz) at Γ, X and L from phonopy finite displacements."""
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    c = _calc(calc)
+    unit = diamond(element, a0)
+    cell = PhonopyAtoms(symbols=unit.get_chemical_symbols(), cell=np.array(unit.cell),
+                        scaled_positions=unit.get_scaled_positions())
+    primitive = [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
+    ph = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=primitive)
+    ph.generate_displacements(distance=displacement)
+    forces = []
+    for sc in ph.supercells_with_displacements:
+        atoms = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
+        atoms.calc = c
+        forces.append(atoms.get_forces())
+    ph.forces = np.array(forces)
+    ph.produce_force_constants()
+    return {name: [float(f) for f in ph.get_frequencies(q)] for name, q in SPECIAL_POINTS.items()}
+
+
+def crystal_properties(element: str, calc: CalculatorFactory, a_guess: float) -> dict[str, Any]:
+    """Every number above for one element and calculator."""
+    eos = equation_of_state(element, calc, a_guess)
+    a0 = eos["a0"]
+    props: dict[str, Any] = {"element": element, "a0": a0, "bulk_modulus": eos["bulk_modulus"],
+                             "cohesive_energy": isolated_atom_energy(element, calc) - eos["energy_per_atom"]}
+    props.update(elastic_constants(element, calc, a0))
+    props["vacancy_formation_energy"] = vacancy_formation_energy(element, calc, a0)
+    props["phonons_THz"] = phonon_frequencies(element, calc, a0)
+    return props
