@@ -11,6 +11,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+import numpy as np
+
 import crosstrain
 from crosstrain.errors import CrosstrainError
 
@@ -245,6 +247,58 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_md(args: argparse.Namespace) -> int:
+    from ase.build import bulk
+
+    from crosstrain.io.atomic import write_text
+    from crosstrain.md.run import MDSettings, run_md
+    from crosstrain.md.stability import stability
+
+    if args.checkpoint == "sw":
+        from crosstrain.analysis.references import sw_calculator
+
+        def factory():  # type: ignore[no-untyped-def]
+            return sw_calculator(args.element)
+    else:
+        from crosstrain.calculator import CrosstrainCalculator
+
+        def factory():  # type: ignore[no-untyped-def]
+            return CrosstrainCalculator(args.checkpoint)
+
+    if args.structure:
+        from ase.io import read
+
+        atoms = read(args.structure)
+    else:
+        from crosstrain.analysis.properties import lattice_guess
+
+        atoms = bulk(args.element, "diamond", a=lattice_guess(args.element), cubic=True) * (2, 2, 2)
+    settings = MDSettings(
+        temperature=args.temperature,
+        steps=args.steps,
+        timestep_fs=args.timestep_fs,
+        ensemble=args.ensemble,
+        seed=args.seed,
+        trajectory=args.trajectory,
+    )
+    if args.runs:
+        temps = [float(t) for t in (args.temperatures or str(args.temperature)).split(",")]
+        report = stability(atoms, factory, temps, args.runs, settings, progress=True)
+        print(f"fraction stable: {report['fraction_stable']:.2f}")
+    else:
+        result = run_md(atoms, factory(), settings)
+        report = result.to_dict()
+        status = "stable" if result.stable else f"FAILED after {result.time_ps:.3f} ps: {result.reason}"
+        print(
+            f"{args.ensemble.upper()} {args.temperature:g} K, {result.steps_done} steps: {status}; "
+            f"mean T {np.mean(result.temperatures):.0f} K"
+            + (f"; drift {result.energy_drift_per_atom:.2e} eV/atom" if args.ensemble == "nve" else "")
+        )
+    if args.json:
+        write_text(args.json, json.dumps(report, indent=2))
+    return 0
+
+
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", nargs="+", required=True, help="training data (extxyz with forces)")
     p.add_argument("--valid", nargs="+", help="validation data for early stopping and model selection")
@@ -304,6 +358,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, dest="batch_size")
     p.add_argument("--json", help="write all numbers as JSON here")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("md", help="MD with a model (or 'sw'), or a stability test with --runs")
+    p.add_argument("checkpoint", help="model checkpoint, or 'sw' for the Stillinger-Weber reference")
+    p.add_argument("--element", default="Si", help="element of the default 64-atom diamond cell")
+    p.add_argument("--structure", help="start from this structure file instead")
+    p.add_argument("--temperature", type=float, default=300.0)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--timestep-fs", type=float, default=1.0, dest="timestep_fs")
+    p.add_argument("--ensemble", choices=["nvt", "nve"], default="nvt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trajectory", help="write an extxyz trajectory here")
+    p.add_argument("--runs", type=int, help="stability test: independent runs per temperature")
+    p.add_argument("--temperatures", help="stability test temperatures, e.g. 300,1200,2400")
+    p.add_argument("--json", help="write the result as JSON here")
+    p.set_defaults(func=_cmd_md)
 
     p = sub.add_parser("properties", help="crystal properties of a model next to the SW reference")
     p.add_argument("checkpoint", nargs="?", help="model checkpoint (omit for the SW reference alone)")

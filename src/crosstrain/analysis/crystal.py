@@ -32,8 +32,9 @@ def isolated_atom_energy(element: str, calc: CalculatorFactory) -> float:
     return float(atoms.get_potential_energy())
 
 
-def equation_of_state(element: str, calc: CalculatorFactory, a_guess: float, span: float = 0.03,
-                      points: int = 9) -> dict[str, float]:
+def equation_of_state(
+    element: str, calc: CalculatorFactory, a_guess: float, span: float = 0.03, points: int = 9
+) -> dict[str, float]:
     """Birch-Murnaghan fit of E(V) for the 8-atom cubic cell over ±``span`` in lattice constant."""
     from ase.eos import EquationOfState
 
@@ -57,8 +58,9 @@ def _relaxed_stress(atoms: Atoms, fmax: float) -> np.ndarray:
     return atoms.get_stress(voigt=False)
 
 
-def elastic_constants(element: str, calc: CalculatorFactory, a0: float, delta: float = 0.004,
-                      fmax: float = 1e-5) -> dict[str, float]:
+def elastic_constants(
+    element: str, calc: CalculatorFactory, a0: float, delta: float = 0.004, fmax: float = 1e-5
+) -> dict[str, float]:
     """C11, C12 (uniaxial ε_xx) and relaxed C44 (shear ε_yz) by central differences of the stress."""
     c = _calc(calc)
     base = diamond(element, a0)
@@ -81,8 +83,9 @@ def elastic_constants(element: str, calc: CalculatorFactory, a0: float, delta: f
     return {"C11": float(c11 / GPa), "C12": float(c12 / GPa), "C44": float(c44 / GPa)}
 
 
-def vacancy_formation_energy(element: str, calc: CalculatorFactory, a0: float, repeat: int = 2,
-                             fmax: float = 1e-3, inward: float = 0.15) -> dict[str, float]:
+def vacancy_formation_energy(
+    element: str, calc: CalculatorFactory, a0: float, repeat: int = 2, fmax: float = 1e-3, inward: float = 0.15
+) -> dict[str, float]:
     """Unrelaxed and relaxed E_f = E(N-1) - (N-1)/N E(N) in a ``repeat``³ cubic supercell (eV).
 
     The relaxation starts with the vacancy's four neighbours moved ``inward`` (fraction of their
@@ -116,16 +119,18 @@ def vacancy_formation_energy(element: str, calc: CalculatorFactory, a0: float, r
 SPECIAL_POINTS = {"Gamma": (0.0, 0.0, 0.0), "X": (0.5, 0.0, 0.5), "L": (0.5, 0.5, 0.5)}
 
 
-def phonon_frequencies(element: str, calc: CalculatorFactory, a0: float, supercell: int = 2,
-                       displacement: float = 0.01) -> dict[str, list[float]]:
-    """Harmonic frequencies (THz) at Γ, X and L from phonopy finite displacements."""
+def phonopy_model(
+    element: str, calc: CalculatorFactory, a0: float, supercell: int = 2, displacement: float = 0.01
+) -> Any:
+    """A phonopy ``Phonopy`` object with force constants from finite displacements."""
     from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
     c = _calc(calc)
     unit = diamond(element, a0)
-    cell = PhonopyAtoms(symbols=unit.get_chemical_symbols(), cell=np.array(unit.cell),
-                        scaled_positions=unit.get_scaled_positions())
+    cell = PhonopyAtoms(
+        symbols=unit.get_chemical_symbols(), cell=np.array(unit.cell), scaled_positions=unit.get_scaled_positions()
+    )
     primitive = [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
     ph = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=primitive)
     ph.generate_displacements(distance=displacement)
@@ -136,6 +141,14 @@ def phonon_frequencies(element: str, calc: CalculatorFactory, a0: float, superce
         forces.append(atoms.get_forces())
     ph.forces = np.array(forces)
     ph.produce_force_constants()
+    return ph
+
+
+def phonon_frequencies(
+    element: str, calc: CalculatorFactory, a0: float, supercell: int = 2, displacement: float = 0.01
+) -> dict[str, list[float]]:
+    """Harmonic frequencies (THz) at Γ, X and L from phonopy finite displacements."""
+    ph = phonopy_model(element, calc, a0, supercell, displacement)
     return {name: [float(f) for f in ph.get_frequencies(q)] for name, q in SPECIAL_POINTS.items()}
 
 
@@ -143,8 +156,12 @@ def crystal_properties(element: str, calc: CalculatorFactory, a_guess: float) ->
     """Every number above for one element and calculator."""
     eos = equation_of_state(element, calc, a_guess)
     a0 = eos["a0"]
-    props: dict[str, Any] = {"element": element, "a0": a0, "bulk_modulus": eos["bulk_modulus"],
-                             "cohesive_energy": isolated_atom_energy(element, calc) - eos["energy_per_atom"]}
+    props: dict[str, Any] = {
+        "element": element,
+        "a0": a0,
+        "bulk_modulus": eos["bulk_modulus"],
+        "cohesive_energy": isolated_atom_energy(element, calc) - eos["energy_per_atom"],
+    }
     props.update(elastic_constants(element, calc, a0))
     props["vacancy_formation_energy"] = vacancy_formation_energy(element, calc, a0)
     props["phonons_THz"] = phonon_frequencies(element, calc, a0)

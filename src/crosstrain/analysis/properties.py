@@ -10,10 +10,18 @@ from ase.data import atomic_numbers, reference_states
 from crosstrain.analysis.crystal import crystal_properties
 from crosstrain.analysis.references import sw_calculator
 
-ROWS = [("a0", "lattice constant (Å)"), ("cohesive_energy", "cohesive energy (eV/atom)"),
-        ("bulk_modulus", "bulk modulus (GPa)"), ("C11", "C11 (GPa)"), ("C12", "C12 (GPa)"), ("C44", "C44 (GPa)"),
-        ("vacancy_relaxed", "vacancy formation, relaxed (eV)"), ("Gamma_optical", "Γ optical (THz)"),
-        ("X_TA", "X TA (THz)"), ("L_TA", "L TA (THz)")]
+ROWS = [
+    ("a0", "lattice constant (Å)"),
+    ("cohesive_energy", "cohesive energy (eV/atom)"),
+    ("bulk_modulus", "bulk modulus (GPa)"),
+    ("C11", "C11 (GPa)"),
+    ("C12", "C12 (GPa)"),
+    ("C44", "C44 (GPa)"),
+    ("vacancy_relaxed", "vacancy formation, relaxed (eV)"),
+    ("Gamma_optical", "Γ optical (THz)"),
+    ("X_TA", "X TA (THz)"),
+    ("L_TA", "L TA (THz)"),
+]
 
 
 def _flatten(p: dict[str, Any]) -> dict[str, float]:
@@ -30,8 +38,9 @@ def lattice_guess(element: str) -> float:
     return float(state.get("a", 5.5)) if state else 5.5
 
 
-def properties_table(checkpoint: str | os.PathLike[str] | None, elements: list[str],
-                     reference: bool = True) -> dict[str, Any]:
+def properties_table(
+    checkpoint: str | os.PathLike[str] | None, elements: list[str], reference: bool = True
+) -> dict[str, Any]:
     """Properties of the model (if given) and of the SW reference for each element."""
     out: dict[str, Any] = {}
     for element in elements:
@@ -39,8 +48,9 @@ def properties_table(checkpoint: str | os.PathLike[str] | None, elements: list[s
         if checkpoint is not None:
             from crosstrain.calculator import CrosstrainCalculator
 
-            entry["model"] = crystal_properties(element, lambda: CrosstrainCalculator(checkpoint),
-                                                lattice_guess(element))
+            entry["model"] = crystal_properties(
+                element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element)
+            )
         if reference:
             entry["sw"] = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element))
         out[element] = entry

@@ -1,0 +1,1 @@
+"""Molecular dynamics with ASE and the stability harness."""

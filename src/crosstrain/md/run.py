@@ -1,0 +1,167 @@
+"""NVT (Langevin) and NVE molecular dynamics through ASE, with a watchdog.
+
+A run that blows up (runaway temperature, atoms closer than a threshold, exploding forces, or NVE
+energy drift beyond a bound) stops and is reported as a failure with its time; it never raises.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from ase import Atoms, units
+
+from crosstrain.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MDSettings:
+    temperature: float = 300.0  # K
+    steps: int = 1000
+    timestep_fs: float = 1.0
+    ensemble: str = "nvt"  # or "nve" (velocities drawn at ``temperature``)
+    friction_per_fs: float = 0.01  # Langevin
+    seed: int = 0
+    check_every: int = 10
+    max_temperature_factor: float = 3.0  # fail above factor x target (NVT) or x initial (NVE)
+    min_distance: float = 1.5  # Å
+    max_force: float = 50.0  # eV/Å
+    max_drift_per_atom: float = 0.05  # eV/atom, NVE only
+    trajectory: str | None = None  # extxyz path
+    trajectory_every: int = 10
+    velocities_every: int = 0  # >0: keep velocities every this many steps (for the VACF / PDOS)
+
+    def __post_init__(self) -> None:
+        if self.ensemble not in ("nvt", "nve"):
+            raise ConfigError(f"ensemble must be nvt or nve, got {self.ensemble!r}")
+        if self.steps < 1 or self.timestep_fs <= 0 or self.temperature <= 0:
+            raise ConfigError("steps, timestep and temperature must be positive")
+
+
+@dataclass
+class MDResult:
+    stable: bool
+    reason: str
+    steps_done: int
+    time_ps: float
+    temperatures: list[float] = field(default_factory=list)
+    energy_drift_per_atom: float = 0.0
+    velocities: np.ndarray | None = None  # (frames, atoms, 3), Å/(ASE time) when requested
+    masses: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("velocities")
+        d.pop("masses")
+        return d
+
+
+def _min_distance(atoms: Atoms) -> float:
+    from ase.neighborlist import neighbor_list
+
+    d = neighbor_list("d", atoms, 3.0)
+    return float(d.min()) if d.size else np.inf
+
+
+def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
+    """Run MD on a copy of ``atoms`` with ``calc``; returns whether it stayed physical."""
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md.verlet import VelocityVerlet
+
+    atoms = atoms.copy()
+    atoms.calc = calc
+    rng = np.random.default_rng(settings.seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature, rng=rng)
+    Stationary(atoms)
+    dt = settings.timestep_fs * units.fs
+    if settings.ensemble == "nvt":
+        from ase.constraints import FixCom
+
+        atoms.set_constraint(FixCom())  # the thermostat's noise must not move the centre of mass
+        dyn = Langevin(
+            atoms,
+            dt,
+            temperature_K=settings.temperature,
+            friction=settings.friction_per_fs / units.fs,
+            rng=rng,
+            fixcm=False,
+        )
+    else:
+        dyn = VelocityVerlet(atoms, dt)
+    writer = None
+    if settings.trajectory:
+        from ase.io import write
+
+        if os.path.exists(settings.trajectory):
+            os.remove(settings.trajectory)
+
+        def writer() -> None:
+            write(settings.trajectory, atoms, format="extxyz", append=True)
+
+    n = len(atoms)
+    try:
+        e0 = atoms.get_total_energy()
+    except Exception as exc:  # a model that cannot even evaluate the start
+        return MDResult(False, f"evaluation failed at start: {exc}", 0, 0.0)
+    temps: list[float] = []
+    frames: list[np.ndarray] = []
+    if settings.velocities_every > 0:
+        dyn.attach(lambda: frames.append(atoms.get_velocities().copy()), interval=settings.velocities_every)
+    ref_t = settings.temperature
+    done = 0
+    while done < settings.steps:
+        chunk = min(settings.check_every, settings.steps - done)
+        try:
+            dyn.run(chunk)
+        except Exception as exc:
+            return MDResult(
+                False,
+                f"evaluation failed: {type(exc).__name__}: {exc}",
+                done,
+                done * settings.timestep_fs / 1000,
+                temps,
+            )
+        done += chunk
+        t = float(atoms.get_temperature())
+        temps.append(t)
+        if writer is not None and done % settings.trajectory_every == 0:
+            writer()
+        reason = _check(atoms, settings, t, ref_t, e0, n)
+        if reason:
+            return MDResult(
+                False, reason, done, done * settings.timestep_fs / 1000, temps, (atoms.get_total_energy() - e0) / n
+            )
+    drift = (atoms.get_total_energy() - e0) / n
+    velocities = np.array(frames) if frames else None
+    return MDResult(
+        True,
+        "",
+        done,
+        done * settings.timestep_fs / 1000,
+        temps,
+        float(drift),
+        velocities,
+        atoms.get_masses() if frames else None,
+    )
+
+
+def _check(atoms: Atoms, s: MDSettings, t: float, ref_t: float, e0: float, n: int) -> str:
+    forces = atoms.get_forces()
+    if not np.all(np.isfinite(forces)) or not np.isfinite(t):
+        return "non-finite forces or temperature"
+    if t > s.max_temperature_factor * ref_t:
+        return f"temperature ran away ({t:.0f} K > {s.max_temperature_factor:g} x {ref_t:.0f} K)"
+    fmax = float(np.abs(forces).max())
+    if fmax > s.max_force:
+        return f"forces exploded ({fmax:.1f} eV/Å > {s.max_force:g})"
+    dmin = _min_distance(atoms)
+    if dmin < s.min_distance:
+        return f"atoms too close ({dmin:.2f} Å < {s.min_distance:g} Å)"
+    if s.ensemble == "nve":
+        drift = abs(atoms.get_total_energy() - e0) / n
+        if drift > s.max_drift_per_atom:
+            return f"NVE energy drift {drift:.3f} eV/atom > {s.max_drift_per_atom:g}"
+    return ""

@@ -1,0 +1,79 @@
+"""MD and the stability harness, on the Stillinger-Weber reference and on a broken model."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.io import read
+
+from crosstrain.analysis.references import sw_calculator
+from crosstrain.cli import main
+from crosstrain.md.run import MDSettings, run_md
+from crosstrain.md.stability import stability
+
+pytest.importorskip("matscipy")
+
+
+def si8():
+    return bulk("Si", "diamond", a=5.431, cubic=True)
+
+
+def test_nvt_is_stable_and_thermostatted(tmp_path):
+    traj = tmp_path / "t.extxyz"
+    r = run_md(
+        si8() * (2, 2, 1),
+        sw_calculator("Si"),
+        MDSettings(temperature=800, steps=400, trajectory=str(traj), friction_per_fs=0.05),
+    )
+    assert r.stable and r.steps_done == 400
+    assert 400 < np.mean(r.temperatures[10:]) < 1200
+    frames = read(traj, ":")
+    assert len(frames) == 40 and len(frames[0]) == 32
+
+
+def test_nve_conserves_energy():
+    r = run_md(si8(), sw_calculator("Si"), MDSettings(temperature=600, steps=300, ensemble="nve", timestep_fs=1.0))
+    assert r.stable and abs(r.energy_drift_per_atom) < 1e-3
+
+
+class Exploding:
+    """A calculator whose forces grow without bound: the harness must report, not crash."""
+
+    def __init__(self):
+        from ase.calculators.calculator import Calculator
+
+        self.inner = type(
+            "C", (Calculator,), {"implemented_properties": ["energy", "forces"], "calculate": Exploding._calculate}
+        )()
+
+    @staticmethod
+    def _calculate(self, atoms=None, properties=None, system_changes=None):
+        from ase.calculators.calculator import Calculator
+
+        Calculator.calculate(self, atoms, properties, system_changes)
+        pos = self.atoms.positions
+        centre = pos.mean(axis=0)
+        self.results = {"energy": -10.0 * float(((pos - centre) ** 2).sum()), "forces": 20.0 * (pos - centre)}
+
+
+def test_blow_up_is_a_result_not_a_crash():
+    r = run_md(si8(), Exploding().inner, MDSettings(temperature=300, steps=2000, timestep_fs=2.0))
+    assert not r.stable and r.steps_done < 2000
+    assert "forces exploded" in r.reason or "temperature ran away" in r.reason
+
+
+def test_stability_harness_fractions():
+    report = stability(si8(), lambda: sw_calculator("Si"), [300.0, 900.0], runs=2, settings=MDSettings(steps=100))
+    assert report["fraction_stable"] == 1.0
+    assert set(report["by_temperature"]) == {"300", "900"}
+    bad = stability(si8(), lambda: Exploding().inner, [300.0], runs=2, settings=MDSettings(steps=2000, timestep_fs=2.0))
+    assert bad["fraction_stable"] == 0.0 and bad["by_temperature"]["300"]["mean_time_to_failure_ps"] > 0
+
+
+def test_md_command(tmp_path, capsys):
+    out = tmp_path / "md.json"
+    assert main(["md", "sw", "--element", "Ge", "--steps", "50", "--temperature", "500", "--json", str(out)]) == 0
+    assert "stable" in capsys.readouterr().out and json.loads(out.read_text())["stable"]
+    assert main(["md", "sw", "--steps", "20", "--runs", "2", "--temperatures", "300,600"]) == 0
+    assert "fraction stable: 1.00" in capsys.readouterr().out
