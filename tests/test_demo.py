@@ -18,7 +18,10 @@ def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys):
     assert result["ge_test"]["full"]["force_mae"] > 0 and result["ge_test"]["scratch"]["force_mae"] > 0
     report = (out / "report.md").read_text()
     assert report.splitlines()[2].startswith("With 2 Ge training structures")
-    assert (out / "report.html").read_text().count("<table>") == 1
+    assert (out / "report.html").read_text().count("<table>") == 2
     assert (out / "force_mae_by_temperature.png").stat().st_size > 1000
+    assert (out / "pdos.png").stat().st_size > 1000
+    assert set(result["md"]["stability"]) == {"full", "scratch"}
+    assert result["md"]["pdos"]["SW reference"]["overlap_with_sw"] == pytest.approx(1.0)
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
     assert text.count("training") >= 3 and capsys.readouterr().out.count("reusing") == 4

@@ -4,12 +4,13 @@
 2. A Si model trained on the Si data.
 3. Ge models from a handful of Ge structures: ``full`` transfer from Si, and from ``scratch``,
    with identical settings; plus the zero-shot error of ``rescaled``.
-4. Test errors on held-out Ge data, per temperature; a Markdown + HTML report with figures and
-   a JSON of every number. The report's first lines say how much transfer helped.
+4. Test errors on held-out Ge data, per temperature.
+5. MD stability runs of the Ge models and their phonon densities of states from MD, next to the
+   Stillinger-Weber reference.
 
-Every stage is cached in the output folder: a rerun reuses finished data and models, and a
-killed run resumes. MD stability and phonon densities of states join the demo with the physics
-validation stage (issue 6).
+A Markdown + HTML report with figures and a JSON of every number; the report's first lines say
+how much transfer helped. Every stage is cached in the output folder: a rerun reuses finished
+data, models and MD, and a killed run resumes.
 """
 
 from __future__ import annotations
@@ -45,11 +46,17 @@ class DemoScale:
     ge_samples: int
     parent_epochs: int
     ge_steps: int
+    md_temperatures: tuple[float, ...]
+    md_runs: int
+    md_steps: int
+    pdos_steps: int
 
 
 SCALES = {
-    "quick": DemoScale(tuple(float(t) for t in range(300, 3601, 300)), 12, 4, 2, 6, 5, 20, 200),
-    "tiny": DemoScale((600.0, 1500.0), 6, 2, 1, 3, 2, 2, 6),  # the end-to-end test
+    "quick": DemoScale(
+        tuple(float(t) for t in range(300, 3601, 300)), 12, 4, 2, 6, 5, 20, 200, (600.0, 1500.0), 2, 250, 1200
+    ),
+    "tiny": DemoScale((600.0, 1500.0), 6, 2, 1, 3, 2, 2, 6, (600.0,), 1, 20, 60),  # the end-to-end test
 }
 
 
@@ -85,7 +92,7 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     sc = SCALES[scale]
     out = Path(out_dir)
     t0 = time.perf_counter()
-    log("1/4 Stillinger-Weber data from LAMMPS")
+    log("1/5 Stillinger-Weber data from LAMMPS")
     protocol = SWProtocol(
         temperatures=sc.temperatures,
         per_temperature=sc.per_temperature,
@@ -100,7 +107,7 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     si_train, si_valid = read_structures(d / "Si.train.extxyz"), read_structures(d / "Si.valid.extxyz")
     ge_pool, ge_valid = read_structures(d / "Ge.train.extxyz"), read_structures(d / "Ge.valid.extxyz")
     ge_test = read_structures(d / "Ge.test.extxyz")
-    log(f"2/4 Si model on {len(si_train)} Si structures")
+    log(f"2/5 Si model on {len(si_train)} Si structures")
     models = out / "models"
     si_report = _train(
         "Si", models / "si.ckpt", log, config=_config("scratch", sc.parent_epochs, 4), data=si_train, valid=si_valid
@@ -109,7 +116,7 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     ge_train = [ge_pool[i] for i in sorted(rng.permutation(len(ge_pool))[: sc.ge_samples])]
     batch = min(2, len(ge_train))
     epochs = max(1, sc.ge_steps // int(np.ceil(len(ge_train) / batch)))
-    log(f"3/4 Ge models from {len(ge_train)} Ge structures: transfer (full) and scratch, {epochs} epochs each")
+    log(f"3/5 Ge models from {len(ge_train)} Ge structures: transfer (full) and scratch, {epochs} epochs each")
     reports = {}
     for strategy in ("full", "scratch"):
         parent = models / "si.ckpt" if strategy != "scratch" else None
@@ -134,11 +141,17 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
         parent=models / "si.ckpt",
         element_map={"Ge": "Si"},
     )
-    log(f"4/4 evaluation on {len(ge_test)} held-out Ge structures and report")
+    log(f"4/5 evaluation on {len(ge_test)} held-out Ge structures")
     tests = {}
     for strategy in ("full", "scratch"):
         model = load_checkpoint(models / f"ge_{strategy}.ckpt").model
         tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=("temperature",))
+    log("5/5 MD stability and phonon density of states of Ge (transfer, scratch, SW reference)")
+    md = _md_stage(out, models, sc)
+    md_settings = (
+        f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
+        f"{', '.join(f'{t:g}' for t in sc.md_temperatures)} K; PDOS from {sc.pdos_steps} fs of NVE at 300 K"
+    )
     result = {
         "scale": scale,
         "n_si_train": len(si_train),
@@ -147,12 +160,97 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
         "si": si_report,
         "ge": reports,
         "ge_test": tests,
+        "md": md,
+        "md_settings": md_settings,
         "wall_seconds": round(time.perf_counter() - t0, 1),
         **provenance(),
     }
     write_text(out / "demo.json", json.dumps(result, indent=2, default=str))
     _write_demo_report(out, result)
     return result
+
+
+def _md_stage(out: Path, models: Path, sc: DemoScale) -> dict[str, Any]:
+    """Stability test and MD phonon DOS for the Ge models; cached in ``md.json``."""
+    from ase.build import bulk
+
+    from crosstrain.analysis.pdos import overlap, pdos_from_velocities
+    from crosstrain.analysis.references import sw_calculator
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.md.run import MDSettings, run_md
+    from crosstrain.md.stability import stability
+
+    cache = out / "md.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    cell = bulk("Ge", "diamond", a=5.654, cubic=True) * (2, 2, 2)
+    factories = {
+        "full": lambda: CrosstrainCalculator(models / "ge_full.ckpt"),
+        "scratch": lambda: CrosstrainCalculator(models / "ge_scratch.ckpt"),
+    }
+    result: dict[str, Any] = {"stability": {}, "pdos": {}}
+    for name, factory in factories.items():
+        report = stability(cell, factory, list(sc.md_temperatures), sc.md_runs, MDSettings(steps=sc.md_steps))
+        result["stability"][name] = {
+            "fraction_stable": report["fraction_stable"],
+            "by_temperature": {t: v["fraction_stable"] for t, v in report["by_temperature"].items()},
+        }
+    spectra = {}
+    for name, factory in {"SW reference": lambda: sw_calculator("Ge"), **factories}.items():
+        r = run_md(
+            cell,
+            factory(),
+            MDSettings(temperature=300, steps=sc.pdos_steps, ensemble="nve", velocities_every=2, seed=1),
+        )
+        if r.velocities is None:
+            result["pdos"][name] = {"stable": False, "reason": r.reason}
+            continue
+        freqs, dos = pdos_from_velocities(r.velocities, r.masses, 2.0, max_lag_ps=sc.pdos_steps / 1000)
+        spectra[name] = (freqs, dos)
+        result["pdos"][name] = {"stable": True, "peak_THz": float(freqs[dos.argmax()])}
+    if "SW reference" in spectra:
+        f, ref = spectra["SW reference"]
+        for name, (_, dos) in spectra.items():
+            result["pdos"][name]["overlap_with_sw"] = overlap(f, dos, ref)
+    _plot_pdos(out, spectra)
+    write_text(cache, json.dumps(result, indent=2))
+    return result
+
+
+def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, (f, dos) in spectra.items():
+        ax.plot(
+            f, dos, label=name, lw=2 if name == "SW reference" else 1.2, color="k" if name == "SW reference" else None
+        )
+    ax.set_xlim(0, 14)
+    ax.set_xlabel("frequency (THz)")
+    ax.set_ylabel("phonon DOS (1/THz)")
+    ax.set_title("Ge at 300 K, from the velocity autocorrelation")
+    ax.legend()
+    save_figure(fig, out / "pdos.png")
+    plt.close(fig)
+
+
+def _md_table(result: dict[str, Any]) -> str:
+    md = result["md"]
+    rows = []
+    for name in ("full", "scratch", "SW reference"):
+        pd = md["pdos"].get(name, {})
+        rows.append(
+            [
+                name,
+                md["stability"].get(name, {}).get("fraction_stable", "-"),
+                pd.get("overlap_with_sw", pd.get("reason", "-")),
+                pd.get("peak_THz", "-"),
+            ]
+        )
+    return markdown_table(["model", "fraction of stable MD runs", "PDOS overlap with SW", "PDOS peak (THz)"], rows)
 
 
 def headline(result: dict[str, Any]) -> str:
@@ -229,6 +327,12 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
             "",
             "![force MAE by temperature](force_mae_by_temperature.png)",
             "",
+            "## MD stability and phonon density of states (Ge, 64 atoms)",
+            "",
+            _md_table(result),
+            "",
+            "![phonon DOS](pdos.png)",
+            "",
             "## What was done",
             "",
             f"- Stillinger–Weber data from LAMMPS: {result['n_si_train']} Si training structures; "
@@ -236,7 +340,7 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
             f"- Si model validation force MAE: {result['si']['valid']['force_mae']:.3f} eV/Å.",
             "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings for "
             "transfer and scratch.",
-            "- MD stability and phonon densities of states are added with the physics-validation stage.",
+            f"- MD stability: {result['md_settings']}.",
             f"- Wall time {result['wall_seconds']:.0f} s. All numbers: demo.json.",
         ]
     )

@@ -49,8 +49,9 @@ def boxplot(result: dict[str, dict[str, list[float]]], path: str | os.PathLike[s
     width = 0.8 / len(names)
     for k, name in enumerate(names):
         pos = np.arange(len(temps)) + (k - (len(names) - 1) / 2) * width
-        bp = ax.boxplot([result[name][t] for t in temps], positions=pos, widths=width * 0.9, patch_artist=True,
-                        showfliers=False)
+        bp = ax.boxplot(
+            [result[name][t] for t in temps], positions=pos, widths=width * 0.9, patch_artist=True, showfliers=False
+        )
         for box in bp["boxes"]:
             box.set_facecolor(f"C{k}")
         ax.plot([], [], color=f"C{k}", lw=6, label=name)
