@@ -25,3 +25,19 @@ def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys):
     assert result["md"]["pdos"]["SW reference"]["overlap_with_sw"] == pytest.approx(1.0)
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
     assert text.count("training") >= 3 and capsys.readouterr().out.count("reusing") == 4
+
+
+def test_dft_demo_end_to_end(tmp_path, capsys):
+    from crosstrain.data.mlearn import find_mlearn_root
+    from crosstrain.errors import DataFileError
+
+    try:
+        root = find_mlearn_root()
+    except DataFileError:
+        pytest.skip("mlearn data not present")
+    out = tmp_path / "dft"
+    assert main(["demo", "--dft", "--scale", "tiny", "--out", str(out), "--mlearn", str(root)]) == 0
+    result = json.loads((out / "demo.json").read_text())
+    assert result["data"].startswith("mlearn") and "by_group" in result["ge_test"]["full"]
+    assert "SW reference" not in result["md"]["pdos"]
+    assert (out / "report.md").read_text().splitlines()[2].startswith("With 2 Ge training structures")

@@ -21,18 +21,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.smoke:
         from crosstrain.smoke import print_smoke, smoke
 
-        print_smoke(smoke(args.out, preset_name=args.preset, seed=args.seed))
+        print_smoke(smoke(args.out or "crosstrain-demo", preset_name=args.preset, seed=args.seed))
         return 0
     from rich.console import Console
 
     from crosstrain.demo import headline, run_demo
 
     console = Console()
-    result = run_demo(args.out, scale=args.scale, log=lambda m: console.print(f"[bold cyan]demo[/] {m}"))
-    console.print(f"\n[bold]{headline(result)}[/bold]")
-    console.print(
-        f"report: {args.out}/report.md and report.html; numbers: {args.out}/demo.json; {result['wall_seconds']:.0f} s"
+    out = args.out or ("crosstrain-demo-dft" if args.dft else "crosstrain-demo")
+    result = run_demo(
+        out,
+        scale=args.scale,
+        log=lambda m: console.print(f"[bold cyan]demo[/] {m}"),
+        dft=args.dft,
+        mlearn_root=args.mlearn,
     )
+    console.print(f"\n[bold]{headline(result)}[/bold]")
+    console.print(f"report: {out}/report.md and report.html; numbers: {out}/demo.json; {result['wall_seconds']:.0f} s")
     return 0
 
 
@@ -318,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="run the end-to-end demo on built-in data")
-    p.add_argument("--out", default="crosstrain-demo", help="output folder (default: crosstrain-demo)")
+    p.add_argument("--out", help="output folder (default: crosstrain-demo, or crosstrain-demo-dft with --dft)")
+    p.add_argument("--dft", action="store_true", help="the DFT demo on the mlearn Si and Ge data")
+    p.add_argument("--mlearn", help="folder with Si/ and Ge/training.json (default: ../shared/data/mlearn)")
     p.add_argument("--scale", default="quick", choices=["quick", "tiny"], help="quick (default) or tiny (a test)")
     p.add_argument("--smoke", action="store_true", help="only the core smoke run (fresh model on a Si cell)")
     p.add_argument("--preset", default="cpu", help="model preset for --smoke: cpu or paper")

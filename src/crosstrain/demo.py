@@ -58,6 +58,11 @@ SCALES = {
     ),
     "tiny": DemoScale((600.0, 1500.0), 6, 2, 1, 3, 2, 2, 6, (600.0,), 1, 20, 60),  # the end-to-end test
 }
+#: the DFT demo (mlearn data); only the training and MD fields apply, ``n_train`` caps the Si set
+DFT_SCALES = {
+    "quick": DemoScale((), 0, 10_000, 0, 0, 5, 8, 200, (600.0, 1500.0), 2, 250, 1200),
+    "tiny": DemoScale((), 0, 8, 0, 0, 2, 1, 4, (600.0,), 1, 20, 60),
+}
 
 
 def _config(strategy: str, epochs: int, batch: int, lr: float = 2e-3) -> Any:
@@ -87,26 +92,41 @@ def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:  # type: ign
     return report
 
 
-def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=print) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def run_demo(  # type: ignore[no-untyped-def]
+    out_dir: str | Path = "crosstrain-demo",
+    scale: str = "quick",
+    log=print,
+    dft: bool = False,
+    mlearn_root: str | Path | None = None,
+) -> dict[str, Any]:
     """Run (or finish) the demo in ``out_dir``; returns all numbers (also in ``demo.json``)."""
-    sc = SCALES[scale]
+    sc = (DFT_SCALES if dft else SCALES)[scale]
     out = Path(out_dir)
     t0 = time.perf_counter()
-    log("1/5 Stillinger-Weber data from LAMMPS")
-    protocol = SWProtocol(
-        temperatures=sc.temperatures,
-        per_temperature=sc.per_temperature,
-        equilibration_ps=2.0,
-        interval_ps=0.5,
-        n_train=sc.n_train,
-        n_valid=sc.n_valid,
-        n_test=sc.n_test,
-    )
-    build_sw_dataset(out / "data", ("Si", "Ge"), protocol, progress=True)
     d = out / "data"
+    if dft:
+        from crosstrain.data.mlearn_dataset import build_mlearn_dataset
+
+        log("1/5 DFT data: the mlearn Si and Ge sets")
+        if not (d / "manifest.json").exists():
+            build_mlearn_dataset(d, mlearn_root, ("Si", "Ge"))
+    else:
+        log("1/5 Stillinger-Weber data from LAMMPS")
+        protocol = SWProtocol(
+            temperatures=sc.temperatures,
+            per_temperature=sc.per_temperature,
+            equilibration_ps=2.0,
+            interval_ps=0.5,
+            n_train=sc.n_train,
+            n_valid=sc.n_valid,
+            n_test=sc.n_test,
+        )
+        build_sw_dataset(d, ("Si", "Ge"), protocol, progress=True)
     si_train, si_valid = read_structures(d / "Si.train.extxyz"), read_structures(d / "Si.valid.extxyz")
     ge_pool, ge_valid = read_structures(d / "Ge.train.extxyz"), read_structures(d / "Ge.valid.extxyz")
     ge_test = read_structures(d / "Ge.test.extxyz")
+    if dft:
+        si_train = si_train[: sc.n_train]
     log(f"2/5 Si model on {len(si_train)} Si structures")
     models = out / "models"
     si_report = _train(
@@ -145,15 +165,17 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     tests = {}
     for strategy in ("full", "scratch"):
         model = load_checkpoint(models / f"ge_{strategy}.ckpt").model
-        tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=("temperature",))
+        key = "group" if dft else "temperature"
+        tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=(key,))
     log("5/5 MD stability and phonon density of states of Ge (transfer, scratch, SW reference)")
-    md = _md_stage(out, models, sc)
+    md = _md_stage(out, models, sc, reference=not dft)
     md_settings = (
         f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
         f"{', '.join(f'{t:g}' for t in sc.md_temperatures)} K; PDOS from {sc.pdos_steps} fs of NVE at 300 K"
     )
     result = {
         "scale": scale,
+        "data": "mlearn DFT (PBE)" if dft else "Stillinger-Weber (LAMMPS)",
         "n_si_train": len(si_train),
         "n_ge_train": len(ge_train),
         "n_ge_test": len(ge_test),
@@ -170,7 +192,7 @@ def run_demo(out_dir: str | Path = "crosstrain-demo", scale: str = "quick", log=
     return result
 
 
-def _md_stage(out: Path, models: Path, sc: DemoScale) -> dict[str, Any]:
+def _md_stage(out: Path, models: Path, sc: DemoScale, reference: bool = True) -> dict[str, Any]:
     """Stability test and MD phonon DOS for the Ge models; cached in ``md.json``."""
     from ase.build import bulk
 
@@ -196,7 +218,8 @@ def _md_stage(out: Path, models: Path, sc: DemoScale) -> dict[str, Any]:
             "by_temperature": {t: v["fraction_stable"] for t, v in report["by_temperature"].items()},
         }
     spectra = {}
-    for name, factory in {"SW reference": lambda: sw_calculator("Ge"), **factories}.items():
+    runs = {"SW reference": lambda: sw_calculator("Ge"), **factories} if reference else factories
+    for name, factory in runs.items():
         r = run_md(
             cell,
             factory(),
@@ -272,16 +295,24 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     tests = result["ge_test"]
-    temps = list(tests["full"].get("by_temperature", {}))
+    key = "by_temperature" if "by_temperature" in tests["full"] else "by_group"
+    labels = list(tests["full"].get(key, {}))
+    numeric = key == "by_temperature"
+    xs = [float(t) for t in labels] if numeric else list(range(len(labels)))
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for strategy, style in (("full", "o-"), ("scratch", "s--")):
+    for strategy, style in (("full", "o-" if numeric else "o"), ("scratch", "s--" if numeric else "s")):
         ax.plot(
-            [float(t) for t in temps],
-            [tests[strategy]["by_temperature"][t]["force_mae"] for t in temps],
+            xs,
+            [tests[strategy][key][t]["force_mae"] for t in labels],
             style,
             label=f"{strategy} (mean {tests[strategy]['force_mae']:.3f})",
         )
-    ax.set_xlabel("temperature (K)")
+    if numeric:
+        ax.set_xlabel("temperature (K)")
+    else:
+        ax.set_xticks(xs)
+        ax.set_xticklabels(labels)
+        ax.set_xlabel("structure group")
     ax.set_ylabel("Ge test force MAE (eV/Å)")
     ax.legend()
     ax.set_title(f"Ge from {result['n_ge_train']} structures: transfer vs scratch")
@@ -325,7 +356,7 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
                 rows,
             ),
             "",
-            "![force MAE by temperature](force_mae_by_temperature.png)",
+            "![force MAE by temperature or group](force_mae_by_temperature.png)",
             "",
             "## MD stability and phonon density of states (Ge, 64 atoms)",
             "",
@@ -335,7 +366,7 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
             "",
             "## What was done",
             "",
-            f"- Stillinger–Weber data from LAMMPS: {result['n_si_train']} Si training structures; "
+            f"- {result['data']} data: {result['n_si_train']} Si training structures; "
             f"{result['n_ge_train']} Ge training structures; {result['n_ge_test']} Ge test structures.",
             f"- Si model validation force MAE: {result['si']['valid']['force_mae']:.3f} eV/Å.",
             "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings for "
