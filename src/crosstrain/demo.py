@@ -92,18 +92,8 @@ def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:  # type: ign
     return report
 
 
-def run_demo(  # type: ignore[no-untyped-def]
-    out_dir: str | Path = "crosstrain-demo",
-    scale: str = "quick",
-    log=print,
-    dft: bool = False,
-    mlearn_root: str | Path | None = None,
-) -> dict[str, Any]:
-    """Run (or finish) the demo in ``out_dir``; returns all numbers (also in ``demo.json``)."""
-    sc = (DFT_SCALES if dft else SCALES)[scale]
-    out = Path(out_dir)
-    t0 = time.perf_counter()
-    d = out / "data"
+def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | None, log) -> tuple[list, ...]:  # type: ignore[no-untyped-def]
+    """Stage 1: the SW data (LAMMPS) or the mlearn DFT data; returns the Si and Ge splits."""
     if dft:
         from crosstrain.data.mlearn_dataset import build_mlearn_dataset
 
@@ -127,6 +117,21 @@ def run_demo(  # type: ignore[no-untyped-def]
     ge_test = read_structures(d / "Ge.test.extxyz")
     if dft:
         si_train = si_train[: sc.n_train]
+    return si_train, si_valid, ge_pool, ge_valid, ge_test
+
+
+def run_demo(  # type: ignore[no-untyped-def]
+    out_dir: str | Path = "crosstrain-demo",
+    scale: str = "quick",
+    log=print,
+    dft: bool = False,
+    mlearn_root: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run (or finish) the demo in ``out_dir``; returns all numbers (also in ``demo.json``)."""
+    sc = (DFT_SCALES if dft else SCALES)[scale]
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    si_train, si_valid, ge_pool, ge_valid, ge_test = _data_stage(out / "data", sc, dft, mlearn_root, log)
     log(f"2/5 Si model on {len(si_train)} Si structures")
     models = out / "models"
     si_report = _train(
@@ -302,7 +307,7 @@ def headline(result: dict[str, Any]) -> str:
     )
 
 
-def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
+def _plot_force_errors(out: Path, result: dict[str, Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -332,6 +337,11 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
     ax.set_title(f"Ge from {result['n_ge_train']} structures: transfer vs scratch")
     save_figure(fig, out / "force_mae_by_temperature.png")
     plt.close(fig)
+
+
+def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
+    tests = result["ge_test"]
+    _plot_force_errors(out, result)
     zero = result["ge"]
     rows = [
         [
