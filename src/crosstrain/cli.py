@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -208,7 +209,8 @@ def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
         source_valid=getattr(args, "source_valid", None),
         resume=args.resume,
     )
-    _print_report(report, args.json)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only the first process reports
+        _print_report(report, args.json)
     return 0
 
 
