@@ -29,7 +29,7 @@ def test_nvt_is_stable_and_thermostatted(tmp_path):
     assert r.stable and r.steps_done == 400
     assert 400 < np.mean(r.temperatures[10:]) < 1200
     frames = read(traj, ":")
-    assert len(frames) == 40 and len(frames[0]) == 32
+    assert len(frames) == 41 and len(frames[0]) == 32  # steps 0, 10, ..., 400
 
 
 def test_nve_conserves_energy():

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from ase import units
 
 
 def vacf(velocities: np.ndarray, masses: np.ndarray) -> np.ndarray:
@@ -58,4 +57,4 @@ def overlap(freqs: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.trapezoid(m, freqs) if hasattr(np, "trapezoid") else np.trapz(m, freqs))
 
 
-__all__ = ["harmonic_dos", "overlap", "pdos_from_velocities", "units", "vacf"]
+__all__ = ["harmonic_dos", "overlap", "pdos_from_velocities", "vacf"]

@@ -13,9 +13,6 @@ import numpy as np
 
 from crosstrain.data.structures import Structure
 from crosstrain.io.atomic import write_text
-from crosstrain.io.hashing import sha256_file
-
-__all__ = ["fingerprint", "sha256_file", "write_json"]
 
 
 def fingerprint(structures: Iterable[Structure]) -> str:

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from crosstrain.data.extxyz import write_structures
-from crosstrain.data.manifest import sha256_file, write_json
+from crosstrain.data.manifest import write_json
 from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn, stratified_split
+from crosstrain.io.hashing import sha256_file
 from crosstrain.provenance import provenance
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,32 +191,38 @@ def job_seed(seed: int, element: str, temperature: float) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") % 900_000_000 + 1
 
 
-def _setup_commands(params: SWParameters, protocol: SWProtocol, temperature: float, sw_file: Path, seed: int) -> str:
+_HEADER = """units metal
+atom_style atomic
+atom_modify map array sort 0 0.0
+boundary p p p
+"""
+
+
+def _potential(params: SWParameters, sw_file: Path) -> str:
+    """Mass, SW pair style and the virial compute that :func:`snapshot` reads."""
     from ase.data import atomic_masses
 
+    return f"""mass 1 {atomic_masses[to_atomic_number(params.element)]}
+pair_style sw
+pair_coeff * * {sw_file} {params.element}
+compute virial all pressure NULL virial
+thermo_style custom step temp pe c_virial[1] c_virial[2] c_virial[3] c_virial[4] c_virial[5] c_virial[6]
+"""
+
+
+def _setup_commands(params: SWParameters, protocol: SWProtocol, temperature: float, sw_file: Path, seed: int) -> str:
     n = protocol.supercell
-    mass = atomic_masses[to_atomic_number(params.element)]
     damp_ps = protocol.damping_fs / 1000.0
     if protocol.thermostat == "langevin":
         thermostat = f"fix integrate all nve\n{_langevin(temperature, damp_ps, seed + 1)}"
     else:
         thermostat = f"fix integrate all nvt temp {temperature} {temperature} {damp_ps}"
-    return f"""
-units metal
-atom_style atomic
-atom_modify map array sort 0 0.0
-boundary p p p
-lattice diamond {params.lattice_constant}
+    return f"""{_HEADER}lattice diamond {params.lattice_constant}
 region cell block 0 {n} 0 {n} 0 {n}
 create_box 1 cell
 create_atoms 1 box
-mass 1 {mass}
-pair_style sw
-pair_coeff * * {sw_file} {params.element}
-neighbor 1.0 bin
+{_potential(params, sw_file)}neighbor 1.0 bin
 timestep {protocol.timestep_fs / 1000.0}
-compute virial all pressure NULL virial
-thermo_style custom step temp pe c_virial[1] c_virial[2] c_virial[3] c_virial[4] c_virial[5] c_virial[6]
 velocity all create {temperature} {seed} mom yes rot no dist gaussian
 {thermostat}
 """
@@ -298,8 +303,6 @@ def run_temperature(
 
 def static_sw(structure: Structure, params: SWParameters, workdir: str | Path) -> Structure:
     """Energy, forces and stress of one structure under SW, computed by LAMMPS."""
-    from ase.data import atomic_masses
-
     from crosstrain.data.lammps import new_lammps
 
     sw_file = write_sw_file(params, workdir)
@@ -308,19 +311,10 @@ def static_sw(structure: Structure, params: SWParameters, workdir: str | Path) -
         raise ConfigError("static_sw needs a lower-triangular (LAMMPS) cell")
     lmp = new_lammps()
     try:
-        lmp.commands_string(f"""
-units metal
-atom_style atomic
-atom_modify map array sort 0 0.0
-boundary p p p
-region cell prism 0 {cell[0, 0]} 0 {cell[1, 1]} 0 {cell[2, 2]} {cell[1, 0]} {cell[2, 0]} {cell[2, 1]} units box
-create_box 1 cell
-mass 1 {atomic_masses[to_atomic_number(params.element)]}
-pair_style sw
-pair_coeff * * {sw_file} {params.element}
-compute virial all pressure NULL virial
-thermo_style custom step temp pe c_virial[1] c_virial[2] c_virial[3] c_virial[4] c_virial[5] c_virial[6]
-""")
+        prism = f"0 {cell[0, 0]} 0 {cell[1, 1]} 0 {cell[2, 2]} {cell[1, 0]} {cell[2, 0]} {cell[2, 1]}"
+        lmp.commands_string(
+            f"{_HEADER}region cell prism {prism} units box\ncreate_box 1 cell\n" + _potential(params, sw_file)
+        )
         for x in structure.positions:
             lmp.command(f"create_atoms 1 single {float(x[0])!r} {float(x[1])!r} {float(x[2])!r} units box remap yes")
         return snapshot(lmp, structure.source, {"element": params.element})
@@ -352,12 +346,3 @@ def per_temperature_splits(protocol: SWProtocol, element: str, temperatures: lis
         splits["test"] += sorted(perm[b:c])
         splits["spare"] += sorted(perm[c:])
     return splits
-
-
-def expected_ideal_energy(params: SWParameters) -> float:
-    """Static diamond energy per atom at the SW lattice constant: exactly -2 epsilon."""
-    return -2.0 * params.epsilon
-
-
-def nearest_neighbour_distance(params: SWParameters) -> float:
-    return params.lattice_constant * math.sqrt(3.0) / 4.0

@@ -25,15 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from crosstrain.data.extxyz import read_structures, write_structures
-from crosstrain.data.manifest import sha256_file, write_json
+from crosstrain.data.manifest import write_json
 from crosstrain.data.sw import (
     SWParameters,
     SWProtocol,
+    job_seed,
     per_temperature_splits,
     protocol_hash,
     run_temperature,
     sw_parameters,
 )
+from crosstrain.io.hashing import sha256_file
 from crosstrain.provenance import provenance
 
 SPLITS = ("train", "valid", "test")
@@ -132,13 +134,9 @@ def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWPr
         "parameters": {p.element: asdict(p) for p in params},
         "protocol": protocol.to_dict(),
         "lammps_version": version,
-        "seeds": {p.element: {f"{t:g}": _seed(protocol, p, t) for t in protocol.temperatures} for p in params},
+        "seeds": {
+            p.element: {f"{t:g}": job_seed(protocol.seed, p.element, t) for t in protocol.temperatures} for p in params
+        },
         "files": files,
         **provenance(),
     }
-
-
-def _seed(protocol: SWProtocol, params: SWParameters, temperature: float) -> int:
-    from crosstrain.data.sw import job_seed
-
-    return job_seed(protocol.seed, params.element, temperature)

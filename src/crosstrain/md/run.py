@@ -65,75 +65,73 @@ def _min_distance(atoms: Atoms) -> float:
     return float(d.min()) if d.size else np.inf
 
 
-def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
-    """Run MD on a copy of ``atoms`` with ``calc``; returns whether it stayed physical."""
+def _dynamics(atoms: Atoms, settings: MDSettings) -> Any:
+    """Velocities drawn at the temperature, then Langevin (centre of mass fixed) or velocity Verlet."""
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
     from ase.md.verlet import VelocityVerlet
 
-    atoms = atoms.copy()
-    atoms.calc = calc
     rng = np.random.default_rng(settings.seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature, rng=rng)
     Stationary(atoms)
     dt = settings.timestep_fs * units.fs
-    if settings.ensemble == "nvt":
-        from ase.constraints import FixCom
+    if settings.ensemble == "nve":
+        return VelocityVerlet(atoms, dt)
+    from ase.constraints import FixCom
 
-        atoms.set_constraint(FixCom())  # the thermostat's noise must not move the centre of mass
-        dyn = Langevin(
-            atoms,
-            dt,
-            temperature_K=settings.temperature,
-            friction=settings.friction_per_fs / units.fs,
-            rng=rng,
-            fixcm=False,
-        )
-    else:
-        dyn = VelocityVerlet(atoms, dt)
-    writer = None
+    atoms.set_constraint(FixCom())  # the thermostat's noise must not move the centre of mass
+    return Langevin(
+        atoms,
+        dt,
+        temperature_K=settings.temperature,
+        friction=settings.friction_per_fs / units.fs,
+        rng=rng,
+        fixcm=False,
+    )
+
+
+def _attach_recorders(dyn: Any, atoms: Atoms, settings: MDSettings) -> list[np.ndarray]:
+    """Trajectory frames (extxyz) and velocity frames, through ASE's observers; returns the latter."""
+    frames: list[np.ndarray] = []
     if settings.trajectory:
         from ase.io import write
 
         if os.path.exists(settings.trajectory):
             os.remove(settings.trajectory)
+        dyn.attach(
+            lambda: write(settings.trajectory, atoms, format="extxyz", append=True), interval=settings.trajectory_every
+        )
+    if settings.velocities_every > 0:
+        dyn.attach(lambda: frames.append(atoms.get_velocities().copy()), interval=settings.velocities_every)
+    return frames
 
-        def writer() -> None:
-            write(settings.trajectory, atoms, format="extxyz", append=True)
 
+def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
+    """Run MD on a copy of ``atoms`` with ``calc``; returns whether it stayed physical."""
+    atoms = atoms.copy()
+    atoms.calc = calc
+    dyn = _dynamics(atoms, settings)
+    frames = _attach_recorders(dyn, atoms, settings)
     n = len(atoms)
     try:
         e0 = atoms.get_total_energy()
     except Exception as exc:  # a model that cannot even evaluate the start
         return MDResult(False, f"evaluation failed at start: {exc}", 0, 0.0)
     temps: list[float] = []
-    frames: list[np.ndarray] = []
-    if settings.velocities_every > 0:
-        dyn.attach(lambda: frames.append(atoms.get_velocities().copy()), interval=settings.velocities_every)
-    ref_t = settings.temperature
     done = 0
     while done < settings.steps:
         chunk = min(settings.check_every, settings.steps - done)
         try:
             dyn.run(chunk)
         except Exception as exc:
-            return MDResult(
-                False,
-                f"evaluation failed: {type(exc).__name__}: {exc}",
-                done,
-                done * settings.timestep_fs / 1000,
-                temps,
-            )
+            reason = f"evaluation failed: {type(exc).__name__}: {exc}"
+            return MDResult(False, reason, done, done * settings.timestep_fs / 1000, temps)
         done += chunk
-        t = float(atoms.get_temperature())
-        temps.append(t)
-        if writer is not None and done % settings.trajectory_every == 0:
-            writer()
-        reason = _check(atoms, settings, t, ref_t, e0, n)
+        temps.append(float(atoms.get_temperature()))
+        reason = _check(atoms, settings, temps[-1], settings.temperature, e0, n)
         if reason:
-            return MDResult(
-                False, reason, done, done * settings.timestep_fs / 1000, temps, (atoms.get_total_energy() - e0) / n
-            )
+            drift = (atoms.get_total_energy() - e0) / n
+            return MDResult(False, reason, done, done * settings.timestep_fs / 1000, temps, drift)
     drift = (atoms.get_total_energy() - e0) / n
     velocities = np.array(frames) if frames else None
     return MDResult(

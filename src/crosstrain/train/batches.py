@@ -36,6 +36,14 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.structures)
 
+    def subset(self, indices: Sequence[int], name: str | None = None) -> Dataset:
+        """The structures at ``indices`` with their already computed topologies."""
+        out = Dataset.__new__(Dataset)
+        out.name, out.cutoff = name or self.name, self.cutoff
+        out.structures = [self.structures[i] for i in indices]
+        out.topologies = [self.topologies[i] for i in indices]
+        return out
+
     @property
     def numbers(self) -> set[int]:
         return {int(z) for s in self.structures for z in np.unique(s.numbers)}

@@ -73,11 +73,7 @@ def data_stats(data: Dataset) -> dict[str, dict[str, float]]:
         sub = [i for i, s in enumerate(data.structures) if (s.numbers == z).all()]
         if not sub:
             continue
-        view = Dataset.__new__(Dataset)
-        view.name, view.cutoff = data.name, data.cutoff
-        view.structures = [data.structures[i] for i in sub]
-        view.topologies = [data.topologies[i] for i in sub]
-        stats[symbol(z)] = {"nn_distance": nearest_neighbour_distance(view)}
+        stats[symbol(z)] = {"nn_distance": nearest_neighbour_distance(data.subset(sub))}
     return stats
 
 
@@ -183,13 +179,17 @@ def estimate_scales(
     zt, zs = to_atomic_number(target), to_atomic_number(source)
     given_length, given_energy = config.transfer.length_scale, config.transfer.energy_scale
     base_length = float(model.length_scale[zs])
+    # one neighbour list wide enough for the smallest candidate scale (0.83): edges beyond a
+    # candidate's scaled cutoff contribute exactly nothing, so every candidate can share it
+    wide_cutoff = model.config.cutoff / min(1.0, base_length * min(0.83, given_length or 1.0))
+    wide = data if wide_cutoff <= data.cutoff else Dataset(data.structures, wide_cutoff, data.name)
 
     def score(length: float) -> tuple[float, float, float]:
         with torch.no_grad():
             model.length_scale[zt] = base_length * length
         if given_energy is not None:
-            return _force_mse(model, data, config, float(given_energy)), length, float(given_energy)
-        energy, mse = _fit_energy_scale(model, data, config)
+            return _force_mse(model, wide, config, float(given_energy)), length, float(given_energy)
+        energy, mse = _fit_energy_scale(model, wide, config)
         return mse, length, energy
 
     if given_length is not None:
@@ -214,11 +214,10 @@ def estimate_scales(
 
 
 def _force_sums(model: DimeNetPP, data: Dataset, config: Config) -> tuple[float, float, float, int]:
-    fit_data = data if model.neighbour_cutoff <= data.cutoff else Dataset(data.structures, model.neighbour_cutoff)
     fp = ff = tt = 0.0
     n = 0
-    for indices, _ in fit_data.batches(config.train.batch_size):
-        batch = fit_data.batch(indices, dtype=model.dtype, device=next(model.parameters()).device)
+    for indices, _ in data.batches(config.train.batch_size):
+        batch = data.batch(indices, dtype=model.dtype, device=next(model.parameters()).device)
         pred = predict(model, batch.graph).forces.double()
         ref = batch.forces.double()
         fp += float((pred * ref).sum())
