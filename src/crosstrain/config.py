@@ -37,6 +37,7 @@ class TrainConfig:
     grad_clip: float | None = 10.0
     ema_decay: float | None = None
     patience: int | None = None  # epochs without validation improvement before stopping
+    valid_every: int = 1  # epochs between validations (the last epoch is always validated)
     seed: int = 0
     dtype: str = "float32"
     device: str = "cpu"
@@ -49,8 +50,8 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be positive, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("train.epochs and train.batch_size must be >= 1")
+        if self.epochs < 1 or self.batch_size < 1 or self.valid_every < 1:
+            raise ConfigError("train.epochs, train.batch_size and train.valid_every must be >= 1")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ConfigError(f"train.ema_decay must be in (0, 1), got {self.ema_decay}")
         if self.dtype not in ("float32", "float64"):

@@ -131,14 +131,16 @@ def read_mlearn(path: str | os.PathLike[str], element: str | None = None) -> lis
     return out
 
 
-def stratified_split(structures: list[Structure], n_valid: int, n_test: int, seed: int = 0) -> dict[str, list[int]]:
-    """Seeded train/valid/test indices, each group represented in proportion to its size."""
+def stratified_split(
+    structures: list[Structure], n_valid: int, n_test: int, seed: int = 0, key: str = "group"
+) -> dict[str, list[int]]:
+    """Seeded train/valid/test indices, each group (``info[key]``) represented in proportion to its size."""
     n = len(structures)
     if n_valid < 0 or n_test < 0 or n_valid + n_test >= n:
         raise DataFileError(f"cannot take {n_valid} validation and {n_test} test structures from {n}")
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(structures):
-        groups.setdefault(str(s.info.get("group", "")), []).append(i)
+        groups.setdefault(str(s.info.get(key, "")), []).append(i)
     names = sorted(groups)
     rng = np.random.default_rng(seed)
     shuffled = {g: rng.permutation(groups[g]).tolist() for g in names}

@@ -249,7 +249,8 @@ def train(
         while trainer.epoch < cfg.epochs:
             train_loss = trainer.train_epoch()
             trainer.epoch += 1
-            metrics = trainer.validate()
+            due = trainer.epoch % cfg.valid_every == 0 or trainer.epoch == cfg.epochs
+            metrics = trainer.validate() if due else {"force_mae": None, "force_rmse": None}
             record = {
                 "epoch": trainer.epoch,
                 "step": trainer.step,
@@ -272,12 +273,11 @@ def train(
                     save_checkpoint(trainer.eval_model(), out, parent=parent, **_meta_kwargs(meta, trainer))
                 _save_state(state_path(out), trainer.state())
                 _write_log(log_path(out), trainer.history)
-            bar.update(
-                task,
-                completed=trainer.epoch,
-                status=f"loss {train_loss:.4g}  valid F-MAE {metrics['force_mae']:.4f} eV/Å "
-                f"(best {trainer.best['metric']:.4f} @ {trainer.best['epoch']})",
-            )
+            status = f"loss {train_loss:.4g}"
+            if metrics["force_mae"] is not None:
+                status += f"  valid F-MAE {metrics['force_mae']:.4f} eV/Å "
+                status += f"(best {trainer.best['metric']:.4f} @ {trainer.best['epoch']})"
+            bar.update(task, completed=trainer.epoch, status=status)
             if callback is not None:
                 callback(trainer.epoch, record)
             if cfg.patience is not None and trainer.epoch - trainer.best["epoch"] >= cfg.patience:
