@@ -393,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")
     p.set_defaults(func=_cmd_info)
+
+    from crosstrain.study.cli import register
+
+    register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The transfer study: learning curves over sizes x seeds x strategies with hyperparameter search."""

@@ -1,0 +1,119 @@
+"""A study's data: built once in the study folder, then drawn per seed.
+
+``<dir>/data`` holds the SW (LAMMPS) or mlearn (DFT) data set in the usual layout. The target
+element's training and validation files form one *pool*; each seed draws ``valid_size``
+validation structures from it (stratified by temperature for SW, by group for mlearn) and orders
+the rest randomly; a model of size ``n`` trains on the first ``n`` of that order, so a seed's
+training sets are nested across sizes. The test set is fixed (optionally a stratified subsample).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from crosstrain.data.extxyz import read_structures
+from crosstrain.data.mlearn import stratified_split
+from crosstrain.data.structures import Structure
+from crosstrain.errors import ConfigError
+from crosstrain.io.hashing import sha256_file
+from crosstrain.study.spec import StudySpec
+
+
+@dataclass(frozen=True)
+class StudyData:
+    source_train: list[Structure]
+    source_valid: list[Structure]
+    pool: list[Structure]  # target element: training + validation draws come from here
+    test: list[Structure]
+    key: str  # the info field draws are stratified by
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Draw:
+    train: list[Structure]
+    valid: list[Structure]
+
+
+def data_dir(study_dir: str | Path) -> Path:
+    return Path(study_dir) / "data"
+
+
+def build_data(spec: StudySpec, study_dir: str | Path, progress: bool = True) -> Path:
+    """Generate (or finish) the data set of ``spec`` in ``<study_dir>/data``; resumable."""
+    out = data_dir(study_dir)
+    elements = (spec.source_element, spec.target_element)
+    if spec.data["kind"] == "sw":
+        from crosstrain.data.sw import SWProtocol
+        from crosstrain.data.sw_dataset import build_sw_dataset
+
+        protocol = SWProtocol(**(spec.data.get("protocol") or {}))
+        build_sw_dataset(out, elements, protocol, progress=progress)
+    elif not (out / "manifest.json").exists():
+        from crosstrain.data.mlearn_dataset import build_mlearn_dataset
+
+        build_mlearn_dataset(
+            out,
+            spec.data.get("root"),
+            elements,
+            n_valid=spec.valid_size,
+            n_test=int(spec.data.get("n_test", 25)),
+            seed=int(spec.data.get("split_seed", 0)),
+        )
+    return out
+
+
+def data_fingerprint(spec: StudySpec, study_dir: str | Path) -> str:
+    """Checksums of the files a study reads, so workers can check they see the same data."""
+    d = data_dir(study_dir)
+    names = [
+        f"{e}.{split}.extxyz"
+        for e in (spec.source_element, spec.target_element)
+        for split in ("train", "valid", "test")
+    ]
+    return ";".join(f"{n}:{sha256_file(d / n)[:16]}" for n in names)
+
+
+def _stratified(structures: list[Structure], k: int, key: str, seed: int) -> list[Structure]:
+    if k >= len(structures):
+        return list(structures)
+    idx = stratified_split(structures, k, 0, seed, key=key)["valid"]
+    return [structures[i] for i in idx]
+
+
+def load_data(spec: StudySpec, study_dir: str | Path) -> StudyData:
+    d = data_dir(study_dir)
+    src, tgt = spec.source_element, spec.target_element
+    key = "temperature" if spec.data["kind"] == "sw" else "group"
+    source_valid = read_structures(d / f"{src}.valid.extxyz")
+    source_valid = _stratified(source_valid, int(spec.source.get("valid_size", len(source_valid))), key, 0)
+    pool = read_structures(d / f"{tgt}.train.extxyz") + read_structures(d / f"{tgt}.valid.extxyz")
+    test = read_structures(d / f"{tgt}.test.extxyz")
+    if spec.test_size is not None:
+        test = _stratified(test, spec.test_size, key, 0)
+    if spec.valid_size >= len(pool):
+        raise ConfigError(f"grid.valid_size {spec.valid_size} leaves no training data in a pool of {len(pool)}")
+    return StudyData(read_structures(d / f"{src}.train.extxyz"), source_valid, pool, test, key, d)
+
+
+def resolve_sizes(spec: StudySpec, pool_size: int) -> list[int]:
+    """The grid's sizes as integers (``all`` = every structure left after the validation draw)."""
+    available = pool_size - spec.valid_size
+    sizes = sorted({available if s == "all" else int(s) for s in spec.sizes})
+    too_big = [s for s in sizes if s > available]
+    if too_big:
+        raise ConfigError(
+            f"grid.sizes {too_big} exceed the {available} training structures left after drawing "
+            f"{spec.valid_size} for validation from the {pool_size} of the pool"
+        )
+    return sizes
+
+
+def draw(data: StudyData, n_train: int, n_valid: int, seed: int) -> Draw:
+    """Seed ``seed``'s validation set and its first ``n_train`` training structures."""
+    split = stratified_split(data.pool, n_valid, 0, seed, key=data.key)
+    rest = np.random.default_rng(10_000 + seed).permutation(split["train"])
+    return Draw([data.pool[i] for i in rest[:n_train]], [data.pool[i] for i in split["valid"]])

@@ -1,0 +1,200 @@
+"""A study's results, read from its storage: the tidy table, the learning curve and the report.
+
+``results.csv`` has one row per trained model (search trials and per-seed retraining alike):
+stage, strategy, size, seed, every hyperparameter, validation/test errors, time and checkpoint.
+``summary.csv`` has mean, standard deviation and count over seeds per (strategy, size) of the
+retrained models; ``learning_curve.png`` plots them (log-log, error bars = one standard
+deviation over seeds); ``report.md``/``report.html`` put it together.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosstrain.io.atomic import write_text
+from crosstrain.provenance import provenance
+from crosstrain.report import markdown_table, save_figure, write_report
+from crosstrain.study.worker import Study
+
+METRICS = ("test_force_mae", "test_energy_mae", "valid_force_mae", "valid_energy_mae")
+_FIRST = ("study", "stage", "strategy", "n_train", "seed", "state", "trial", "job")
+
+
+def collect_rows(study: Study) -> list[dict[str, Any]]:
+    """Every trial with a job, search and retraining, as flat rows."""
+    rows = []
+    for strategy, size in study.cells():
+        for stage in ("hpo", "final"):
+            for t in study.load(stage, strategy, size).get_trials(deepcopy=False):
+                job = t.user_attrs.get("job")
+                if job is None:
+                    continue
+                row: dict[str, Any] = {
+                    "study": study.spec.name,
+                    "stage": stage,
+                    "strategy": strategy,
+                    "n_train": size,
+                    "seed": t.params.get("seed", study.spec.search_seed),
+                    "state": t.state.name,
+                    "trial": t.number,
+                    "job": job,
+                }
+                row.update({f"hp_{k}": v for k, v in t.params.items() if k != "seed"})
+                row.update({k: v for k, v in t.user_attrs.items() if k != "job"})
+                row["objective"] = t.value
+                rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], first: tuple[str, ...] = _FIRST) -> Path:
+    keys: list[str] = list(first)
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
+    write_text(path, buf.getvalue())
+    return path
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean, std (ddof=1 when there are two or more seeds) and count per (strategy, size)."""
+    cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["stage"] == "final" and r["state"] == "COMPLETE":
+            cells.setdefault((r["strategy"], int(r["n_train"])), []).append(r)
+    out = []
+    for (strategy, n), rs in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        entry: dict[str, Any] = {"strategy": strategy, "n_train": n, "seeds": len(rs)}
+        entry["diverged"] = sum(1 for r in rs if r.get("diverged"))
+        for m in METRICS:
+            vals = np.array([float(r[m]) for r in rs if r.get(m) not in (None, "")], dtype=float)
+            entry[f"{m}_mean"] = float(vals.mean()) if vals.size else None
+            entry[f"{m}_std"] = float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None)
+        out.append(entry)
+    return out
+
+
+def plot_curve(summary: list[dict[str, Any]], path: Path, chemical_accuracy: float | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    panels = (("test_force_mae", "test force MAE (eV/Å)"), ("test_energy_mae", "test energy MAE (meV/atom)"))
+    for ax, (metric, label) in zip(axes, panels):
+        for strategy in sorted({s["strategy"] for s in summary}):
+            pts = [s for s in summary if s["strategy"] == strategy and s[f"{metric}_mean"] is not None]
+            if pts:
+                x = [p["n_train"] for p in pts]
+                ax.errorbar(
+                    x,
+                    [p[f"{metric}_mean"] for p in pts],
+                    yerr=[p[f"{metric}_std"] for p in pts],
+                    marker="o",
+                    capsize=3,
+                    label=strategy,
+                )
+        if metric == "test_energy_mae" and chemical_accuracy:
+            ax.axhline(
+                chemical_accuracy, color="grey", ls="--", lw=1, label=f"chemical accuracy ({chemical_accuracy:g})"
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("target-element training structures")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle("learning curve: mean ± std over seeds")
+    return save_figure(fig, path)
+
+
+def _fmt(mean: float | None, std: float | None, digits: int) -> str:
+    if mean is None:
+        return "–"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def headline(summary: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]:
+    """Plain-words comparison of each transfer strategy with scratch, per size."""
+    by = {(s["strategy"], s["n_train"]): s for s in summary}
+    lines = []
+    for strategy in (s for s in strategies if s != "scratch"):
+        for n in sorted({s["n_train"] for s in summary}):
+            a, b = by.get((strategy, n)), by.get(("scratch", n))
+            if a and b and a["test_force_mae_mean"] and b["test_force_mae_mean"]:
+                gain = 100 * (1 - a["test_force_mae_mean"] / b["test_force_mae_mean"])
+                word = "lower" if gain >= 0 else "higher"
+                lines.append(
+                    f"- n = {n}: `{strategy}` test force MAE {a['test_force_mae_mean']:.4f} vs scratch "
+                    f"{b['test_force_mae_mean']:.4f} eV/Å ({abs(gain):.0f}% {word})"
+                )
+    return lines
+
+
+def write_results(
+    study: Study, status: dict[str, Any] | None = None, wall_seconds: float | None = None
+) -> dict[str, Any]:
+    """Write ``results.csv``, ``summary.csv``/``summary.json``, the plot and the report."""
+    folder, spec = study.folder, study.spec
+    rows = collect_rows(study)
+    summary = summarise(rows)
+    write_csv(folder / "results.csv", rows)
+    write_csv(folder / "summary.csv", summary, first=("strategy", "n_train", "seeds"))
+    doc = {
+        "spec": spec.to_dict(),
+        "sizes": study.sizes,
+        "summary": summary,
+        "status": status,
+        "wall_seconds_this_run": wall_seconds,
+        **provenance(),
+    }
+    write_text(folder / "summary.json", json.dumps(doc, indent=2, default=str))
+    figure = None
+    if summary:
+        figure = plot_curve(summary, folder / "learning_curve.png", spec.chemical_accuracy_mev)
+    table = [
+        [
+            s["strategy"],
+            s["n_train"],
+            s["seeds"],
+            _fmt(s["test_force_mae_mean"], s["test_force_mae_std"], 4),
+            _fmt(s["test_energy_mae_mean"], s["test_energy_mae_std"], 2),
+        ]
+        for s in summary
+    ]
+    lines = [f"# crosstrain study `{spec.name}`", ""]
+    lines += headline(summary, spec.strategies) or ["No retrained models yet."]
+    lines += [
+        "",
+        f"{spec.data['kind']} data, {spec.source_element} → {spec.target_element}; sizes {study.sizes}; "
+        f"{spec.seeds} seeds; {spec.trials} search trials per (strategy, size) on {spec.valid_size} validation "
+        f"structures (metric: validation {spec.metric}); test errors below are on the fixed test set.",
+        "",
+    ]
+    if figure is not None:
+        lines += [f"![learning curve]({figure.name})", ""]
+    lines += [markdown_table(["strategy", "n", "seeds", "test force MAE (eV/Å)", "test energy MAE (meV/atom)"], table)]
+    if status:
+        lines += [
+            "",
+            f"Trials finished: {status['done']} of {status['total']}; wall time of the trials "
+            f"{_hours(status['trial_seconds'])} (sum over workers)"
+            + (f"; wall time of the last run {_hours(wall_seconds)}." if wall_seconds else "."),
+        ]
+    lines += ["", "Every trained model, with its settings: `results.csv`; means and deviations: `summary.csv`."]
+    write_report(folder, "report", f"crosstrain study {spec.name}", "\n".join(lines) + "\n")
+    return doc
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"

@@ -1,0 +1,323 @@
+"""Planning a study and working through it: any number of workers on one Optuna storage.
+
+:func:`plan` (run once, by ``crosstrain study``) builds the data, trains or checks the source
+model, records fingerprints and enqueues every trial; it is idempotent, so rerunning it resumes.
+:func:`run_worker` (``crosstrain study worker``, any number, any machine that sees the study
+folder and the storage) pops trials until none is left: finished cells' retraining first, then
+searches. See :mod:`crosstrain.study.storage` for why no trial runs twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crosstrain.config import config_from_dict
+from crosstrain.errors import ConfigError
+from crosstrain.io.atomic import write_text
+from crosstrain.io.checkpoint import load_checkpoint, read_metadata
+from crosstrain.io.hashing import sha256_file
+from crosstrain.species import to_atomic_number
+from crosstrain.study.data import StudyData, build_data, data_fingerprint, load_data, resolve_sizes
+from crosstrain.study.jobs import run_job
+from crosstrain.study.spec import StudySpec, spec_from_dict
+from crosstrain.study.storage import cell_name, meta_name, open_storage
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Study:
+    """A planned study: its spec, folder, storage and resolved grid."""
+
+    spec: StudySpec
+    folder: Path
+    storage: Any
+    sizes: list[int]
+    source: Path | None
+
+    def cells(self) -> list[tuple[str, int]]:
+        return [(strategy, size) for size in self.sizes for strategy in self.spec.strategies]
+
+    def load(self, stage: str, strategy: str, size: int, sampler: Any = None) -> Any:
+        import optuna
+
+        return optuna.load_study(
+            study_name=cell_name(self.spec.name, stage, strategy, size), storage=self.storage, sampler=sampler
+        )
+
+
+def _source_is_finished(ckpt: Path) -> bool:
+    try:
+        return ckpt.exists() and "stopped" in read_metadata(ckpt)
+    except Exception:
+        return False
+
+
+def prepare_source(spec: StudySpec, folder: Path, data: StudyData, log: Log) -> Path:
+    """The source-element model: the spec's checkpoint (checked) or one trained here (resumable)."""
+    given = spec.source.get("checkpoint")
+    if given:
+        path = Path(given).expanduser().resolve()
+        ck = load_checkpoint(path)
+        if to_atomic_number(spec.source_element) not in ck.model.species:
+            raise ConfigError(f"{path}: source checkpoint does not know {spec.source_element}")
+        return path
+    path = folder / "source" / f"{spec.source_element}.ckpt"
+    if _source_is_finished(path):
+        log(f"source model: reusing {path}")
+        return path
+    from crosstrain.train.pipeline import fit
+
+    config = config_from_dict({"model": spec.model, "train": spec.source.get("train") or {}})
+    log(f"source model: training on {len(data.source_train)} {spec.source_element} structures")
+    fit(config, data.source_train, path, valid=data.source_valid, resume=True, progress=True)
+    return path
+
+
+def _enqueue(study: Any, jobs: list[tuple[str, dict[str, Any]]]) -> None:
+    have = {t.user_attrs.get("job") for t in study.get_trials(deepcopy=False)}
+    for job, params in jobs:
+        if job not in have:
+            study.enqueue_trial(params, user_attrs={"job": job})
+
+
+def _base_point(spec: StudySpec) -> dict[str, Any]:
+    """The spec's own settings as the first search trial, for every dimension they fall inside."""
+    point: dict[str, Any] = {}
+    for p in spec.space:
+        value = spec.steps if p.name == "steps" else spec.train.get(p.name)
+        if p.choices is not None and value in p.choices:
+            point[p.name] = value
+        elif p.choices is None and isinstance(value, int | float) and p.low <= value <= p.high:
+            point[p.name] = int(value) if p.integer else float(value)
+    return point
+
+
+def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print, **storage_kw: Any) -> Study:
+    """Build data and source model, record fingerprints and enqueue every trial (idempotent)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(storage_url, **storage_kw)
+    meta = optuna.create_study(study_name=meta_name(spec.name), storage=storage, load_if_exists=True)
+    if meta.user_attrs.get("spec") not in (None, spec.to_json()):
+        raise ConfigError(
+            f"storage {storage_url} already holds a study {spec.name!r} with another spec; "
+            "rerun with the same spec to resume, or use a new --dir/--storage or spec name"
+        )
+    write_text(folder / "spec.yaml", spec.to_yaml())
+    meta.set_user_attr("spec", spec.to_json())
+    log(f"data: {spec.data['kind']} {spec.source_element} -> {spec.target_element} in {folder / 'data'}")
+    build_data(spec, folder)
+    data = load_data(spec, folder)
+    sizes = resolve_sizes(spec, len(data.pool))
+    source = prepare_source(spec, folder, data, log) if any(s != "scratch" for s in spec.strategies) else None
+    base = _base_point(spec)
+    for strategy, size in [(st, n) for n in sizes for st in spec.strategies]:
+        hpo = optuna.create_study(
+            study_name=cell_name(spec.name, "hpo", strategy, size), storage=storage, load_if_exists=True
+        )
+        _enqueue(hpo, [(f"hpo/{strategy}/n{size}/{k}", base if k == 0 else {}) for k in range(spec.trials)])
+        final = optuna.create_study(
+            study_name=cell_name(spec.name, "final", strategy, size), storage=storage, load_if_exists=True
+        )
+        _enqueue(final, [(f"final/{strategy}/n{size}/seed{s}", {"seed": s}) for s in range(spec.seeds)])
+    meta.set_user_attr("sizes", sizes)
+    meta.set_user_attr("data_fingerprint", data_fingerprint(spec, folder))
+    meta.set_user_attr("source_sha256", sha256_file(source) if source else None)
+    meta.set_user_attr("source", str(source) if source else None)
+    meta.set_user_attr("ready", True)
+    return Study(spec, folder, storage, sizes, source)
+
+
+def attach(
+    folder: str | Path,
+    storage_url: str,
+    name: str | None = None,
+    wait: float = 0.0,
+    log: Log = print,
+    **storage_kw: Any,
+) -> Study:
+    """Join a planned study (waiting up to ``wait`` seconds for the planner); checks the data."""
+    import optuna
+
+    folder = Path(folder).resolve()
+    if storage_url.startswith("sqlite:///") and not Path(storage_url[len("sqlite:///") :]).exists():
+        raise ConfigError(f"no study storage at {storage_url}: run 'crosstrain study --spec ... --dir {folder}' first")
+    storage = open_storage(storage_url, **storage_kw)
+    if name is None:
+        metas = [n for n in optuna.get_all_study_names(storage) if n.endswith("/meta")]
+        if len(metas) != 1:
+            raise ConfigError(f"storage {storage_url} holds {len(metas)} studies; name one with --name")
+        name = metas[0][: -len("/meta")]
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            meta = optuna.load_study(study_name=meta_name(name), storage=storage)
+        except KeyError:
+            meta = None
+        if meta is not None and meta.user_attrs.get("ready"):
+            break
+        if time.monotonic() >= deadline:
+            raise ConfigError(f"study {name!r} in {storage_url} is not planned yet: run 'crosstrain study' first")
+        log("waiting for the planner ...")
+        time.sleep(5)
+    attrs = meta.user_attrs
+    spec = spec_from_dict(json.loads(attrs["spec"]))
+    if not (folder / "data").is_dir():
+        raise ConfigError(f"{folder}: no study data here; workers need the study folder (e.g. on a shared filesystem)")
+    if data_fingerprint(spec, folder) != attrs["data_fingerprint"]:
+        raise ConfigError(f"{folder / 'data'}: the data differ from those the study was planned with")
+    source = Path(attrs["source"]) if attrs.get("source") else None
+    if source is not None and sha256_file(source) != attrs["source_sha256"]:
+        raise ConfigError(f"{source}: the source model differs from the one the study was planned with")
+    return Study(spec, folder, storage, list(attrs["sizes"]), source)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _sampler(study: Study, strategy: str, size: int, n_existing: int) -> Any:
+    import optuna
+
+    key = f"{study.spec.search_seed}:{strategy}:{size}:{n_existing}:{worker_id()}".encode()
+    seed = int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
+    startup = min(10, max(2, study.spec.trials // 2))
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+
+
+def suggest(trial: Any, spec: StudySpec, strategy: str) -> dict[str, Any]:
+    """Sample (or, for an enqueued point, read back) the search-space settings of one trial."""
+    params: dict[str, Any] = {}
+    for p in spec.space:
+        if p.name == "l2sp_alpha" and strategy != "l2sp":
+            continue
+        if p.choices is not None:
+            params[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        elif p.integer:
+            params[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+        else:
+            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return params
+
+
+def selected_params(study: Study, strategy: str, size: int) -> tuple[dict[str, Any], int | None]:
+    """The best finished search trial's settings (the spec's base settings if there is no search)."""
+    from optuna.trial import TrialState
+
+    if study.spec.trials == 0:
+        return {}, None
+    trials = study.load("hpo", strategy, size).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    scored = [t for t in trials if t.user_attrs.get("job") and t.value is not None and t.value < float("inf")]
+    if not scored:
+        raise ConfigError(f"the search of {strategy}/n{size} has no successful trial; see its failures")
+    best = min(scored, key=lambda t: (t.value, t.number))
+    return dict(best.params), best.number
+
+
+def _objective(study: Study, data: StudyData, stage: str, strategy: str, size: int, log: Log) -> Callable:
+    import optuna
+
+    from crosstrain.train.loop import TrainingDiverged
+
+    spec = study.spec
+
+    def objective(trial: Any) -> float:
+        job = trial.user_attrs.get("job")
+        if job is None:  # another worker took the last queued trial first: nothing to do
+            raise optuna.TrialPruned("not a queued trial")
+        if stage == "hpo":
+            params, seed, hpo_number = suggest(trial, spec, strategy), spec.search_seed, None
+            out = study.folder / "models" / strategy / f"n{size}" / f"hpo-{job.rsplit('/', 1)[1]}.ckpt"
+        else:
+            seed = trial.suggest_int("seed", 0, spec.seeds - 1)
+            params, hpo_number = selected_params(study, strategy, size)
+            out = study.folder / "models" / strategy / f"n{size}" / f"seed{seed}.ckpt"
+            for k, v in params.items():
+                trial.set_user_attr(f"hp_{k}", v)
+        trial.set_user_attr("worker", worker_id())
+        trial.set_user_attr("hpo_trial", hpo_number)
+        t0 = time.perf_counter()
+        try:
+            row = run_job(spec, data, study.source, strategy, size, seed, params, out, test=stage == "final")
+        except TrainingDiverged as exc:
+            trial.set_user_attr("diverged", str(exc))
+            log(f"{job}: diverged ({exc})")
+            return float("inf")
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        for k, v in row.items():
+            trial.set_user_attr(k, v)
+        value = row[f"valid_{spec.metric}"]
+        log(
+            f"{job}: valid {spec.metric} {value:.4g}"
+            + (f", test force MAE {row['test_force_mae']:.4f} eV/Å" if stage == "final" else "")
+            + f" ({row['seconds']:.0f} s)"
+        )
+        return float("inf") if value is None else float(value)
+
+    return objective
+
+
+def _scan(study: Study) -> tuple[list[tuple[str, str, int]], bool]:
+    """Cells with queued trials that may run now (retraining first, then the least-searched
+    searches), and whether any trial is running elsewhere. Fails stale trials on the way."""
+    import optuna
+    from optuna.trial import TrialState
+
+    finals, searches, running = [], [], False
+    for strategy, size in study.cells():
+        counts = {}
+        for stage in ("hpo", "final"):
+            s = study.load(stage, strategy, size)
+            states = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
+            if TrialState.RUNNING in states:
+                optuna.storages.fail_stale_trials(s)  # a dead worker's trial goes back to the queue
+                states = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
+            counts[stage] = (states.count(TrialState.WAITING), states.count(TrialState.RUNNING), len(states))
+            running = running or counts[stage][1] > 0
+        (hw, hr, hn), (fw, _, _) = counts["hpo"], counts["final"]
+        if hw == 0 and hr == 0 and fw > 0:
+            finals.append(("final", strategy, size))
+        if hw > 0:
+            searches.append((hn - hw - hr, ("hpo", strategy, size)))
+    return finals + [job for _, job in sorted(searches, key=lambda x: x[0])], running
+
+
+def run_worker(
+    study: Study, threads: int | None = None, poll: float = 5.0, log: Log = print, max_jobs: int | None = None
+) -> int:
+    """Work until the study is finished (or ``max_jobs`` trials ran); returns the trials run."""
+    import optuna
+    import torch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats
+    if threads:
+        torch.set_num_threads(threads)
+    data = load_data(study.spec, study.folder)
+    done = 0
+    while max_jobs is None or done < max_jobs:
+        ready, running = _scan(study)
+        if not ready:
+            if not running:
+                break
+            time.sleep(poll)
+            continue
+        stage, strategy, size = ready[0]
+        sampler = _sampler(study, strategy, size, done) if stage == "hpo" else None
+        cell = study.load(stage, strategy, size, sampler=sampler)
+        cell.optimize(_objective(study, data, stage, strategy, size, log), n_trials=1, catch=())
+        done += 1
+    return done

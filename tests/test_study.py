@@ -1,0 +1,274 @@
+"""The study: spec validation, per-seed draws, and a tiny real study on LAMMPS SW data run by
+one and by two worker processes on one SQLite storage, killed and resumed."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crosstrain.errors import ConfigError
+from crosstrain.study.spec import BUILTIN, load_spec, spec_from_dict
+
+pytest.importorskip("optuna")
+
+TINY = {
+    "name": "tiny",
+    "data": {
+        "kind": "sw",
+        "protocol": {
+            "temperatures": [600, 1500],
+            "per_temperature": 6,
+            "equilibration_ps": 0.2,
+            "interval_ps": 0.05,
+            "n_train": 3,
+            "n_valid": 1,
+            "n_test": 2,
+        },
+    },
+    "source": {"train": {"epochs": 1, "batch_size": 4}, "valid_size": 2},
+    "model": {
+        "preset": "cpu",
+        "hidden_channels": 16,
+        "out_emb_channels": 16,
+        "int_emb_size": 8,
+        "basis_emb_size": 4,
+        "num_blocks": 1,
+        "num_spherical": 3,
+        "num_radial": 4,
+    },
+    "train": {"loss": "forces", "lr": 0.002, "batch_size": 2},
+    "grid": {
+        "strategies": ["scratch", "full"],
+        "sizes": [1, 2],
+        "seeds": 2,
+        "valid_size": 2,
+        "test_size": 3,
+        "steps": 3,
+        "validations": 2,
+    },
+    "search": {"trials": 2, "space": {"lr": {"low": 5e-4, "high": 5e-3, "log": True}, "batch_size": [1, 2]}},
+}
+FAST = {"heartbeat": 1, "grace": 3}
+
+
+# ------------------------------------------------------------------------------------- spec
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_builtin_specs_are_valid_and_round_trip(name):
+    spec = load_spec(name)
+    again = spec_from_dict(yaml.safe_load(spec.to_yaml()))
+    assert again == spec
+    assert set(spec.strategies) >= {"scratch", "full"}
+
+
+def test_paper_specs_follow_the_paper():
+    sw, dft = load_spec("sw-paper"), load_spec("dft-paper")
+    assert sw.sizes == (1, 2, 5, 10, 20, 50, 100, 340) and sw.valid_size == 170 and sw.seeds == 5
+    assert dft.sizes[-1] == "all" and dft.valid_size == 22 and dft.seeds == 5
+    assert dft.chemical_accuracy_mev == 43.0
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"grid": {"sizes": [0]}}, "grid.sizes"),
+        ({"grid": {"strategies": ["full", "full"]}}, "grid.strategies"),
+        ({"train": {"seed": 3}}, "train.seed"),
+        ({"search": {"space": {"colour": [1, 2]}}}, "not a searchable"),
+        ({"search": {"space": {"lr": {"low": 1, "high": 0.1}}}}, "low < high"),
+        ({"data": {"kind": "vasp"}}, "data.kind"),
+        ({"grid": {"sized": [1]}}, "unknown key"),
+    ],
+)
+def test_bad_specs_are_clear_errors(change, message):
+    doc = yaml.safe_load(yaml.safe_dump(TINY))
+    for section, values in change.items():
+        doc[section] = {**doc.get(section, {}), **values}
+    with pytest.raises(ConfigError, match=message):
+        spec_from_dict(doc)
+
+
+def test_spec_file_errors_name_the_file(tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("grid: [1, 2\n")
+    with pytest.raises(ConfigError, match="s.yaml"):
+        load_spec(bad)
+    with pytest.raises(ConfigError, match="no such spec"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_training_budget_in_steps():
+    from crosstrain.study.jobs import training_config
+
+    spec = spec_from_dict({**TINY, "grid": {**TINY["grid"], "steps": 100, "validations": 5}})
+    small = training_config(spec, "full", 1, 0, {"batch_size": 4, "patience": 2})
+    assert small.train.batch_size == 1 and small.train.epochs == 100  # 1 step per epoch
+    assert small.train.valid_every == 20 and small.train.patience == 40
+    big = training_config(spec, "scratch", 64, 3, {"batch_size": 4})
+    assert big.train.epochs == 7 and big.train.seed == 3 and big.transfer.strategy == "scratch"
+
+
+# -------------------------------------------------------------------------------- the study
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """The tiny spec's SW data (LAMMPS), built once and copied into each test's study folder."""
+    from crosstrain.study.data import build_data
+
+    base = tmp_path_factory.mktemp("tiny_study")
+    build_data(spec_from_dict(TINY), base, progress=False)
+    return base / "data"
+
+
+def _folder(tmp_path, tiny_data) -> Path:
+    folder = tmp_path / "study"
+    shutil.copytree(tiny_data, folder / "data")
+    return folder
+
+
+def test_draws_are_nested_stratified_and_seeded(tmp_path, tiny_data):
+    from crosstrain.study.data import draw, load_data
+
+    spec = spec_from_dict(TINY)
+    data = load_data(spec, _folder(tmp_path, tiny_data))
+    assert len(data.pool) == 8 and len(data.test) == 3
+    small, large = draw(data, 1, 2, seed=0), draw(data, 5, 2, seed=0)
+    ids = lambda structures: [s.info["index"] for s in structures]  # noqa: E731
+    assert ids(large.train)[:1] == ids(small.train) and ids(large.valid) == ids(small.valid)
+    assert not set(ids(large.train)) & set(ids(large.valid))
+    assert {s.info["temperature"] for s in large.valid} == {600.0, 1500.0}  # one per temperature
+    assert ids(draw(data, 5, 2, seed=0).train) == ids(large.train)
+    assert ids(draw(data, 5, 2, seed=1).train) != ids(large.train)
+
+
+def _trials(folder: Path) -> list:
+    import optuna
+
+    from crosstrain.study.storage import default_storage_url, open_storage
+
+    storage = open_storage(default_storage_url(folder))
+    out = []
+    for name in optuna.get_all_study_names(storage):
+        if not name.endswith("/meta"):
+            out += optuna.load_study(study_name=name, storage=storage).get_trials()
+    return [t for t in out if t.user_attrs.get("job")]
+
+
+def _assert_each_job_once(trials) -> None:
+    done = collections.Counter(t.user_attrs["job"] for t in trials if t.state.name == "COMPLETE")
+    assert len(done) == 16 and set(done.values()) == {1}, done
+
+
+def test_study_end_to_end_in_process(tmp_path, tiny_data):
+    from crosstrain.study.runner import run_study
+
+    folder = _folder(tmp_path, tiny_data)
+    doc = run_study(spec_from_dict(TINY), folder, log=lambda m: None, progress=False, **FAST)
+    _assert_each_job_once(_trials(folder))
+    rows = list(csv.DictReader((folder / "results.csv").open()))
+    assert len(rows) == 16 and {r["stage"] for r in rows} == {"hpo", "final"}
+    finals = [r for r in rows if r["stage"] == "final"]
+    assert all(float(r["test_force_mae"]) > 0 and Path(r["checkpoint"]).exists() for r in finals)
+    assert {(s["strategy"], s["n_train"], s["seeds"]) for s in doc["summary"]} == {
+        ("full", 1, 2), ("full", 2, 2), ("scratch", 1, 2), ("scratch", 2, 2)
+    }  # fmt: skip
+    assert "test force MAE" in (folder / "report.md").read_text()
+    assert (folder / "learning_curve.png").stat().st_size > 10_000
+    # the selected settings of each cell are its best search trial's
+    for r in finals:
+        cell = [
+            h for h in rows if h["stage"] == "hpo" and h["strategy"] == r["strategy"] and h["n_train"] == r["n_train"]
+        ]
+        best = min(cell, key=lambda h: float(h["objective"]))
+        assert float(r["hp_lr"]) == pytest.approx(float(best["hp_lr"]))
+    # rerunning resumes: nothing left to do, nothing retrained
+    again = run_study(spec_from_dict(TINY), folder, log=lambda m: None, progress=False, **FAST)
+    assert again["status"]["done"] == 16 and len(_trials(folder)) == 16
+
+
+def _worker(folder: Path, *extra: str) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "crosstrain.cli",
+        "study",
+        "worker",
+        "--dir",
+        str(folder),
+        "--threads",
+        "1",
+        "--heartbeat",
+        "1",
+        "--grace",
+        "3",
+        *extra,
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_two_worker_processes_share_one_storage(tmp_path, tiny_data):
+    from crosstrain.study.worker import plan
+
+    folder = _folder(tmp_path, tiny_data)
+    from crosstrain.study.storage import default_storage_url
+
+    plan(spec_from_dict(TINY), folder, default_storage_url(folder), log=lambda m: None, **FAST)
+    procs = [_worker(folder), _worker(folder)]
+    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    trials = _trials(folder)
+    _assert_each_job_once(trials)
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both did work
+
+
+def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path, tiny_data):
+    from crosstrain.study.storage import default_storage_url
+    from crosstrain.study.worker import plan
+
+    folder = _folder(tmp_path, tiny_data)
+    plan(spec_from_dict(TINY), folder, default_storage_url(folder), log=lambda m: None, **FAST)
+    victim = _worker(folder)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill it mid-study, while a trial runs
+        trials = _trials(folder)
+        if sum(t.state.name == "COMPLETE" for t in trials) >= 3 and any(t.state.name == "RUNNING" for t in trials):
+            break
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    before = {
+        t.user_attrs["job"]: (t.number, t.datetime_complete) for t in _trials(folder) if t.state.name == "COMPLETE"
+    }
+    assert 3 <= len(before) < 16
+    rescuer = _worker(folder)
+    out = rescuer.communicate(timeout=240)[0]
+    assert rescuer.returncode == 0, out
+    trials = _trials(folder)
+    _assert_each_job_once(trials)
+    after = {t.user_attrs["job"]: (t.number, t.datetime_complete) for t in trials if t.state.name == "COMPLETE"}
+    assert all(after[job] == v for job, v in before.items())  # finished trials untouched
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert len(failed) <= 1  # the one the kill interrupted, re-run as a retry
+    retries = [t for t in trials if "retry_of" in t.user_attrs]
+    assert len(retries) == len(failed)
+
+
+def test_worker_without_a_planned_study_is_a_clear_error(tmp_path):
+    from crosstrain.cli import main
+
+    (tmp_path / "s").mkdir()
+    code = main(["study", "worker", "--dir", str(tmp_path / "s"), "--wait", "0"])
+    assert code == 2
