@@ -106,3 +106,16 @@ def test_writes_are_atomic(tmp_path, model, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt"]
     assert np.isfinite(load_checkpoint(path).model.energy_shift.numpy()).all()
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+
+    from crosstrain.io.atomic import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

@@ -54,9 +54,13 @@ def _run_processes(
     try:
         with Progress(*columns, disable=not progress) as bar:
             task = bar.add_task("", total=None)
+            last_log = time.monotonic()
             while any(p.poll() is None for p, _ in procs):
                 st = study_status(study)
                 bar.update(task, total=st["total"], completed=st["done"], description=status_line(st))
+                if time.monotonic() - last_log > 120:  # also for logs and terminals without a live bar
+                    log(status_line(st))
+                    last_log = time.monotonic()
                 time.sleep(3)
     except KeyboardInterrupt:
         for p, _ in procs:
