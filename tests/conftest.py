@@ -58,3 +58,26 @@ def si_atoms():
 @pytest.fixture
 def si_structure(si_atoms) -> Structure:
     return Structure.from_atoms(si_atoms)
+
+
+#: a two-temperature SW protocol small enough for tests (LAMMPS, seconds)
+TINY_SW_PROTOCOL = {
+    "temperatures": [600, 1500],
+    "per_temperature": 6,
+    "equilibration_ps": 0.2,
+    "interval_ps": 0.05,
+    "n_train": 3,
+    "n_valid": 1,
+    "n_test": 2,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_sw_data(tmp_path_factory):
+    """Si and Ge SW data (real LAMMPS MD) with the tiny protocol, built once per test session."""
+    from crosstrain.data.sw import SWProtocol
+    from crosstrain.data.sw_dataset import build_sw_dataset
+
+    out = tmp_path_factory.mktemp("tiny_sw") / "data"
+    build_sw_dataset(out, ("Si", "Ge"), SWProtocol(**TINY_SW_PROTOCOL), progress=False)
+    return out

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import TINY_SW_PROTOCOL
 from crosstrain.errors import ConfigError
 from crosstrain.study.spec import BUILTIN, load_spec, spec_from_dict
 
@@ -25,15 +26,7 @@ TINY = {
     "name": "tiny",
     "data": {
         "kind": "sw",
-        "protocol": {
-            "temperatures": [600, 1500],
-            "per_temperature": 6,
-            "equilibration_ps": 0.2,
-            "interval_ps": 0.05,
-            "n_train": 3,
-            "n_valid": 1,
-            "n_test": 2,
-        },
+        "protocol": TINY_SW_PROTOCOL,
     },
     "source": {"train": {"epochs": 1, "batch_size": 4}, "valid_size": 2},
     "model": {
@@ -122,14 +115,9 @@ def test_training_budget_in_steps():
 # -------------------------------------------------------------------------------- the study
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    """The tiny spec's SW data (LAMMPS), built once and copied into each test's study folder."""
-    from crosstrain.study.data import build_data
-
-    base = tmp_path_factory.mktemp("tiny_study")
-    build_data(spec_from_dict(TINY), base, progress=False)
-    return base / "data"
+@pytest.fixture
+def tiny_data(tiny_sw_data):
+    return tiny_sw_data
 
 
 def _folder(tmp_path, tiny_data) -> Path:

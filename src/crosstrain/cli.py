@@ -254,6 +254,35 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from crosstrain.analysis.validation import ValidationSettings, validate_models
+    from crosstrain.data.extxyz import read_structures
+    from crosstrain.errors import ConfigError
+
+    models = {}
+    for item in args.model:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--model {item!r}: give NAME=CHECKPOINT (e.g. transfer=ge_full.ckpt)")
+        models[name] = path
+    test = read_structures(args.test, require=("forces",)) if args.test else None
+    settings = ValidationSettings(temperatures=tuple(args.temperatures), md_steps=args.md_steps,
+                                  equilibration_steps=min(args.md_steps // 3, 1000))  # fmt: skip
+    validate_models(models, args.element, args.out, test, settings)
+    print(f"wrote {args.out}/report.md, report.html, validation.json and plots")
+    return 0
+
+
+def _cmd_transferability(args: argparse.Namespace) -> int:
+    from crosstrain.analysis.temperature_transfer import temperature_transfer
+
+    r = temperature_transfer(args.data, args.source, args.out, element=args.element, source_element=args.source_element,
+                             train_temperature=args.train_temperature, per_temperature=args.per_temperature,
+                             steps=args.steps, seed=args.seed, reference=args.reference)  # fmt: skip
+    print(f"full transfer has the lower median force error at {r['full_better_at']}; report in {args.out}/report.md")
+    return 0
+
+
 def _cmd_md(args: argparse.Namespace) -> int:
     from ase.build import bulk
 
@@ -389,6 +418,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference")
     p.add_argument("--json", help="write every number as JSON here")
     p.set_defaults(func=_cmd_properties)
+
+    p = sub.add_parser("validate", help="phonons, RDF/ADF from MD and force errors by temperature vs SW")
+    p.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT, repeatable")
+    p.add_argument("--element", default="Ge")
+    p.add_argument("--out", required=True)
+    p.add_argument("--test", help="extxyz test structures with a temperature (box plots)")
+    p.add_argument("--temperatures", nargs="+", type=float, default=[600.0, 1200.0, 1800.0])
+    p.add_argument("--md-steps", type=int, default=3000, dest="md_steps")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("transferability", help="paper Figure 4: train on one structure at one temperature, test at all")
+    p.add_argument("--data", required=True, help="a 'crosstrain data sw' folder")
+    p.add_argument("--source", required=True, help="source-element checkpoint")
+    p.add_argument("--out", required=True)
+    p.add_argument("--element", default="Ge")
+    p.add_argument("--source-element", default="Si", dest="source_element")
+    p.add_argument("--train-temperature", type=float, default=2000.0, dest="train_temperature")
+    p.add_argument("--per-temperature", type=int, default=50, dest="per_temperature")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reference", help="a model trained on the large data set, shown alongside")
+    p.set_defaults(func=_cmd_transferability)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

@@ -42,8 +42,12 @@ def harmonic_dos(phonon: Any, freqs: np.ndarray, sigma: float = 0.3, mesh: int =
     phonon.run_total_dos(
         sigma=sigma, freq_min=float(freqs[0]), freq_max=float(freqs[-1]), freq_pitch=float(freqs[1] - freqs[0])
     )
-    d = phonon.get_total_dos_dict()
-    return _normalise(freqs, np.interp(freqs, d["frequency_points"], d["total_dos"]))
+    if hasattr(type(phonon), "total_dos"):  # phonopy >= 2.40: the TotalDos object
+        points, values = phonon.total_dos.frequency_points, phonon.total_dos.dos
+    else:
+        d = phonon.get_total_dos_dict()
+        points, values = d["frequency_points"], d["total_dos"]
+    return _normalise(freqs, np.interp(freqs, points, values))
 
 
 def _normalise(freqs: np.ndarray, dos: np.ndarray) -> np.ndarray:

@@ -68,11 +68,16 @@ def _min_distance(atoms: Atoms) -> float:
 def _dynamics(atoms: Atoms, settings: MDSettings) -> Any:
     """Velocities drawn at the temperature, then Langevin (centre of mass fixed) or velocity Verlet."""
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md.velocitydistribution import Stationary
     from ase.md.verlet import VelocityVerlet
 
+    try:  # ASE >= 3.29
+        from ase.md.velocitydistribution import thermalize_momenta
+    except ImportError:
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution as thermalize_momenta
+
     rng = np.random.default_rng(settings.seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature, rng=rng)
+    thermalize_momenta(atoms, temperature_K=settings.temperature, rng=rng)
     Stationary(atoms)
     dt = settings.timestep_fs * units.fs
     if settings.ensemble == "nve":

@@ -1,0 +1,83 @@
+"""Harmonic phonons through phonopy: band structure along Γ-X-K-Γ-L and the density of states,
+for any ASE calculator (a crosstrain model, the SW reference, ...), with overlay plots."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from crosstrain.analysis.crystal import CalculatorFactory, phonopy_model
+from crosstrain.analysis.pdos import harmonic_dos
+
+#: the usual fcc path, reduced coordinates of the primitive reciprocal cell
+BAND_PATH = [
+    [[0.0, 0.0, 0.0], [0.5, 0.0, 0.5], [0.625, 0.25, 0.625]],  # Γ - X - U
+    [[0.375, 0.375, 0.75], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]],  # K - Γ - L
+]
+BAND_LABELS = ["Γ", "X", "U|K", "Γ", "L"]
+
+
+def phonons(element: str, calc: CalculatorFactory, a0: float, npoints: int = 41, fmax: float = 20.0) -> dict[str, Any]:
+    """Band structure (``distances``, ``frequencies`` per segment, THz) and unit-area DOS on a grid."""
+    from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
+
+    ph = phonopy_model(element, calc, a0)
+    qpoints, connections = get_band_qpoints_and_path_connections(BAND_PATH, npoints=npoints)
+    band = ph.run_band_structure(qpoints, path_connections=connections, labels=BAND_LABELS)
+    bands = {"distances": band.distances, "frequencies": band.frequencies}
+    freqs = np.linspace(0.0, fmax, 401)
+    return {
+        "a0": a0,
+        "distances": [np.asarray(d).tolist() for d in bands["distances"]],
+        "frequencies": [np.asarray(f).tolist() for f in bands["frequencies"]],
+        "dos_frequencies": freqs.tolist(),
+        "dos": harmonic_dos(ph, freqs).tolist(),
+        "max_frequency": float(max(np.max(f) for f in bands["frequencies"])),
+    }
+
+
+def band_rms_difference(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """RMS difference (THz) of two band structures on the same path (bands sorted per q-point)."""
+    fa = np.concatenate([np.sort(np.asarray(f), axis=1) for f in a["frequencies"]])
+    fb = np.concatenate([np.sort(np.asarray(f), axis=1) for f in b["frequencies"]])
+    return float(np.sqrt(np.mean((fa - fb) ** 2)))
+
+
+def plot_phonons(results: dict[str, dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> Any:
+    """Band structures (left) and DOS (right) of several models on one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crosstrain.report import save_figure
+
+    fig, (ax, ax_dos) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
+    ticks: list[float] = []
+    first = next(iter(results.values()))["distances"]  # other lattices are mapped onto its path
+    for k, (name, r) in enumerate(results.items()):
+        style = {"color": f"C{k}", "lw": 1.0, "ls": "-" if k == 0 else "--"}
+        for ref_d, seg_d, seg_f in zip(first, r["distances"], r["frequencies"]):
+            d = np.asarray(seg_d)
+            x = ref_d[0] + (d - d[0]) / (d[-1] - d[0]) * (ref_d[-1] - ref_d[0])
+            ax.plot(x, seg_f, **style)
+            if k == 0:
+                ticks += [ref_d[0], ref_d[-1]]
+        ax.plot([], [], label=name, **style)
+        ax_dos.plot(r["dos"], r["dos_frequencies"], **style)
+    edges = sorted(set(np.round(ticks, 8)))
+    ax.set_xticks(edges)
+    ax.set_xticklabels(BAND_LABELS[: len(edges)])
+    for x in edges:
+        ax.axvline(x, color="grey", lw=0.5)
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylabel("frequency (THz)")
+    ax.legend(fontsize=8)
+    ax_dos.set_xlabel("DOS")
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+    plt.close(fig)
+    return path
