@@ -278,3 +278,15 @@ def test_rescaled_is_exact_for_a_scaled_copy_of_the_source(sw, si_parent, tmp_pa
         progress=False,
     )
     assert full["zero_shot"]["force_mae"] > 1e-3
+
+
+def test_config_reads_exponent_floats_and_rejects_text(tmp_path):
+    from crosstrain.config import load_config
+    from crosstrain.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("train: {lr: 1e-3, lr_decay: 5E-2}\n")
+    cfg = load_config(path, ["train.stress_weight=2e-1"])
+    assert (cfg.train.lr, cfg.train.lr_decay, cfg.train.stress_weight) == (1e-3, 5e-2, 0.2)
+    with pytest.raises(ConfigError, match="train.lr must be a number"):
+        load_config(None, ["train.lr=fast"])

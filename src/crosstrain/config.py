@@ -9,6 +9,7 @@ value is validated once, here; unknown keys are errors.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,24 @@ class Config:
         }
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; users mean a number, as YAML 1.2 does."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that also reads ``1e-3`` as a float."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def _parse_value(text: str) -> Any:
-    value = yaml.safe_load(text)
-    return value
+    return load_yaml(text)
 
 
 def _section(cls: type, data: dict[str, Any], name: str) -> Any:
@@ -108,6 +124,11 @@ def _section(cls: type, data: dict[str, Any], name: str) -> Any:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown {name} setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    for f in fields(cls):
+        value = data.get(f.name)
+        numeric = any(t in str(f.type) for t in ("float", "int")) and "str" not in str(f.type)
+        if numeric and isinstance(value, str | bool):
+            raise ConfigError(f"{name}.{f.name} must be a number, got {value!r}")
     try:
         return cls(**data)
     except TypeError as exc:
@@ -154,7 +175,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            data = load_yaml(p.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             raise ConfigError(f"{p}: config file not found") from None
         except yaml.YAMLError as exc:

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from crosstrain.config import STRATEGIES, TrainConfig, config_from_dict
+from crosstrain.config import STRATEGIES, TrainConfig, config_from_dict, load_yaml
 from crosstrain.errors import ConfigError
 
 DATA_KINDS = ("sw", "mlearn")
@@ -233,7 +233,7 @@ def load_spec(path_or_name: str | Path) -> StudySpec:
         return spec_from_dict(BUILTIN[text]())
     p = Path(text)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = load_yaml(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such spec file (built-in specs: {', '.join(BUILTIN)})") from None
     except yaml.YAMLError as exc:
