@@ -54,3 +54,48 @@ def test_properties_command_for_a_model_and_the_reference(tmp_path, capsys):
     table = json.loads(out.read_text())
     assert set(table["Si"]) == {"model", "sw"}
     assert "C44 (GPa)" in capsys.readouterr().out
+
+
+def _sw_elastic_set(element: str, a0: float) -> list:
+    """Strain states like the mlearn Elastic group (64-atom cells, ions not relaxed), on SW."""
+    import numpy as np
+    from ase.build import bulk
+
+    from crosstrain.data.structures import Structure
+
+    base = bulk(element, "diamond", a=a0, cubic=True) * (2, 2, 2)
+    out = []
+    for i, j in ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)):
+        for d in (-0.02, -0.01, 0.01, 0.02, 0.06):  # the 6 % state must be left out of the fit
+            eps = np.zeros((3, 3))
+            eps[i, j] = eps[j, i] = d
+            atoms = base.copy()
+            atoms.set_cell(np.array(base.cell) @ (np.eye(3) + eps), scale_atoms=True)
+            atoms.calc = sw_calculator(element)
+            atoms.get_stress()  # the labels Structure.from_atoms reads from the calculator
+            s = Structure.from_atoms(atoms)
+            s.info["group"] = "Elastic"
+            out.append(s)
+    return out
+
+
+def test_elastic_fit_of_strained_cells_recovers_the_potential_constants():
+    from crosstrain.analysis.dft_reference import elastic_reference
+
+    ref = elastic_reference(_sw_elastic_set("Si", 5.431))
+    direct = elastic_constants("Si", sw_calculator("Si"), 5.431)
+    assert ref["a0"] == pytest.approx(5.431)
+    assert ref["C11"] == pytest.approx(direct["C11"], rel=0.01)
+    assert ref["C12"] == pytest.approx(direct["C12"], rel=0.01)
+    assert ref["C44"] == pytest.approx(direct["C44_clamped"], rel=0.01)  # unrelaxed shears: C44⁰
+    assert direct["C44_clamped"] > direct["C44"]  # internal relaxation softens the shear
+
+
+def test_dft_reference_from_the_mlearn_data():
+    from crosstrain.analysis.properties import dft_reference
+
+    si, ge = dft_reference("Si"), dft_reference("Ge")
+    assert si["a0"] == pytest.approx(5.469, abs=1e-3) and ge["a0"] == pytest.approx(5.754, abs=1e-3)  # PBE
+    assert 140 < si["C11"] < 165 and 50 < si["C12"] < 65  # PBE silicon
+    assert ge["C11"] < si["C11"] and ge["bulk_modulus"] < si["bulk_modulus"]  # Ge is softer
+    assert abs(si["residual_stress"]) < 1.0  # the cell with the most common edge is unstrained

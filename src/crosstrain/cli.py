@@ -247,7 +247,9 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     from crosstrain.io.checkpoint import read_metadata
 
     elements = args.elements or (read_metadata(args.checkpoint)["species"] if args.checkpoint else ["Si", "Ge"])
-    table = properties_table(args.checkpoint, elements, reference=not args.no_reference)
+    table = properties_table(
+        args.checkpoint, elements, reference=not args.no_reference, dft=args.dft, mlearn_root=args.mlearn
+    )
     print(format_table(table))
     if args.json:
         write_text(args.json, json.dumps(table, indent=2))
@@ -416,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", nargs="?", help="model checkpoint (omit for the SW reference alone)")
     p.add_argument("--elements", nargs="+", help="default: the model's elements")
     p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference")
+    p.add_argument("--dft", action="store_true", help="add the PBE values the mlearn data give (a0, C11, C12, C44⁰, B)")
+    p.add_argument("--mlearn", help="mlearn data folder (default: found at ../shared/data/mlearn)")
     p.add_argument("--json", help="write every number as JSON here")
     p.set_defaults(func=_cmd_properties)
 

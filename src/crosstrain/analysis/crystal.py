@@ -61,14 +61,17 @@ def _relaxed_stress(atoms: Atoms, fmax: float) -> np.ndarray:
 def elastic_constants(
     element: str, calc: CalculatorFactory, a0: float, delta: float = 0.004, fmax: float = 1e-5
 ) -> dict[str, float]:
-    """C11, C12 (uniaxial ε_xx) and relaxed C44 (shear ε_yz) by central differences of the stress."""
+    """C11, C12 (uniaxial ε_xx) and C44 (shear ε_yz) by central differences of the stress, with
+    relaxed ions, and ``C44_clamped`` (C44⁰: ions kept at their homogeneously strained positions)."""
     c = _calc(calc)
     base = diamond(element, a0)
+    clamped: list[np.ndarray] = []
 
     def strained(eps: np.ndarray) -> np.ndarray:
         atoms = base.copy()
         atoms.calc = c
         atoms.set_cell(np.array(base.cell) @ (np.eye(3) + eps), scale_atoms=True)
+        clamped.append(atoms.get_stress(voigt=False))
         return _relaxed_stress(atoms, fmax)
 
     e_xx = np.zeros((3, 3))
@@ -80,7 +83,13 @@ def elastic_constants(
     e_yz[1, 2] = e_yz[2, 1] = delta / 2  # engineering shear strain γ_yz = delta
     t_plus, t_minus = strained(e_yz), strained(-e_yz)
     c44 = (t_plus[1, 2] - t_minus[1, 2]) / (2 * delta)
-    return {"C11": float(c11 / GPa), "C12": float(c12 / GPa), "C44": float(c44 / GPa)}
+    c44_clamped = (clamped[2][1, 2] - clamped[3][1, 2]) / (2 * delta)
+    return {
+        "C11": float(c11 / GPa),
+        "C12": float(c12 / GPa),
+        "C44": float(c44 / GPa),
+        "C44_clamped": float(c44_clamped / GPa),
+    }
 
 
 def vacancy_formation_energy(

@@ -17,6 +17,7 @@ ROWS = [
     ("C11", "C11 (GPa)"),
     ("C12", "C12 (GPa)"),
     ("C44", "C44 (GPa)"),
+    ("C44_clamped", "C44⁰, clamped ions (GPa)"),
     ("vacancy_relaxed", "vacancy formation, relaxed (eV)"),
     ("Gamma_optical", "Γ optical (THz)"),
     ("X_TA", "X TA (THz)"),
@@ -24,8 +25,11 @@ ROWS = [
 ]
 
 
-def _flatten(p: dict[str, Any]) -> dict[str, float]:
-    out = {k: p[k] for k in ("a0", "cohesive_energy", "bulk_modulus", "C11", "C12", "C44")}
+def _flatten(p: dict[str, Any]) -> dict[str, float | None]:
+    if p.get("source", "").startswith("mlearn"):  # DFT reference: only what the data contain
+        return {key: p.get(key) for key, _ in ROWS}
+    keys = ("a0", "cohesive_energy", "bulk_modulus", "C11", "C12", "C44", "C44_clamped")
+    out: dict[str, float | None] = {k: p.get(k) for k in keys}
     out["vacancy_relaxed"] = p["vacancy_formation_energy"]["relaxed"]
     out["Gamma_optical"] = max(p["phonons_THz"]["Gamma"])
     out["X_TA"] = min(p["phonons_THz"]["X"])
@@ -38,10 +42,24 @@ def lattice_guess(element: str) -> float:
     return float(state.get("a", 5.5)) if state else 5.5
 
 
+def dft_reference(element: str, mlearn_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """What the mlearn data give directly (PBE): lattice constant, C11, C12, clamped-ion C44, B."""
+    from crosstrain.analysis.dft_reference import elastic_reference
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+
+    ref = elastic_reference(read_mlearn(mlearn_file(find_mlearn_root(mlearn_root), element), element=element))
+    ref["C44_clamped"] = ref.pop("C44")  # the data's sheared cells keep their ions unrelaxed
+    return ref
+
+
 def properties_table(
-    checkpoint: str | os.PathLike[str] | None, elements: list[str], reference: bool = True
+    checkpoint: str | os.PathLike[str] | None,
+    elements: list[str],
+    reference: bool = True,
+    dft: bool = False,
+    mlearn_root: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Properties of the model (if given) and of the SW reference for each element."""
+    """Properties of the model (if given), of the SW reference and (``dft``) of the mlearn PBE data."""
     out: dict[str, Any] = {}
     for element in elements:
         entry: dict[str, Any] = {}
@@ -53,6 +71,8 @@ def properties_table(
             )
         if reference:
             entry["sw"] = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element))
+        if dft:
+            entry["dft"] = dft_reference(element, mlearn_root)
         out[element] = entry
     return out
 
@@ -62,5 +82,5 @@ def format_table(table: dict[str, Any]) -> str:
 
     columns = [(el, src) for el, entry in table.items() for src in entry]
     flat = {c: _flatten(table[c[0]][c[1]]) for c in columns}
-    rows = [[label, *(flat[c][key] for c in columns)] for key, label in ROWS]
+    rows = [[label, *("–" if flat[c].get(key) is None else flat[c][key] for c in columns)] for key, label in ROWS]
     return markdown_table(["property", *(f"{el} {src}" for el, src in columns)], rows)
