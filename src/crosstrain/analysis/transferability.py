@@ -45,7 +45,7 @@ def boxplot(result: dict[str, dict[str, list[float]]], path: str | os.PathLike[s
 
     names = list(result)
     temps = list(next(iter(result.values())))
-    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(temps) * len(names)), 3.5))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.12 * len(temps) * len(names) + 2)), 4.0))
     width = 0.8 / len(names)
     for k, name in enumerate(names):
         pos = np.arange(len(temps)) + (k - (len(names) - 1) / 2) * width
@@ -56,7 +56,7 @@ def boxplot(result: dict[str, dict[str, list[float]]], path: str | os.PathLike[s
             box.set_facecolor(f"C{k}")
         ax.plot([], [], color=f"C{k}", lw=6, label=name)
     ax.set_xticks(np.arange(len(temps)))
-    ax.set_xticklabels(temps, rotation=45)
+    ax.set_xticklabels(temps, rotation=90 if len(temps) > 12 else 45, fontsize=8 if len(temps) > 12 else None)
     ax.set_xlabel("temperature (K)")
     ax.set_ylabel("force MAE per structure (eV/Å)")
     ax.legend()
