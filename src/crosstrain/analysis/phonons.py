@@ -73,6 +73,7 @@ def plot_phonons(results: dict[str, dict[str, Any]], path: str | os.PathLike[str
     for x in edges:
         ax.axvline(x, color="grey", lw=0.5)
     ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylim(-0.5, 1.1 * max(r["max_frequency"] for r in results.values()))
     ax.set_ylabel("frequency (THz)")
     ax.legend(fontsize=8)
     ax_dos.set_xlabel("DOS")

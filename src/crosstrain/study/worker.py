@@ -214,15 +214,16 @@ def suggest(trial: Any, spec: StudySpec, strategy: str) -> dict[str, Any]:
 
 
 def selected_params(study: Study, strategy: str, size: int) -> tuple[dict[str, Any], int | None]:
-    """The best finished search trial's settings (the spec's base settings if there is no search)."""
+    """The best finished search trial's settings; the spec's base settings (and ``None``) when there
+    is no search or every search trial diverged."""
     from optuna.trial import TrialState
 
     if study.spec.trials == 0:
         return {}, None
     trials = study.load("hpo", strategy, size).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     scored = [t for t in trials if t.user_attrs.get("job") and t.value is not None and t.value < float("inf")]
-    if not scored:
-        raise ConfigError(f"the search of {strategy}/n{size} has no successful trial; see its failures")
+    if not scored:  # every search trial diverged: retrain with the spec's own settings (recorded)
+        return {}, None
     best = min(scored, key=lambda t: (t.value, t.number))
     return dict(best.params), best.number
 
