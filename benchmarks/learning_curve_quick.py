@@ -3,7 +3,7 @@
 Trains a Si parent on the SW training pool (340 snapshots), then Ge models with 1, 10 and 50
 training snapshots, `full` transfer and from `scratch`, and reports test force MAE; also the
 zero-shot error of `full` and `rescaled`. A quick single-seed version of the paper's Figure 2;
-`crosstrain study` (to come) runs the full grid with seeds and hyperparameter search.
+`crosstrain study --spec sw-quick` runs the grid with seeds and a hyperparameter search.
 
     crosstrain data sw --out runs/sw
     python benchmarks/learning_curve_quick.py --data runs/sw --out runs/curve

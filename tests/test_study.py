@@ -212,7 +212,8 @@ def test_two_worker_processes_share_one_storage(tmp_path, tiny_data):
     folder = _folder(tmp_path, tiny_data)
     from crosstrain.study.storage import default_storage_url
 
-    plan(spec_from_dict(TINY), folder, default_storage_url(folder), log=lambda m: None, **FAST)
+    longer = {**TINY, "grid": {**TINY["grid"], "steps": 12}}  # enough work for both to take some
+    plan(spec_from_dict(longer), folder, default_storage_url(folder), log=lambda m: None, **FAST)
     procs = [_worker(folder), _worker(folder)]
     outputs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs

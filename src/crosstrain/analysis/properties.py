@@ -83,4 +83,10 @@ def format_table(table: dict[str, Any]) -> str:
     columns = [(el, src) for el, entry in table.items() for src in entry]
     flat = {c: _flatten(table[c[0]][c[1]]) for c in columns}
     rows = [[label, *("–" if flat[c].get(key) is None else flat[c][key] for c in columns)] for key, label in ROWS]
-    return markdown_table(["property", *(f"{el} {src}" for el, src in columns)], rows)
+    table = markdown_table(["property", *(f"{el} {src}" for el, src in columns)], rows)
+    if any(src == "model" for _, src in columns):
+        table += (
+            "\nA model's cohesive energy uses its isolated-atom energy, which a model trained on"
+            " condensed structures only has never seen: read it with care."
+        )
+    return table
