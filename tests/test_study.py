@@ -261,3 +261,16 @@ def test_worker_without_a_planned_study_is_a_clear_error(tmp_path):
     (tmp_path / "s").mkdir()
     code = main(["study", "worker", "--dir", str(tmp_path / "s"), "--wait", "0"])
     assert code == 2
+
+
+def test_search_points_are_seeded_and_start_from_the_spec_settings():
+    from crosstrain.study.worker import _search_jobs
+
+    spec = spec_from_dict({**TINY, "search": {**TINY["search"], "trials": 6}})
+    jobs = _search_jobs(spec, "full", 2)
+    assert jobs == _search_jobs(spec, "full", 2)  # the same for every run and worker
+    assert jobs[0][1] == {"lr": 0.002, "batch_size": 2}  # the spec's own settings first
+    randoms = [p for _, p in jobs[1:3]]
+    assert all(5e-4 <= p["lr"] <= 5e-3 and p["batch_size"] in (1, 2) for p in randoms)
+    assert randoms[0] != randoms[1] and jobs[1][1] != _search_jobs(spec, "scratch", 2)[1][1]
+    assert [p for _, p in jobs[3:]] == [{}, {}, {}]  # then TPE proposes

@@ -282,7 +282,7 @@ def _sw(scale: str) -> dict[str, Any]:
             "seeds": 5 if paper else 3,
             "valid_size": 170 if paper else 34,
             "test_size": None if paper else 170,
-            "steps": 5000 if paper else 120,
+            "steps": 5000 if paper else 240,
             "validations": 20 if paper else 6,
         },
         "search": {

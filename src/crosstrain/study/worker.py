@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from crosstrain.config import config_from_dict
 from crosstrain.errors import ConfigError
 from crosstrain.io.atomic import write_text
@@ -102,6 +104,42 @@ def _base_point(spec: StudySpec) -> dict[str, Any]:
     return point
 
 
+def startup_trials(spec: StudySpec) -> int:
+    """Search trials drawn at random (at plan time, seeded) before TPE takes over."""
+    return min(spec.trials, min(10, max(2, spec.trials // 2)))
+
+
+def _random_point(spec: StudySpec, strategy: str, size: int, k: int) -> dict[str, Any]:
+    """The ``k``-th seeded random point of a cell's search space: the same for every run and worker."""
+    key = f"{spec.search_seed}:{strategy}:{size}:{k}".encode()
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+    point: dict[str, Any] = {}
+    for p in spec.space:
+        if p.name == "l2sp_alpha" and strategy != "l2sp":
+            continue
+        if p.choices is not None:
+            point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
+            continue
+        u = rng.uniform(np.log(p.low), np.log(p.high)) if p.log else rng.uniform(p.low, p.high)
+        value = float(np.exp(u)) if p.log else float(u)
+        point[p.name] = int(round(value)) if p.integer else value
+    return point
+
+
+def _search_jobs(spec: StudySpec, strategy: str, size: int) -> list[tuple[str, dict[str, Any]]]:
+    """Trial 0: the spec's own settings; then seeded random points; then TPE's proposals ({})."""
+    jobs = []
+    for k in range(spec.trials):
+        if k == 0:
+            params = _base_point(spec)
+        elif k < startup_trials(spec):
+            params = _random_point(spec, strategy, size, k)
+        else:
+            params = {}
+        jobs.append((f"hpo/{strategy}/n{size}/{k}", params))
+    return jobs
+
+
 def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print, **storage_kw: Any) -> Study:
     """Build data and source model, record fingerprints and enqueue every trial (idempotent)."""
     import optuna
@@ -123,12 +161,11 @@ def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print
     data = load_data(spec, folder)
     sizes = resolve_sizes(spec, len(data.pool))
     source = prepare_source(spec, folder, data, log) if any(s != "scratch" for s in spec.strategies) else None
-    base = _base_point(spec)
     for strategy, size in [(st, n) for n in sizes for st in spec.strategies]:
         hpo = optuna.create_study(
             study_name=cell_name(spec.name, "hpo", strategy, size), storage=storage, load_if_exists=True
         )
-        _enqueue(hpo, [(f"hpo/{strategy}/n{size}/{k}", base if k == 0 else {}) for k in range(spec.trials)])
+        _enqueue(hpo, _search_jobs(spec, strategy, size))
         final = optuna.create_study(
             study_name=cell_name(spec.name, "final", strategy, size), storage=storage, load_if_exists=True
         )
@@ -194,8 +231,7 @@ def _sampler(study: Study, strategy: str, size: int, n_existing: int) -> Any:
 
     key = f"{study.spec.search_seed}:{strategy}:{size}:{n_existing}:{worker_id()}".encode()
     seed = int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
-    startup = min(10, max(2, study.spec.trials // 2))
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(study.spec))
 
 
 def suggest(trial: Any, spec: StudySpec, strategy: str) -> dict[str, Any]:
