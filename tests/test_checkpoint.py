@@ -119,3 +119,13 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_is_finished_only_for_the_final_checkpoint_of_a_run(tmp_path, model):
+    from crosstrain.io.checkpoint import is_finished, save_checkpoint
+
+    assert not is_finished(tmp_path / "missing.ckpt")
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    assert not is_finished(tmp_path / "junk.ckpt")
+    assert not is_finished(save_checkpoint(model, tmp_path / "mid.ckpt"))  # e.g. an improvement mid-run
+    assert is_finished(save_checkpoint(model, tmp_path / "end.ckpt", extra={"stopped": "epochs"}))

@@ -28,7 +28,7 @@ from crosstrain.data.extxyz import read_structures
 from crosstrain.data.sw import SWProtocol
 from crosstrain.data.sw_dataset import build_sw_dataset
 from crosstrain.io.atomic import write_text
-from crosstrain.io.checkpoint import load_checkpoint, read_metadata
+from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.provenance import provenance
 from crosstrain.report import markdown_table, save_figure, write_report
 from crosstrain.train.batches import Dataset
@@ -75,15 +75,8 @@ def _config(strategy: str, epochs: int, batch: int, lr: float = 2e-3) -> Any:
     )
 
 
-def _finished(ckpt: Path) -> bool:
-    try:
-        return ckpt.exists() and "stopped" in read_metadata(ckpt)
-    except Exception:
-        return False
-
-
 def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    if _finished(ckpt):
+    if is_finished(ckpt):
         log(f"{name}: reusing {ckpt}")
         return json.loads((ckpt.with_suffix(".report.json")).read_text())
     log(f"{name}: training")

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from ase.units import GPa
 
 from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
 
-EV_PER_A3_IN_GPA = 160.21766208
 _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 
@@ -43,7 +43,7 @@ def strain_and_stress(structure: Structure, ref: np.ndarray) -> tuple[np.ndarray
     green = 0.5 * (f.T @ f - np.eye(3))
     u, _, vt = np.linalg.svd(f)
     rotation = u @ vt  # polar decomposition F = R U
-    stress = rotation.T @ np.asarray(structure.stress) @ rotation * EV_PER_A3_IN_GPA
+    stress = rotation.T @ np.asarray(structure.stress) @ rotation / GPa
     eps = np.array([green[i, j] * (1 if i == j else 2) for i, j in _VOIGT])
     sig = np.array([stress[i, j] for i, j in _VOIGT])
     return eps, sig
@@ -77,9 +77,9 @@ def elastic_reference(structures: Sequence[Structure], max_strain: float = 0.025
     if len(small) < 3:
         raise DataFileError(f"only {len(small)} elastic structures within |strain| <= {max_strain}")
     fit = fit_cubic_elastic(np.array([e for e, _ in small]), np.array([s for _, s in small]))
-    n_cells = round(float(ref[0, 0]) / 5.5)  # conventional cells per edge (64 atoms: 2)
+    n_cells = round((len(elastic[0].numbers) / 8) ** (1 / 3))  # 8-atom conventional cells per edge
     return {
-        "a0": float(ref[0, 0]) / max(1, n_cells),
+        "a0": float(ref[0, 0]) / n_cells,
         **fit,
         "bulk_modulus": (fit["C11"] + 2 * fit["C12"]) / 3,
         "structures_used": len(small),

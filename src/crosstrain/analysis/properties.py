@@ -26,14 +26,13 @@ ROWS = [
 
 
 def _flatten(p: dict[str, Any]) -> dict[str, float | None]:
-    if p.get("source", "").startswith("mlearn"):  # DFT reference: only what the data contain
-        return {key: p.get(key) for key, _ in ROWS}
-    keys = ("a0", "cohesive_energy", "bulk_modulus", "C11", "C12", "C44", "C44_clamped")
-    out: dict[str, float | None] = {k: p.get(k) for k in keys}
-    out["vacancy_relaxed"] = p["vacancy_formation_energy"]["relaxed"]
-    out["Gamma_optical"] = max(p["phonons_THz"]["Gamma"])
-    out["X_TA"] = min(p["phonons_THz"]["X"])
-    out["L_TA"] = min(p["phonons_THz"]["L"])
+    """One value per table row; a source that lacks a property (e.g. the DFT data) gives ``None``."""
+    out: dict[str, float | None] = {key: p.get(key) for key, _ in ROWS}
+    if "vacancy_formation_energy" in p:
+        out["vacancy_relaxed"] = p["vacancy_formation_energy"]["relaxed"]
+    if "phonons_THz" in p:
+        ph = p["phonons_THz"]
+        out.update(Gamma_optical=max(ph["Gamma"]), X_TA=min(ph["X"]), L_TA=min(ph["L"]))
     return out
 
 

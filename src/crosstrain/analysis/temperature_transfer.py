@@ -25,7 +25,7 @@ from crosstrain.data.extxyz import read_structures
 from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
 from crosstrain.io.atomic import write_text
-from crosstrain.io.checkpoint import load_checkpoint, read_metadata
+from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.provenance import provenance
 
 
@@ -48,12 +48,9 @@ def _per_temperature(structures: list[Structure], k: int, seed: int) -> list[Str
 def _train(name: str, ckpt: Path, log: Callable[[str], None], **kwargs: Any) -> None:
     from crosstrain.train.pipeline import fit
 
-    try:
-        if "stopped" in read_metadata(ckpt):
-            log(f"{name}: reusing {ckpt}")
-            return
-    except Exception:
-        pass
+    if is_finished(ckpt):
+        log(f"{name}: reusing {ckpt}")
+        return
     log(f"{name}: training")
     fit(out=ckpt, resume=True, progress=False, **kwargs)
 

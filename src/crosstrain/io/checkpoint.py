@@ -151,6 +151,15 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+def is_finished(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds the final checkpoint of a completed training run (its metadata says
+    why training stopped); a missing, partial or unreadable file is not finished."""
+    try:
+        return "stopped" in read_metadata(path)
+    except CheckpointError:
+        return False
+
+
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint written by :func:`save_checkpoint`; every failure is a CheckpointError."""
     from safetensors.torch import load_file

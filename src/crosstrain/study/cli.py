@@ -10,6 +10,7 @@ crosstrain study spec sw-paper > my_study.yaml              # a built-in spec, t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -40,7 +41,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     console = Console()
     spec = load_spec(args.spec)
     if args.mlearn:
-        spec = type(spec)(**{**spec.__dict__, "data": {**spec.data, "root": args.mlearn}})
+        spec = dataclasses.replace(spec, data={**spec.data, "root": args.mlearn})
     doc = run_study(
         spec,
         args.dir,

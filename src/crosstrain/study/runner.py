@@ -9,6 +9,7 @@ period, and continues from its last epoch).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -99,8 +100,6 @@ def run_study(
     if workers == 1:
         run_worker(study, threads=threads, log=log)
     else:
-        import os
-
         per = threads or max(1, (os.cpu_count() or 1) // workers)
         _run_processes(study, url, workers, per, heartbeat, grace, log, progress)
     st = study_status(study)

@@ -261,6 +261,12 @@ _QUICK_SPACE = {
 }
 
 
+def _search(paper: bool, quick_trials: int) -> dict[str, Any]:
+    """The built-in specs' search: 20 TPE-guided trials on GPUs, a few on CPUs (validation force MAE)."""
+    space = _PAPER_SPACE if paper else _QUICK_SPACE
+    return {"trials": 20 if paper else quick_trials, "metric": "force_mae", "seed": 0, "space": space}
+
+
 def _sw(scale: str) -> dict[str, Any]:
     paper = scale == "paper"
     protocol = {} if paper else {"per_temperature": 20, "equilibration_ps": 3.0, "n_test": 5}
@@ -285,12 +291,7 @@ def _sw(scale: str) -> dict[str, Any]:
             "steps": 5000 if paper else 240,
             "validations": 20 if paper else 6,
         },
-        "search": {
-            "trials": 20 if paper else 3,
-            "metric": "force_mae",
-            "seed": 0,
-            "space": _PAPER_SPACE if paper else _QUICK_SPACE,
-        },
+        "search": _search(paper, quick_trials=3),
         "report": {"chemical_accuracy_mev": None},
     }
 
@@ -323,12 +324,7 @@ def _dft(scale: str) -> dict[str, Any]:
             "steps": 5000 if paper else 120,
             "validations": 20 if paper else 6,
         },
-        "search": {
-            "trials": 20 if paper else 2,
-            "metric": "force_mae",
-            "seed": 0,
-            "space": _PAPER_SPACE if paper else _QUICK_SPACE,
-        },
+        "search": _search(paper, quick_trials=2),
         "report": {"chemical_accuracy_mev": 43.0},
     }
 

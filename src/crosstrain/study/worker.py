@@ -25,12 +25,12 @@ import numpy as np
 from crosstrain.config import config_from_dict
 from crosstrain.errors import ConfigError
 from crosstrain.io.atomic import write_text
-from crosstrain.io.checkpoint import load_checkpoint, read_metadata
+from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.io.hashing import sha256_file
 from crosstrain.species import to_atomic_number
 from crosstrain.study.data import StudyData, build_data, data_fingerprint, load_data, resolve_sizes
 from crosstrain.study.jobs import run_job
-from crosstrain.study.spec import StudySpec, spec_from_dict
+from crosstrain.study.spec import SearchParam, StudySpec, spec_from_dict
 from crosstrain.study.storage import cell_name, meta_name, open_storage
 
 Log = Callable[[str], None]
@@ -57,13 +57,6 @@ class Study:
         )
 
 
-def _source_is_finished(ckpt: Path) -> bool:
-    try:
-        return ckpt.exists() and "stopped" in read_metadata(ckpt)
-    except Exception:
-        return False
-
-
 def prepare_source(spec: StudySpec, folder: Path, data: StudyData, log: Log) -> Path:
     """The source-element model: the spec's checkpoint (checked) or one trained here (resumable)."""
     given = spec.source.get("checkpoint")
@@ -74,7 +67,7 @@ def prepare_source(spec: StudySpec, folder: Path, data: StudyData, log: Log) -> 
             raise ConfigError(f"{path}: source checkpoint does not know {spec.source_element}")
         return path
     path = folder / "source" / f"{spec.source_element}.ckpt"
-    if _source_is_finished(path):
+    if is_finished(path):
         log(f"source model: reusing {path}")
         return path
     from crosstrain.train.pipeline import fit
@@ -109,14 +102,17 @@ def startup_trials(spec: StudySpec) -> int:
     return min(spec.trials, min(10, max(2, spec.trials // 2)))
 
 
+def search_space(spec: StudySpec, strategy: str) -> list[SearchParam]:
+    """The search dimensions that apply to ``strategy`` (``l2sp_alpha`` only to l2sp)."""
+    return [p for p in spec.space if p.name != "l2sp_alpha" or strategy == "l2sp"]
+
+
 def _random_point(spec: StudySpec, strategy: str, size: int, k: int) -> dict[str, Any]:
     """The ``k``-th seeded random point of a cell's search space: the same for every run and worker."""
     key = f"{spec.search_seed}:{strategy}:{size}:{k}".encode()
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
     point: dict[str, Any] = {}
-    for p in spec.space:
-        if p.name == "l2sp_alpha" and strategy != "l2sp":
-            continue
+    for p in search_space(spec, strategy):
         if p.choices is not None:
             point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
             continue
@@ -226,10 +222,12 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _sampler(study: Study, strategy: str, size: int, n_existing: int) -> Any:
+def _sampler(study: Study, strategy: str, size: int, k: int) -> Any:
+    """TPE for the proposals after the planned points; seeded per worker and job (``k``), since
+    which history it sees depends on the workers' timing anyway."""
     import optuna
 
-    key = f"{study.spec.search_seed}:{strategy}:{size}:{n_existing}:{worker_id()}".encode()
+    key = f"{study.spec.search_seed}:{strategy}:{size}:{k}:{worker_id()}".encode()
     seed = int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(study.spec))
 
@@ -237,9 +235,7 @@ def _sampler(study: Study, strategy: str, size: int, n_existing: int) -> Any:
 def suggest(trial: Any, spec: StudySpec, strategy: str) -> dict[str, Any]:
     """Sample (or, for an enqueued point, read back) the search-space settings of one trial."""
     params: dict[str, Any] = {}
-    for p in spec.space:
-        if p.name == "l2sp_alpha" and strategy != "l2sp":
-            continue
+    for p in search_space(spec, strategy):
         if p.choices is not None:
             params[p.name] = trial.suggest_categorical(p.name, list(p.choices))
         elif p.integer:
