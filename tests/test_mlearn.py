@@ -7,7 +7,7 @@ import pytest
 
 from crosstrain.cli import main
 from crosstrain.data.extxyz import read_structures
-from crosstrain.data.mlearn import find_mlearn_root, read_mlearn, stratified_split
+from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn, stratified_split
 from crosstrain.errors import CrosstrainError, DataFileError
 
 ROOT = None
@@ -19,7 +19,7 @@ needs_data = pytest.mark.skipif(ROOT is None, reason="mlearn data (../shared/dat
 @needs_data
 @pytest.mark.parametrize("element, n, groups", [("Si", 214, (90, 57, 55, 12)), ("Ge", 228, (90, 72, 55, 11))])
 def test_reads_real_files(element, n, groups):
-    structures = read_mlearn(ROOT / element / "training.json", element=element)
+    structures = read_mlearn(mlearn_file(ROOT, element), element=element)
     assert len(structures) == n
     counts = [sum(s.info["group"] == g for s in structures) for g in ("AIMD-NVT", "Vacancy", "Elastic", "Surface")]
     assert tuple(counts) == groups
@@ -32,7 +32,7 @@ def test_reads_real_files(element, n, groups):
 @pytest.mark.parametrize("element", ["Si", "Ge"])
 def test_stress_sign_and_units_match_energy_derivative(element):
     """σ_xx = (1/V) dE/dε_xx from the Elastic group's uniaxial strains (mode 0)."""
-    structures = read_mlearn(ROOT / element / "training.json")
+    structures = read_mlearn(mlearn_file(ROOT, element))
     by_strain = {}
     for s in structures:
         m = re.search(r"mode 0, strain (-?[0-9.]+)", s.info["description"])
@@ -50,11 +50,12 @@ def test_stress_sign_and_units_match_energy_derivative(element):
 
 @needs_data
 def test_split_is_seeded_and_stratified():
-    structures = read_mlearn(ROOT / "Ge" / "training.json")
+    structures = read_mlearn(mlearn_file(ROOT, "Ge"))
     a = stratified_split(structures, 22, 25, seed=1)
     assert a == stratified_split(structures, 22, 25, seed=1)
     assert a != stratified_split(structures, 22, 25, seed=2)
-    assert len(a["valid"]) == 22 and len(a["test"]) == 25 and len(a["train"]) == 228 - 47
+    assert abs(len(a["valid"]) - 22) <= 2 and len(a["test"]) == 25
+    assert len(a["train"]) + len(a["valid"]) + len(a["test"]) == 228
     assert set(a["train"]).isdisjoint(a["valid"]) and set(a["valid"]).isdisjoint(a["test"])
     groups = {structures[i].info["group"] for i in a["valid"]}
     assert groups == {"AIMD-NVT", "Vacancy", "Elastic", "Surface"}
@@ -123,3 +124,57 @@ def test_cli_bad_file_exit_code_and_no_output(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "record 1: missing label" in err and err.count("\n") == 1
     assert not (out / "Si.extxyz").exists()
+
+
+@needs_data
+@pytest.mark.parametrize("element", ["Si", "Ge"])
+def test_split_never_puts_symmetry_twins_or_one_family_on_both_sides(element):
+    """The Elastic group stores each strain state with its axes permuted (same energy, rotated
+    forces): a random split leaks them; the family split keeps twins, strain levels and blocks of
+    consecutive MD snapshots together, and holds out a whole strain level for test."""
+    from crosstrain.data.splits import families, leaks, twin_key
+
+    structures = read_mlearn(mlearn_file(ROOT, element))
+    twins = {}
+    for s in structures:
+        twins.setdefault(twin_key(s), []).append(s)
+    assert sum(len(v) > 1 for v in twins.values()) >= 10  # the data do hold twins
+    rng = np.random.default_rng(0)
+    random_split = {"train": list(range(40, 228 if element == "Ge" else 214)), "test": list(range(40))}
+    random_split["test"] = rng.permutation(len(structures))[:25].tolist()
+    random_split["train"] = sorted(set(range(len(structures))) - set(random_split["test"]))
+    assert leaks(structures, random_split)  # what the old split did
+    for seed in range(5):
+        split = stratified_split(structures, 22, 25, seed=seed)
+        assert leaks(structures, split) == []
+        fam = families(structures)
+        for part in ("valid", "test"):
+            inside = {fam[i] for i in split[part]}
+            assert all(fam[i] not in inside for i in split["train"])
+        elastic = {structures[i].info["family"] for i in split["test"] if structures[i].info["group"] == "Elastic"}
+        members = [s for s in structures if s.info.get("family") in elastic]
+        assert elastic and all(structures.index(s) in split["test"] for s in members)
+    assert stratified_split(structures, 22, 0, seed=0)["test"] == []
+
+
+def test_mlearn_data_ship_with_the_package():
+    from crosstrain.data.mlearn import PACKAGED_ROOT
+
+    assert find_mlearn_root(None) == PACKAGED_ROOT or "CROSSTRAIN_MLEARN" in __import__("os").environ
+    assert (PACKAGED_ROOT / "LICENSE").read_text().startswith("BSD 3-Clause")
+    assert len(read_mlearn(mlearn_file(PACKAGED_ROOT, "Ge"), element="Ge")) == 228
+
+
+def test_data_mlearn_test_zero_and_evaluate_reads_json(tmp_path, capsys):
+    from crosstrain.data.mlearn import PACKAGED_ROOT
+
+    out = tmp_path / "d"
+    args = ["data", "mlearn", "--out", str(out), "--elements", "Ge", "--test", "0", "--root", str(PACKAGED_ROOT)]
+    assert main(args) == 0
+    assert not (out / "Ge.test.extxyz").exists()
+    assert len(read_structures(out / "Ge.train.extxyz")) + len(read_structures(out / "Ge.valid.extxyz")) == 228
+    ck = tmp_path / "m.ckpt"
+    assert main(["init", "--elements", "Ge", "--out", str(ck)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(ck), str(mlearn_file(PACKAGED_ROOT, "Ge"))]) == 0
+    assert "228 structures" in capsys.readouterr().out

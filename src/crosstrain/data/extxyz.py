@@ -23,7 +23,7 @@ def read_structures(
     require: Sequence[str] = (),
     element: str | None = None,
 ) -> list[Structure]:
-    """All structures in an extxyz file.
+    """All structures in an extxyz file (or an mlearn ``training.json[.gz]``, always fully labelled).
 
     ``require`` lists labels every record must carry (``"energy"``, ``"forces"``, ``"stress"``);
     ``element`` demands that every record contains only that element.
@@ -38,6 +38,10 @@ def read_structures(
     unknown = set(require) - set(LABELS)
     if unknown:
         raise ValueError(f"unknown label(s) {sorted(unknown)}; choose from {LABELS}")
+    if p.name.endswith((".json", ".json.gz")):  # an mlearn training.json, read directly
+        from crosstrain.data.mlearn import read_mlearn
+
+        return read_mlearn(p, element=element)
     z_expected = to_atomic_number(element) if element is not None else None
     out: list[Structure] = []
     record = 0

@@ -14,6 +14,7 @@ finite-difference error (see ``tests/test_mlearn.py``).
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from crosstrain.data.splits import stratified_split  # noqa: F401 (re-exported)
 from crosstrain.data.structures import Structure
 from crosstrain.errors import CrosstrainError, DataFileError
 from crosstrain.species import to_atomic_number
@@ -32,28 +34,35 @@ GROUPS = ("AIMD-NVT", "Vacancy", "Elastic", "Surface")
 _TEMPERATURE = re.compile(r"at (\d+(?:\.\d+)?) K")
 
 
+#: the copy that ships with the package (gzipped, unchanged; BSD-3-Clause, see its LICENSE)
+PACKAGED_ROOT = Path(__file__).resolve().parent / "mlearn_data"
+
+
 def find_mlearn_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The mlearn folder: ``root`` if given, else ``$CROSSTRAIN_MLEARN``, else ``../shared/data/mlearn``
-    next to the working directory or to this source checkout."""
-    candidates = []
-    if root is not None:
-        candidates.append(Path(root))
-    elif os.environ.get("CROSSTRAIN_MLEARN"):
+    """The mlearn folder: ``root`` if given, else ``$CROSSTRAIN_MLEARN``, else the copy shipped
+    with the package (``crosstrain/data/mlearn_data``)."""
+    candidates = [Path(root)] if root is not None else []
+    if root is None and os.environ.get("CROSSTRAIN_MLEARN"):
         candidates.append(Path(os.environ["CROSSTRAIN_MLEARN"]))
-    else:
-        here = Path(__file__).resolve()
-        for base in (Path.cwd(), *here.parents[:5]):
-            candidates.append(base / ".." / "shared" / "data" / "mlearn")
-            candidates.append(base / "shared" / "data" / "mlearn")
+    if not candidates:
+        candidates.append(PACKAGED_ROOT)
     for c in candidates:
-        if (c / "Si" / "training.json").is_file() or (c / "Ge" / "training.json").is_file():
+        if any(_element_file(c, e) is not None for e in ("Si", "Ge")):
             return c.resolve()
-    tried = ", ".join(str(c) for c in candidates[:3])
-    raise DataFileError(f"mlearn data not found (tried {tried}); pass the folder that holds Si/ and Ge/")
+    tried = ", ".join(str(c) for c in candidates)
+    raise DataFileError(f"mlearn data not found in {tried}: pass the folder that holds Si/training.json and Ge/")
+
+
+def _element_file(root: Path, element: str) -> Path | None:
+    for name in ("training.json", "training.json.gz"):
+        if (root / element / name).is_file():
+            return root / element / name
+    return None
 
 
 def mlearn_file(root: str | os.PathLike[str], element: str) -> Path:
-    return Path(root) / element / "training.json"
+    """``<root>/<element>/training.json`` (or its ``.gz``)."""
+    return _element_file(Path(root), element) or Path(root) / element / "training.json"
 
 
 def _record_to_structure(rec: Any, source: str) -> Structure:
@@ -112,8 +121,9 @@ def read_mlearn(path: str | os.PathLike[str], element: str | None = None) -> lis
     if not p.is_file():
         raise DataFileError(f"{p}: file not found")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise DataFileError(f"{p}: not valid JSON ({exc})") from None
     if not isinstance(data, list):
         raise DataFileError(f"{p}: expected a JSON list of records")
@@ -128,46 +138,32 @@ def read_mlearn(path: str | os.PathLike[str], element: str | None = None) -> lis
             raise DataFileError(f"{source}: contains elements other than {element}")
         s.info["mlearn_index"] = k
         out.append(s)
+    label_families(out)
     return out
 
 
-def stratified_split(
-    structures: list[Structure], n_valid: int, n_test: int, seed: int = 0, key: str = "group"
-) -> dict[str, list[int]]:
-    """Seeded train/valid/test indices, each group (``info[key]``) represented in proportion to its size."""
-    n = len(structures)
-    if n_valid < 0 or n_test < 0 or n_valid + n_test >= n:
-        raise DataFileError(f"cannot take {n_valid} validation and {n_test} test structures from {n}")
-    groups: dict[str, list[int]] = {}
-    for i, s in enumerate(structures):
-        groups.setdefault(str(s.info.get(key, "")), []).append(i)
-    names = sorted(groups)
-    rng = np.random.default_rng(seed)
-    shuffled = {g: rng.permutation(groups[g]).tolist() for g in names}
-    valid_counts = _apportion([len(groups[g]) for g in names], n_valid)
-    rest = [len(groups[g]) - c for g, c in zip(names, valid_counts)]
-    test_counts = _apportion(rest, n_test)
-    out: dict[str, list[int]] = {"train": [], "valid": [], "test": []}
-    for g, nv, nt in zip(names, valid_counts, test_counts):
-        idx = shuffled[g]
-        out["valid"] += idx[:nv]
-        out["test"] += idx[nv : nv + nt]
-        out["train"] += idx[nv + nt :]
-    return {k: sorted(v) for k, v in out.items()}
+#: consecutive snapshots of one MD run that form one family (a split never cuts through one)
+MD_BLOCK = 3
+_STRAIN = re.compile(r"strain (-?\d+(?:\.\d+)?)")
+_SNAPSHOT = re.compile(r"Snapshot (\d+) of")
 
 
-def _apportion(sizes: list[int], total: int) -> list[int]:
-    """Largest-remainder apportionment of ``total`` over groups of ``sizes`` (never above a size)."""
-    whole = sum(sizes)
-    if whole == 0:
-        return [0] * len(sizes)
-    quotas = [total * s / whole for s in sizes]
-    counts = [min(int(q), s) for q, s in zip(quotas, sizes)]
-    order = sorted(range(len(sizes)), key=lambda i: quotas[i] - counts[i], reverse=True)
-    k = 0
-    while sum(counts) < total and k < 10 * len(sizes):
-        i = order[k % len(sizes)]
-        if counts[i] < sizes[i]:
-            counts[i] += 1
-        k += 1
-    return counts
+def label_families(structures: list[Structure]) -> None:
+    """Set ``info["family"]``: one strain magnitude of the Elastic group (all modes, ± strain and
+    the axis-permuted twins together; the ground state is strain 0), a block of ``MD_BLOCK``
+    consecutive snapshots of one MD run (AIMD-NVT and Vacancy, a run is a temperature), or the
+    structure itself (surfaces). See :mod:`crosstrain.data.splits`."""
+    runs: dict[tuple[str, float | None], list[tuple[int, int]]] = {}
+    for k, s in enumerate(structures):
+        group, description = s.info.get("group", ""), s.info.get("description", "")
+        if group == "Elastic":
+            m = _STRAIN.search(description)
+            s.info["family"] = f"Elastic |strain| {abs(float(m.group(1))) if m else 0.0:g}"
+        elif group in ("AIMD-NVT", "Vacancy") and _SNAPSHOT.search(description):
+            snapshot = int(_SNAPSHOT.search(description).group(1))  # type: ignore[union-attr]
+            runs.setdefault((group, s.info.get("temperature")), []).append((snapshot, k))
+        else:
+            s.info["family"] = f"{group} {description or k}"
+    for (group, temperature), members in runs.items():
+        for rank, (_, k) in enumerate(sorted(members)):
+            structures[k].info["family"] = f"{group} {temperature:g} K block {rank // MD_BLOCK}"

@@ -36,12 +36,15 @@ def build_mlearn_dataset(
         splits = stratified_split(structures, n_valid, n_test, seed)
         splits_doc[element] = splits
         for name, idx in splits.items():
+            if not idx:  # --test 0: train on everything, test on an external set
+                continue
             sp = write_structures(out / f"{element}.{name}.extxyz", [structures[i] for i in idx])
             files[sp.name] = {"sha256": sha256_file(sp), "structures": len(idx)}
     write_json(
         out / "splits.json",
         {
-            "rule": "seeded, stratified by group",
+            "rule": "seeded, stratified by group; whole families (symmetry twins, Elastic strain levels, "
+            "blocks of consecutive MD snapshots) on one side only",
             "seed": seed,
             "n_valid": n_valid,
             "n_test": n_test,

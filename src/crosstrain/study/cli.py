@@ -124,7 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=1, help="local worker processes (default 1: in this process; 0: plan only)"
     )
     p.add_argument("--threads", type=int, help="torch threads per worker (default: cores / workers)")
-    p.add_argument("--mlearn", help="folder of the mlearn data (DFT specs; default: found at ../shared/data/mlearn)")
+    p.add_argument("--mlearn", help="folder of the mlearn data (DFT specs; default: the copy shipped with crosstrain)")
     p.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS, help=argparse.SUPPRESS)
     p.add_argument("--grace", type=int, default=GRACE_SECONDS, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_study)

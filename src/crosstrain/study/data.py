@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from crosstrain.data.extxyz import read_structures
-from crosstrain.data.mlearn import stratified_split
+from crosstrain.data.splits import stratified_split
 from crosstrain.data.structures import Structure
 from crosstrain.errors import ConfigError
 from crosstrain.io.hashing import sha256_file
