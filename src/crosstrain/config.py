@@ -20,12 +20,18 @@ from crosstrain.errors import ConfigError
 from crosstrain.model.config import DimeNetConfig, preset
 
 LOSSES = ("forces", "energy_forces", "energy_forces_stress")
-STRATEGIES = ("scratch", "full", "rescaled", "freeze", "l2sp")
+SCHEDULES = ("exponential", "cosine")
+STRATEGIES = ("scratch", "full", "rescaled", "freeze", "l2sp", "replay")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. ``lr_decay`` is the final/initial learning-rate ratio (0.01 = 100x)."""
+    """Optimisation settings.
+
+    The learning rate rises linearly from 0 over ``warmup_steps`` optimiser steps, then decays to
+    ``lr × lr_decay`` at the last step: exponentially (the paper group's recipe) or along a
+    half cosine (``schedule: cosine``). Loss weights are explained in :mod:`crosstrain.train.loss`.
+    """
 
     loss: str = "forces"
     energy_weight: float = 1.0
@@ -33,6 +39,8 @@ class TrainConfig:
     stress_weight: float = 0.1
     lr: float = 1e-3
     lr_decay: float = 0.01
+    schedule: str = "exponential"
+    warmup_steps: int = 0
     epochs: int = 100
     batch_size: int = 4
     grad_clip: float | None = 10.0
@@ -51,6 +59,10 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be positive, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"train.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.epochs < 1 or self.batch_size < 1 or self.valid_every < 1:
             raise ConfigError("train.epochs, train.batch_size and train.valid_every must be >= 1")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
@@ -71,10 +83,13 @@ class TransferConfig:
     l2sp_alpha: float = 1e-3
     length_scale: float | None = None  # rescaled: target lengths x scale = source lengths
     energy_scale: float | None = None  # rescaled: target energies = scale x source energies
+    replay_ratio: float = 1.0  # replay: parent-data structures per target structure (at least one)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"transfer.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if not self.replay_ratio > 0:
+            raise ConfigError(f"transfer.replay_ratio must be positive, got {self.replay_ratio}")
         if self.l2sp_alpha < 0:
             raise ConfigError("transfer.l2sp_alpha must be >= 0")
         for name in ("length_scale", "energy_scale"):
@@ -170,10 +185,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config (or the defaults) and apply ``overrides``."""
+    """Read a YAML config (a path or the name of a shipped recipe, e.g. ``dft-cpu``; or the defaults)
+    and apply ``overrides``."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
+        from crosstrain.pretrained import resolve_recipe
+
+        p = resolve_recipe(path)
         try:
             data = load_yaml(p.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:

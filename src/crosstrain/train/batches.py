@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -11,6 +12,13 @@ import torch
 from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
 from crosstrain.graph import Graph, Topology, batch_graph, topology
+
+
+class GlobalSize(NamedTuple):
+    """Size of a whole global batch (all ranks together): what loss terms are averaged over."""
+
+    graphs: int
+    atoms: int
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class Dataset:
 
     def batches(
         self, batch_size: int, seed: int | None = None, rank: int = 0, world: int = 1
-    ) -> Iterator[tuple[list[int], int]]:
+    ) -> Iterator[tuple[list[int], GlobalSize]]:
         """``(this rank's indices, global batch size)`` per batch; shuffled when ``seed`` is given.
 
         With several ranks each global batch is split round-robin, so every rank sees a disjoint
@@ -83,4 +91,5 @@ class Dataset:
             order = np.random.default_rng(seed).permutation(len(self))
         for lo in range(0, len(order), batch_size):
             global_batch = order[lo : lo + batch_size].tolist()
-            yield global_batch[rank::world], len(global_batch)
+            n_atoms = sum(len(self.structures[i]) for i in global_batch)
+            yield global_batch[rank::world], GlobalSize(len(global_batch), n_atoms)

@@ -49,6 +49,15 @@ class TrainResult:
     seconds: float = 0.0
 
 
+def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """Linear warm-up over ``cfg.warmup_steps``, then exponential or cosine decay to ``lr × lr_decay``."""
+    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    x = step / max(total_steps, 1)
+    if cfg.schedule == "cosine":
+        return cfg.lr * warm * (cfg.lr_decay + (1 - cfg.lr_decay) * 0.5 * (1 + math.cos(math.pi * x)))
+    return cfg.lr * warm * cfg.lr_decay**x
+
+
 def state_path(out: Path) -> Path:
     return out.with_name(out.name + ".state.pt")
 
@@ -114,7 +123,7 @@ class _Trainer:
         }[cfg.loss]
 
     def lr_at(self, step: int) -> float:
-        return self.cfg.lr * self.cfg.lr_decay ** (step / max(self.total_steps, 1))
+        return learning_rate(self.cfg, step, self.total_steps)
 
     def train_epoch(self) -> float:
         self.model.train()

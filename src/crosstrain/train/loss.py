@@ -1,8 +1,16 @@
 """Losses and error metrics.
 
-The paper's loss is force matching: the mean over a batch's configurations of the summed squared
-force errors. ``energy_forces[_stress]`` adds per-atom energy and stress terms for data with
-trusted energies.
+The loss over a batch of B configurations with N atoms in all is
+
+    L = w_F · (1/3N) Σ_atoms Σ_xyz (F̂ − F)²                 forces, per-component MSE (eV/Å)²
+      + w_E · (1/B) Σ_configs ((Ê − E) / n_atoms)²           energy, per-atom MSE (eV/atom)²
+      + w_S · (1/9B) Σ_configs Σ_ij (σ̂ − σ)²                 stress, MSE in GPa²
+
+with ``forces_weight`` w_F, ``energy_weight`` w_E and ``stress_weight`` w_S; the ``loss`` setting
+picks the terms (``forces`` is the paper's force matching). Every term is an average, so a weight
+means the same whatever the batch size or the number of atoms in a structure, as in other
+trainers (MACE, NequIP). With several processes each rank adds its share of the sums and divides
+by the *global* batch's counts, so the ranks add up to the single-process loss.
 """
 
 from __future__ import annotations
@@ -13,25 +21,24 @@ import torch
 
 from crosstrain.config import TrainConfig
 from crosstrain.model.derivatives import Prediction
-from crosstrain.train.batches import Batch
+from crosstrain.train.batches import Batch, GlobalSize
 
 EV_PER_A3_IN_GPA = 160.21766208
 
 
-def loss_terms(pred: Prediction, batch: Batch, cfg: TrainConfig, n_graphs_global: int) -> dict[str, torch.Tensor]:
-    """Loss terms summed over this batch's configurations and divided by the *global* batch size,
-    so that data-parallel ranks add up to the single-process loss."""
+def loss_terms(pred: Prediction, batch: Batch, cfg: TrainConfig, size: GlobalSize) -> dict[str, torch.Tensor]:
+    """The weighted loss terms of this rank's part of a global batch of ``size`` (see module docstring)."""
     terms: dict[str, torch.Tensor] = {}
     if batch.forces is None:
         raise ValueError("training needs force labels")
-    terms["forces"] = cfg.forces_weight * (pred.forces - batch.forces).pow(2).sum() / n_graphs_global
+    terms["forces"] = cfg.forces_weight * (pred.forces - batch.forces).pow(2).sum() / (3 * size.atoms)
     if cfg.loss in ("energy_forces", "energy_forces_stress"):
         n_atoms = batch.graph.n_atoms.to(pred.energy.dtype)
         err = (pred.energy - batch.energy) / n_atoms
-        terms["energy"] = cfg.energy_weight * err.pow(2).sum().to(pred.forces.dtype) / n_graphs_global
+        terms["energy"] = cfg.energy_weight * err.pow(2).sum().to(pred.forces.dtype) / size.graphs
     if cfg.loss == "energy_forces_stress":
-        err = (pred.stress - batch.stress) * EV_PER_A3_IN_GPA  # GPa: weights of order 1 make sense
-        terms["stress"] = cfg.stress_weight * err.pow(2).mean(dim=(1, 2)).sum() / n_graphs_global
+        err = (pred.stress - batch.stress) * EV_PER_A3_IN_GPA
+        terms["stress"] = cfg.stress_weight * err.pow(2).mean(dim=(1, 2)).sum() / size.graphs
     return terms
 
 
