@@ -31,3 +31,18 @@ def test_errors_are_one_line_and_nonzero(tmp_path, capsys):
     assert "unknown chemical element 'Xx'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["nonsense"])
+
+
+def test_named_parents_and_recipes(tmp_path, capsys):
+    from crosstrain.config import load_config
+
+    assert load_config("dft-cpu").train.loss == "energy_forces_stress"
+    assert main(["train", "--config", "no-such-recipe", "--data", "x.extxyz", "--out", str(tmp_path / "m")]) == 2
+    assert "no shipped recipe" in capsys.readouterr().err
+    args = ["transfer", "--from", "no-such-parent", "--map", "Ge=Si", "--data", "x.extxyz"]
+    args += ["--out", str(tmp_path / "m")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no shipped model of that name" in err and err.count("\n") == 1
+    assert main(["models"]) == 0
+    assert "dft-cpu" in capsys.readouterr().out

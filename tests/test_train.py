@@ -132,7 +132,28 @@ def test_energy_shift_recovers_constant_offset(sw, tmp_path):
     ]
     a, _ = fit(cfg(epochs=1), sw["si_train"], tmp_path / "a.ckpt", progress=False)
     b, _ = fit(cfg(epochs=1), shifted, tmp_path / "b.ckpt", progress=False)
-    assert b.energy_shift["Si"] - a.energy_shift["Si"] == pytest.approx(3.0, abs=1e-9)
+    # fitted before training (the same start for every strategy) and refined after it
+    assert float(b.model.energy_shift[14] - a.model.energy_shift[14]) == pytest.approx(3.0, abs=1e-9)
+
+
+def test_every_strategy_starts_from_least_squares_reference_energies(sw, si_parent, tmp_path):
+    """Scratch and transfer both start from reference energies fitted on the training set: after a
+    step at a vanishing learning rate, the post-hoc least-squares shift has nothing left to add."""
+    ge = sw["ge_train"] + sw["ge_valid"]
+    scratch, report = fit(cfg(epochs=1, lr=1e-12), ge, tmp_path / "s.ckpt", progress=False)
+    assert "Ge" in report["init"]["energy_reference_fit"]
+    assert abs(scratch.energy_shift["Ge"]) < 1e-6
+    out, _ = si_parent
+    full, report = fit(
+        cfg(epochs=1, lr=1e-12, strategy="full"),
+        ge,
+        tmp_path / "f.ckpt",
+        parent=out,
+        element_map={"Ge": "Si"},
+        progress=False,
+    )
+    assert abs(full.energy_shift["Ge"]) < 1e-6
+    assert "Ge" in report["init"]["energy_reference_fit"]
 
 
 def test_bad_transfer_inputs(sw, si_parent, tmp_path):
@@ -290,3 +311,49 @@ def test_config_reads_exponent_floats_and_rejects_text(tmp_path):
     assert (cfg.train.lr, cfg.train.lr_decay, cfg.train.stress_weight) == (1e-3, 5e-2, 0.2)
     with pytest.raises(ConfigError, match="train.lr must be a number"):
         load_config(None, ["train.lr=fast"])
+
+
+def test_replay_keeps_the_source_element_in_the_training_set(sw, si_parent, tmp_path):
+    out, _ = si_parent
+    config = config_from_dict(
+        {"model": {"preset": "cpu", **MODEL}, "train": {"epochs": 1, "batch_size": 2, "dtype": "float64"},
+         "transfer": {"strategy": "replay", "replay_ratio": 2.0}}
+    )  # fmt: skip
+    result, report = fit(
+        config, sw["ge_train"], tmp_path / "r.ckpt", parent=out, element_map={"Ge": "Si"},
+        replay_data=sw["si_train"], progress=False,
+    )  # fmt: skip
+    meta = read_metadata(tmp_path / "r.ckpt")
+    assert meta["n_replay"] == 2 * len(sw["ge_train"]) and meta["n_train"] == 3 * len(sw["ge_train"])
+    assert set(meta["species"]) == {"Si", "Ge"}
+    assert set(report["init"]["energy_reference_fit"]) == {"Si", "Ge"}
+    with pytest.raises(ConfigError, match="--replay-data"):  # a parent that did not ship brings no data
+        fit(config, sw["ge_train"], tmp_path / "x.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
+
+
+def test_zero_shot_is_the_transferred_start_evaluated_on_test(sw, si_parent, tmp_path):
+    from crosstrain.train.pipeline import start, zero_shot
+
+    out, _ = si_parent
+    config = cfg(strategy="full")
+    report = zero_shot(config, sw["ge_train"], tmp_path / "z.ckpt", out, {"Ge": "Si"}, test=sw["ge_valid"])
+    assert read_metadata(tmp_path / "z.ckpt")["stopped"].startswith("zero-shot")
+    model = start(config, sw["ge_train"], out, {"Ge": "Si"}).model
+    graph = batch_graph([sw["ge_valid"][0]], cutoff=model.cutoff, dtype=torch.float64)
+    saved = load_checkpoint(tmp_path / "z.ckpt").model
+    assert torch.allclose(predict(saved, graph).forces, predict(model, graph).forces)
+    assert report["test"]["force_mae"] > 0 and report["test"]["n_structures"] == len(sw["ge_valid"])
+
+
+def test_learning_rate_schedules():
+    from crosstrain.config import TrainConfig
+    from crosstrain.train.loop import learning_rate
+
+    cos = TrainConfig(lr=1e-3, lr_decay=0.01, schedule="cosine", warmup_steps=10)
+    assert learning_rate(cos, 0, 100) == pytest.approx(1e-4)  # warm-up from lr/10 at step 0
+    assert learning_rate(cos, 9, 100) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * 0.09))))
+    assert learning_rate(cos, 100, 100) == pytest.approx(1e-5)
+    exp = TrainConfig(lr=1e-3, lr_decay=0.01)
+    assert learning_rate(exp, 50, 100) == pytest.approx(1e-4)
+    with pytest.raises(ConfigError, match="schedule"):
+        TrainConfig(schedule="linear")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 import crosstrain
+from crosstrain.config import STRATEGIES
 from crosstrain.errors import CrosstrainError
 
 
@@ -56,6 +57,25 @@ def _cmd_init(args: argparse.Namespace) -> int:
         model = model.to(torch.float64)
     path = save_checkpoint(model, args.out, training={"seed": args.seed, "preset": args.preset})
     print(f"wrote {path}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from crosstrain.pretrained import HERE, index, recipes
+
+    models = index()
+    if args.json:
+        print(json.dumps(models, indent=2, ensure_ascii=False))
+        return 0
+    for name, e in models.items():
+        errs = e.get("test_errors", {})
+        err = ", ".join(f"{k} {v}" for k, v in errs.items())
+        print(f"{name}: {e['description']} ({HERE / e['file']})")
+        print(f"    {err}" if err else "    (no recorded test errors)")
+        print(f"    regenerate: {e['command']}")
+    if not models:
+        print("no shipped models in this installation")
+    print("recipes (crosstrain train --config NAME): " + ", ".join(recipes()))
     return 0
 
 
@@ -143,7 +163,7 @@ def _add_data_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--root",
         help="folder holding Si/training.json and Ge/training.json "
-        "(default: $CROSSTRAIN_MLEARN or ../shared/data/mlearn)",
+        "(default: $CROSSTRAIN_MLEARN or the copy shipped with crosstrain)",
     )
     p.add_argument("--elements", nargs="+", default=["Si", "Ge"])
     p.add_argument("--valid", type=int, default=22, help="validation structures per element (22)")
@@ -199,6 +219,20 @@ def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
     config = load_config(args.config, overrides)
     parent = getattr(args, "parent", None)
     element_map = parse_element_map(getattr(args, "map", None))
+    if getattr(args, "zero_shot", False):
+        from crosstrain.train.pipeline import zero_shot
+
+        report = zero_shot(config, args.data, args.out, parent, element_map, test=args.test)
+        if "test" in report:
+            m = report["test"]
+            print(f"zero-shot on the test data: force MAE {m['force_mae']:.4f} eV/Å, "
+                  f"energy MAE {m['energy_mae'] or float('nan'):.2f} meV/atom")  # fmt: skip
+        print(f"wrote {args.out} (no training step)")
+        if args.json:
+            from crosstrain.io.atomic import write_text
+
+            write_text(args.json, json.dumps(report, indent=2, default=str))
+        return 0
     _, report = fit(
         config,
         args.data,
@@ -208,6 +242,7 @@ def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
         element_map=element_map,
         source_valid=getattr(args, "source_valid", None),
         resume=args.resume,
+        replay_data=getattr(args, "replay_data", None),
     )
     if os.environ.get("RANK", "0") == "0":  # under torchrun only the first process reports
         _print_report(report, args.json)
@@ -370,7 +405,7 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--elements", nargs="+", help="default: the model's elements")
     p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference")
     p.add_argument("--dft", action="store_true", help="add the PBE values the mlearn data give (a0, C11, C12, C44⁰, B)")
-    p.add_argument("--mlearn", help="mlearn data folder (default: found at ../shared/data/mlearn)")
+    p.add_argument("--mlearn", help="mlearn data folder (default: the copy shipped with crosstrain)")
     p.add_argument("--json", help="write every number as JSON here")
     p.set_defaults(func=_cmd_properties)
 
@@ -407,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the end-to-end demo on built-in data")
     p.add_argument("--out", help="output folder (default: crosstrain-demo, or crosstrain-demo-dft with --dft)")
     p.add_argument("--dft", action="store_true", help="the DFT demo on the mlearn Si and Ge data")
-    p.add_argument("--mlearn", help="folder with Si/ and Ge/training.json (default: ../shared/data/mlearn)")
+    p.add_argument("--mlearn", help="folder with Si/ and Ge/training.json (default: the copy shipped with crosstrain)")
     p.add_argument("--scale", default="quick", choices=["quick", "tiny"], help="quick (default) or tiny (a test)")
     p.add_argument("--smoke", action="store_true", help="only the core smoke run (fresh model on a Si cell)")
     p.add_argument("--preset", default="cpu", help="model preset for --smoke: cpu or paper")
@@ -429,9 +464,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("transfer", help="initialise a model from a parent and fine-tune it")
-    p.add_argument("--from", dest="parent", required=True, help="parent checkpoint")
+    p.add_argument("--from", dest="parent", required=True, help="parent checkpoint, or a shipped model's name (si-dft)")
     p.add_argument("--map", action="append", metavar="TARGET=SOURCE", help="e.g. Ge=Si")
-    p.add_argument("--strategy", default="full", choices=["full", "rescaled", "freeze", "l2sp", "scratch"])
+    p.add_argument("--strategy", default="full", choices=list(STRATEGIES))
+    p.add_argument(
+        "--replay-data",
+        nargs="+",
+        dest="replay_data",
+        help="replay: the parent element's training data (default: a shipped parent's own)",
+    )
+    p.add_argument(
+        "--zero-shot",
+        action="store_true",
+        dest="zero_shot",
+        help="no training: save the transferred start (its strategy's fits on --data done) and evaluate it on --test",
+    )
+    p.add_argument("--test", nargs="+", help="with --zero-shot: test data to evaluate on")
     p.add_argument(
         "--source-valid",
         nargs="+",
@@ -449,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_evaluate)
 
     _add_analysis_parsers(sub)
+
+    p = sub.add_parser("models", help="list the shipped parent models and training recipes")
+    p.add_argument("--json", action="store_true", help="print the index as JSON")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -13,13 +14,15 @@ from crosstrain.config import Config
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.manifest import fingerprint
 from crosstrain.data.structures import Structure
-from crosstrain.errors import DataFileError
-from crosstrain.io.checkpoint import load_checkpoint
+from crosstrain.errors import ConfigError, DataFileError
+from crosstrain.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.pretrained import parent_training_data, resolve_model
 from crosstrain.train.batches import Dataset
 from crosstrain.train.distributed import init_from_env
 from crosstrain.train.evaluate import evaluate, fit_energy_shift
 from crosstrain.train.loop import TrainResult, train
-from crosstrain.train.transfer import data_stats, initialise
+from crosstrain.train.transfer import Initialised, data_stats, initialise, replay_sample
 
 Paths = Sequence[str | os.PathLike[str]]
 
@@ -44,41 +47,32 @@ def fit(
     source_valid: Paths | list[Structure] | None = None,
     resume: bool = False,
     progress: bool = True,
+    replay_data: Paths | list[Structure] | None = None,
 ) -> tuple[TrainResult, dict[str, Any]]:
-    """Train from scratch (no ``parent``) or transfer from ``parent``; returns the result and a report
-    with zero-shot, final validation and source-retention errors."""
+    """Train from scratch (no ``parent``) or transfer from ``parent`` (a path or the name of a
+    shipped model); returns the result and a report with zero-shot, final validation and
+    source-retention errors. ``replay`` adds a share of ``replay_data`` (default: the shipped
+    parent's own training data) to the training set."""
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     rank, _, device = init_from_env(config.train.device)
     progress = progress and rank == 0
-    train_structures = data if _structures(data) else read_many(data, require=("forces",))
+    s = start(config, data, parent, element_map, replay_data, device)
+    model, train_set, init, parent_ckpt, train_structures = s.model, s.train_set, s.init, s.parent, s.structures
     valid_structures = None
     if valid is not None:
         valid_structures = valid if _structures(valid) else read_many(valid, require=("forces",))
-    parent_ckpt = load_checkpoint(parent) if parent is not None else None
-    cutoff = (
-        parent_ckpt.model.config.cutoff
-        if parent_ckpt is not None and config.transfer.strategy != "scratch"
-        else config.model.cutoff
-    )
-    train_set = Dataset(train_structures, cutoff, name="training data")
-    init = initialise(config, train_set.numbers, parent_ckpt, element_map, train_set)
-    model = init.model.to(resolve_device(device))
-    if model.neighbour_cutoff > cutoff:  # rescaled lengths: the network sees farther in real space
-        train_set = Dataset(train_structures, model.neighbour_cutoff, name="training data")
     valid_set = Dataset(valid_structures, model.neighbour_cutoff, name="validation data") if valid_structures else None
     report: dict[str, Any] = {"init": init.info}
     if parent_ckpt is not None and config.transfer.strategy != "scratch":
-        zero_shot_model = model
-        if all(s.energy is not None for s in train_structures):
-            fit_energy_shift(zero_shot_model, train_set, config.train.batch_size)
-        report["zero_shot"] = evaluate(zero_shot_model, valid_set or train_set, config.train.batch_size, by=())
+        report["zero_shot"] = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
     metadata = {
         "data_fingerprint": fingerprint(train_structures),
         "data_stats": {**(parent_ckpt.metadata.get("data_stats", {}) if parent_ckpt else {}), **data_stats(train_set)},
         "transfer": init.info,
         "config": config.to_dict(),
         "n_train": len(train_structures),
+        "n_replay": s.n_replay,
         "n_valid": len(valid_structures or []),
     }
     result = train(
@@ -112,13 +106,93 @@ def fit(
     return result, report
 
 
+@dataclass
+class Start:
+    """A model ready to train: initialised by its strategy, reference energies fitted."""
+
+    model: DimeNetPP
+    init: Initialised
+    train_set: Dataset
+    structures: list[Structure]
+    parent: Checkpoint | None
+    n_replay: int = 0
+
+
+def start(
+    config: Config,
+    data: Paths | list[Structure],
+    parent: str | os.PathLike[str] | None = None,
+    element_map: dict[str, str] | None = None,
+    replay_data: Paths | list[Structure] | None = None,
+    device: str | torch.device = "cpu",
+) -> Start:
+    """The initial model of ``config.transfer.strategy`` on ``data`` (see :func:`fit`), with the
+    per-element reference energies fitted by least squares on the training data: the same start
+    for scratch and every transfer strategy."""
+    parent_ckpt = load_checkpoint(resolve_model(parent)) if parent is not None else None
+    structures = list(data) if _structures(data) else read_many(data, require=("forces",))
+    n_given = len(structures)
+    if config.transfer.strategy != "scratch" and parent_ckpt is None:
+        raise ConfigError(f"strategy {config.transfer.strategy!r} needs a parent model (--from)")
+    if config.transfer.strategy == "replay" and parent_ckpt is not None:
+        structures += _replay(config, parent_ckpt, replay_data, n_given)
+    transferred = parent_ckpt is not None and config.transfer.strategy != "scratch"
+    cutoff = parent_ckpt.model.config.cutoff if transferred else config.model.cutoff  # type: ignore[union-attr]
+    train_set = Dataset(structures, cutoff, name="training data")
+    init = initialise(config, train_set.numbers, parent_ckpt, element_map, train_set)
+    model = init.model.to(resolve_device(device))
+    if model.neighbour_cutoff > cutoff:  # rescaled lengths: the network sees farther in real space
+        train_set = Dataset(structures, model.neighbour_cutoff, name="training data")
+    if all(s.energy is not None for s in structures):
+        init.info["energy_reference_fit"] = fit_energy_shift(model, train_set, config.train.batch_size)
+    return Start(model, init, train_set, structures, parent_ckpt, len(structures) - n_given)
+
+
+def zero_shot(
+    config: Config,
+    data: Paths | list[Structure],
+    out: str | os.PathLike[str],
+    parent: str | os.PathLike[str],
+    element_map: dict[str, str] | None = None,
+    test: Paths | list[Structure] | None = None,
+) -> dict[str, Any]:
+    """The transferred model before any training step (its strategy's fits on ``data`` done),
+    saved to ``out`` and evaluated on ``test``: the honest zero-shot baseline."""
+    s = start(config, data, parent, element_map)
+    save_checkpoint(
+        s.model, out, parent=s.init.parent, training={"zero_shot": True, **config.to_dict()["train"]},
+        data_fingerprint=fingerprint(s.structures),
+        extra={"transfer": s.init.info, "stopped": "zero-shot: no training step", "n_train": len(s.structures)},
+    )  # fmt: skip
+    report: dict[str, Any] = {"init": s.init.info, "checkpoint": str(out)}
+    if test is not None:
+        structures = test if _structures(test) else read_many(test, require=("forces",))
+        report["test"] = evaluate(s.model, Dataset(structures, s.model.neighbour_cutoff, "test data"), by=())
+    return report
+
+
+def _replay(
+    config: Config, parent: Checkpoint, replay_data: Paths | list[Structure] | None, n_target: int
+) -> list[Structure]:
+    if replay_data is None:
+        source = parent_training_data(parent.path) if parent.path else None
+        if source is None:
+            raise ConfigError(
+                "the replay strategy needs the parent's data: give --replay-data FILE "
+                "(only shipped parents bring their own)"
+            )
+    else:
+        source = replay_data if _structures(replay_data) else read_many(replay_data, require=("forces",))
+    return replay_sample(source, n_target, config.transfer.replay_ratio, config.train.seed)
+
+
 def _structures(x: Any) -> bool:
     return isinstance(x, list) and bool(x) and isinstance(x[0], Structure)
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike[str], data: Paths, batch_size: int = 8) -> dict[str, Any]:
     """Errors of a saved model on each data file and on all of them together."""
-    ck = load_checkpoint(checkpoint)
+    ck = load_checkpoint(resolve_model(checkpoint))
     model = ck.model
     out: dict[str, Any] = {"checkpoint": str(checkpoint), "files": {}}
     everything = []

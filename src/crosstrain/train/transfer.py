@@ -8,6 +8,9 @@
              :func:`estimate_scales`).
 ``freeze``   ``full`` with the interaction blocks frozen (embedding and output blocks train).
 ``l2sp``     ``full`` plus the penalty α‖θ − θ_parent‖² towards the parent's weights.
+``replay``   ``full`` trained on the target data plus a share of the parent's own data
+             (``transfer.replay_ratio`` source structures per target structure), so that one
+             model keeps the source element and learns the target (see :func:`replay_sample`).
 """
 
 from __future__ import annotations
@@ -238,3 +241,11 @@ def _fit_energy_scale(model: DimeNetPP, data: Dataset, config: Config) -> tuple[
 def _force_mse(model: DimeNetPP, data: Dataset, config: Config, scale: float) -> float:
     fp, ff, tt, n = _force_sums(model, data, config)
     return (tt - 2 * scale * fp + scale * scale * ff) / n
+
+
+def replay_sample(source: list, n_target: int, ratio: float, seed: int) -> list:
+    """``ceil(ratio × n_target)`` structures of the parent's data (all of them if fewer), drawn
+    with ``seed``: what ``replay`` adds to the target training set."""
+    k = min(len(source), max(1, int(np.ceil(ratio * n_target))))
+    order = np.random.default_rng(1_000_003 + seed).permutation(len(source))[:k]
+    return [source[i] for i in sorted(order.tolist())]

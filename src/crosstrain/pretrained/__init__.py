@@ -1,0 +1,85 @@
+"""Parent models and training recipes that ship with crosstrain, addressed by name.
+
+``crosstrain transfer --from si-dft`` loads ``si-dft.ckpt`` from this folder;
+``crosstrain train --config dft-cpu`` reads ``crosstrain/recipes/dft-cpu.yaml``. A path always
+works as well. ``index.json`` describes each shipped model: what it was trained on, the one
+command that regenerates it and the test errors it reached (see ``crosstrain models``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from crosstrain.errors import CheckpointError, ConfigError
+
+HERE = Path(__file__).resolve().parent
+RECIPES = HERE.parent / "recipes"
+
+
+def index() -> dict[str, dict[str, Any]]:
+    """The shipped models by name, as described in ``index.json`` (only those whose file is present)."""
+    path = HERE / "index.json"
+    if not path.is_file():
+        return {}
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    return {name: e for name, e in entries.items() if (HERE / e["file"]).is_file()}
+
+
+def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
+    """A checkpoint path: ``name_or_path`` if it is a file, else the shipped model of that name."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    models = index()
+    entry = models.get(str(name_or_path))
+    if entry is None:
+        names = ", ".join(sorted(models)) or "none"
+        raise CheckpointError(
+            f"{name_or_path}: no such checkpoint file and no shipped model of that name (shipped: {names})"
+        )
+    return HERE / entry["file"]
+
+
+def recipes() -> list[str]:
+    """Names of the shipped training recipes (``crosstrain/recipes/*.yaml``)."""
+    return sorted(p.stem for p in RECIPES.glob("*.yaml"))
+
+
+def resolve_recipe(name_or_path: str | os.PathLike[str]) -> Path:
+    """A config path: ``name_or_path`` if it is a file, else the shipped recipe of that name."""
+    p = Path(name_or_path)
+    if p.is_file() or p.suffix in (".yaml", ".yml"):
+        return p
+    if (RECIPES / f"{p}.yaml").is_file():
+        return RECIPES / f"{p}.yaml"
+    names = ", ".join(recipes())
+    raise ConfigError(f"{name_or_path}: no such config file and no shipped recipe of that name ({names})")
+
+
+def entry_for(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The index entry of a shipped model given its path (matched by checksum), else ``None``."""
+    from crosstrain.io.hashing import sha256_file
+
+    digest = sha256_file(path)
+    for entry in index().values():
+        if sha256_file(HERE / entry["file"]) == digest:
+            return entry
+    return None
+
+
+def parent_training_data(path: str | os.PathLike[str]) -> list | None:
+    """The training structures of a shipped parent, rebuilt from the data that ship with crosstrain
+    (``None`` for other checkpoints: then ``replay`` needs ``--replay-data``)."""
+    entry = entry_for(path)
+    spec = (entry or {}).get("data") or {}
+    if spec.get("kind") != "mlearn":
+        return None
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+    from crosstrain.data.splits import stratified_split
+
+    structures = read_mlearn(mlearn_file(find_mlearn_root(), spec["element"]), element=spec["element"])
+    split = stratified_split(structures, spec["valid"], spec["test"], seed=spec["seed"])
+    return [structures[i] for i in split["train"]]
