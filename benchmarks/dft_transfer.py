@@ -1,0 +1,212 @@
+"""Ge from few DFT structures: transfer from a Si parent against scratch, like with like.
+
+Every arm uses the same recipe (``--recipe``, default ``dft-cpu``), the same budget in gradient
+steps, the same validation set for model selection and the same leak-free test set (the
+``crosstrain data mlearn`` split of the shipped mlearn Ge data, seed 0: 25 test structures
+that share no family with training or validation). Seed ``s`` draws the ``n`` training
+structures from the training pool and seeds the model; every strategy sees the same draw for a
+seed, so arms are compared seed by seed. Transfer arms also record their zero-shot start on
+the test set (the parent with its fits on the n structures, no training step). Diverged runs
+are recorded and counted. Each run is saved as it finishes, so a killed benchmark resumes.
+
+    python benchmarks/dft_transfer.py --parent si-dft --sizes 22 --seeds 5 --workers 2
+    python benchmarks/dft_transfer.py --summary-only      # rewrite the summary from saved runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def split_data(seed: int = 0) -> dict[str, list]:
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+    from crosstrain.data.splits import stratified_split
+
+    ge = read_mlearn(mlearn_file(find_mlearn_root(), "Ge"), element="Ge")
+    split = stratified_split(ge, 22, 25, seed=seed)
+    return {k: [ge[i] for i in v] for k, v in split.items()}
+
+
+def source_valid() -> list:
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+    from crosstrain.data.splits import stratified_split
+
+    si = read_mlearn(mlearn_file(find_mlearn_root(), "Si"), element="Si")
+    return [si[i] for i in stratified_split(si, 22, 0, seed=0)["valid"]]
+
+
+def draw(pool: list, n: int, seed: int) -> list:
+    order = np.random.default_rng(10_000 + seed).permutation(len(pool))[:n]
+    return [pool[i] for i in sorted(order.tolist())]
+
+
+def run_one(job: dict[str, Any]) -> dict[str, Any]:
+    """Train (or zero-shot) one (strategy, n, seed) and evaluate it on the test set."""
+    import torch
+
+    from crosstrain.config import load_config
+    from crosstrain.io.atomic import write_text
+    from crosstrain.train.batches import Dataset
+    from crosstrain.train.evaluate import evaluate
+    from crosstrain.train.loop import TrainingDiverged
+    from crosstrain.train.pipeline import fit, zero_shot
+
+    torch.set_num_threads(job["threads"])
+    data = split_data()
+    train = draw(data["train"], job["n"], job["seed"])
+    strategy, out = job["strategy"], Path(job["dir"])
+    epochs = max(1, math.ceil(job["steps"] / math.ceil(len(train) / job["batch_size"])))
+    base = strategy.removesuffix("-zero-shot")
+    overrides = [f"train.seed={job['seed']}", f"train.epochs={epochs}", f"train.threads={job['threads']}",
+                 f"train.batch_size={job['batch_size']}", f"transfer.strategy={base}"]  # fmt: skip
+    config = load_config(job["recipe"], overrides + job["overrides"])
+    parent = None if strategy == "scratch" else job["parent"]
+    ckpt = out / f"{strategy}-n{job['n']}-s{job['seed']}.ckpt"
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"strategy": strategy, "n": job["n"], "seed": job["seed"], "epochs": epochs,
+                           "steps": epochs * math.ceil(len(train) / job["batch_size"]), "diverged": False}  # fmt: skip
+    try:
+        if strategy.endswith("-zero-shot"):
+            report = zero_shot(config, train, ckpt, parent, {"Ge": "Si"}, test=data["test"])
+            row["test"] = report["test"]
+            model = None
+        else:
+            result, report = fit(config, train, ckpt, valid=data["valid"], parent=parent,
+                                 element_map={"Ge": "Si"} if parent else None, resume=True, progress=False)  # fmt: skip
+            model = result.model
+            row["test"] = evaluate(model, Dataset(data["test"], model.neighbour_cutoff, "test"), by=("group",))
+            row["best_epoch"] = report["best_epoch"]
+    except TrainingDiverged as exc:
+        row.update(diverged=True, reason=str(exc), test=None)
+        model = None
+    if model is not None and "Si" in model.species.symbols:
+        src = source_valid()
+        row["source_retention"] = evaluate(model, Dataset(src, model.neighbour_cutoff, "Si valid"), by=())
+    row["seconds"] = round(time.perf_counter() - t0, 1)
+    write_text(out / f"{strategy}-n{job['n']}-s{job['seed']}.json", json.dumps(row, indent=2))
+    return row
+
+
+def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    from crosstrain.analysis.comparison import cell, paired
+
+    def metric(r: dict[str, Any], key: str) -> float | None:
+        return None if r.get("diverged") or not r.get("test") else r["test"].get(key)
+
+    cells: dict[str, Any] = {}
+    strategies = sorted({r["strategy"] for r in rows})
+    sizes = sorted({r["n"] for r in rows})
+    for n in sizes:
+        seeds = sorted({r["seed"] for r in rows if r["n"] == n})
+        by = {(r["strategy"], r["seed"]): r for r in rows if r["n"] == n}
+        for s in strategies:
+            if not any((s, seed) in by for seed in seeds):
+                continue
+            entry: dict[str, Any] = {}
+            for key in ("force_mae", "energy_mae", "stress_mae"):
+                values = [metric(by[(s, seed)], key) if (s, seed) in by else None for seed in seeds]
+                entry[key] = cell(values).to_dict()
+                base = [metric(by[("scratch", seed)], key) if ("scratch", seed) in by else None for seed in seeds]
+                if s != "scratch" and any(v is not None for v in base):
+                    entry[f"{key}_vs_scratch"] = paired(values, base).to_dict()
+                    entry[f"{key}_vs_scratch_text"] = paired(values, base).text()
+            runs = [by[(s, seed)] for seed in seeds if (s, seed) in by]
+            retention = [r.get("source_retention", {}).get("force_mae") for r in runs]
+            if any(v is not None for v in retention):
+                entry["si_force_mae"] = cell(retention).to_dict()
+            entry["seconds_mean"] = float(np.mean([by[(s, seed)]["seconds"] for seed in seeds if (s, seed) in by]))
+            entry["seeds"] = seeds
+            cells[f"{s} n={n}"] = entry
+    return {**meta, "cells": cells}
+
+
+def table(summary: dict[str, Any]) -> str:
+    from crosstrain.analysis.comparison import Cell
+
+    lines = ["| strategy | n | force MAE (eV/Å) | energy MAE (meV/atom) | stress MAE (GPa) | Si force MAE | s/run |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, e in summary["cells"].items():
+        s, n = name.split(" n=")
+        f, en = Cell(**{**e["force_mae"], "values": ()}), Cell(**{**e["energy_mae"], "values": ()})
+        st = Cell(**{**e["stress_mae"], "values": ()})
+        si = Cell(**{**e["si_force_mae"], "values": ()}).text(3) if "si_force_mae" in e else "-"
+        lines.append(f"| {s} | {n} | {f.text(4)} | {en.text(1)} | {st.text(2)} | {si} | {e['seconds_mean']:.0f} |")
+    for name, e in summary["cells"].items():
+        if "force_mae_vs_scratch_text" in e:
+            lines.append(f"\n{name} vs scratch: forces {e['force_mae_vs_scratch_text']}; "
+                         f"energies {e['energy_mae_vs_scratch_text']}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parent", default="si-dft", help="parent checkpoint or shipped model name")
+    parser.add_argument("--recipe", default="dft-cpu")
+    parser.add_argument("--set", action="append", default=[], help="recipe override for every arm")
+    parser.add_argument("--strategies", nargs="+", default=["scratch", "full", "full-zero-shot"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[22])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=1800, help="gradient steps per model (same for every arm)")
+    parser.add_argument("--batch-size", type=int, default=4, dest="batch_size")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
+    parser.add_argument("--dir", default="runs/dft_transfer", help="checkpoints and per-run JSON")
+    parser.add_argument("--name", default="dft_transfer", help="results file stem in benchmarks/results")
+    parser.add_argument("--summary-only", action="store_true", dest="summary_only")
+    args = parser.parse_args()
+
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        {
+            "strategy": s,
+            "n": n,
+            "seed": seed,
+            "parent": args.parent,
+            "recipe": args.recipe,
+            "overrides": args.set,
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "threads": args.threads,
+            "dir": str(out),
+        }  # fmt: skip
+        for n in args.sizes
+        for seed in range(args.seeds)
+        for s in args.strategies
+    ]
+    todo = [j for j in jobs if not (out / f"{j['strategy']}-n{j['n']}-s{j['seed']}.json").exists()]
+    t0 = time.perf_counter()
+    if todo and not args.summary_only:
+        print(f"{len(todo)} of {len(jobs)} runs to do on {args.workers} workers x {args.threads} threads", flush=True)
+        with ProcessPoolExecutor(args.workers) as pool:
+            for row in pool.map(run_one, todo):
+                f = row["test"]["force_mae"] if row.get("test") else float("nan")
+                print(f"{row['strategy']} n={row['n']} seed={row['seed']}: test F-MAE {f:.4f} ({row['seconds']} s)",
+                      flush=True)  # fmt: skip
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    rows = [r for r in rows if r["strategy"] in args.strategies and r["n"] in args.sizes and r["seed"] < args.seeds]
+    meta = {"benchmark": "dft_transfer", "settings": {k: v for k, v in vars(args).items() if k != "summary_only"},
+            "test_set": "mlearn Ge, leak-free split seed 0 (25 structures)",
+            "wall_seconds_now": time.perf_counter() - t0,
+            **provenance()}  # fmt: skip
+    summary = summarise(rows, meta)
+    RESULTS.mkdir(exist_ok=True)
+    write_text(RESULTS / f"{args.name}.json", json.dumps(summary, indent=2))
+    print(table(summary))
+
+
+if __name__ == "__main__":
+    main()
