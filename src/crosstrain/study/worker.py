@@ -61,7 +61,9 @@ def prepare_source(spec: StudySpec, folder: Path, data: StudyData, log: Log) -> 
     """The source-element model: the spec's checkpoint (checked) or one trained here (resumable)."""
     given = spec.source.get("checkpoint")
     if given:
-        path = Path(given).expanduser().resolve()
+        from crosstrain.pretrained import resolve_model
+
+        path = resolve_model(Path(given).expanduser()).resolve()  # a path or a shipped model's name
         ck = load_checkpoint(path)
         if to_atomic_number(spec.source_element) not in ck.model.species:
             raise ConfigError(f"{path}: source checkpoint does not know {spec.source_element}")
