@@ -178,3 +178,14 @@ def test_data_mlearn_test_zero_and_evaluate_reads_json(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(ck), str(mlearn_file(PACKAGED_ROOT, "Ge"))]) == 0
     assert "228 structures" in capsys.readouterr().out
+
+
+def test_a_split_that_cannot_be_leak_free_is_refused():
+    from crosstrain.data.structures import Structure
+
+    # 12 structures in 2 families of 6 twins: 3 test structures would split a family
+    s = [Structure(np.eye(3) * (k + 1), [14, 14, 14], np.eye(3) * 10, True, energy=-3.0 * (1 + k // 6),
+                   forces=np.zeros((3, 3))) for k in range(12)]  # fmt: skip
+    with pytest.raises(DataFileError, match="without splitting a family"):
+        stratified_split(s, 0, 3, seed=0)
+    assert len(stratified_split(s, 0, 6, seed=0)["test"]) == 6

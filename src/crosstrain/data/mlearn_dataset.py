@@ -18,10 +18,11 @@ def build_mlearn_dataset(
     root: str | os.PathLike[str] | None = None,
     elements: tuple[str, ...] = ("Si", "Ge"),
     n_valid: int = 22,
-    n_test: int = 25,
+    n_test: int | dict[str, int] = 25,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Write ``<El>.extxyz`` and its ``train``/``valid``/``test`` files, ``splits.json`` and a manifest."""
+    """Write ``<El>.extxyz`` and its ``train``/``valid``/``test`` files, ``splits.json`` and a manifest.
+    ``n_test`` may differ per element (``{"Si": 0, "Ge": 25}``: the shipped Si parent's split)."""
     root_path = find_mlearn_root(root)
     out = Path(out_dir)
     files: dict[str, Any] = {}
@@ -33,7 +34,8 @@ def build_mlearn_dataset(
         sources[element] = {"path": str(src), "sha256": sha256_file(src), "records": len(structures)}
         path = write_structures(out / f"{element}.extxyz", structures)
         files[path.name] = {"sha256": sha256_file(path), "structures": len(structures)}
-        splits = stratified_split(structures, n_valid, n_test, seed)
+        tests = n_test.get(element, 25) if isinstance(n_test, dict) else n_test
+        splits = stratified_split(structures, n_valid, tests, seed)
         splits_doc[element] = splits
         for name, idx in splits.items():
             if not idx:  # --test 0: train on everything, test on an external set

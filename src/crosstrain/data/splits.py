@@ -145,6 +145,13 @@ def _family_split(structures: list[Structure], n_valid: int, n_test: int, seed: 
             carry += counts[k] - len(taken)
             out[part] += taken
     out["train"] = [i for g in names for u in units[g] for i in u]
+    for part, asked in (("test", n_test), ("valid", n_valid)):
+        if asked and abs(len(out[part]) - asked) > max(2, asked // 2):
+            sizes = sorted({len(u) for g in names for u in strata[g].values()}, reverse=True)
+            raise DataFileError(
+                f"cannot draw {asked} {part} structures without splitting a family of symmetry twins or "
+                f"related structures (family sizes {sizes[:6]}; got {len(out[part])}): ask for another size"
+            )
     if not out["train"]:
         raise DataFileError(f"{n_valid} validation and {n_test} test structures leave no training family")
     return {k: sorted(v) for k, v in out.items()}
