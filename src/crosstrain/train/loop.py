@@ -96,7 +96,7 @@ class _Trainer:
         data: Dataset,
         valid: Dataset | None,
         cfg: TrainConfig,
-        l2sp: tuple[dict[str, torch.Tensor], float] | None,
+        penalty: Callable[[torch.nn.Module], torch.Tensor] | None,
     ) -> None:
         self.model, self.data, self.valid, self.cfg = model, data, valid, cfg
         self.rank, self.world = _dist()
@@ -109,7 +109,7 @@ class _Trainer:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
             self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-        self.l2sp = l2sp
+        self.penalty = penalty
         self.n_batches = math.ceil(len(data) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.n_batches
         self.step = 0
@@ -141,12 +141,8 @@ class _Trainer:
                     self.model, batch.graph, create_graph=True, compute_stress=self.cfg.loss == "energy_forces_stress"
                 )
                 loss = sum(loss_terms(pred, batch, self.cfg, n_global).values())
-            if self.l2sp is not None:
-                ref, alpha = self.l2sp
-                penalty = sum(
-                    (p - ref[name]).pow(2).sum() for name, p in self.model.named_parameters() if p.requires_grad
-                )
-                loss = loss + alpha * penalty / self.world
+            if self.penalty is not None:  # e.g. l2sp's pull towards the parent (crosstrain.train.transfer)
+                loss = loss + self.penalty(self.model) / self.world
             loss.backward()
             value = self.all_reduce_grads(loss)
             if not math.isfinite(value):
@@ -225,7 +221,7 @@ def train(
     out: str | Path,
     parent: Parent | None = None,
     metadata: dict[str, Any] | None = None,
-    l2sp: tuple[dict[str, torch.Tensor], float] | None = None,
+    penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,
     resume: bool = False,
     progress: bool = True,
     callback: Callable[[int, dict[str, Any]], None] | None = None,
@@ -233,7 +229,7 @@ def train(
     """Train ``model`` on ``data`` and write the best model to ``out``; see the module docstring."""
     out = Path(out)
     t0 = time.perf_counter()
-    trainer = _Trainer(model, data, valid, cfg, l2sp)
+    trainer = _Trainer(model, data, valid, cfg, penalty)
     data.require(trainer.labels)
     if valid is not None:
         valid.require(("forces",))

@@ -83,7 +83,7 @@ def fit(
         out,
         parent=init.parent,
         metadata=metadata,
-        l2sp=init.l2sp,
+        penalty=init.penalty,
         resume=resume,
         progress=progress,
     )

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +33,26 @@ from crosstrain.train.batches import Dataset
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+Penalty = Callable[[torch.nn.Module], torch.Tensor]
+
+
+def l2sp_penalty(model: torch.nn.Module, alpha: float) -> Penalty:
+    """α‖θ − θ_start‖² over the trainable parameters, θ_start taken from ``model`` now."""
+    reference = {k: v.detach().clone() for k, v in model.named_parameters()}
+
+    def penalty(m: torch.nn.Module) -> torch.Tensor:
+        return alpha * sum((p - reference[k]).pow(2).sum() for k, p in m.named_parameters() if p.requires_grad)
+
+    return penalty
+
+
 @dataclass
 class Initialised:
     """A model ready for training, with what training needs to know about its origin."""
 
     model: DimeNetPP
     parent: Parent
-    l2sp: tuple[dict[str, torch.Tensor], float] | None = None
+    penalty: Penalty | None = None  # a term added to every step's loss (l2sp)
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -135,10 +149,9 @@ def initialise(
         for p in model.interactions.parameters():
             p.requires_grad_(False)
         info["frozen"] = "interaction blocks"
-    l2sp = None
+    penalty = None
     if strategy == "l2sp":
-        reference = {k: v.detach().clone() for k, v in model.named_parameters()}
-        l2sp = (reference, config.transfer.l2sp_alpha)
+        penalty = l2sp_penalty(model, config.transfer.l2sp_alpha)
         info["l2sp_alpha"] = config.transfer.l2sp_alpha
     parent_link = Parent(
         sha256=file_sha256(parent.path) if parent.path else "",
@@ -146,7 +159,7 @@ def initialise(
         path=str(parent.path or ""),
         element_map=element_map,
     )
-    return Initialised(model, parent_link, l2sp, info)
+    return Initialised(model, parent_link, penalty, info)
 
 
 def apply_scales(
