@@ -79,6 +79,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models_build(args: argparse.Namespace) -> int:
+    from crosstrain.pretrained.build import build
+
+    print(f"wrote {build(args.name, args.out)}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from crosstrain.io.checkpoint import read_metadata
 
@@ -498,9 +505,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_analysis_parsers(sub)
 
-    p = sub.add_parser("models", help="list the shipped parent models and training recipes")
+    p = sub.add_parser("models", help="list the shipped parent models and training recipes (or build one again)")
     p.add_argument("--json", action="store_true", help="print the index as JSON")
     p.set_defaults(func=_cmd_models)
+    msub = p.add_subparsers(dest="models_command")
+    b = msub.add_parser("build", help="train a shipped model again from its recorded data and recipe (resumable)")
+    b.add_argument("name", help="e.g. si-dft")
+    b.add_argument("--out", default="crosstrain-models", help="folder for the checkpoint and its data")
+    b.set_defaults(func=_cmd_models_build)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

@@ -1,0 +1,57 @@
+"""Regenerating a shipped model from its recorded recipe: ``crosstrain models build NAME``.
+
+Each entry of ``index.json`` records its training data (the shipped mlearn set with its split, or
+the default Stillinger-Weber protocol) and its recipe; building runs exactly that (resumable).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from crosstrain.errors import ConfigError
+from crosstrain.pretrained import HERE
+
+
+def entries() -> dict[str, dict[str, Any]]:
+    """Every index entry, whether or not its checkpoint is present."""
+    path = HERE / "index.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def training_data(spec: dict[str, Any], work: Path) -> tuple[list, list]:
+    """The (training, validation) structures an index entry's ``data`` block describes."""
+    element = spec["element"]
+    if spec["kind"] == "mlearn":
+        from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+        from crosstrain.data.splits import stratified_split
+
+        structures = read_mlearn(mlearn_file(find_mlearn_root(), element), element=element)
+        split = stratified_split(structures, spec["valid"], spec["test"], seed=spec["seed"])
+        return [structures[i] for i in split["train"]], [structures[i] for i in split["valid"]]
+    if spec["kind"] == "sw":
+        from crosstrain.data.extxyz import read_structures
+        from crosstrain.data.sw import SWProtocol
+        from crosstrain.data.sw_dataset import build_sw_dataset
+
+        folder = work / "sw-data"
+        build_sw_dataset(folder, (element,), SWProtocol(**spec.get("protocol", {})), progress=True)
+        return read_structures(folder / f"{element}.train.extxyz"), read_structures(folder / f"{element}.valid.extxyz")
+    raise ConfigError(f"unknown data kind {spec['kind']!r} in the model index")
+
+
+def build(name: str, out_dir: str | Path) -> Path:
+    """Train the shipped model ``name`` again into ``out_dir/<name>.ckpt``; resumes a killed run."""
+    from crosstrain.config import load_config
+    from crosstrain.train.pipeline import fit
+
+    known = entries()
+    if name not in known:
+        raise ConfigError(f"no shipped model named {name!r} (known: {', '.join(sorted(known)) or 'none'})")
+    entry = known[name]
+    out = Path(out_dir)
+    train, valid = training_data(entry["data"], out)
+    config = load_config(entry["recipe"], list(entry.get("overrides", [])))
+    fit(config, train, out / f"{name}.ckpt", valid=valid, resume=True)
+    return out / f"{name}.ckpt"
