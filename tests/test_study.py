@@ -274,3 +274,21 @@ def test_search_points_are_seeded_and_start_from_the_spec_settings():
     assert all(5e-4 <= p["lr"] <= 5e-3 and p["batch_size"] in (1, 2) for p in randoms)
     assert randoms[0] != randoms[1] and jobs[1][1] != _search_jobs(spec, "scratch", 2)[1][1]
     assert [p for _, p in jobs[3:]] == [{}, {}, {}]  # then TPE proposes
+
+
+def test_summary_counts_diverged_runs_and_headline_pairs_seeds():
+    from crosstrain.study.results import headline, summarise
+
+    def row(strategy, seed, force, diverged=False):
+        return {"stage": "final", "state": "COMPLETE", "strategy": strategy, "n_train": 5, "seed": seed,
+                "test_force_mae": None if diverged else force,
+                "diverged": "loss became nan" if diverged else None}  # fmt: skip
+
+    rows = [row("full", 0, 0.05), row("full", 1, 0.06), row("full", 2, 0.0, diverged=True)]
+    rows += [row("scratch", 0, 0.08), row("scratch", 1, 0.07), row("scratch", 2, 0.09)]
+    by = {s["strategy"]: s for s in summarise(rows)}
+    assert by["full"]["seeds"] == 3 and by["full"]["diverged"] == 1
+    assert by["full"]["test_force_mae_mean"] == pytest.approx(0.055)
+    assert by["full"]["test_force_mae_median"] == pytest.approx(0.06)  # the diverged run ranks last
+    (line,) = headline(rows, ("scratch", "full"))
+    assert "3 seeds" in line and "better on 2 of 3 seeds" in line and "1 / 0 runs diverged" in line

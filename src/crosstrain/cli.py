@@ -68,8 +68,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps(models, indent=2, ensure_ascii=False))
         return 0
     for name, e in models.items():
-        errs = e.get("test_errors", {})
-        err = ", ".join(f"{k} {v}" for k, v in errs.items())
+        errs = e.get("errors", {})
+        err = ", ".join(f"{k} {v}" for k, v in errs.items()) + (f" on {e['errors_on']}" if errs else "")
         print(f"{name}: {e['description']} ({HERE / e['file']})")
         print(f"    {err}" if err else "    (no recorded test errors)")
         print(f"    regenerate: {e['command']}")
@@ -82,7 +82,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_models_build(args: argparse.Namespace) -> int:
     from crosstrain.pretrained.build import build
 
-    print(f"wrote {build(args.name, args.out)}")
+    print(f"wrote {build(args.name, args.out, install=args.install)}")
     return 0
 
 
@@ -512,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = msub.add_parser("build", help="train a shipped model again from its recorded data and recipe (resumable)")
     b.add_argument("name", help="e.g. si-dft")
     b.add_argument("--out", default="crosstrain-models", help="folder for the checkpoint and its data")
+    b.add_argument("--install", action="store_true", help="maintainers: copy it into the package, record its errors")
     b.set_defaults(func=_cmd_models_build)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")

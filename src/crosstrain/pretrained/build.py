@@ -41,9 +41,12 @@ def training_data(spec: dict[str, Any], work: Path) -> tuple[list, list]:
     raise ConfigError(f"unknown data kind {spec['kind']!r} in the model index")
 
 
-def build(name: str, out_dir: str | Path) -> Path:
-    """Train the shipped model ``name`` again into ``out_dir/<name>.ckpt``; resumes a killed run."""
+def build(name: str, out_dir: str | Path, install: bool = False) -> Path:
+    """Train the shipped model ``name`` again into ``out_dir/<name>.ckpt`` (a finished checkpoint
+    there is kept; a killed run resumes). ``install`` (for maintainers) copies it into the package
+    and records its errors on the held-out structures in ``index.json``."""
     from crosstrain.config import load_config
+    from crosstrain.io.checkpoint import is_finished
     from crosstrain.train.pipeline import fit
 
     known = entries()
@@ -53,5 +56,26 @@ def build(name: str, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     train, valid = training_data(entry["data"], out)
     config = load_config(entry["recipe"], list(entry.get("overrides", [])))
-    fit(config, train, out / f"{name}.ckpt", valid=valid, resume=True)
-    return out / f"{name}.ckpt"
+    ckpt = out / f"{name}.ckpt"
+    if not is_finished(ckpt):
+        fit(config, train, ckpt, valid=valid, resume=True)
+    if install:
+        _install(name, ckpt, valid)
+    return ckpt
+
+
+def _install(name: str, ckpt: Path, valid: list) -> None:
+    import shutil
+
+    from crosstrain.io.atomic import write_text
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.train.batches import Dataset
+    from crosstrain.train.evaluate import evaluate
+
+    model = load_checkpoint(ckpt).model
+    m = evaluate(model, Dataset(valid, model.neighbour_cutoff, "held-out"), by=())
+    known = entries()
+    known[name]["errors"] = {k: round(float(m[k]), 5) for k in ("force_mae", "energy_mae", "stress_mae") if m.get(k)}
+    known[name]["errors_on"] = f"the {len(valid)} held-out structures of its data (used for model selection)"
+    shutil.copyfile(ckpt, HERE / known[name]["file"])
+    write_text(HERE / "index.json", json.dumps(known, indent=2, ensure_ascii=False) + "\n")

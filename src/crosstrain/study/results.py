@@ -2,8 +2,8 @@
 
 ``results.csv`` has one row per trained model (search trials and per-seed retraining alike):
 stage, strategy, size, seed, every hyperparameter, validation/test errors, time and checkpoint.
-``summary.csv`` has mean, standard deviation and count over seeds per (strategy, size) of the
-retrained models; ``learning_curve.png`` plots them (log-log, error bars = one standard
+``summary.csv`` has mean, standard deviation, median, seeds and diverged runs per (strategy,
+size) of the retrained models; ``learning_curve.png`` plots them (log-log, error bars = one standard
 deviation over seeds); ``report.md``/``report.html`` put it together.
 """
 
@@ -14,8 +14,6 @@ import io
 import json
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from crosstrain.io.atomic import write_text
 from crosstrain.provenance import provenance
@@ -65,20 +63,38 @@ def write_csv(path: Path, rows: list[dict[str, Any]], first: tuple[str, ...] = _
     return path
 
 
-def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean, std (ddof=1 when there are two or more seeds) and count per (strategy, size)."""
+def _final_cells(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
     cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in rows:
         if r["stage"] == "final" and r["state"] == "COMPLETE":
             cells.setdefault((r["strategy"], int(r["n_train"])), []).append(r)
+    return {k: sorted(v, key=lambda r: int(r["seed"])) for k, v in cells.items()}
+
+
+def _value(r: dict[str, Any], metric: str) -> float | None:
+    """A run's metric, ``None`` for a diverged run or a missing number (counted, never dropped)."""
+    v = r.get(metric)
+    if r.get("diverged") or v in (None, ""):
+        return None
+    return float(v)
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (strategy, size): seeds, diverged runs, and mean, std (ddof=1), median of each metric.
+
+    Mean and std are over the runs that finished; the median counts a diverged run as worse than
+    any finished one (see :mod:`crosstrain.analysis.comparison`)."""
+    from crosstrain.analysis.comparison import cell
+
     out = []
-    for (strategy, n), rs in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (strategy, n), rs in sorted(_final_cells(rows).items()):
         entry: dict[str, Any] = {"strategy": strategy, "n_train": n, "seeds": len(rs)}
         entry["diverged"] = sum(1 for r in rs if r.get("diverged"))
         for m in METRICS:
-            vals = np.array([float(r[m]) for r in rs if r.get(m) not in (None, "")], dtype=float)
-            entry[f"{m}_mean"] = float(vals.mean()) if vals.size else None
-            entry[f"{m}_std"] = float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None)
+            c = cell([_value(r, m) for r in rs])
+            entry[f"{m}_mean"] = c.mean
+            entry[f"{m}_std"] = c.std if c.std is not None else (0.0 if c.mean is not None else None)
+            entry[f"{m}_median"] = c.median
         out.append(entry)
     return out
 
@@ -124,20 +140,26 @@ def _fmt(mean: float | None, std: float | None, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def headline(summary: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]:
-    """Plain-words comparison of each transfer strategy with scratch, per size."""
-    by = {(s["strategy"], s["n_train"]): s for s in summary}
+def headline(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]:
+    """Each transfer strategy against scratch per size, seed by seed: the gain of the means, on how
+    many seeds transfer was better, the per-seed spread, a paired test and whether spreads overlap."""
+    from crosstrain.analysis.comparison import paired
+
+    cells = _final_cells(rows)
     lines = []
     for strategy in (s for s in strategies if s != "scratch"):
-        for n in sorted({s["n_train"] for s in summary}):
-            a, b = by.get((strategy, n)), by.get(("scratch", n))
-            if a and b and a["test_force_mae_mean"] and b["test_force_mae_mean"]:
-                gain = 100 * (1 - a["test_force_mae_mean"] / b["test_force_mae_mean"])
-                word = "lower" if gain >= 0 else "higher"
-                lines.append(
-                    f"- n = {n}: `{strategy}` test force MAE {a['test_force_mae_mean']:.4f} vs scratch "
-                    f"{b['test_force_mae_mean']:.4f} eV/Å ({abs(gain):.0f}% {word})"
-                )
+        for n in sorted({k[1] for k in cells}):
+            a = {int(r["seed"]): r for r in cells.get((strategy, n), [])}
+            b = {int(r["seed"]): r for r in cells.get(("scratch", n), [])}
+            seeds = sorted(set(a) & set(b))
+            if not seeds:
+                continue
+            values = [_value(a[s], "test_force_mae") for s in seeds], [_value(b[s], "test_force_mae") for s in seeds]
+            diverged = sum(v is None for v in values[0]), sum(v is None for v in values[1])
+            lines.append(
+                f"- n = {n}, {len(seeds)} seeds: `{strategy}` test force MAE {paired(*values).text()} than scratch"
+                + (f" ({diverged[0]} / {diverged[1]} runs diverged)" if any(diverged) else "")
+            )
     return lines
 
 
@@ -167,13 +189,15 @@ def write_results(
             s["strategy"],
             s["n_train"],
             s["seeds"],
+            s["diverged"],
             _fmt(s["test_force_mae_mean"], s["test_force_mae_std"], 4),
+            "–" if s["test_force_mae_median"] is None else f"{s['test_force_mae_median']:.4f}",
             _fmt(s["test_energy_mae_mean"], s["test_energy_mae_std"], 2),
         ]
         for s in summary
     ]
     lines = [f"# crosstrain study `{spec.name}`", ""]
-    lines += headline(summary, spec.strategies) or ["No retrained models yet."]
+    lines += headline(rows, spec.strategies) or ["No retrained models yet."]
     lines += [
         "",
         f"{spec.data['kind']} data, {spec.source_element} → {spec.target_element}; sizes {study.sizes}; "
@@ -183,7 +207,9 @@ def write_results(
     ]
     if figure is not None:
         lines += [f"![learning curve]({figure.name})", ""]
-    lines += [markdown_table(["strategy", "n", "seeds", "test force MAE (eV/Å)", "test energy MAE (meV/atom)"], table)]
+    header = ["strategy", "n", "seeds", "diverged", "test force MAE (eV/Å)", "median", "test energy MAE (meV/atom)"]
+    lines += [markdown_table(header, table)]
+    lines += ["", "Mean ± std over the seeds that finished; the median counts a diverged run as the worst."]
     if status:
         lines += [
             "",
