@@ -1,0 +1,79 @@
+"""Accuracy against cost on the DFT data: a recipe (preset x budget) -> Ge test errors x wall time.
+
+Trains a Ge model on every Ge training structure of the leak-free mlearn split (seed 0: 180
+training, 23 validation for model selection, 25 test structures that share no family with
+either) with a named recipe plus overrides, evaluates it on the test set and adds one row to
+``benchmarks/results/dft_recipe.json`` (rows are keyed by ``--name``; a finished checkpoint in
+``--dir`` is evaluated again, not retrained, and keeps its recorded training time).
+
+    python benchmarks/dft_recipe.py --name cpu-300ep --recipe dft-cpu
+    python benchmarks/dft_recipe.py --name cpu-r5-150ep --recipe dft-cpu --set model.cutoff=5.0 --set train.epochs=150
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "dft_recipe.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True, help="row name, also the checkpoint's stem")
+    parser.add_argument("--recipe", default="dft-cpu")
+    parser.add_argument("--set", action="append", default=[], help="recipe override, e.g. train.epochs=150")
+    parser.add_argument("--element", default="Ge")
+    parser.add_argument("--dir", default="runs/dft_recipe")
+    args = parser.parse_args()
+
+    import torch
+
+    from crosstrain.config import load_config
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+    from crosstrain.data.splits import stratified_split
+    from crosstrain.io.atomic import write_text
+    from crosstrain.io.checkpoint import is_finished, load_checkpoint, read_metadata
+    from crosstrain.provenance import provenance
+    from crosstrain.train.batches import Dataset
+    from crosstrain.train.evaluate import evaluate
+    from crosstrain.train.pipeline import fit
+
+    structures = read_mlearn(mlearn_file(find_mlearn_root(), args.element), element=args.element)
+    split = {k: [structures[i] for i in v] for k, v in stratified_split(structures, 22, 25, seed=0).items()}
+    config = load_config(args.recipe, args.set)
+    ckpt = Path(args.dir) / f"{args.name}.ckpt"
+    t0 = time.perf_counter()
+    if not is_finished(ckpt):
+        fit(config, split["train"], ckpt, valid=split["valid"], resume=True)
+    history = read_metadata(ckpt).get("history") or [{}]
+    model = load_checkpoint(ckpt).model
+    test = evaluate(model, Dataset(split["test"], model.neighbour_cutoff, "test"), by=("group",))
+    train = evaluate(model, Dataset(split["train"], model.neighbour_cutoff, "train"), by=())
+    row = {
+        "recipe": args.recipe,
+        "overrides": args.set,
+        "n_train": len(split["train"]),
+        "n_test": len(split["test"]),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "epochs": config.train.epochs,
+        "best_epoch": read_metadata(ckpt).get("best_epoch"),
+        "train_wall_seconds": history[-1].get("seconds"),
+        "threads": config.train.threads or torch.get_num_threads(),
+        "test": test,
+        "train_errors": {k: train[k] for k in ("force_mae", "energy_mae", "stress_mae")},
+        "evaluated_seconds": round(time.perf_counter() - t0, 1),
+        **provenance(),
+    }
+    doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"benchmark": "dft_recipe", "rows": {}}
+    doc["rows"][args.name] = row
+    write_text(RESULTS, json.dumps(doc, indent=2))
+    minutes = (row["train_wall_seconds"] or 0) / 60
+    print(f"{args.name}: test force MAE {test['force_mae']:.4f} eV/Å, energy MAE {test['energy_mae']:.2f} meV/atom, "
+          f"stress MAE {test['stress_mae']:.3f} GPa; training {minutes:.1f} min on {row['threads']} thread(s)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
