@@ -71,8 +71,9 @@ def main() -> None:
     doc["rows"][args.name] = row
     write_text(RESULTS, json.dumps(doc, indent=2))
     minutes = (row["train_wall_seconds"] or 0) / 60
-    print(f"{args.name}: test force MAE {test['force_mae']:.4f} eV/Å, energy MAE {test['energy_mae']:.2f} meV/atom, "
-          f"stress MAE {test['stress_mae']:.3f} GPa; training {minutes:.1f} min on {row['threads']} thread(s)")  # fmt: skip
+    print(f"{args.name}: test force MAE {test['force_mae']:.4f} eV/Å, energy MAE {test['energy_mae']:.2f} "
+          f"meV/atom, stress MAE {test['stress_mae']:.3f} GPa; training {minutes:.1f} min, "
+          f"{row['threads']} thread(s)")  # fmt: skip
 
 
 if __name__ == "__main__":
