@@ -35,27 +35,24 @@ def twin_key(s: Structure) -> tuple[int, int] | None:
 
 def families(structures: Sequence[Structure]) -> list[int]:
     """A family id per structure: connected components of shared twin keys and family labels."""
-    parent = list(range(len(structures)))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first: dict[object, int] = {}
+    keys: dict[object, int] = {}
+    rows, cols = [], []
     for i, s in enumerate(structures):
-        keys: list[object] = [("twin", twin_key(s))] if twin_key(s) is not None else []
+        own: list[object] = [("twin", twin_key(s))] if twin_key(s) is not None else []
         if s.info.get("family") is not None:
-            keys.append(("label", str(s.info["family"])))
-        for key in keys:
-            if key in first:
-                parent[find(i)] = find(first[key])
-            else:
-                first[key] = i
-    roots = [find(i) for i in range(len(structures))]
-    ids = {r: k for k, r in enumerate(dict.fromkeys(roots))}
-    return [ids[r] for r in roots]
+            own.append(("label", str(s.info["family"])))
+        for key in own:
+            rows.append(i)
+            cols.append(keys.setdefault(key, len(keys)))
+    n = len(structures)
+    # structures and keys as one bipartite graph: structures sharing a key are connected
+    graph = coo_matrix(([1] * len(rows), (rows, [n + c for c in cols])), shape=(n + len(keys),) * 2)
+    _, labels = connected_components(graph, directed=False)
+    ids: dict[int, int] = {}
+    return [ids.setdefault(int(label), len(ids)) for label in labels[:n]]
 
 
 def has_families(structures: Sequence[Structure]) -> bool:
