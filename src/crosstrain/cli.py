@@ -133,7 +133,8 @@ def _cmd_data_sw(args: argparse.Namespace) -> int:
             for k, v in manifest["files"].items()
             if k.count(".") == 1 and k.endswith(".extxyz")
         )
-        + f"; {gen['jobs_run_now']} of {gen['jobs_total']} jobs run now in {gen['wall_seconds_now']:.0f} s"
+        + f"; {gen['jobs_run_now']} of {gen['jobs_total']} jobs run now in {gen['wall_seconds_now']:.0f} s "
+        f"({gen['workers']} workers x {gen['threads_per_worker']} threads)"
     )
     return 0
 

@@ -36,6 +36,7 @@ from crosstrain.data.sw import (
     sw_parameters,
 )
 from crosstrain.io.hashing import sha256_file
+from crosstrain.parallel import available_cores, limit_threads, threads_per_worker
 from crosstrain.provenance import provenance
 
 SPLITS = ("train", "valid", "test")
@@ -71,7 +72,7 @@ def build_sw_dataset(
     version = lammps_version()  # fails early, with an install hint, if LAMMPS is missing
     jobs = [(p, t) for p in params for t in protocol.temperatures]
     todo = [(p, t) for p, t in jobs if not _part_path(parts, p.element, t).exists()]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    workers = max(1, min(workers or available_cores(), len(todo) or 1))
     t0 = time.perf_counter()
     job_seconds: list[float] = []
     if todo:
@@ -82,6 +83,7 @@ def build_sw_dataset(
         "jobs_total": len(jobs),
         "jobs_run_now": len(todo),
         "workers": workers,
+        "threads_per_worker": threads_per_worker(workers),
         "wall_seconds_now": round(time.perf_counter() - t0, 2),
         "job_seconds_mean": mean_job,
     }
@@ -95,7 +97,12 @@ def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:  #
     columns = [TextColumn("SW data"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with (
         Progress(*columns, disable=not progress) as bar,
-        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
+        ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=limit_threads,
+            initargs=(threads_per_worker(workers),),
+        ) as pool,
     ):
         task = bar.add_task("jobs", total=len(todo))
         futures = [pool.submit(_run_job, p, protocol, t, str(_part_path(parts, p.element, t))) for p, t in todo]

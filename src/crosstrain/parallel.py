@@ -1,0 +1,36 @@
+"""Placing parallel workers and their threads together, so that they never oversubscribe.
+
+A command that starts ``workers`` processes on a machine with ``cores`` cores gives each
+``max(1, cores // workers)`` threads, whatever ``OMP_NUM_THREADS`` the user's environment says
+(on clusters it is often set for a whole node): two LAMMPS workers with two OpenMP threads each on
+two cores run 3.6x slower than with one each.
+"""
+
+from __future__ import annotations
+
+import os
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    return max(1, (cores or available_cores()) // max(1, workers))
+
+
+def limit_threads(threads: int) -> None:
+    """Set this process's thread count for OpenMP (LAMMPS), BLAS and torch; a worker initialiser
+    (it must run before those libraries start their thread pools, so use spawned processes)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
