@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crosstrain.errors import CrosstrainError
+from crosstrain.parallel import THREAD_VARIABLES, threads_per_worker
 from crosstrain.study.progress import status_line, study_status
 from crosstrain.study.results import write_results
 from crosstrain.study.spec import StudySpec
@@ -43,7 +44,8 @@ def _run_processes(
     for i in range(workers):
         handle = open(logs / f"worker-{i}.log", "a", encoding="utf-8")  # noqa: SIM115 (closed below)
         cmd = worker_command(study, url, threads, heartbeat, grace)
-        procs.append((subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT), handle))
+        env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}  # never oversubscribe
+        procs.append((subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env), handle))
     log(f"{workers} workers started ({threads} thread(s) each); logs in {logs}")
     columns = [
         TextColumn("study"),
@@ -100,7 +102,7 @@ def run_study(
     if workers == 1:
         run_worker(study, threads=threads, log=log)
     else:
-        per = threads or max(1, (os.cpu_count() or 1) // workers)
+        per = threads or threads_per_worker(workers)
         _run_processes(study, url, workers, per, heartbeat, grace, log, progress)
     st = study_status(study)
     doc = write_results(study, st, wall_seconds=round(time.perf_counter() - t0, 1))
