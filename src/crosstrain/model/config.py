@@ -72,7 +72,8 @@ class DimeNetConfig:
         return replace(self, **changes)
 
 
-#: The paper's architecture (Röcken & Zavadlav 2025 use DimeNet++ with these sizes).
+#: DimeNet++'s default sizes (Gasteiger et al. 2020) with a 5 Å cutoff. Röcken & Zavadlav (2025) use
+#: DimeNet++; that these are their exact sizes is assumed, not taken from the paper.
 PAPER = DimeNetConfig()
 
 #: A CPU preset ~8x cheaper per training step: embeddings a quarter of the paper's, 3 blocks and
