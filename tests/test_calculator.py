@@ -52,7 +52,9 @@ def test_nan_positions_and_cluster_stress(model):
 def test_cuda_request_without_gpu(model):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(RuntimeError, match="no CUDA device"):
+    from crosstrain.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no CUDA device"):  # a one-line CLI error, not a traceback
         CrosstrainCalculator(model, device="cuda")
 
 

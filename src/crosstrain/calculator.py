@@ -12,6 +12,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from crosstrain.data.structures import Structure
+from crosstrain.errors import ConfigError
 from crosstrain.graph import batch_graph
 from crosstrain.io.checkpoint import load_checkpoint
 from crosstrain.model.derivatives import predict
@@ -22,7 +23,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"cpu"`` by default; ``"cuda"`` only when asked for and available (else a clear error)."""
     dev = torch.device(device or "cpu")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but torch sees no CUDA device")
+        raise ConfigError(f"device {device!r} was requested but torch sees no CUDA device (use device cpu)")
     return dev
 
 
