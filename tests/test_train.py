@@ -357,3 +357,13 @@ def test_learning_rate_schedules():
     assert learning_rate(exp, 50, 100) == pytest.approx(1e-4)
     with pytest.raises(ConfigError, match="schedule"):
         TrainConfig(schedule="linear")
+
+
+def test_resume_may_add_patience_but_not_change_the_trajectory(sw, tmp_path):
+    out = tmp_path / "m.ckpt"
+    fit(cfg(epochs=2), sw["si_train"], out, valid=sw["si_valid"], progress=False)
+    result, _ = fit(cfg(epochs=2, patience=1, threads=1), sw["si_train"], out, valid=sw["si_valid"], resume=True,
+                    progress=False)  # fmt: skip
+    assert len(result.history) == 2
+    with pytest.raises(CrosstrainError, match="other training settings"):
+        fit(cfg(epochs=2, lr=1e-2), sw["si_train"], out, valid=sw["si_valid"], resume=True, progress=False)

@@ -58,6 +58,16 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
     return cfg.lr * warm * cfg.lr_decay**x
 
 
+#: settings that may change when a run resumes: they decide when to validate or stop, or how many
+#: threads to use, but not the optimisation trajectory (e.g. add ``train.patience`` to stop a run
+#: whose validation error has been rising)
+RESUMABLE_CHANGES = ("patience", "valid_every", "threads")
+
+
+def _trajectory(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in cfg.items() if k not in RESUMABLE_CHANGES}
+
+
 def state_path(out: Path) -> Path:
     return out.with_name(out.name + ".state.pt")
 
@@ -200,7 +210,7 @@ class _Trainer:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        if state.get("config") != asdict(self.cfg):
+        if _trajectory(state.get("config") or {}) != _trajectory(asdict(self.cfg)):
             raise CrosstrainError(
                 "the resume state was written with other training settings; "
                 "resume with the same settings or start a new run"
