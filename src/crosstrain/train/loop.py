@@ -248,6 +248,7 @@ def train(
             torch.distributed.broadcast(t, 0)
     if resume and state_path(out).exists():
         trainer.load_state(torch.load(state_path(out), weights_only=True))
+        t0 -= trainer.history[-1]["seconds"] if trainer.history else 0.0  # seconds count the whole run
     stopped = "epochs"
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
