@@ -107,24 +107,25 @@ def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any
     strategies = sorted({r["strategy"] for r in rows})
     sizes = sorted({r["n"] for r in rows})
     for n in sizes:
-        seeds = sorted({r["seed"] for r in rows if r["n"] == n})
         by = {(r["strategy"], r["seed"]): r for r in rows if r["n"] == n}
         for s in strategies:
-            if not any((s, seed) in by for seed in seeds):
+            seeds = sorted(seed for (name, seed) in by if name == s)  # runs not yet done are not counted
+            if not seeds:
                 continue
+            runs = [by[(s, seed)] for seed in seeds]
+            common = [seed for seed in seeds if ("scratch", seed) in by]  # paired over shared seeds only
             entry: dict[str, Any] = {}
             for key in ("force_mae", "energy_mae", "stress_mae"):
-                values = [metric(by[(s, seed)], key) if (s, seed) in by else None for seed in seeds]
-                entry[key] = cell(values).to_dict()
-                base = [metric(by[("scratch", seed)], key) if ("scratch", seed) in by else None for seed in seeds]
-                if s != "scratch" and any(v is not None for v in base):
-                    entry[f"{key}_vs_scratch"] = paired(values, base).to_dict()
-                    entry[f"{key}_vs_scratch_text"] = paired(values, base).text()
-            runs = [by[(s, seed)] for seed in seeds if (s, seed) in by]
+                entry[key] = cell([metric(r, key) for r in runs]).to_dict()
+                if s != "scratch" and common:
+                    mine = [metric(by[(s, seed)], key) for seed in common]
+                    base = [metric(by[("scratch", seed)], key) for seed in common]
+                    entry[f"{key}_vs_scratch"] = paired(mine, base).to_dict()
+                    entry[f"{key}_vs_scratch_text"] = paired(mine, base).text()
             retention = [r.get("source_retention", {}).get("force_mae") for r in runs]
             if any(v is not None for v in retention):
                 entry["si_force_mae"] = cell(retention).to_dict()
-            entry["seconds_mean"] = float(np.mean([by[(s, seed)]["seconds"] for seed in seeds if (s, seed) in by]))
+            entry["seconds_mean"] = float(np.mean([r["seconds"] for r in runs]))
             entry["seeds"] = seeds
             cells[f"{s} n={n}"] = entry
     return {**meta, "cells": cells}
