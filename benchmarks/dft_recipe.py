@@ -32,17 +32,15 @@ def main() -> None:
     import torch
 
     from crosstrain.config import load_config
-    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
-    from crosstrain.data.splits import stratified_split
     from crosstrain.io.atomic import write_text
     from crosstrain.io.checkpoint import is_finished, load_checkpoint, read_metadata
+    from crosstrain.pretrained import mlearn_split
     from crosstrain.provenance import provenance
     from crosstrain.train.batches import Dataset
     from crosstrain.train.evaluate import evaluate
     from crosstrain.train.pipeline import fit
 
-    structures = read_mlearn(mlearn_file(find_mlearn_root(), args.element), element=args.element)
-    split = {k: [structures[i] for i in v] for k, v in stratified_split(structures, 22, 25, seed=0).items()}
+    split = mlearn_split({"element": args.element, "valid": 22, "test": 25, "seed": 0})
     config = load_config(args.recipe, args.set)
     ckpt = Path(args.dir) / f"{args.name}.ckpt"
     t0 = time.perf_counter()

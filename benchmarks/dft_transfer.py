@@ -28,21 +28,17 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def split_data(seed: int = 0) -> dict[str, list]:
-    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
-    from crosstrain.data.splits import stratified_split
+def split_data() -> dict[str, list]:
+    from crosstrain.pretrained import mlearn_split
 
-    ge = read_mlearn(mlearn_file(find_mlearn_root(), "Ge"), element="Ge")
-    split = stratified_split(ge, 22, 25, seed=seed)
-    return {k: [ge[i] for i in v] for k, v in split.items()}
+    return mlearn_split({"element": "Ge", "valid": 22, "test": 25, "seed": 0})
 
 
 def source_valid() -> list:
-    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
-    from crosstrain.data.splits import stratified_split
+    """The shipped Si parent's held-out structures (its split: 22 valid, no test, seed 0)."""
+    from crosstrain.pretrained import mlearn_split
 
-    si = read_mlearn(mlearn_file(find_mlearn_root(), "Si"), element="Si")
-    return [si[i] for i in stratified_split(si, 22, 0, seed=0)["valid"]]
+    return mlearn_split({"element": "Si", "valid": 22, "test": 0, "seed": 0})["valid"]
 
 
 def draw(pool: list, n: int, seed: int) -> list:

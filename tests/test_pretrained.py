@@ -3,8 +3,8 @@
 import pytest
 
 from crosstrain.errors import CheckpointError
-from crosstrain.pretrained import HERE, index, resolve_model
-from crosstrain.pretrained.build import entries, training_data
+from crosstrain.pretrained import HERE, entries, index, resolve_model
+from crosstrain.pretrained.build import training_data
 
 
 def test_index_entries_name_their_data_recipe_and_command(tmp_path):

@@ -440,6 +440,46 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_transferability)
 
 
+def _add_transfer_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transfer", help="initialise a model from a parent and fine-tune it")
+    p.add_argument("--from", dest="parent", required=True, help="parent checkpoint, or a shipped model's name (si-dft)")
+    p.add_argument("--map", action="append", metavar="TARGET=SOURCE", help="e.g. Ge=Si")
+    p.add_argument("--strategy", default="full", choices=list(STRATEGIES))
+    p.add_argument(
+        "--replay-data",
+        nargs="+",
+        dest="replay_data",
+        help="replay: the parent element's training data (default: a shipped parent's own)",
+    )
+    p.add_argument(
+        "--zero-shot",
+        action="store_true",
+        dest="zero_shot",
+        help="no training: save the transferred start (its strategy's fits on --data done) and evaluate it on --test",
+    )
+    p.add_argument("--test", nargs="+", help="with --zero-shot: test data to evaluate on")
+    p.add_argument(
+        "--source-valid",
+        nargs="+",
+        dest="source_valid",
+        help="the parent element's validation data, to report what the transfer cost it",
+    )
+    _add_train_arguments(p)
+    p.set_defaults(func=_cmd_transfer)
+
+
+def _add_models_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the shipped parent models and training recipes (or build one again)")
+    p.add_argument("--json", action="store_true", help="print the index as JSON")
+    p.set_defaults(func=_cmd_models)
+    msub = p.add_subparsers(dest="models_command")
+    b = msub.add_parser("build", help="train a shipped model again from its recorded data and recipe (resumable)")
+    b.add_argument("name", help="e.g. si-dft")
+    b.add_argument("--out", default="crosstrain-models", help="folder for the checkpoint and its data")
+    b.add_argument("--install", action="store_true", help="maintainers: copy it into the package, record its errors")
+    b.set_defaults(func=_cmd_models_build)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosstrain", description="Transfer learning of interatomic potentials across chemical elements."
@@ -471,31 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_arguments(p)
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("transfer", help="initialise a model from a parent and fine-tune it")
-    p.add_argument("--from", dest="parent", required=True, help="parent checkpoint, or a shipped model's name (si-dft)")
-    p.add_argument("--map", action="append", metavar="TARGET=SOURCE", help="e.g. Ge=Si")
-    p.add_argument("--strategy", default="full", choices=list(STRATEGIES))
-    p.add_argument(
-        "--replay-data",
-        nargs="+",
-        dest="replay_data",
-        help="replay: the parent element's training data (default: a shipped parent's own)",
-    )
-    p.add_argument(
-        "--zero-shot",
-        action="store_true",
-        dest="zero_shot",
-        help="no training: save the transferred start (its strategy's fits on --data done) and evaluate it on --test",
-    )
-    p.add_argument("--test", nargs="+", help="with --zero-shot: test data to evaluate on")
-    p.add_argument(
-        "--source-valid",
-        nargs="+",
-        dest="source_valid",
-        help="the parent element's validation data, to report what the transfer cost it",
-    )
-    _add_train_arguments(p)
-    p.set_defaults(func=_cmd_transfer)
+    _add_transfer_parser(sub)
 
     p = sub.add_parser("evaluate", help="errors of a model on data (per group and temperature)")
     p.add_argument("checkpoint")
@@ -506,15 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_analysis_parsers(sub)
 
-    p = sub.add_parser("models", help="list the shipped parent models and training recipes (or build one again)")
-    p.add_argument("--json", action="store_true", help="print the index as JSON")
-    p.set_defaults(func=_cmd_models)
-    msub = p.add_subparsers(dest="models_command")
-    b = msub.add_parser("build", help="train a shipped model again from its recorded data and recipe (resumable)")
-    b.add_argument("name", help="e.g. si-dft")
-    b.add_argument("--out", default="crosstrain-models", help="folder for the checkpoint and its data")
-    b.add_argument("--install", action="store_true", help="maintainers: copy it into the package, record its errors")
-    b.set_defaults(func=_cmd_models_build)
+    _add_models_parser(sub)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

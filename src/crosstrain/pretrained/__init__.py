@@ -19,13 +19,15 @@ HERE = Path(__file__).resolve().parent
 RECIPES = HERE.parent / "recipes"
 
 
-def index() -> dict[str, dict[str, Any]]:
-    """The shipped models by name, as described in ``index.json`` (only those whose file is present)."""
+def entries() -> dict[str, dict[str, Any]]:
+    """Every entry of ``index.json``, whether or not its checkpoint is present."""
     path = HERE / "index.json"
-    if not path.is_file():
-        return {}
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    return {name: e for name, e in entries.items() if (HERE / e["file"]).is_file()}
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def index() -> dict[str, dict[str, Any]]:
+    """The shipped models by name (only those whose file is present)."""
+    return {name: e for name, e in entries().items() if (HERE / e["file"]).is_file()}
 
 
 def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
@@ -70,16 +72,19 @@ def entry_for(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return None
 
 
-def parent_training_data(path: str | os.PathLike[str]) -> list | None:
-    """The training structures of a shipped parent, rebuilt from the data that ship with crosstrain
-    (``None`` for other checkpoints: then ``replay`` needs ``--replay-data``)."""
-    entry = entry_for(path)
-    spec = (entry or {}).get("data") or {}
-    if spec.get("kind") != "mlearn":
-        return None
+def mlearn_split(spec: dict[str, Any]) -> dict[str, list]:
+    """The shipped mlearn structures of ``spec["element"]`` split as ``spec`` says (valid, test, seed)."""
     from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
     from crosstrain.data.splits import stratified_split
 
-    structures = read_mlearn(mlearn_file(find_mlearn_root(), spec["element"]), element=spec["element"])
+    element = spec["element"]
+    structures = read_mlearn(mlearn_file(find_mlearn_root(), element), element=element)
     split = stratified_split(structures, spec["valid"], spec["test"], seed=spec["seed"])
-    return [structures[i] for i in split["train"]]
+    return {part: [structures[i] for i in idx] for part, idx in split.items()}
+
+
+def parent_training_data(path: str | os.PathLike[str]) -> list | None:
+    """The training structures of a shipped parent, rebuilt from the data that ship with crosstrain
+    (``None`` for other checkpoints: then ``replay`` needs ``--replay-data``)."""
+    spec = (entry_for(path) or {}).get("data") or {}
+    return mlearn_split(spec)["train"] if spec.get("kind") == "mlearn" else None

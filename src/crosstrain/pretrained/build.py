@@ -11,25 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from crosstrain.errors import ConfigError
-from crosstrain.pretrained import HERE
-
-
-def entries() -> dict[str, dict[str, Any]]:
-    """Every index entry, whether or not its checkpoint is present."""
-    path = HERE / "index.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+from crosstrain.pretrained import HERE, entries, mlearn_split
 
 
 def training_data(spec: dict[str, Any], work: Path) -> tuple[list, list]:
     """The (training, validation) structures an index entry's ``data`` block describes."""
     element = spec["element"]
     if spec["kind"] == "mlearn":
-        from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
-        from crosstrain.data.splits import stratified_split
-
-        structures = read_mlearn(mlearn_file(find_mlearn_root(), element), element=element)
-        split = stratified_split(structures, spec["valid"], spec["test"], seed=spec["seed"])
-        return [structures[i] for i in split["train"]], [structures[i] for i in split["valid"]]
+        split = mlearn_split(spec)
+        return split["train"], split["valid"]
     if spec["kind"] == "sw":
         from crosstrain.data.extxyz import read_structures
         from crosstrain.data.sw import SWProtocol

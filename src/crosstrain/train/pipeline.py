@@ -132,8 +132,6 @@ def start(
     parent_ckpt = load_checkpoint(resolve_model(parent)) if parent is not None else None
     structures = list(data) if _structures(data) else read_many(data, require=("forces",))
     n_given = len(structures)
-    if config.transfer.strategy != "scratch" and parent_ckpt is None:
-        raise ConfigError(f"strategy {config.transfer.strategy!r} needs a parent model (--from)")
     if config.transfer.strategy == "replay" and parent_ckpt is not None:
         structures += _replay(config, parent_ckpt, replay_data, n_given)
     transferred = parent_ckpt is not None and config.transfer.strategy != "scratch"
