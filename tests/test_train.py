@@ -367,3 +367,38 @@ def test_resume_may_add_patience_but_not_change_the_trajectory(sw, tmp_path):
     assert len(result.history) == 2
     with pytest.raises(CrosstrainError, match="other training settings"):
         fit(cfg(epochs=2, lr=1e-2), sw["si_train"], out, valid=sw["si_valid"], resume=True, progress=False)
+
+
+def test_stage_two_weights_and_loss_selection():
+    from crosstrain.config import TrainConfig
+    from crosstrain.train.loss import Weights, final_weights, selection_metric, weights_at
+
+    c = TrainConfig(loss="energy_forces", energy_weight=1, forces_weight=2, stage_two=0.75, stage_two_energy_weight=50)
+    assert weights_at(c, 74, 100) == Weights(1, 2, c.stress_weight)
+    assert weights_at(c, 75, 100) == final_weights(c) == Weights(50, 2, c.stress_weight)
+    assert final_weights(TrainConfig(stage_two_energy_weight=50)) == Weights(1, 1, 0.1)  # no stage two set
+    metrics = {"force_mae": 0.05, "force_rmse": 0.1, "energy_mae": 3.0, "energy_rmse": 4.0}
+    assert selection_metric(c, metrics) == pytest.approx(0.05)  # default: the force MAE
+    loss = TrainConfig(
+        loss="energy_forces", forces_weight=2, stage_two=0.5, stage_two_energy_weight=50, select_on="loss"
+    )
+    assert selection_metric(loss, metrics) == pytest.approx(2 * 0.1**2 + 50 * 0.004**2)
+    for bad in ({"stage_two": 1.0}, {"stage_two_energy_weight": -1.0}, {"select_on": "energy"},
+                {"select_on": "loss", "loss": "forces"}):  # fmt: skip
+        with pytest.raises(ConfigError):
+            TrainConfig(**bad)
+
+
+def test_stage_two_switches_the_weights_during_training(sw, tmp_path, monkeypatch):
+    seen = []
+    original = loop.loss_terms
+
+    def spy(pred, batch, cfg, size, weights=None):
+        seen.append(weights.energy)
+        return original(pred, batch, cfg, size, weights)
+
+    monkeypatch.setattr(loop, "loss_terms", spy)
+    config = cfg(epochs=4, loss="energy_forces", stage_two=0.5, stage_two_energy_weight=30.0, select_on="loss")
+    result, _ = fit(config, sw["si_train"], tmp_path / "m.ckpt", valid=sw["si_valid"], progress=False)
+    assert seen == [1.0] * 8 + [30.0] * 8  # 4 epochs of 4 batches, the second half with stage two's weight
+    assert result.history[-1]["valid_energy_mae"] is not None and result.best_valid_force_mae is not None

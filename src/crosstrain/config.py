@@ -21,6 +21,7 @@ from crosstrain.model.config import DimeNetConfig, preset
 
 LOSSES = ("forces", "energy_forces", "energy_forces_stress")
 SCHEDULES = ("exponential", "cosine")
+SELECTIONS = ("forces", "loss")
 STRATEGIES = ("scratch", "full", "rescaled", "freeze", "l2sp", "replay")
 
 
@@ -31,6 +32,12 @@ class TrainConfig:
     The learning rate rises linearly from 0 over ``warmup_steps`` optimiser steps, then decays to
     ``lr × lr_decay`` at the last step: exponentially (the paper group's recipe) or along a
     half cosine (``schedule: cosine``). Loss weights are explained in :mod:`crosstrain.train.loss`.
+
+    Stage two (MACE's recipe): from the fraction ``stage_two`` of the steps on, the loss uses the
+    ``stage_two_*_weight`` values (unset ones keep their stage-one value), typically a larger energy
+    weight once the forces are learned. ``select_on`` picks the validation figure that chooses the
+    best model and drives early stopping: the force MAE (the paper's) or the validation loss with
+    the final (stage-two) energy and force weights.
     """
 
     loss: str = "forces"
@@ -51,6 +58,11 @@ class TrainConfig:
     dtype: str = "float32"
     device: str = "cpu"
     threads: int | None = None
+    stage_two: float | None = None  # fraction of the steps after which the stage-two weights apply
+    stage_two_energy_weight: float | None = None
+    stage_two_forces_weight: float | None = None
+    stage_two_stress_weight: float | None = None
+    select_on: str = "forces"
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -73,6 +85,15 @@ class TrainConfig:
             raise ConfigError("train.grad_clip must be positive or null")
         if min(self.energy_weight, self.forces_weight, self.stress_weight) < 0:
             raise ConfigError("loss weights must be >= 0")
+        if self.stage_two is not None and not 0 <= self.stage_two < 1:
+            raise ConfigError(f"train.stage_two must be a fraction of the steps in [0, 1), got {self.stage_two}")
+        stage_two = (self.stage_two_energy_weight, self.stage_two_forces_weight, self.stage_two_stress_weight)
+        if any(w is not None and w < 0 for w in stage_two):
+            raise ConfigError("stage-two loss weights must be >= 0")
+        if self.select_on not in SELECTIONS:
+            raise ConfigError(f"train.select_on must be one of {SELECTIONS}, got {self.select_on!r}")
+        if self.select_on == "loss" and self.loss == "forces":
+            raise ConfigError("train.select_on=loss needs a loss with energies (energy_forces or energy_forces_stress)")
 
 
 @dataclass(frozen=True)

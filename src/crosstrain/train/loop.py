@@ -1,5 +1,6 @@
-"""The training loop: Adam with exponential learning-rate decay, clipping, optional EMA,
-early stopping on the validation force MAE, atomic per-epoch checkpoints and exact resume.
+"""The training loop: Adam with warm-up and decay, clipping, optional EMA and stage-two loss
+weights, model selection and early stopping on the validation force MAE (or loss), atomic
+per-epoch checkpoints and exact resume.
 
 Files next to ``out`` (e.g. ``ge.ckpt``): the best model so far (``ge.ckpt``, final once the
 run ends, with the fitted energy shift), the resume state (``ge.ckpt.state.pt``: weights,
@@ -30,7 +31,7 @@ from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import fit_energy_shift, validation_sums
-from crosstrain.train.loss import ErrorSums, loss_terms
+from crosstrain.train.loss import ErrorSums, loss_terms, selection_metric, weights_at
 
 
 class TrainingDiverged(CrosstrainError):
@@ -65,7 +66,8 @@ RESUMABLE_CHANGES = ("patience", "valid_every", "threads")
 
 
 def _trajectory(cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg.items() if k not in RESUMABLE_CHANGES}
+    full = {**asdict(TrainConfig()), **cfg}  # settings added since a state was written take their defaults
+    return {k: v for k, v in full.items() if k not in RESUMABLE_CHANGES}
 
 
 def state_path(out: Path) -> Path:
@@ -86,7 +88,8 @@ def _write_log(path: Path, history: list[dict[str, Any]]) -> None:
     if not history:
         return
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
+    names = list(dict.fromkeys(k for row in history for k in row))  # rows of an older resumed run may lack some
+    writer = csv.DictWriter(buf, fieldnames=names)
     writer.writeheader()
     writer.writerows(history)
     write_text(path, buf.getvalue())
@@ -150,7 +153,8 @@ class _Trainer:
                 pred = predict(
                     self.model, batch.graph, create_graph=True, compute_stress=self.cfg.loss == "energy_forces_stress"
                 )
-                loss = sum(loss_terms(pred, batch, self.cfg, n_global).values())
+                weights = weights_at(self.cfg, self.step, self.total_steps)
+                loss = sum(loss_terms(pred, batch, self.cfg, n_global, weights).values())
             if self.penalty is not None:  # e.g. l2sp's pull towards the parent (crosstrain.train.transfer)
                 loss = loss + self.penalty(self.model) / self.world
             loss.backward()
@@ -266,7 +270,7 @@ def train(
             train_loss = trainer.train_epoch()
             trainer.epoch += 1
             due = trainer.epoch % cfg.valid_every == 0 or trainer.epoch == cfg.epochs
-            metrics = trainer.validate() if due else {"force_mae": None, "force_rmse": None}
+            metrics = trainer.validate() if due else {"force_mae": None, "force_rmse": None, "energy_mae": None}
             record = {
                 "epoch": trainer.epoch,
                 "step": trainer.step,
@@ -274,14 +278,17 @@ def train(
                 "train_loss": train_loss,
                 "valid_force_mae": metrics["force_mae"],
                 "valid_force_rmse": metrics["force_rmse"],
+                "valid_energy_mae": metrics.get("energy_mae"),
                 "seconds": round(time.perf_counter() - t0, 3),
             }
             trainer.history.append(record)
-            improved = metrics["force_mae"] is not None and metrics["force_mae"] < trainer.best["metric"]
+            chosen = selection_metric(cfg, metrics)
+            improved = chosen is not None and chosen < trainer.best["metric"]
             if improved:
                 trainer.best = {
                     "epoch": trainer.epoch,
-                    "metric": metrics["force_mae"],
+                    "metric": chosen,
+                    "force_mae": metrics["force_mae"],
                     "model": copy.deepcopy(trainer.eval_model().state_dict()),
                 }
             if trainer.rank == 0:
@@ -292,7 +299,9 @@ def train(
             status = f"loss {train_loss:.4g}"
             if metrics["force_mae"] is not None:
                 status += f"  valid F-MAE {metrics['force_mae']:.4f} eV/Å "
-                status += f"(best {trainer.best['metric']:.4f} @ {trainer.best['epoch']})"
+                if metrics.get("energy_mae") is not None:
+                    status += f"E-MAE {metrics['energy_mae']:.1f} meV/atom "
+                status += f"(best @ {trainer.best['epoch']})"
             bar.update(task, completed=trainer.epoch, status=status)
             if callback is not None:
                 callback(trainer.epoch, record)
@@ -305,7 +314,7 @@ def train(
 def _meta_kwargs(meta: dict[str, Any], trainer: _Trainer) -> dict[str, Any]:
     extra = {k: v for k, v in meta.items() if k not in ("training", "data_fingerprint")}
     extra["best_epoch"] = trainer.best["epoch"]
-    extra["best_valid_force_mae"] = trainer.best["metric"]
+    extra["best_valid_force_mae"] = trainer.best.get("force_mae", trainer.best["metric"])
     return {"training": meta["training"], "data_fingerprint": meta.get("data_fingerprint", ""), "extra": extra}
 
 
@@ -321,7 +330,7 @@ def _finish(
     meta = {**meta, "energy_shift_fit": shift, "stopped": stopped, "history": trainer.history}
     if trainer.rank == 0:
         save_checkpoint(model, out, parent=parent, **_meta_kwargs(meta, trainer))
-    best = trainer.best["metric"]
+    best = trainer.best.get("force_mae", trainer.best["metric"])
     return TrainResult(
         model, out, trainer.history, trainer.best["epoch"], None if math.isinf(best) else best, stopped, shift, seconds
     )

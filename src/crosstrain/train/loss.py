@@ -11,6 +11,9 @@ picks the terms (``forces`` is the paper's force matching). Every term is an ave
 means the same whatever the batch size or the number of atoms in a structure, as in other
 trainers (MACE, NequIP). With several processes each rank adds its share of the sums and divides
 by the *global* batch's counts, so the ranks add up to the single-process loss.
+
+With ``stage_two`` set, the weights switch to the ``stage_two_*_weight`` values for the last part
+of the steps (:func:`weights_at`).
 """
 
 from __future__ import annotations
@@ -26,20 +29,62 @@ from crosstrain.train.batches import Batch, GlobalSize
 EV_PER_A3_IN_GPA = 160.21766208
 
 
-def loss_terms(pred: Prediction, batch: Batch, cfg: TrainConfig, size: GlobalSize) -> dict[str, torch.Tensor]:
-    """The weighted loss terms of this rank's part of a global batch of ``size`` (see module docstring)."""
+@dataclass(frozen=True)
+class Weights:
+    energy: float
+    forces: float
+    stress: float
+
+
+def weights_at(cfg: TrainConfig, step: int, total_steps: int) -> Weights:
+    """The loss weights at optimiser ``step`` of ``total_steps`` (stage one, then stage two if set)."""
+    if cfg.stage_two is None or step < cfg.stage_two * total_steps:
+        return Weights(cfg.energy_weight, cfg.forces_weight, cfg.stress_weight)
+    return final_weights(cfg)
+
+
+def final_weights(cfg: TrainConfig) -> Weights:
+    """The weights of the last step: stage two's where set, else stage one's."""
+
+    def pick(two: float | None, one: float) -> float:
+        return one if cfg.stage_two is None or two is None else two
+
+    return Weights(
+        pick(cfg.stage_two_energy_weight, cfg.energy_weight),
+        pick(cfg.stage_two_forces_weight, cfg.forces_weight),
+        pick(cfg.stage_two_stress_weight, cfg.stress_weight),
+    )
+
+
+def loss_terms(
+    pred: Prediction, batch: Batch, cfg: TrainConfig, size: GlobalSize, weights: Weights | None = None
+) -> dict[str, torch.Tensor]:
+    """The weighted loss terms of this rank's part of a global batch of ``size`` (see module
+    docstring); ``weights`` default to the stage-one weights of ``cfg``."""
+    w = weights or Weights(cfg.energy_weight, cfg.forces_weight, cfg.stress_weight)
     terms: dict[str, torch.Tensor] = {}
     if batch.forces is None:
         raise ValueError("training needs force labels")
-    terms["forces"] = cfg.forces_weight * (pred.forces - batch.forces).pow(2).sum() / (3 * size.atoms)
+    terms["forces"] = w.forces * (pred.forces - batch.forces).pow(2).sum() / (3 * size.atoms)
     if cfg.loss in ("energy_forces", "energy_forces_stress"):
         n_atoms = batch.graph.n_atoms.to(pred.energy.dtype)
         err = (pred.energy - batch.energy) / n_atoms
-        terms["energy"] = cfg.energy_weight * err.pow(2).sum().to(pred.forces.dtype) / size.graphs
+        terms["energy"] = w.energy * err.pow(2).sum().to(pred.forces.dtype) / size.graphs
     if cfg.loss == "energy_forces_stress":
         err = (pred.stress - batch.stress) * EV_PER_A3_IN_GPA
-        terms["stress"] = cfg.stress_weight * err.pow(2).mean(dim=(1, 2)).sum() / size.graphs
+        terms["stress"] = w.stress * err.pow(2).mean(dim=(1, 2)).sum() / size.graphs
     return terms
+
+
+def selection_metric(cfg: TrainConfig, metrics: dict[str, float | None]) -> float | None:
+    """The validation figure that picks the best model (lower is better): the force MAE, or with
+    ``select_on: loss`` the force and energy terms of the loss with the final weights, from the
+    validation RMSEs (forces in eV/Å, energies in eV/atom; stress is not validated)."""
+    if cfg.select_on == "forces" or metrics.get("force_mae") is None:
+        return metrics.get("force_mae")
+    w = final_weights(cfg)
+    energy = (metrics.get("energy_rmse") or 0.0) / 1000
+    return w.forces * metrics["force_rmse"] ** 2 + w.energy * energy**2  # type: ignore[operator]
 
 
 @dataclass
