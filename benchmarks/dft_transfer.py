@@ -66,19 +66,18 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     overrides = [f"train.seed={job['seed']}", f"train.epochs={epochs}", f"train.threads={job['threads']}",
                  f"train.batch_size={job['batch_size']}", f"transfer.strategy={base}"]  # fmt: skip
     config = load_config(job["recipe"], overrides + job["overrides"])
-    parent = None if strategy == "scratch" else job["parent"]
     ckpt = out / f"{strategy}-n{job['n']}-s{job['seed']}.ckpt"
     t0 = time.perf_counter()
     row: dict[str, Any] = {"strategy": strategy, "n": job["n"], "seed": job["seed"], "epochs": epochs,
                            "steps": epochs * math.ceil(len(train) / job["batch_size"]), "diverged": False}  # fmt: skip
     try:
         if strategy.endswith("-zero-shot"):
-            report = zero_shot(config, train, ckpt, parent, {"Ge": "Si"}, test=data["test"])
+            report = zero_shot(config, train, ckpt, job["parent"], {"Ge": "Si"}, test=data["test"])
             row["test"] = report["test"]
             model = None
         else:
-            result, report = fit(config, train, ckpt, valid=data["valid"], parent=parent,
-                                 element_map={"Ge": "Si"} if parent else None, resume=True, progress=False)  # fmt: skip
+            result, report = fit(config, train, ckpt, valid=data["valid"], parent=job["parent"],
+                                 element_map={"Ge": "Si"}, resume=True, progress=False)  # fmt: skip
             model = result.model
             row["test"] = evaluate(model, Dataset(data["test"], model.neighbour_cutoff, "test"), by=("group",))
             row["best_epoch"] = report["best_epoch"]

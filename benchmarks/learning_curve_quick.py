@@ -83,8 +83,8 @@ def main() -> None:
                 train,
                 ckpt,
                 valid=ge_valid,
-                parent=parent if strategy != "scratch" else None,
-                element_map={"Ge": "Si"} if strategy != "scratch" else None,
+                parent=parent,  # scratch ignores it
+                element_map={"Ge": "Si"},
                 progress=False,
             )
             test = evaluate(result.model, Dataset(ge_test, result.model.neighbour_cutoff), 8, by=())

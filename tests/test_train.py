@@ -402,3 +402,23 @@ def test_stage_two_switches_the_weights_during_training(sw, tmp_path, monkeypatc
     result, _ = fit(config, sw["si_train"], tmp_path / "m.ckpt", valid=sw["si_valid"], progress=False)
     assert seen == [1.0] * 8 + [30.0] * 8  # 4 epochs of 4 batches, the second half with stage two's weight
     assert result.history[-1]["valid_energy_mae"] is not None and result.best_valid_force_mae is not None
+
+
+def test_one_transfer_request_in_the_config(sw, si_parent, tmp_path):
+    from crosstrain.config import Strategy
+    from crosstrain.train.pipeline import start
+
+    out, _ = si_parent
+    request = cfg(strategy="full").to_dict()
+    request["transfer"].update(parent=str(out), element_map={"ge": "Si"})
+    config = config_from_dict(request)
+    assert config.transfer.strategy is Strategy.FULL and config.transfer.element_map == {"Ge": "Si"}
+    s = start(config, sw["ge_train"])  # parent and map from the request, none passed
+    assert s.parent is not None and s.init.parent.element_map == {"Ge": "Si"}
+    scratch = cfg(strategy="scratch")
+    s = start(scratch, sw["ge_train"], parent=tmp_path / "missing.ckpt", element_map={"Ge": "Si"})
+    assert s.parent is None  # scratch never loads the parent: callers set only the strategy
+    with pytest.raises(ConfigError, match="needs a parent"):
+        start(cfg(strategy="rescaled"), sw["ge_train"])
+    with pytest.raises(ConfigError, match="element_map"):
+        config_from_dict({"transfer": {"element_map": {"Ge": "Qq"}}})

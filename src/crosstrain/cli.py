@@ -226,7 +226,7 @@ def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
         overrides.append(f"transfer.strategy={strategy}")
     config = load_config(args.config, overrides)
     parent = getattr(args, "parent", None)
-    element_map = parse_element_map(getattr(args, "map", None))
+    element_map = parse_element_map(getattr(args, "map", None)) or None  # else the config's transfer.element_map
     if getattr(args, "zero_shot", False):
         from crosstrain.train.pipeline import zero_shot
 

@@ -11,18 +11,37 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from crosstrain.errors import ConfigError
+from crosstrain.errors import ConfigError, SpeciesError
 from crosstrain.model.config import DimeNetConfig, preset
+from crosstrain.species import symbol, to_atomic_number
 
 LOSSES = ("forces", "energy_forces", "energy_forces_stress")
 SCHEDULES = ("exponential", "cosine")
 SELECTIONS = ("forces", "loss")
-STRATEGIES = ("scratch", "full", "rescaled", "freeze", "l2sp", "replay")
+
+
+class Strategy(StrEnum):
+    """How a target-element model starts (see :mod:`crosstrain.train.transfer`)."""
+
+    SCRATCH = "scratch"
+    FULL = "full"
+    RESCALED = "rescaled"
+    FREEZE = "freeze"
+    L2SP = "l2sp"
+    REPLAY = "replay"
+
+    @property
+    def needs_parent(self) -> bool:
+        return self is not Strategy.SCRATCH
+
+
+STRATEGIES = tuple(s.value for s in Strategy)
 
 
 @dataclass(frozen=True)
@@ -98,9 +117,14 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """How a target-element model is initialised from a parent (see :mod:`crosstrain.train.transfer`)."""
+    """One transfer request: the strategy, the parent (a checkpoint path or the name of a shipped
+    model) and the element map (target -> parent element, e.g. ``{"Ge": "Si"}``), with the
+    strategy's settings (see :mod:`crosstrain.train.transfer`). ``scratch`` ignores the parent, so
+    callers set only the strategy to compare arms."""
 
-    strategy: str = "scratch"
+    strategy: Strategy = Strategy.SCRATCH
+    parent: str | None = None
+    element_map: dict[str, str] = field(default_factory=dict)
     l2sp_alpha: float = 1e-3
     length_scale: float | None = None  # rescaled: target lengths x scale = source lengths
     energy_scale: float | None = None  # rescaled: target energies = scale x source energies
@@ -109,6 +133,16 @@ class TransferConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"transfer.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        object.__setattr__(self, "strategy", Strategy(self.strategy))
+        if self.parent is not None:
+            object.__setattr__(self, "parent", str(self.parent))
+        if not isinstance(self.element_map, dict):
+            raise ConfigError(f"transfer.element_map must map target to parent elements, got {self.element_map!r}")
+        try:
+            mapped = {symbol(to_atomic_number(t)): symbol(to_atomic_number(s)) for t, s in self.element_map.items()}
+        except SpeciesError as exc:
+            raise ConfigError(f"transfer.element_map: {exc}") from None
+        object.__setattr__(self, "element_map", mapped)
         if not self.replay_ratio > 0:
             raise ConfigError(f"transfer.replay_ratio must be positive, got {self.replay_ratio}")
         if self.l2sp_alpha < 0:
@@ -131,7 +165,7 @@ class Config:
         return {
             "model": {"preset": self.model_preset, **model},
             "train": asdict(self.train),
-            "transfer": asdict(self.transfer),
+            "transfer": {**asdict(self.transfer), "strategy": self.transfer.strategy.value},
         }
 
 

@@ -155,8 +155,7 @@ def run_demo(  # type: ignore[no-untyped-def]
     epochs = max(1, sc.ge_steps // int(np.ceil(len(ge_train) / batch)))
     log(f"3/5 Ge models from {len(ge_train)} Ge structures: transfer (full) and scratch, {epochs} epochs each")
     reports = {}
-    for strategy in ("full", "scratch"):
-        parent = si_ckpt if strategy != "scratch" else None
+    for strategy in ("full", "scratch"):  # scratch ignores the parent; the strategy is the only difference
         reports[strategy] = _train(
             f"Ge {strategy}",
             models / f"ge_{strategy}.ckpt",
@@ -164,9 +163,9 @@ def run_demo(  # type: ignore[no-untyped-def]
             config=_config(strategy, epochs, batch, dft=dft),
             data=ge_train,
             valid=ge_valid,
-            parent=parent,
-            element_map={"Ge": "Si"} if parent else None,
-            source_valid=si_valid if parent else None,
+            parent=si_ckpt,
+            element_map={"Ge": "Si"},
+            source_valid=si_valid if strategy != "scratch" else None,
         )
     log(f"4/5 evaluation on {len(ge_test)} held-out Ge structures; zero-shot starts on the same test set")
     reports["rescaled"] = {}

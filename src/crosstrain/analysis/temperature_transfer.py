@@ -85,7 +85,6 @@ def temperature_transfer(
             "train": {"epochs": steps, "batch_size": 1, "lr": lr, "lr_decay": 0.1, "seed": seed, "valid_every": every},
             "transfer": {"strategy": strategy},
         })  # fmt: skip
-        transfer = strategy != "scratch"
         _train(
             strategy,
             folder / f"{element}_{strategy}.ckpt",
@@ -93,8 +92,8 @@ def temperature_transfer(
             config=cfg,
             data=[pick],
             valid=valid,
-            parent=source if transfer else None,
-            element_map={element: source_element} if transfer else None,
+            parent=source,  # scratch ignores it
+            element_map={element: source_element},
         )
     models = {s: load_checkpoint(folder / f"{element}_{s}.ckpt").model for s in ("full", "scratch")}
     if reference is not None:

@@ -57,14 +57,13 @@ def run_job(
     validation errors always, test errors when ``test``; every number a plain float."""
     d = draw(data, size, spec.valid_size, seed)
     config = training_config(spec, strategy, size, seed, params)
-    transfer = strategy != "scratch"
-    result, report = fit(
+    result, report = fit(  # scratch ignores the parent and the map
         config,
         d.train,
         out,
         valid=d.valid,
-        parent=source if transfer else None,
-        element_map={spec.target_element: spec.source_element} if transfer else None,
+        parent=source,
+        element_map={spec.target_element: spec.source_element},
         resume=True,
         progress=False,
     )

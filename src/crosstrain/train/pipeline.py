@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 from crosstrain.calculator import resolve_device
-from crosstrain.config import Config
+from crosstrain.config import Config, Strategy
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.manifest import fingerprint
 from crosstrain.data.structures import Structure
@@ -57,14 +57,15 @@ def fit(
         torch.set_num_threads(config.train.threads)
     rank, _, device = init_from_env(config.train.device)
     progress = progress and rank == 0
-    s = start(config, data, parent, element_map, replay_data, device)
+    config = with_request(config, parent, element_map)
+    s = start(config, data, replay_data=replay_data, device=device)
     model, train_set, init, parent_ckpt, train_structures = s.model, s.train_set, s.init, s.parent, s.structures
     valid_structures = None
     if valid is not None:
         valid_structures = valid if _structures(valid) else read_many(valid, require=("forces",))
     valid_set = Dataset(valid_structures, model.neighbour_cutoff, name="validation data") if valid_structures else None
     report: dict[str, Any] = {"init": init.info}
-    if parent_ckpt is not None and config.transfer.strategy != "scratch":
+    if parent_ckpt is not None:
         report["zero_shot"] = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
     metadata = {
         "data_fingerprint": fingerprint(train_structures),
@@ -126,18 +127,20 @@ def start(
     replay_data: Paths | list[Structure] | None = None,
     device: str | torch.device = "cpu",
 ) -> Start:
-    """The initial model of ``config.transfer.strategy`` on ``data`` (see :func:`fit`), with the
+    """The initial model of the transfer request ``config.transfer`` (``parent`` and
+    ``element_map`` given here take precedence) on ``data`` (see :func:`fit`), with the
     per-element reference energies fitted by least squares on the training data: the same start
-    for scratch and every transfer strategy."""
-    parent_ckpt = load_checkpoint(resolve_model(parent)) if parent is not None else None
+    for scratch and every transfer strategy. ``scratch`` never loads the parent."""
+    config = with_request(config, parent, element_map)
+    request = config.transfer
+    parent_ckpt = load_checkpoint(resolve_model(request.parent)) if request.parent is not None else None
     structures = list(data) if _structures(data) else read_many(data, require=("forces",))
     n_given = len(structures)
-    if config.transfer.strategy == "replay" and parent_ckpt is not None:
+    if request.strategy == Strategy.REPLAY and parent_ckpt is not None:
         structures += _replay(config, parent_ckpt, replay_data, n_given)
-    transferred = parent_ckpt is not None and config.transfer.strategy != "scratch"
-    cutoff = parent_ckpt.model.config.cutoff if transferred else config.model.cutoff  # type: ignore[union-attr]
+    cutoff = parent_ckpt.model.config.cutoff if parent_ckpt is not None else config.model.cutoff
     train_set = Dataset(structures, cutoff, name="training data")
-    init = initialise(config, train_set.numbers, parent_ckpt, element_map, train_set)
+    init = initialise(config, train_set.numbers, parent_ckpt, request.element_map, train_set)
     model = init.model.to(resolve_device(device))
     if model.neighbour_cutoff > cutoff:  # rescaled lengths: the network sees farther in real space
         train_set = Dataset(structures, model.neighbour_cutoff, name="training data")
@@ -150,13 +153,15 @@ def zero_shot(
     config: Config,
     data: Paths | list[Structure],
     out: str | os.PathLike[str],
-    parent: str | os.PathLike[str],
+    parent: str | os.PathLike[str] | None = None,
     element_map: dict[str, str] | None = None,
     test: Paths | list[Structure] | None = None,
 ) -> dict[str, Any]:
     """The transferred model before any training step (its strategy's fits on ``data`` done),
     saved to ``out`` and evaluated on ``test``: the honest zero-shot baseline."""
     s = start(config, data, parent, element_map)
+    if s.parent is None:
+        raise ConfigError("a zero-shot model is a transferred start: give a transfer strategy and a parent")
     save_checkpoint(
         s.model, out, parent=s.init.parent, training={"zero_shot": True, **config.to_dict()["train"]},
         data_fingerprint=fingerprint(s.structures),
@@ -167,6 +172,21 @@ def zero_shot(
         structures = test if _structures(test) else read_many(test, require=("forces",))
         report["test"] = evaluate(s.model, Dataset(structures, s.model.neighbour_cutoff, "test data"), by=())
     return report
+
+
+def with_request(
+    config: Config, parent: str | os.PathLike[str] | None = None, element_map: dict[str, str] | None = None
+) -> Config:
+    """``config`` with the parent and element map of this call (where given) in its transfer
+    request; ``scratch`` drops both, any other strategy needs a parent."""
+    request = config.transfer
+    parent_name = str(parent) if parent is not None else request.parent
+    mapping = dict(element_map) if element_map is not None else request.element_map
+    if not request.strategy.needs_parent:
+        parent_name, mapping = None, {}
+    elif parent_name is None:
+        raise ConfigError(f"strategy {request.strategy.value!r} needs a parent model (--from or transfer.parent)")
+    return replace(config, transfer=replace(request, parent=parent_name, element_map=mapping))
 
 
 def _replay(
