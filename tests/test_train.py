@@ -422,3 +422,69 @@ def test_one_transfer_request_in_the_config(sw, si_parent, tmp_path):
         start(cfg(strategy="rescaled"), sw["ge_train"])
     with pytest.raises(ConfigError, match="element_map"):
         config_from_dict({"transfer": {"element_map": {"Ge": "Qq"}}})
+
+
+@pytest.mark.parametrize("loss", ["forces", "energy_forces_stress"])
+def test_functional_training_step_equals_autograd_step(sw, loss):
+    """The torch.func step behind ``train.compile`` (run eagerly here) gives the loop's loss and gradients."""
+    from crosstrain.config import TrainConfig
+    from crosstrain.model.compiled import loss_step
+    from crosstrain.train.batches import Dataset, GlobalSize
+    from crosstrain.train.loss import Weights, loss_terms
+
+    model = initialise(cfg(), {14}).model
+    data = Dataset(sw["si_train"], model.neighbour_cutoff)
+    batch = data.batch([0, 3, 5], dtype=torch.float64)
+    c = TrainConfig(loss=loss, dtype="float64")
+    weights, size = Weights(3.0, 2.0, 0.5), GlobalSize(3, batch.graph.positions.shape[0] + 7)  # a larger global batch
+    pred = predict(model, batch.graph, create_graph=True, compute_stress=loss == "energy_forces_stress")
+    reference = sum(loss_terms(pred, batch, c, size, weights).values())
+    reference.backward()
+    value, grads = loss_step(model, c, compile=False)(batch, weights, size)
+    assert float(value) == pytest.approx(float(reference), rel=1e-10)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(grads[name], p.grad, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "l2sp"])
+def test_loop_with_the_functional_step_follows_the_autograd_loop(sw, si_parent, tmp_path, monkeypatch, strategy):
+    """``train.compile`` through the loop (torch.compile replaced by the eager function to stay fast;
+    the compiled function itself is checked by the slow test in test_model_physics)."""
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    out, _ = si_parent
+    runs = {}
+    for compiled in (False, True):
+        config = cfg(epochs=2, loss="energy_forces_stress", ema_decay=0.9, compile=compiled, strategy=strategy)
+        result, _ = fit(config, sw["ge_train"], tmp_path / f"{compiled}.ckpt", parent=out, element_map={"Ge": "Si"},
+                        valid=sw["ge_valid"], progress=False)  # fmt: skip
+        runs[compiled] = result
+    for a, b in zip(runs[False].history, runs[True].history):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-8)
+    for (name, p), q in zip(runs[False].model.named_parameters(), runs[True].model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-7, atol=1e-9, msg=name)
+
+
+def test_compile_failure_falls_back_to_eager_training(sw, tmp_path, monkeypatch):
+    def broken(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("no C++ compiler found")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="no C\\+\\+ compiler found"):
+        result, _ = fit(cfg(epochs=1, compile=True), sw["si_train"], tmp_path / "m.ckpt", progress=False)
+    assert np.isfinite(result.history[-1]["train_loss"])
+
+
+@pytest.mark.slow
+def test_compiled_training_follows_eager_training(sw, tmp_path):
+    """A real torch.compile of the training step (dynamic shapes; 1-2 minutes; run with -m slow)."""
+    runs = {}
+    for compiled in (False, True):
+        config = cfg(epochs=2, loss="energy_forces_stress", compile=compiled, valid_every=1)
+        runs[compiled], _ = fit(config, sw["si_train"], tmp_path / f"{compiled}.ckpt", valid=sw["si_valid"],
+                                progress=False)  # fmt: skip
+    for a, b in zip(runs[False].history, runs[True].history):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-6)
+        assert b["valid_force_mae"] == pytest.approx(a["valid_force_mae"], rel=1e-6)

@@ -56,7 +56,8 @@ class TrainConfig:
     ``stage_two_*_weight`` values (unset ones keep their stage-one value), typically a larger energy
     weight once the forces are learned. ``select_on`` picks the validation figure that chooses the
     best model and drives early stopping: the force MAE (the paper's) or the validation loss with
-    the final (stage-two) energy and force weights.
+    the final (stage-two) energy and force weights. ``compile`` runs the same loss through
+    ``torch.func`` and ``torch.compile`` (:mod:`crosstrain.model.compiled`).
     """
 
     loss: str = "forces"
@@ -82,6 +83,7 @@ class TrainConfig:
     stage_two_forces_weight: float | None = None
     stage_two_stress_weight: float | None = None
     select_on: str = "forces"
+    compile: bool = False  # torch.compile the training step (~2x faster steps on a CPU after a 1-2 min compile)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:

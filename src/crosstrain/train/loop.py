@@ -62,7 +62,7 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
 #: settings that may change when a run resumes: they decide when to validate or stop, or how many
 #: threads to use, but not the optimisation trajectory (e.g. add ``train.patience`` to stop a run
 #: whose validation error has been rising)
-RESUMABLE_CHANGES = ("patience", "valid_every", "threads")
+RESUMABLE_CHANGES = ("patience", "valid_every", "threads", "compile")
 
 
 def _trajectory(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +129,11 @@ class _Trainer:
         self.epoch = 0
         self.best: dict[str, Any] = {"epoch": -1, "metric": math.inf, "model": None}
         self.history: list[dict[str, Any]] = []
+        self.compiled, self.compiled_once = None, False
+        if cfg.compile:
+            from crosstrain.model.compiled import loss_step
+
+            self.compiled = loss_step(model, cfg)
         self.labels = {
             "forces": ("forces",),
             "energy_forces": ("energy", "forces"),
@@ -147,18 +152,7 @@ class _Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr_at(self.step)
             self.optimizer.zero_grad(set_to_none=False)
-            loss = self.zero()
-            if indices:
-                batch = self.data.batch(indices, dtype=self.model.dtype, device=self.device)
-                pred = predict(
-                    self.model, batch.graph, create_graph=True, compute_stress=self.cfg.loss == "energy_forces_stress"
-                )
-                weights = weights_at(self.cfg, self.step, self.total_steps)
-                loss = sum(loss_terms(pred, batch, self.cfg, n_global, weights).values())
-            if self.penalty is not None:  # e.g. l2sp's pull towards the parent (crosstrain.train.transfer)
-                loss = loss + self.penalty(self.model) / self.world
-            loss.backward()
-            value = self.all_reduce_grads(loss)
+            value = self.all_reduce_grads(self.gradients(indices, n_global))
             if not math.isfinite(value):
                 raise TrainingDiverged(
                     f"loss became {value} at epoch {self.epoch + 1}, step {self.step + 1}; training stopped"
@@ -172,6 +166,47 @@ class _Trainer:
             total += value
             n += 1
         return total / max(n, 1)
+
+    def gradients(self, indices: list[int], n_global: Any) -> torch.Tensor:
+        """Accumulate this rank's gradients of the loss of one global batch; returns its loss."""
+        loss = self.zero()
+        if indices:
+            batch = self.data.batch(indices, dtype=self.model.dtype, device=self.device)
+            weights = weights_at(self.cfg, self.step, self.total_steps)
+            result = self.compiled_gradients(batch, weights, n_global) if self.compiled is not None else None
+            if result is not None:
+                value, grads = result
+                for name, p in self.model.named_parameters():
+                    if name in grads:
+                        p.grad = grads[name].clone() if p.grad is None else p.grad.add_(grads[name])
+                loss = loss + value.detach()
+            else:
+                stress = self.cfg.loss == "energy_forces_stress"
+                pred = predict(self.model, batch.graph, create_graph=True, compute_stress=stress)
+                loss = sum(loss_terms(pred, batch, self.cfg, n_global, weights).values())
+        if self.penalty is not None:  # e.g. l2sp's pull towards the parent (crosstrain.train.transfer)
+            loss = loss + self.penalty(self.model) / self.world
+        if loss.requires_grad:
+            loss.backward()
+        return loss
+
+    def compiled_gradients(self, batch: Any, weights: Any, n_global: Any) -> Any:
+        """The compiled step's (loss, grads), or None after falling back to eager autograd where
+        torch.compile cannot build (e.g. no C++ compiler on the machine)."""
+        try:
+            result = self.compiled(batch, weights, n_global)  # type: ignore[misc]
+            self.compiled_once = True
+            return result
+        except Exception as exc:  # inductor/dynamo failures have many types
+            if self.compiled_once:
+                raise
+            import warnings
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            warnings.warn(f"train.compile: torch.compile failed ({first}); training eagerly instead", stacklevel=2)
+            self.compiled = None
+            self.model.set_fused(True)
+            return None
 
     @property
     def device(self) -> torch.device:
@@ -194,7 +229,12 @@ class _Trainer:
 
     def validate(self) -> dict[str, float | None]:
         data = self.valid if self.valid is not None else self.data
-        sums = validation_sums(self.eval_model(), data, self.cfg.batch_size, self.rank, self.world)
+        model = self.eval_model()
+        if self.compiled is not None:
+            model.set_fused(True)  # eager evaluation is fastest fused; the compiled step runs unfused
+        sums = validation_sums(model, data, self.cfg.batch_size, self.rank, self.world)
+        if self.compiled is not None:
+            model.set_fused(False)
         if self.world > 1:
             t = sums.as_tensor()
             torch.distributed.all_reduce(t)
