@@ -64,3 +64,31 @@ def test_nve_md_conserves_energy(model, si_atoms):
     e0 = si_atoms.get_total_energy()
     dyn.run(20)
     assert abs(si_atoms.get_total_energy() - e0) < 1e-3 * len(si_atoms)
+
+
+def test_compiled_calculator_path_equals_eager(model, si_atoms, monkeypatch):
+    """``compile=True`` (torch.compile replaced by the eager function here, to stay fast) gives the
+    eager energies and forces; stress and per-atom energies still come from the eager model."""
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    eager, fast = si_atoms.copy(), si_atoms.copy()
+    eager.calc, fast.calc = CrosstrainCalculator(model), CrosstrainCalculator(model, compile=True)
+    assert fast.get_potential_energy() == pytest.approx(eager.get_potential_energy(), abs=1e-10)
+    np.testing.assert_allclose(fast.get_forces(), eager.get_forces(), atol=1e-10)
+    np.testing.assert_allclose(fast.get_stress(), eager.get_stress(), atol=1e-12)
+    assert fast.get_potential_energies().sum() == pytest.approx(eager.get_potential_energy(), abs=1e-9)
+    assert all(getattr(m, "fused", True) for m in model.modules())  # the caller's model keeps its kernels
+
+
+def test_calculator_stays_eager_where_compile_fails(model, si_atoms, monkeypatch):
+    def broken(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("no C++ compiler")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    atoms = si_atoms.copy()
+    atoms.calc = CrosstrainCalculator(model, compile=True)
+    with pytest.warns(UserWarning, match="stays eager"):
+        energy = atoms.get_potential_energy()
+    assert np.isfinite(energy) and atoms.calc.compiled is None

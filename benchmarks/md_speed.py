@@ -1,0 +1,92 @@
+"""ML-MD speed: steps per second of ASE velocity-Verlet MD driven by a crosstrain model.
+
+For diamond cells of 64-1000 atoms (rattled, 600 K velocities), the shipped ``si-dft`` parent
+(CPU preset, 4.2 Å cutoff) on one thread, with the eager calculator and the compiled one
+(``CrosstrainCalculator(..., compile=True)``; its one-off compile time is reported apart). The
+first steps are warm-up and not timed. Results go to ``benchmarks/results/md_speed.json``.
+
+    python benchmarks/md_speed.py [--atoms 64 216 512 1000] [--steps 100] [--threads 1] [--no-compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "md_speed.json"
+REPEATS = {64: (2, 2, 2), 216: (3, 3, 3), 512: (4, 4, 4), 1000: (5, 5, 5)}
+
+
+def cell(n_atoms: int):  # type: ignore[no-untyped-def]
+    from ase.build import bulk
+
+    if n_atoms not in REPEATS:
+        raise SystemExit(f"--atoms: choose from {sorted(REPEATS)}")
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * REPEATS[n_atoms]
+    atoms.rattle(0.05, seed=1)
+    return atoms
+
+
+def measure(n_atoms: int, compiled: bool, steps: int, warmup: int) -> dict:
+    from ase import units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.pretrained import resolve_model
+
+    atoms = cell(n_atoms)
+    atoms.calc = CrosstrainCalculator(resolve_model("si-dft"), compile=compiled)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))
+    dyn = VelocityVerlet(atoms, 1.0 * units.fs)
+    t0 = time.perf_counter()
+    dyn.run(warmup)
+    warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    dyn.run(steps)
+    seconds = time.perf_counter() - t0
+    return {
+        "atoms": n_atoms,
+        "mode": "compiled" if compiled else "eager",
+        "steps": steps,
+        "steps_per_second": steps / seconds,
+        "ms_per_step": 1000 * seconds / steps,
+        "warmup_seconds": warm,
+        "warmup_steps": warmup,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--atoms", nargs="+", type=int, default=[64, 216, 512])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-compile", action="store_true", dest="no_compile")
+    args = parser.parse_args()
+
+    import torch
+
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for n in args.atoms:
+        for compiled in (False,) if args.no_compile else (False, True):
+            row = measure(n, compiled, args.steps, args.warmup)
+            rows.append(row)
+            print(f"{n:5d} atoms {row['mode']:8s}: {row['steps_per_second']:7.1f} steps/s "
+                  f"(warm-up {row['warmup_seconds']:.0f} s)", flush=True)  # fmt: skip
+    doc = {"benchmark": "md_speed", "model": "si-dft (CPU preset)", "threads": args.threads,
+           "seeds": {"rattle": 1, "velocities": 0}, "rows": rows, **provenance()}  # fmt: skip
+    RESULTS.parent.mkdir(exist_ok=True)
+    write_text(RESULTS, json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
