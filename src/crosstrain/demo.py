@@ -234,16 +234,14 @@ def _md_stage(out: Path, models: Path, sc: DemoScale, reference: bool = True, a0
         }
     spectra = {}
     runs = {"SW reference": lambda: sw_calculator("Ge"), **factories} if reference else factories
+    settings = MDSettings(temperature=300, steps=sc.pdos_steps, ensemble="nve", velocities_every=2, seed=1)
+    interval_fs = settings.timestep_fs * settings.velocities_every
     for name, factory in runs.items():
-        r = run_md(
-            cell,
-            factory(),
-            MDSettings(temperature=300, steps=sc.pdos_steps, ensemble="nve", velocities_every=2, seed=1),
-        )
+        r = run_md(cell, factory(), settings)
         if r.velocities is None:
             result["pdos"][name] = {"stable": False, "reason": r.reason}
             continue
-        freqs, dos = pdos_from_velocities(r.velocities, r.masses, 2.0, max_lag_ps=sc.pdos_steps / 1000)
+        freqs, dos = pdos_from_velocities(r.velocities, r.masses, interval_fs, max_lag_ps=sc.pdos_steps / 1000)
         spectra[name] = (freqs, dos)
         result["pdos"][name] = {"stable": True, "peak_THz": float(freqs[dos.argmax()])}
     if "SW reference" in spectra:
@@ -276,8 +274,10 @@ def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
 
 
 def _dft_lattice_constant(structures: list[Any]) -> float:
-    volumes = [s.volume for s in structures if len(s) == 64 and s.info.get("group") == "AIMD-NVT"]
-    return float(np.median(volumes)) ** (1 / 3) / 2 if volumes else 5.654
+    """PBE Ge at zero stress, from the data's Elastic group (see analysis.dft_reference)."""
+    from crosstrain.analysis.dft_reference import elastic_reference
+
+    return float(elastic_reference(structures)["a0"])
 
 
 def _md_table(result: dict[str, Any]) -> str:

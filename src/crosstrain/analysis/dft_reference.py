@@ -2,7 +2,10 @@
 
 The mlearn ``Elastic`` group holds strained 64-atom diamond cells (normal and shear strains up to
 about ±10 % around the PBE lattice constant) with their DFT stresses. Their most common edge
-length is the unstrained one and gives the PBE lattice constant. The cubic elastic constants are
+length is the unstrained reference cell; it is not at zero stress (Ge: −1.1 GPa, a
+compressed cell), so the lattice constant reported is the zero-stress one, a0 = a_cell (1 − σ0/3B),
+from the fitted residual hydrostatic stress σ0 and bulk modulus B (``a0_cell`` keeps the cell's).
+The cubic elastic constants are
 a least-squares fit of stress against strain over the small strains only (|ε| ≤ 2.5 %, where
 the ± pairs cancel the quadratic response):
 
@@ -78,10 +81,13 @@ def elastic_reference(structures: Sequence[Structure], max_strain: float = 0.025
         raise DataFileError(f"only {len(small)} elastic structures within |strain| <= {max_strain}")
     fit = fit_cubic_elastic(np.array([e for e, _ in small]), np.array([s for _, s in small]))
     n_cells = round((len(elastic[0].numbers) / 8) ** (1 / 3))  # 8-atom conventional cells per edge
+    a_cell = float(ref[0, 0]) / n_cells
+    bulk = (fit["C11"] + 2 * fit["C12"]) / 3
     return {
-        "a0": float(ref[0, 0]) / n_cells,
+        "a0": a_cell * (1 - fit["residual_stress"] / (3 * bulk)),  # hydrostatic strain to zero stress
+        "a0_cell": a_cell,
         **fit,
-        "bulk_modulus": (fit["C11"] + 2 * fit["C12"]) / 3,
+        "bulk_modulus": bulk,
         "structures_used": len(small),
         "source": "mlearn Elastic group (PBE), small-strain fit",
     }

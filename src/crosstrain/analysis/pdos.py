@@ -31,7 +31,7 @@ def pdos_from_velocities(
     lags = min(len(c), int(round(max_lag_ps * 1000 / dt_fs)) + 1)
     c = c[:lags] * np.hanning(2 * lags)[lags:]  # half-Hann: 1 at zero lag, 0 at the last
     window = np.concatenate([c, c[-1:0:-1]])  # even extension: a real, symmetric spectrum
-    dos = np.abs(np.fft.rfft(window))
+    dos = np.fft.rfft(window).real  # the window is even, so its transform is real (up to rounding)
     freqs = np.fft.rfftfreq(len(window), d=dt_fs * 1e-15) / 1e12
     return freqs, _normalise(freqs, dos)
 
