@@ -198,14 +198,15 @@ def _print_report(report: dict, as_json: str | None) -> None:
     for key in ("zero_shot", "valid", "retention"):
         if key in report:
             label = {
-                "zero_shot": "zero-shot (before training)",
+                "zero_shot": f"zero-shot (before training, on the {report.get('selected_on', 'validation data')})",
                 "valid": "validation",
                 "retention": "source element (retention)",
             }[key]
             print(f"{label}: {fmt(report[key])}")
     if "checkpoint" in report:
         print(
-            f"best epoch {report['best_epoch']} ({report['stopped']}); {report['seconds']:.0f} s; "
+            f"best epoch {report['best_epoch']} on the {report.get('selected_on', 'validation data')} "
+            f"({report['stopped']}); {report['seconds']:.0f} s; "
             f"wrote {report['checkpoint']}"
         )
     if as_json:

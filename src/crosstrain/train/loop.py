@@ -338,7 +338,8 @@ def train(
                 _write_log(log_path(out), trainer.history)
             status = f"loss {train_loss:.4g}"
             if metrics["force_mae"] is not None:
-                status += f"  valid F-MAE {metrics['force_mae']:.4f} eV/Å "
+                where = "valid" if trainer.valid is not None else "train"  # no validation set: training data
+                status += f"  {where} F-MAE {metrics['force_mae']:.4f} eV/Å "
                 if metrics.get("energy_mae") is not None:
                     status += f"E-MAE {metrics['energy_mae']:.1f} meV/atom "
                 status += f"(best @ {trainer.best['epoch']})"

@@ -64,7 +64,7 @@ def fit(
     if valid is not None:
         valid_structures = valid if _structures(valid) else read_many(valid, require=("forces",))
     valid_set = Dataset(valid_structures, model.neighbour_cutoff, name="validation data") if valid_structures else None
-    report: dict[str, Any] = {"init": init.info}
+    report: dict[str, Any] = {"init": init.info, "selected_on": "validation data" if valid_set else "training data"}
     if parent_ckpt is not None:
         report["zero_shot"] = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
     metadata = {
