@@ -94,7 +94,7 @@ def test_elastic_fit_of_strained_cells_recovers_the_potential_constants():
 
 
 def test_dft_reference_from_the_mlearn_data():
-    from crosstrain.analysis.properties import dft_reference
+    from crosstrain.workflows.properties import dft_reference
 
     si, ge = dft_reference("Si"), dft_reference("Ge")
     assert si["a0_cell"] == pytest.approx(5.469, abs=1e-3) and ge["a0_cell"] == pytest.approx(5.754, abs=1e-3)

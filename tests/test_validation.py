@@ -39,7 +39,7 @@ def test_band_difference_measures_distance(sw_phonons):
 
 
 def test_validation_of_the_reference_against_itself(tmp_path):
-    from crosstrain.analysis.validation import ValidationSettings, validate_models
+    from crosstrain.workflows.validation import ValidationSettings, validate_models
 
     settings = ValidationSettings(temperatures=(900.0,), md_steps=120, equilibration_steps=40, frame_every=20)
     result = validate_models({}, "Si", tmp_path, settings=settings, log=lambda m: None)
@@ -58,8 +58,8 @@ def test_validation_of_the_reference_against_itself(tmp_path):
 
 
 def test_validation_refuses_a_model_without_the_element(tmp_path):
-    from crosstrain.analysis.validation import calculator_factories
     from crosstrain.io.checkpoint import save_checkpoint
+    from crosstrain.workflows.validation import calculator_factories
 
     path = save_checkpoint(make_model(("Si",)), tmp_path / "si.ckpt")
     with pytest.raises(SpeciesError, match="si.ckpt"):
@@ -67,8 +67,8 @@ def test_validation_refuses_a_model_without_the_element(tmp_path):
 
 
 def test_temperature_transfer_experiment(tmp_path, tiny_sw_data):
-    from crosstrain.analysis.temperature_transfer import temperature_transfer
     from crosstrain.io.checkpoint import save_checkpoint
+    from crosstrain.workflows.temperature_transfer import temperature_transfer
 
     source = save_checkpoint(make_model(("Si",)).float(), tmp_path / "si.ckpt")
     kwargs = dict(train_temperature=1400.0, per_temperature=2, steps=3, log=lambda m: None)

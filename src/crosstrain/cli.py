@@ -21,13 +21,13 @@ from crosstrain.errors import CrosstrainError
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     if args.smoke:
-        from crosstrain.smoke import print_smoke, smoke
+        from crosstrain.workflows.smoke import print_smoke, smoke
 
         print_smoke(smoke(args.out or "crosstrain-demo", preset_name=args.preset, seed=args.seed))
         return 0
     from rich.console import Console
 
-    from crosstrain.demo import headline, run_demo
+    from crosstrain.workflows.demo import headline, run_demo
 
     console = Console()
     out = args.out or ("crosstrain-demo-dft" if args.dft else "crosstrain-demo")
@@ -286,9 +286,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_properties(args: argparse.Namespace) -> int:
-    from crosstrain.analysis.properties import format_table, properties_table
     from crosstrain.io.atomic import write_text
     from crosstrain.io.checkpoint import read_metadata
+    from crosstrain.workflows.properties import format_table, properties_table
 
     elements = args.elements or (read_metadata(args.checkpoint)["species"] if args.checkpoint else ["Si", "Ge"])
     table = properties_table(
@@ -301,9 +301,9 @@ def _cmd_properties(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from crosstrain.analysis.validation import ValidationSettings, validate_models
     from crosstrain.data.extxyz import read_structures
     from crosstrain.errors import ConfigError
+    from crosstrain.workflows.validation import ValidationSettings, validate_models
 
     models = {}
     for item in args.model:
@@ -320,7 +320,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_transferability(args: argparse.Namespace) -> int:
-    from crosstrain.analysis.temperature_transfer import temperature_transfer
+    from crosstrain.workflows.temperature_transfer import temperature_transfer
 
     r = temperature_transfer(args.data, args.source, args.out, element=args.element, source_element=args.source_element,
                              train_temperature=args.train_temperature, per_temperature=args.per_temperature,
@@ -352,7 +352,7 @@ def _cmd_md(args: argparse.Namespace) -> int:
 
         atoms = read(args.structure)
     else:
-        from crosstrain.analysis.properties import lattice_guess
+        from crosstrain.workflows.properties import lattice_guess
 
         atoms = bulk(args.element, "diamond", a=lattice_guess(args.element), cubic=True) * (2, 2, 2)
     settings = MDSettings(

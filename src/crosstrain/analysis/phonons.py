@@ -47,10 +47,9 @@ def band_rms_difference(a: dict[str, Any], b: dict[str, Any]) -> float:
 
 def plot_phonons(results: dict[str, dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> Any:
     """Band structures (left) and DOS (right) of several models on one figure."""
-    import matplotlib
+    from crosstrain.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from crosstrain.report import save_figure
 

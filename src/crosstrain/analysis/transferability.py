@@ -36,10 +36,9 @@ def by_temperature(models: dict[str, DimeNetPP], structures: Sequence[Structure]
 
 def boxplot(result: dict[str, dict[str, list[float]]], path: str | os.PathLike[str], title: str = "") -> Any:
     """Side-by-side box plots of the force-error distribution per temperature, one colour per model."""
-    import matplotlib
+    from crosstrain.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from crosstrain.report import save_figure
 

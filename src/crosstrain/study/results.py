@@ -100,10 +100,9 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plot_curve(summary: list[dict[str, Any]], path: Path, chemical_accuracy: float | None = None) -> Path:
-    import matplotlib
+    from crosstrain.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     panels = (("test_force_mae", "test force MAE (eV/Å)"), ("test_energy_mae", "test energy MAE (meV/atom)"))

@@ -255,10 +255,9 @@ def _md_stage(out: Path, models: Path, sc: DemoScale, reference: bool = True, a0
 
 
 def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
-    import matplotlib
+    from crosstrain.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for name, (f, dos) in spectra.items():
@@ -317,10 +316,9 @@ def headline(result: dict[str, Any]) -> str:
 
 
 def _plot_force_errors(out: Path, result: dict[str, Any]) -> None:
-    import matplotlib
+    from crosstrain.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     tests = result["ge_test"]
     key = "by_temperature" if "by_temperature" in tests["full"] else "by_group"

@@ -2,7 +2,7 @@
 
 Builds a fresh DimeNet++ model, evaluates a rattled diamond silicon cell through the ASE
 calculator, checks forces against finite differences and saves the checkpoint. The full demo
-(data, Si model, Ge transfer vs scratch, report) is :mod:`crosstrain.demo`.
+(data, Si model, Ge transfer vs scratch, report) is :mod:`crosstrain.workflows.demo`.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def validate_models(
     """Run every analysis above; returns the numbers (also in ``validation.json``)."""
     from crosstrain.analysis.pdos import overlap
     from crosstrain.analysis.phonons import band_rms_difference, phonons
-    from crosstrain.analysis.properties import lattice_guess
+    from crosstrain.workflows.properties import lattice_guess
 
     s = settings or ValidationSettings()
     folder = Path(out)
@@ -179,10 +179,9 @@ def validate_models(
 
 
 def _plots(result: dict[str, Any], folder: Path) -> None:
-    import matplotlib
+    from crosstrain.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from crosstrain.analysis.phonons import plot_phonons
     from crosstrain.report import save_figure
