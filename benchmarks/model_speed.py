@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from ase.build import bulk
 
-from crosstrain.data.structures import Structure
 from crosstrain.graph import batch_graph, topology
 from crosstrain.io.atomic import write_text
 from crosstrain.model.compiled import energy_forces_fn, force_loss_step
@@ -29,6 +28,7 @@ from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.provenance import provenance
 from crosstrain.species import SpeciesMap
+from crosstrain.structure import Structure
 
 
 def si64(rattle: float = 0.05, seed: int = 1) -> Structure:

@@ -7,10 +7,10 @@ import pytest
 import torch
 from ase.build import bulk
 
-from crosstrain.data.structures import Structure
 from crosstrain.model.config import DimeNetConfig
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.species import SpeciesMap
+from crosstrain.structure import Structure
 
 TINY = DimeNetConfig(
     hidden_channels=16,

@@ -8,11 +8,11 @@ from ase.md.verlet import VelocityVerlet
 from ase.units import fs
 
 from crosstrain.calculator import CrosstrainCalculator
-from crosstrain.data.structures import Structure
 from crosstrain.errors import SpeciesError
 from crosstrain.graph import batch_graph
 from crosstrain.io.checkpoint import save_checkpoint
 from crosstrain.model.derivatives import predict
+from crosstrain.structure import Structure
 
 
 def test_calculator_equals_model(model, si_atoms, tmp_path):

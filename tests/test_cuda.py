@@ -32,7 +32,7 @@ def test_training_and_md_on_cuda(tmp_path):
     from ase.md.verlet import VelocityVerlet
 
     from crosstrain.config import config_from_dict
-    from crosstrain.data.structures import Structure
+    from crosstrain.structure import Structure
     from crosstrain.train.pipeline import fit
 
     reference = CrosstrainCalculator(make_model(seed=3))

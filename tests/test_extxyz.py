@@ -3,8 +3,8 @@ import pytest
 
 from conftest import rattled_si
 from crosstrain.data.extxyz import read_structures, write_structures
-from crosstrain.data.structures import Structure
 from crosstrain.errors import CrosstrainError, DataFileError
+from crosstrain.structure import Structure
 
 
 def labelled(n=3):

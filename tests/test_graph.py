@@ -6,9 +6,9 @@ from ase import Atoms
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import StructureError
 from crosstrain.graph import batch_graph, topology, triplets
+from crosstrain.structure import Structure
 
 
 def brute_force_triplets(centers, neighbours, shifts):

@@ -181,7 +181,7 @@ def test_data_mlearn_test_zero_and_evaluate_reads_json(tmp_path, capsys):
 
 
 def test_a_split_that_cannot_be_leak_free_is_refused():
-    from crosstrain.data.structures import Structure
+    from crosstrain.structure import Structure
 
     # 12 structures in 2 families of 6 twins: 3 test structures would split a family
     s = [Structure(np.eye(3) * (k + 1), [14, 14, 14], np.eye(3) * 10, True, energy=-3.0 * (1 + k // 6),

@@ -8,9 +8,9 @@ from ase.build import bulk
 from scipy.spatial.transform import Rotation
 
 from conftest import make_model, rattled_si
-from crosstrain.data.structures import Structure
 from crosstrain.graph import batch_graph
 from crosstrain.model.derivatives import predict
+from crosstrain.structure import Structure
 
 
 def evaluate(model, atoms_list, stress=False):

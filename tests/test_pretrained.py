@@ -4,7 +4,7 @@ import pytest
 
 from crosstrain.errors import CheckpointError
 from crosstrain.pretrained import HERE, entries, index, resolve_model
-from crosstrain.pretrained.build import training_data
+from crosstrain.workflows.build_models import training_data
 
 
 def test_index_entries_name_their_data_recipe_and_command(tmp_path):

@@ -61,7 +61,7 @@ def _sw_elastic_set(element: str, a0: float) -> list:
     import numpy as np
     from ase.build import bulk
 
-    from crosstrain.data.structures import Structure
+    from crosstrain.structure import Structure
 
     base = bulk(element, "diamond", a=a0, cubic=True) * (2, 2, 2)
     out = []

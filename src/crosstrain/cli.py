@@ -80,7 +80,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_build(args: argparse.Namespace) -> int:
-    from crosstrain.pretrained.build import build
+    from crosstrain.workflows.build_models import build
 
     print(f"wrote {build(args.name, args.out, install=args.install)}")
     return 0

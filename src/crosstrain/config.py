@@ -9,6 +9,7 @@ value is validated once, here; unknown keys are errors.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
@@ -21,6 +22,7 @@ from crosstrain.errors import ConfigError, SpeciesError
 from crosstrain.model.config import DimeNetConfig, preset
 from crosstrain.species import symbol, to_atomic_number
 
+RECIPES = Path(__file__).resolve().parent / "recipes"
 LOSSES = ("forces", "energy_forces", "energy_forces_stress")
 SCHEDULES = ("exponential", "cosine")
 SELECTIONS = ("forces", "loss")
@@ -241,13 +243,27 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return out
 
 
+def recipes() -> list[str]:
+    """Names of the shipped training recipes (``crosstrain/recipes/*.yaml``)."""
+    return sorted(p.stem for p in RECIPES.glob("*.yaml"))
+
+
+def resolve_recipe(name_or_path: str | os.PathLike[str]) -> Path:
+    """A config path: ``name_or_path`` if it is a file, else the shipped recipe of that name."""
+    p = Path(name_or_path)
+    if p.is_file() or p.suffix in (".yaml", ".yml"):
+        return p
+    if (RECIPES / f"{p}.yaml").is_file():
+        return RECIPES / f"{p}.yaml"
+    names = ", ".join(recipes())
+    raise ConfigError(f"{name_or_path}: no such config file and no shipped recipe of that name ({names})")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config (a path or the name of a shipped recipe, e.g. ``dft-cpu``; or the defaults)
     and apply ``overrides``."""
     data: dict[str, Any] = {}
     if path is not None:
-        from crosstrain.pretrained import resolve_recipe
-
         p = resolve_recipe(path)
         try:
             data = load_yaml(p.read_text(encoding="utf-8")) or {}

@@ -19,8 +19,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import StructureError
+from crosstrain.structure import Structure
 
 MIN_DISTANCE = 1e-3  # Å; closer atoms are treated as overlapping
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from ase.units import GPa
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
+from crosstrain.structure import Structure
 
 _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 

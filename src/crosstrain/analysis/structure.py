@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-from crosstrain.data.structures import Structure
 from crosstrain.graph import topology
+from crosstrain.structure import Structure
 
 
 def rdf(frames: Sequence[Atoms], rmax: float = 5.0, nbins: int = 100) -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.data.structures import Structure
 from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import predictions
 

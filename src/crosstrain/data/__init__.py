@@ -1,5 +1,5 @@
 """Data: the labelled-structure boundary type, readers and writers, data sets and splits."""
 
-from crosstrain.data.structures import Structure
+from crosstrain.structure import Structure
 
 __all__ = ["Structure"]

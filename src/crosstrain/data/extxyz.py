@@ -10,10 +10,10 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import CrosstrainError, DataFileError
 from crosstrain.io.atomic import atomic_path
 from crosstrain.species import to_atomic_number
+from crosstrain.structure import Structure
 
 LABELS = ("energy", "forces", "stress")
 

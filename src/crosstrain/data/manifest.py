@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.data.structures import Structure
 from crosstrain.io.atomic import write_text
+from crosstrain.structure import Structure
 
 
 def fingerprint(structures: Iterable[Structure]) -> str:

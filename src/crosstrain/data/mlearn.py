@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from crosstrain.data.splits import stratified_split  # noqa: F401 (re-exported)
-from crosstrain.data.structures import Structure
 from crosstrain.errors import CrosstrainError, DataFileError
 from crosstrain.species import to_atomic_number
+from crosstrain.structure import Structure
 
 #: 1 kbar in eV/Å³
 KBAR_IN_EV_PER_A3 = 0.1 / 160.21766208

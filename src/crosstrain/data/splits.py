@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
+from crosstrain.structure import Structure
 
 TWIN_ENERGY_TOL = 1e-6  # eV/atom
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import ConfigError
 from crosstrain.io.atomic import write_text
 from crosstrain.species import to_atomic_number
+from crosstrain.structure import Structure
 
 #: 1 eV/Å³ in bar as LAMMPS's metal units define it (``nktv2p``), so the conversion is exact
 EV_PER_A3_IN_BAR = 1.6021765e6

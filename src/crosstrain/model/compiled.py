@@ -4,8 +4,9 @@
 ("does not support double backward"). Written functionally, as the gradient of a force loss
 built from ``grad`` of the energy, it compiles; inductor then fuses the many small elementwise
 operations that dominate an eager step on a CPU. A cold compile costs one to two minutes per
-distinct input shape (once per run with ``dynamic=True``, which training uses: batches differ in
-atoms, edges and triplets), so this path pays off only for longer runs (``train.compile: true``).
+distinct input shape (once per run with ``dynamic=True``: batches differ in atoms, edges and
+triplets), so this path pays off only for longer runs. The training loop's general step (energy,
+forces and stress terms) is :func:`crosstrain.train.compiled.loss_step`.
 Compile one model per process (or call ``torch._dynamo.reset()`` between models).
 """
 
@@ -17,7 +18,6 @@ from dataclasses import fields
 import torch
 from torch.func import functional_call, grad, grad_and_value
 
-from crosstrain.config import TrainConfig
 from crosstrain.graph import Graph
 from crosstrain.model.dimenet import DimeNetPP
 
@@ -40,64 +40,6 @@ def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tens
         return atom_energies.sum(), one_hot @ atom_energies
 
     return energy
-
-
-def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
-    """``energy(params, positions, strain, *graph_tensors) -> (total, per-graph energies)`` with
-    the homogeneous strain of :func:`crosstrain.model.derivatives.predict` (stress = ∂E/∂ε / V)."""
-    energy = _energy_fn(model)
-
-    def strained(params, positions, strain, *graph_tensors):  # type: ignore[no-untyped-def]
-        graph = Graph(**dict(zip(_GRAPH_FIELDS, graph_tensors)))
-        deform = torch.eye(3, dtype=strain.dtype, device=strain.device) + 0.5 * (strain + strain.transpose(1, 2))
-        moved = torch.einsum("na,nab->nb", positions, deform.index_select(0, graph.batch))
-        tensors = [torch.bmm(graph.cell, deform) if f == "cell" else t for f, t in zip(_GRAPH_FIELDS, graph_tensors)]
-        return energy(params, moved, *tensors)
-
-    return strained
-
-
-def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic: bool | None = True) -> Callable:
-    """``step(batch, weights, size) -> (loss, grads)``: the loss of :func:`crosstrain.train.loss.loss_terms`
-    (same terms, weights and averaging) and its gradients with respect to the trainable parameters
-    (a name -> tensor mapping). ``weights`` and ``size`` enter as tensors, so stage-two weights and
-    batch sizes do not recompile. With ``compile=False`` the same function runs eagerly."""
-    from crosstrain.model.derivatives import Prediction
-    from crosstrain.train.batches import Batch, GlobalSize
-    from crosstrain.train.loss import Weights, loss_terms
-
-    model.set_fused(False)
-    energy = _strained_energy_fn(model)
-    with_stress = cfg.loss == "energy_forces_stress"
-
-    def loss(params, weights, size, e_ref, f_ref, s_ref, *tensors):  # type: ignore[no-untyped-def]
-        graph = Graph(**dict(zip(_GRAPH_FIELDS, tensors)))
-        strain = torch.zeros_like(graph.cell)
-        (d_pos, d_strain), per_graph = grad(energy, argnums=(1, 2), has_aux=True)(
-            params, graph.positions, strain, *tensors
-        )
-        stress = d_strain / torch.linalg.det(graph.cell).abs()[:, None, None] if with_stress else None
-        pred = Prediction(energy=per_graph, forces=-d_pos, stress=stress)
-        batch = Batch(graph, e_ref, f_ref, s_ref, [])
-        terms = loss_terms(pred, batch, cfg, GlobalSize(size[0], size[1]), Weights(*weights.unbind()))
-        return sum(terms.values())
-
-    fn = grad_and_value(loss)
-    if compile:
-        fn = torch.compile(fn, dynamic=dynamic)
-
-    def step(batch, weights, size):  # type: ignore[no-untyped-def]
-        params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
-        dtype, device = batch.graph.positions.dtype, batch.graph.positions.device
-        w = torch.tensor([weights.energy, weights.forces, weights.stress], dtype=dtype, device=device)
-        n = torch.tensor([size.graphs, size.atoms], dtype=dtype, device=device)
-        zeros = batch.graph.cell.new_zeros
-        e_ref = batch.energy if batch.energy is not None else zeros(batch.graph.n_graphs, dtype=torch.float64)
-        s_ref = batch.stress if batch.stress is not None else zeros(batch.graph.cell.shape)
-        grads, value = fn(params, w, n, e_ref, batch.forces, s_ref, *(getattr(batch.graph, f) for f in _GRAPH_FIELDS))
-        return value, grads
-
-    return step
 
 
 def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> Callable:

@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from crosstrain.errors import CheckpointError, ConfigError
+from crosstrain.config import recipes, resolve_recipe  # noqa: F401  (recipes are addressed by name here too)
+from crosstrain.errors import CheckpointError
 
 HERE = Path(__file__).resolve().parent
-RECIPES = HERE.parent / "recipes"
 
 
 def entries() -> dict[str, dict[str, Any]]:
@@ -43,22 +43,6 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
             f"{name_or_path}: no such checkpoint file and no shipped model of that name (shipped: {names})"
         )
     return HERE / entry["file"]
-
-
-def recipes() -> list[str]:
-    """Names of the shipped training recipes (``crosstrain/recipes/*.yaml``)."""
-    return sorted(p.stem for p in RECIPES.glob("*.yaml"))
-
-
-def resolve_recipe(name_or_path: str | os.PathLike[str]) -> Path:
-    """A config path: ``name_or_path`` if it is a file, else the shipped recipe of that name."""
-    p = Path(name_or_path)
-    if p.is_file() or p.suffix in (".yaml", ".yml"):
-        return p
-    if (RECIPES / f"{p}.yaml").is_file():
-        return RECIPES / f"{p}.yaml"
-    names = ", ".join(recipes())
-    raise ConfigError(f"{name_or_path}: no such config file and no shipped recipe of that name ({names})")
 
 
 def entry_for(path: str | os.PathLike[str]) -> dict[str, Any] | None:

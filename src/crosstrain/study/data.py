@@ -16,9 +16,9 @@ import numpy as np
 
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.splits import stratified_split
-from crosstrain.data.structures import Structure
 from crosstrain.errors import ConfigError
 from crosstrain.io.hashing import sha256_file
+from crosstrain.structure import Structure
 from crosstrain.study.spec import StudySpec
 
 

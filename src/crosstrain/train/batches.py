@@ -9,9 +9,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
 from crosstrain.graph import Graph, Topology, batch_graph, topology
+from crosstrain.structure import Structure
 
 
 class GlobalSize(NamedTuple):

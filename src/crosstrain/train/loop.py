@@ -131,7 +131,7 @@ class _Trainer:
         self.history: list[dict[str, Any]] = []
         self.compiled, self.compiled_once = None, False
         if cfg.compile:
-            from crosstrain.model.compiled import loss_step
+            from crosstrain.train.compiled import loss_step
 
             self.compiled = loss_step(model, cfg)
         self.labels = {

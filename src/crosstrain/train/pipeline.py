@@ -13,11 +13,11 @@ from crosstrain.calculator import resolve_device
 from crosstrain.config import Config, Strategy
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.manifest import fingerprint
-from crosstrain.data.structures import Structure
 from crosstrain.errors import ConfigError, DataFileError
 from crosstrain.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.pretrained import parent_training_data, resolve_model
+from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.distributed import init_from_env
 from crosstrain.train.evaluate import evaluate, fit_energy_shift

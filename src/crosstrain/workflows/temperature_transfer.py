@@ -22,11 +22,11 @@ import numpy as np
 
 from crosstrain.config import config_from_dict
 from crosstrain.data.extxyz import read_structures
-from crosstrain.data.structures import Structure
 from crosstrain.errors import DataFileError
 from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.provenance import provenance
+from crosstrain.structure import Structure
 
 
 def _at(structures: list[Structure], temperature: float, source: str) -> list[Structure]:

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.data.structures import Structure
 from crosstrain.io.atomic import write_text
 from crosstrain.provenance import provenance
+from crosstrain.structure import Structure
 
 REFERENCE = "SW"
 
