@@ -3,9 +3,13 @@
 For diamond cells of 64-1000 atoms (rattled, 600 K velocities), the shipped ``si-dft`` parent
 (CPU preset, 4.2 Å cutoff) on one thread, with the eager calculator and the compiled one
 (``CrosstrainCalculator(..., compile=True)``; its one-off compile time is reported apart). The
-first steps are warm-up and not timed. Results go to ``benchmarks/results/md_speed.json``.
+first steps are warm-up and not timed. ``--replicas`` adds the stability harness's batched mode
+(:mod:`crosstrain.md.replicas`: R independent 64-atom runs in one model call per step), as
+replica-steps per second next to R separate runs (R × the single-run rate). Results go to
+``benchmarks/results/md_speed.json``.
 
     python benchmarks/md_speed.py [--atoms 64 216 512 1000] [--steps 100] [--threads 1] [--no-compile]
+                                  [--replicas 1 2 4 8]
 """
 
 from __future__ import annotations
@@ -60,6 +64,20 @@ def measure(n_atoms: int, compiled: bool, steps: int, warmup: int) -> dict:
     }
 
 
+def measure_replicas(replicas: int, steps: int) -> dict:
+    from crosstrain.md.replicas import batched, run_replicas
+    from crosstrain.md.run import MDSettings
+
+    model = batched("si-dft")
+    settings = MDSettings(temperature=600, steps=steps, ensemble="nve", check_every=10)
+    run_replicas(cell(64), model, MDSettings(temperature=600, steps=10, ensemble="nve"), list(range(replicas)))
+    t0 = time.perf_counter()
+    results = run_replicas(cell(64), model, settings, list(range(replicas)))
+    seconds = time.perf_counter() - t0
+    return {"atoms": 64, "mode": "replicas", "replicas": replicas, "steps": steps,
+            "replica_steps_per_second": replicas * steps / seconds, "stable": sum(r.stable for r in results)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--atoms", nargs="+", type=int, default=[64, 216, 512])
@@ -67,6 +85,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-compile", action="store_true", dest="no_compile")
+    parser.add_argument("--replicas", nargs="*", type=int, default=[], help="batched replica counts, e.g. 1 2 4 8")
     args = parser.parse_args()
 
     import torch
@@ -82,6 +101,10 @@ def main() -> None:
             rows.append(row)
             print(f"{n:5d} atoms {row['mode']:8s}: {row['steps_per_second']:7.1f} steps/s "
                   f"(warm-up {row['warmup_seconds']:.0f} s)", flush=True)  # fmt: skip
+    for r in args.replicas:
+        row = measure_replicas(r, args.steps)
+        rows.append(row)
+        print(f"{r} replicas of 64 atoms, batched: {row['replica_steps_per_second']:7.1f} replica-steps/s", flush=True)
     doc = {"benchmark": "md_speed", "model": "si-dft (CPU preset)", "threads": args.threads,
            "seeds": {"rattle": 1, "velocities": 0}, "rows": rows, **provenance()}  # fmt: skip
     RESULTS.parent.mkdir(exist_ok=True)

@@ -77,3 +77,37 @@ def test_md_command(tmp_path, capsys):
     assert "stable" in capsys.readouterr().out and json.loads(out.read_text())["stable"]
     assert main(["md", "sw", "--steps", "20", "--runs", "2", "--temperatures", "300,600"]) == 0
     assert "fraction stable: 1.00" in capsys.readouterr().out
+
+
+def test_batched_replicas_follow_their_separate_runs():
+    """Replicas stacked into one model call per step move as their separate runs do (NVE: no
+    random numbers, so the trajectories must agree up to float32 rounding)."""
+    from dataclasses import replace
+
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.md.replicas import batched, run_replicas
+
+    model = batched("si-dft")
+    settings = MDSettings(temperature=600, steps=60, ensemble="nve", check_every=10)
+    together = run_replicas(si8(), model, settings, seeds=[3, 4])
+    assert together[0].temperatures != together[1].temperatures  # different velocities
+    for seed, r in zip([3, 4], together):
+        alone = run_md(si8(), CrosstrainCalculator(model), replace(settings, seed=seed))
+        assert r.stable and alone.stable and r.steps_done == 60
+        np.testing.assert_allclose(r.temperatures, alone.temperatures, rtol=1e-4)
+
+
+def test_failing_replicas_are_recorded_and_removed_while_the_rest_go_on():
+    from crosstrain.md.replicas import batched, run_replicas
+
+    model = batched("si-dft")
+    tight = MDSettings(temperature=300, steps=200, max_temperature_factor=1.3, check_every=10)
+    results = run_replicas(si8(), model, tight, seeds=[0, 1, 2, 3])
+    failed = [r for r in results if not r.stable]
+    assert len(results) == 4 and failed  # an 8-atom cell's temperature fluctuates past 1.3 x target
+    assert all("temperature ran away" in r.reason and r.steps_done < 200 for r in failed)
+    assert all(r.steps_done == 200 for r in results if r.stable)
+    report = stability(si8(), None, [300.0], 4, tight, model=model)
+    assert report["batched"] and report["by_temperature"]["300"]["fraction_stable"] == pytest.approx(
+        np.mean([r.stable for r in run_replicas(si8(), model, tight, seeds=[300, 1300, 2300, 3300])])
+    )

@@ -365,7 +365,12 @@ def _cmd_md(args: argparse.Namespace) -> int:
     )
     if args.runs:
         temps = [float(t) for t in (args.temperatures or str(args.temperature)).split(",")]
-        report = stability(atoms, factory, temps, args.runs, settings, progress=True)
+        model = None
+        if args.batched and args.checkpoint != "sw":
+            from crosstrain.md.replicas import batched
+
+            model = batched(args.checkpoint)
+        report = stability(atoms, factory, temps, args.runs, settings, progress=True, model=model)
         print(f"fraction stable: {report['fraction_stable']:.2f}")
     else:
         result = run_md(atoms, factory(), settings)
@@ -407,6 +412,9 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model (1-2 min once, then ~2x faster)")
     p.add_argument("--runs", type=int, help="stability test: independent runs per temperature")
     p.add_argument("--temperatures", help="stability test temperatures, e.g. 300,1200,2400")
+    p.add_argument(
+        "--batched", action="store_true", help="stability test: a temperature's runs in one model call per step"
+    )
     p.add_argument("--json", help="write the result as JSON here")
     p.set_defaults(func=_cmd_md)
 

@@ -12,15 +12,27 @@ from crosstrain.md.run import MDSettings, run_md
 
 
 def stability(
-    atoms: Atoms, calc_factory: Any, temperatures: list[float], runs: int, settings: MDSettings, progress: bool = False
+    atoms: Atoms,
+    calc_factory: Any,
+    temperatures: list[float],
+    runs: int,
+    settings: MDSettings,
+    progress: bool = False,
+    model: Any = None,
 ) -> dict[str, Any]:
-    """Run ``runs`` seeded MD runs at each temperature; a blow-up is a result, never an exception."""
-    out: dict[str, Any] = {"settings": {**settings.__dict__}, "by_temperature": {}}
+    """Run ``runs`` seeded MD runs at each temperature; a blow-up is a result, never an exception.
+    With ``model`` (a DimeNet++ model) the runs of one temperature advance together, one batched
+    model call per step (:mod:`crosstrain.md.replicas`); ``calc_factory`` is then unused."""
+    out: dict[str, Any] = {"settings": {**settings.__dict__}, "by_temperature": {}, "batched": model is not None}
     for t in temperatures:
-        results = []
-        for k in range(runs):
-            s = replace(settings, temperature=float(t), seed=settings.seed + 1000 * k + int(t), trajectory=None)
-            results.append(run_md(atoms, calc_factory(), s))
+        seeds = [settings.seed + 1000 * k + int(t) for k in range(runs)]
+        base = replace(settings, temperature=float(t), trajectory=None)
+        if model is not None:
+            from crosstrain.md.replicas import run_replicas
+
+            results = run_replicas(atoms, model, base, seeds)
+        else:
+            results = [run_md(atoms, calc_factory(), replace(base, seed=seed)) for seed in seeds]
         stable = [r.stable for r in results]
         failed_times = [r.time_ps for r in results if not r.stable]
         out["by_temperature"][f"{t:g}"] = {
