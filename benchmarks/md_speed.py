@@ -74,8 +74,10 @@ def measure_replicas(replicas: int, steps: int) -> dict:
     t0 = time.perf_counter()
     results = run_replicas(cell(64), model, settings, list(range(replicas)))
     seconds = time.perf_counter() - t0
+    rate = replicas * steps / seconds
+    stable = sum(r.stable for r in results)
     return {"atoms": 64, "mode": "replicas", "replicas": replicas, "steps": steps,
-            "replica_steps_per_second": replicas * steps / seconds, "stable": sum(r.stable for r in results)}  # fmt: skip
+            "replica_steps_per_second": rate, "stable": stable}  # fmt: skip
 
 
 def main() -> None:
