@@ -170,8 +170,11 @@ def test_study_end_to_end_in_process(tmp_path, tiny_data):
     finals = [r for r in rows if r["stage"] == "final"]
     assert all(float(r["test_force_mae"]) > 0 and Path(r["checkpoint"]).exists() for r in finals)
     assert {(s["strategy"], s["n_train"], s["seeds"]) for s in doc["summary"]} == {
-        ("full", 1, 2), ("full", 2, 2), ("scratch", 1, 2), ("scratch", 2, 2)
+        ("full", 1, 2), ("full", 2, 2), ("scratch", 1, 2), ("scratch", 2, 2),
+        ("full zero-shot", 1, 2), ("full zero-shot", 2, 2),  # the transferred starts on the same test set
     }  # fmt: skip
+    zero = [s for s in doc["summary"] if s["strategy"] == "full zero-shot"]
+    assert all(s["test_force_mae_mean"] > 0 and s["valid_force_mae_mean"] is None for s in zero)
     assert "test force MAE" in (folder / "report.md").read_text()
     assert (folder / "learning_curve.png").stat().st_size > 10_000
     # the selected settings of each cell are its best search trial's

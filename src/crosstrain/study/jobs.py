@@ -80,6 +80,12 @@ def run_job(
     if test:
         model = result.model.eval()
         row.update(_metrics("test", evaluate(model, Dataset(data.test, model.neighbour_cutoff, "test"), 8, by=())))
+        if config.transfer.strategy.needs_parent:  # the transferred start on the same test set
+            from crosstrain.train.pipeline import start
+
+            s = start(config, d.train, source, {spec.target_element: spec.source_element})
+            zero = evaluate(s.model.eval(), Dataset(data.test, s.model.neighbour_cutoff, "test"), 8, by=())
+            row.update(_metrics("zero_shot_test", zero))
     return row
 
 

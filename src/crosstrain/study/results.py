@@ -96,7 +96,23 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry[f"{m}_std"] = c.std if c.std is not None else (0.0 if c.mean is not None else None)
             entry[f"{m}_median"] = c.median
         out.append(entry)
+        if any(r.get("zero_shot_test_force_mae") not in (None, "") for r in rs):
+            out.append(_zero_shot_entry(strategy, n, rs))
     return out
+
+
+def _zero_shot_entry(strategy: str, n: int, rs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The transferred starts of a cell (no training step; the energy reference and, for
+    ``rescaled``, the scales fitted on the n structures) on the same test set: row "<strategy> zero-shot"."""
+    from crosstrain.analysis.comparison import cell
+
+    entry: dict[str, Any] = {"strategy": f"{strategy} zero-shot", "n_train": n, "seeds": len(rs), "diverged": 0}
+    for m in METRICS:
+        values = [_value(r, f"zero_shot_{m}") for r in rs] if m.startswith("test_") else [None] * len(rs)
+        c = cell(values)
+        entry[f"{m}_mean"], entry[f"{m}_median"] = c.mean, c.median
+        entry[f"{m}_std"] = c.std if c.std is not None else (0.0 if c.mean is not None else None)
+    return entry
 
 
 def plot_curve(summary: list[dict[str, Any]], path: Path, chemical_accuracy: float | None = None) -> Path:
