@@ -15,6 +15,7 @@ import copy
 import csv
 import io
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -272,7 +273,7 @@ def train(
     data: Dataset,
     valid: Dataset | None,
     cfg: TrainConfig,
-    out: str | Path,
+    out: str | os.PathLike[str],
     parent: Parent | None = None,
     metadata: dict[str, Any] | None = None,
     penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,

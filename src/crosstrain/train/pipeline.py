@@ -62,7 +62,7 @@ def fit(
     model, train_set, init, parent_ckpt, train_structures = s.model, s.train_set, s.init, s.parent, s.structures
     valid_structures = None
     if valid is not None:
-        valid_structures = valid if _structures(valid) else read_many(valid, require=("forces",))
+        valid_structures = as_structures(valid, ("forces",))
     valid_set = Dataset(valid_structures, model.neighbour_cutoff, name="validation data") if valid_structures else None
     report: dict[str, Any] = {"init": init.info, "selected_on": "validation data" if valid_set else "training data"}
     if parent_ckpt is not None:
@@ -91,7 +91,7 @@ def fit(
     if valid_set is not None:
         report["valid"] = evaluate(result.model, valid_set, config.train.batch_size, by=())
     if source_valid is not None:
-        src = source_valid if _structures(source_valid) else read_many(source_valid)
+        src = as_structures(source_valid)
         report["retention"] = evaluate(
             result.model, Dataset(src, model.neighbour_cutoff, "source validation"), config.train.batch_size, by=()
         )
@@ -134,7 +134,7 @@ def start(
     config = with_request(config, parent, element_map)
     request = config.transfer
     parent_ckpt = load_checkpoint(resolve_model(request.parent)) if request.parent is not None else None
-    structures = list(data) if _structures(data) else read_many(data, require=("forces",))
+    structures = as_structures(data, ("forces",))
     n_given = len(structures)
     if request.strategy == Strategy.REPLAY and parent_ckpt is not None:
         structures += _replay(config, parent_ckpt, replay_data, n_given)
@@ -169,7 +169,7 @@ def zero_shot(
     )  # fmt: skip
     report: dict[str, Any] = {"init": s.init.info, "checkpoint": str(out)}
     if test is not None:
-        structures = test if _structures(test) else read_many(test, require=("forces",))
+        structures = as_structures(test, ("forces",))
         report["test"] = evaluate(s.model, Dataset(structures, s.model.neighbour_cutoff, "test data"), by=())
     return report
 
@@ -200,12 +200,15 @@ def _replay(
                 "(only shipped parents bring their own)"
             )
     else:
-        source = replay_data if _structures(replay_data) else read_many(replay_data, require=("forces",))
+        source = as_structures(replay_data, ("forces",))
     return replay_sample(source, n_target, config.transfer.replay_ratio, config.train.seed)
 
 
-def _structures(x: Any) -> bool:
-    return isinstance(x, list) and bool(x) and isinstance(x[0], Structure)
+def as_structures(x: Paths | list[Structure], require: Sequence[str] = ()) -> list[Structure]:
+    """Structures given as such (a copy of the list), or read from extxyz files."""
+    if isinstance(x, list) and x and isinstance(x[0], Structure):
+        return list(x)  # type: ignore[arg-type]  # a list of Structures, checked above
+    return read_many(x, require=require)  # type: ignore[arg-type]  # paths
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike[str], data: Paths, batch_size: int = 8) -> dict[str, Any]:
