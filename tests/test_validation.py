@@ -71,14 +71,17 @@ def test_temperature_transfer_experiment(tmp_path, tiny_sw_data):
     from crosstrain.workflows.temperature_transfer import temperature_transfer
 
     source = save_checkpoint(make_model(("Si",)).float(), tmp_path / "si.ckpt")
-    kwargs = dict(train_temperature=1400.0, per_temperature=2, steps=3, log=lambda m: None)
+    kwargs = dict(train_temperature=1400.0, per_temperature=2, steps=3, log=lambda m: None, models=2)
     r = temperature_transfer(tiny_sw_data, source, tmp_path / "t", **kwargs)
     assert r["train_temperature"] == 1500.0  # the nearest temperature in the data
-    assert set(r["median_force_mae"]) == {"full", "scratch"}
+    assert set(r["median_force_mae"]) == {"full", "scratch"} and r["models_per_arm"] == 2
     assert set(r["median_force_mae"]["full"]) == {"600", "1500"}
-    assert all(len(v) == 2 for v in r["per_structure_force_mae"]["scratch"].values())
+    assert len(set(r["train_structures"])) == 2  # each model on its own structure
+    assert all(len(v) == 2 * 2 for v in r["per_structure_force_mae"]["scratch"].values())  # 2 models x 2 tests
+    assert all(len(v) == 2 for v in r["per_model_median_force_mae"]["full"].values())
+    assert set(r["full_better_on_picks"].values()) <= {"0 of 2", "1 of 2", "2 of 2"}
     assert (tmp_path / "t" / "force_by_temperature.png").stat().st_size > 0
-    ckpt = tmp_path / "t" / "Ge_full.ckpt"
+    ckpt = tmp_path / "t" / "Ge_full_1.ckpt"
     before = ckpt.stat().st_mtime_ns
     again = temperature_transfer(tiny_sw_data, source, tmp_path / "t", **kwargs)  # reuses the models
     assert ckpt.stat().st_mtime_ns == before

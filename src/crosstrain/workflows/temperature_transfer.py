@@ -1,13 +1,16 @@
 """Temperature transferability (paper Figure 4): train on one structure at one temperature, test
 at every temperature.
 
-From a SW data folder (``crosstrain data sw``): one target-element structure at the training
-temperature (seeded pick from the training pool) trains a ``full`` transfer model and a
-``scratch`` model with identical settings and the source's architecture; model selection uses
-only the validation structures at that same temperature, so nothing from other temperatures
-leaks in. Each model's force error on every test structure (up to ``per_temperature`` per temperature) gives one box per
-temperature. An optional reference model (e.g. trained on the whole data set) joins the plot.
-Models are cached in ``out``; a rerun only redoes the evaluation.
+From a SW data folder (``crosstrain data sw``): ``models`` target-element structures at the
+training temperature (a seeded draw from the training pool; the paper trains five models, each
+on its own structure) each train a ``full`` transfer model and a ``scratch`` model with
+identical settings and the source's architecture; model selection uses only the validation
+structures at that same temperature, so nothing from other temperatures leaks in. Every model's
+force error on every test structure (up to ``per_temperature`` per temperature) is pooled per
+arm into one box per temperature; per temperature the report gives the median over models of
+each model's median error and on how many of the picks ``full`` beat ``scratch`` (paired by
+pick). An optional reference model (e.g. trained on the whole data set) joins the plot. Models
+are cached in ``out``; a rerun only redoes the evaluation.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def temperature_transfer(
     seed: int = 0,
     reference: str | Path | None = None,
     log: Callable[[str], None] = print,
+    models: int = 5,
 ) -> dict[str, Any]:
     from crosstrain.analysis.transferability import boxplot, by_temperature
 
@@ -75,44 +79,59 @@ def temperature_transfer(
     pool = _at(read_structures(d / f"{element}.train.extxyz"), train_temperature, str(d))
     valid = _at(read_structures(d / f"{element}.valid.extxyz"), train_temperature, str(d))
     test = _per_temperature(read_structures(d / f"{element}.test.extxyz"), per_temperature, seed)
-    pick = pool[int(np.random.default_rng(seed).integers(len(pool)))]
-    t_train = float(pick.info["temperature"])
+    if not 1 <= models <= len(pool):
+        raise DataFileError(f"{d}: {len(pool)} training structures at that temperature, {models} models asked for")
+    picks = [pool[int(i)] for i in np.random.default_rng(seed).permutation(len(pool))[:models]]
+    t_train = float(picks[0].info["temperature"])
     every = max(1, steps // 10)
     architecture = asdict(load_checkpoint(source).model.config)  # scratch gets the same network
-    for strategy in ("full", "scratch"):
-        cfg = config_from_dict({
-            "model": architecture,
-            "train": {"epochs": steps, "batch_size": 1, "lr": lr, "lr_decay": 0.1, "seed": seed, "valid_every": every},
-            "transfer": {"strategy": strategy},
-        })  # fmt: skip
-        _train(
-            strategy,
-            folder / f"{element}_{strategy}.ckpt",
-            log,
-            config=cfg,
-            data=[pick],
-            valid=valid,
-            parent=source,  # scratch ignores it
-            element_map={element: source_element},
-        )
-    models = {s: load_checkpoint(folder / f"{element}_{s}.ckpt").model for s in ("full", "scratch")}
+    trained: dict[str, Any] = {}
+    for k, pick in enumerate(picks):
+        for strategy in ("full", "scratch"):
+            cfg = config_from_dict({
+                "model": architecture,
+                "train": {"epochs": steps, "batch_size": 1, "lr": lr, "lr_decay": 0.1, "seed": seed + k,
+                          "valid_every": every},
+                "transfer": {"strategy": strategy},
+            })  # fmt: skip
+            ckpt = folder / f"{element}_{strategy}_{k}.ckpt"
+            _train(
+                f"{strategy} {k + 1}/{models}",
+                ckpt,
+                log,
+                config=cfg,
+                data=[pick],
+                valid=valid,
+                parent=source,
+                element_map={element: source_element},
+            )  # fmt: skip  (scratch ignores the parent)
+            trained[f"{strategy} {k}"] = load_checkpoint(ckpt).model
     if reference is not None:
-        models["reference"] = load_checkpoint(reference).model
+        trained["reference"] = load_checkpoint(reference).model
     log(f"force errors on {len(test)} test structures")
-    errors = by_temperature(models, test)
+    each = by_temperature(trained, test)
+    errors = {arm: _pooled(each, arm) for arm in ("full", "scratch", "reference") if _pooled(each, arm)}
     boxplot(errors, folder / "force_by_temperature.png",
-            f"{element}: trained on one structure at {t_train:g} K")  # fmt: skip
-    medians = {n: {t: float(np.median(v)) for t, v in e.items()} for n, e in errors.items()}
-    wins = sum(medians["full"][t] < medians["scratch"][t] for t in medians["full"])
+            f"{element}: {models} models per arm, each trained on one structure at {t_train:g} K")  # fmt: skip
+    per_model = {arm: {t: [float(np.median(each[f"{arm} {k}"][t])) for k in range(models)] for t in each[f"{arm} 0"]}
+                 for arm in ("full", "scratch")}  # fmt: skip
+    medians = {arm: {t: float(np.median(v)) for t, v in m.items()} for arm, m in per_model.items()}
+    if "reference" in each:
+        medians["reference"] = {t: float(np.median(v)) for t, v in each["reference"].items()}
+    better = {t: sum(f < s for f, s in zip(per_model["full"][t], per_model["scratch"][t])) for t in per_model["full"]}
+    wins = sum(2 * b > models for b in better.values())
     result = {
         "element": element,
         "train_temperature": t_train,
-        "train_structure": pick.source,
+        "models_per_arm": models,
+        "train_structures": [p.source for p in picks],
+        "full_better_on_picks": {t: f"{b} of {models}" for t, b in better.items()},
+        "per_model_median_force_mae": per_model,
         "steps": steps,
         "n_valid": len(valid),
         "n_test": len(test),
         "median_force_mae": medians,
-        "full_better_at": f"{wins} of {len(medians['full'])} temperatures",
+        "full_better_at": f"{wins} of {len(better)} temperatures (on most of the {models} picks)",
         "per_structure_force_mae": errors,
         **provenance(),
     }
@@ -121,17 +140,28 @@ def temperature_transfer(
     return result
 
 
+def _pooled(each: dict[str, dict[str, list[float]]], arm: str) -> dict[str, list[float]]:
+    """Per temperature, the per-structure errors of all of an arm's models together."""
+    out: dict[str, list[float]] = {}
+    for name, by_t in each.items():
+        if name == arm or name.startswith(f"{arm} "):
+            for t, values in by_t.items():
+                out.setdefault(t, []).extend(values)
+    return out
+
+
 def _report(result: dict[str, Any], folder: Path) -> None:
     from crosstrain.report import markdown_table, write_report
 
     med = result["median_force_mae"]
     names = list(med)
-    rows = [[t] + [f"{med[n][t]:.4f}" for n in names] for t in med["full"]]
+    rows = [[t] + [f"{med[n][t]:.4f}" for n in names] + [result["full_better_on_picks"][t]] for t in med["full"]]
     text = (
         f"# Temperature transferability: {result['element']}\n\n"
-        f"Trained on one structure at {result['train_temperature']:g} K ({result['steps']} steps); "
-        f"`full` transfer has the lower median force error at {result['full_better_at']}.\n\n"
-        + markdown_table(["T (K)", *[f"{n} median force MAE (eV/Å)" for n in names]], rows)
+        f"{result['models_per_arm']} models per arm, each trained on one structure at "
+        f"{result['train_temperature']:g} K ({result['steps']} steps); `full` transfer has the lower median "
+        f"force error at {result['full_better_at']}. Medians over models of each model's median.\n\n"
+        + markdown_table(["T (K)", *[f"{n} median force MAE (eV/Å)" for n in names], "full better on picks"], rows)
         + "\n\n![force errors by temperature](force_by_temperature.png)\n"
     )
     write_report(folder, "report", "temperature transferability", text)
