@@ -28,6 +28,7 @@ from crosstrain.data.extxyz import read_structures
 from crosstrain.errors import DataFileError
 from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import is_finished, load_checkpoint
+from crosstrain.pretrained import resolve_model
 from crosstrain.provenance import provenance
 from crosstrain.structure import Structure
 
@@ -84,7 +85,7 @@ def temperature_transfer(
     picks = [pool[int(i)] for i in np.random.default_rng(seed).permutation(len(pool))[:models]]
     t_train = float(picks[0].info["temperature"])
     every = max(1, steps // 10)
-    architecture = asdict(load_checkpoint(source).model.config)  # scratch gets the same network
+    architecture = asdict(load_checkpoint(resolve_model(source)).model.config)  # scratch gets the same network
     trained: dict[str, Any] = {}
     for k, pick in enumerate(picks):
         for strategy in ("full", "scratch"):
