@@ -35,7 +35,7 @@ def cell(n_atoms: int):  # type: ignore[no-untyped-def]
     return atoms
 
 
-def measure(n_atoms: int, compiled: bool, steps: int, warmup: int) -> dict:
+def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str = "cpu") -> dict:
     from ase import units
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
@@ -44,7 +44,7 @@ def measure(n_atoms: int, compiled: bool, steps: int, warmup: int) -> dict:
     from crosstrain.pretrained import resolve_model
 
     atoms = cell(n_atoms)
-    atoms.calc = CrosstrainCalculator(resolve_model("si-dft"), compile=compiled)
+    atoms.calc = CrosstrainCalculator(resolve_model("si-dft"), device=device, compile=compiled)
     MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))
     dyn = VelocityVerlet(atoms, 1.0 * units.fs)
     t0 = time.perf_counter()
@@ -56,6 +56,7 @@ def measure(n_atoms: int, compiled: bool, steps: int, warmup: int) -> dict:
     return {
         "atoms": n_atoms,
         "mode": "compiled" if compiled else "eager",
+        "device": device,
         "steps": steps,
         "steps_per_second": steps / seconds,
         "ms_per_step": 1000 * seconds / steps,
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (printed and recorded)")
     parser.add_argument("--no-compile", action="store_true", dest="no_compile")
     parser.add_argument("--replicas", nargs="*", type=int, default=[], help="batched replica counts, e.g. 1 2 4 8")
     args = parser.parse_args()
@@ -99,9 +101,9 @@ def main() -> None:
     rows = []
     for n in args.atoms:
         for compiled in (False,) if args.no_compile else (False, True):
-            row = measure(n, compiled, args.steps, args.warmup)
+            row = measure(n, compiled, args.steps, args.warmup, args.device)
             rows.append(row)
-            print(f"{n:5d} atoms {row['mode']:8s}: {row['steps_per_second']:7.1f} steps/s "
+            print(f"{n:5d} atoms {row['mode']:8s} on {args.device}: {row['steps_per_second']:7.1f} steps/s "
                   f"(warm-up {row['warmup_seconds']:.0f} s)", flush=True)  # fmt: skip
     for r in args.replicas:
         row = measure_replicas(r, args.steps)

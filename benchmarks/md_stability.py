@@ -54,8 +54,10 @@ def main() -> None:
         out["models"][name] = {
             "checkpoint": path,
             "fraction_stable": report["fraction_stable"],
-            "by_temperature": {t: {k: v[k] for k in ("fraction_stable", "mean_time_to_failure_ps")}
-                               for t, v in report["by_temperature"].items()},  # fmt: skip
+            "by_temperature": {
+                t: {k: v[k] for k in ("fraction_stable", "mean_time_to_failure_ps")}
+                for t, v in report["by_temperature"].items()
+            },  # fmt: skip
             "failures": [r["reason"] for v in report["by_temperature"].values() for r in v["runs"] if r["reason"]],
             "wall_seconds": round(time.perf_counter() - t0, 1),
         }

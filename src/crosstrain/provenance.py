@@ -49,4 +49,7 @@ def provenance() -> dict[str, Any]:
             "git_commit": git_commit(),
         },
         "torch_threads_default": torch.get_num_threads(),
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available()
+        else [],
     }
