@@ -37,7 +37,10 @@ def cell(n_atoms: int):  # type: ignore[no-untyped-def]
 
 def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str = "cpu") -> dict:
     from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    try:  # ASE >= 3.29
+        from ase.md.velocitydistribution import thermalize_momenta
+    except ImportError:
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution as thermalize_momenta
     from ase.md.verlet import VelocityVerlet
 
     from crosstrain.calculator import CrosstrainCalculator
@@ -45,7 +48,7 @@ def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str =
 
     atoms = cell(n_atoms)
     atoms.calc = CrosstrainCalculator(resolve_model("si-dft"), device=device, compile=compiled)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))
+    thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
     dyn = VelocityVerlet(atoms, 1.0 * units.fs)
     t0 = time.perf_counter()
     dyn.run(warmup)
