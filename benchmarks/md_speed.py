@@ -37,6 +37,7 @@ def cell(n_atoms: int):  # type: ignore[no-untyped-def]
 
 def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str = "cpu") -> dict:
     from ase import units
+
     try:  # ASE >= 3.29
         from ase.md.velocitydistribution import thermalize_momenta
     except ImportError:
