@@ -295,3 +295,20 @@ def test_summary_counts_diverged_runs_and_headline_pairs_seeds():
     assert by["full"]["test_force_mae_median"] == pytest.approx(0.06)  # the diverged run ranks last
     (line,) = headline(rows, ("scratch", "full"))
     assert "3 seeds" in line and "better on 2 of 3 seeds" in line and "1 / 0 runs diverged" in line
+
+
+def test_a_worker_killed_before_its_first_heartbeat_leaves_no_orphan(tmp_path):
+    """Optuna's stale check skips RUNNING trials without a heartbeat; requeue_orphans catches them."""
+    import optuna
+
+    from crosstrain.study.storage import open_storage, requeue_orphans
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'o.db'}", heartbeat=1, grace=1)
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.enqueue_trial({"x": 1.0}, user_attrs={"job": "j"})
+    study.ask()  # taken (RUNNING), and its worker "dies" before any heartbeat
+    assert requeue_orphans(study) == 0  # not yet past the grace period
+    time.sleep(2.2)
+    assert requeue_orphans(study) == 1
+    states = [(t.state.name, t.user_attrs.get("retry_of")) for t in study.get_trials()]
+    assert states == [("FAIL", None), ("WAITING", 0)]

@@ -88,6 +88,43 @@ def requeue_failed(study: Any, trial: Any) -> None:
     study.enqueue_trial(params, user_attrs={k: v for k, v in attrs.items() if v is not None})
 
 
+def requeue_orphans(study: Any) -> int:
+    """Fail and re-enqueue RUNNING trials that never wrote a heartbeat and started more than the
+    grace period ago: their worker died between taking the trial and its first heartbeat, a window
+    Optuna's own stale check skips (it only judges trials with a heartbeat). Returns how many."""
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    rdb = getattr(storage, "_backend", storage)  # Optuna wraps an RDBStorage in a cache
+    grace = getattr(rdb, "grace_period", None)
+    try:  # Optuna's RDB models: internal, so a change there only disables this check
+        import sqlalchemy
+        from optuna.storages._rdb import models
+
+        session = rdb.scoped_session()
+        try:
+            now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+            running = (
+                session.query(models.TrialModel)
+                .filter(models.TrialModel.state == TrialState.RUNNING, models.TrialModel.study_id == study._study_id)
+                .all()
+            )
+            orphans = [
+                t.trial_id
+                for t in running
+                if not t.heartbeats and t.datetime_start is not None
+                and (now - t.datetime_start).total_seconds() > (grace or GRACE_SECONDS)
+            ]  # fmt: skip
+        finally:
+            session.close()
+    except Exception:  # noqa: BLE001
+        return 0
+    for trial_id in orphans:
+        if storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            requeue_failed(study, storage.get_trial(trial_id))
+    return len(orphans)
+
+
 def cell_name(name: str, stage: str, strategy: str, size: int) -> str:
     return f"{name}/{stage}/{strategy}/n{size}"
 

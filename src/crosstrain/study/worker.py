@@ -31,7 +31,7 @@ from crosstrain.species import to_atomic_number
 from crosstrain.study.data import StudyData, build_data, data_fingerprint, load_data, resolve_sizes
 from crosstrain.study.jobs import run_job
 from crosstrain.study.spec import SearchParam, StudySpec, spec_from_dict
-from crosstrain.study.storage import cell_name, meta_name, open_storage
+from crosstrain.study.storage import cell_name, meta_name, open_storage, requeue_orphans
 
 Log = Callable[[str], None]
 
@@ -319,6 +319,7 @@ def _scan(study: Study) -> tuple[list[tuple[str, str, int]], bool]:
             states = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
             if TrialState.RUNNING in states:
                 optuna.storages.fail_stale_trials(s)  # a dead worker's trial goes back to the queue
+                requeue_orphans(s)  # ... also one that died before its first heartbeat
                 states = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
             counts[stage] = (states.count(TrialState.WAITING), states.count(TrialState.RUNNING), len(states))
             running = running or counts[stage][1] > 0
