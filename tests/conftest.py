@@ -81,3 +81,17 @@ def tiny_sw_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_sw") / "data"
     build_sw_dataset(out, ("Si", "Ge"), SWProtocol(**TINY_SW_PROTOCOL), progress=False)
     return out
+
+
+@pytest.fixture
+def broken_compile(monkeypatch):
+    """torch.compile that fails at the first call, as on a machine without a C++ compiler."""
+    import torch
+
+    def broken(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("no C++ compiler found")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)

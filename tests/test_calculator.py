@@ -79,14 +79,7 @@ def test_compiled_calculator_path_equals_eager(model, si_atoms, monkeypatch):
     assert all(getattr(m, "fused", True) for m in model.modules())  # the caller's model keeps its kernels
 
 
-def test_calculator_stays_eager_where_compile_fails(model, si_atoms, monkeypatch):
-    def broken(fn, **kwargs):
-        def run(*args):
-            raise RuntimeError("no C++ compiler")
-
-        return run
-
-    monkeypatch.setattr(torch, "compile", broken)
+def test_calculator_stays_eager_where_compile_fails(model, si_atoms, broken_compile):
     atoms = si_atoms.copy()
     atoms.calc = CrosstrainCalculator(model, compile=True)
     with pytest.warns(UserWarning, match="stays eager"):

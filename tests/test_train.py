@@ -464,14 +464,7 @@ def test_loop_with_the_functional_step_follows_the_autograd_loop(sw, si_parent, 
         torch.testing.assert_close(p, q, rtol=1e-7, atol=1e-9, msg=name)
 
 
-def test_compile_failure_falls_back_to_eager_training(sw, tmp_path, monkeypatch):
-    def broken(fn, **kwargs):
-        def run(*args):
-            raise RuntimeError("no C++ compiler found")
-
-        return run
-
-    monkeypatch.setattr(torch, "compile", broken)
+def test_compile_failure_falls_back_to_eager_training(sw, tmp_path, broken_compile):
     with pytest.warns(UserWarning, match="no C\\+\\+ compiler found"):
         result, _ = fit(cfg(epochs=1, compile=True), sw["si_train"], tmp_path / "m.ckpt", progress=False)
     assert np.isfinite(result.history[-1]["train_loss"])

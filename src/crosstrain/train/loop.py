@@ -337,20 +337,24 @@ def train(
                     save_checkpoint(trainer.eval_model(), out, parent=parent, **_meta_kwargs(meta, trainer))
                 _save_state(state_path(out), trainer.state())
                 _write_log(log_path(out), trainer.history)
-            status = f"loss {train_loss:.4g}"
-            if metrics["force_mae"] is not None:
-                where = "valid" if trainer.valid is not None else "train"  # no validation set: training data
-                status += f"  {where} F-MAE {metrics['force_mae']:.4f} eV/Å "
-                if metrics.get("energy_mae") is not None:
-                    status += f"E-MAE {metrics['energy_mae']:.1f} meV/atom "
-                status += f"(best @ {trainer.best['epoch']})"
-            bar.update(task, completed=trainer.epoch, status=status)
+            bar.update(task, completed=trainer.epoch, status=_status(trainer, train_loss, metrics))
             if callback is not None:
                 callback(trainer.epoch, record)
             if cfg.patience is not None and trainer.epoch - trainer.best["epoch"] >= cfg.patience:
                 stopped = f"early stopping after {cfg.patience} epochs without improvement"
                 break
     return _finish(trainer, out, parent, meta, stopped, time.perf_counter() - t0)
+
+
+def _status(trainer: _Trainer, train_loss: float, metrics: dict[str, Any]) -> str:
+    status = f"loss {train_loss:.4g}"
+    if metrics["force_mae"] is not None:
+        where = "valid" if trainer.valid is not None else "train"  # no validation set: training data
+        status += f"  {where} F-MAE {metrics['force_mae']:.4f} eV/Å "
+        if metrics.get("energy_mae") is not None:
+            status += f"E-MAE {metrics['energy_mae']:.1f} meV/atom "
+        status += f"(best @ {trainer.best['epoch']})"
+    return status
 
 
 def _meta_kwargs(meta: dict[str, Any], trainer: _Trainer) -> dict[str, Any]:
