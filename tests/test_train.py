@@ -274,7 +274,7 @@ def test_rescaled_is_exact_for_a_scaled_copy_of_the_source(sw, si_parent, tmp_pa
         )
     # the parent's own data statistics, measured on these source structures, set the length scale
     from crosstrain.train.batches import Dataset
-    from crosstrain.train.transfer import nearest_neighbour_distance
+    from crosstrain.train.scales import nearest_neighbour_distance
 
     ratio = nearest_neighbour_distance(Dataset(sw["si_valid"] + sw["si_train"][:3], TINY.cutoff))
     ratio /= nearest_neighbour_distance(Dataset(target, TINY.cutoff))
@@ -299,6 +299,59 @@ def test_rescaled_is_exact_for_a_scaled_copy_of_the_source(sw, si_parent, tmp_pa
         progress=False,
     )
     assert full["zero_shot"]["force_mae"] > 1e-3
+
+
+def _scaled_copy(parent, structures, s_len, s_en):
+    """Ge structures that are ``structures`` stretched by 1/s_len with the parent's energies x s_en
+    (forces x s_en s_len, stress x s_en s_len^3)."""
+    out = []
+    for s in structures:
+        p = predict(parent, batch_graph([s], cutoff=TINY.cutoff, dtype=torch.float64), compute_stress=True)
+        out.append(
+            Structure(
+                s.positions / s_len,
+                np.full(len(s), 32),
+                s.cell / s_len,
+                True,
+                energy=s_en * float(p.energy[0]),
+                forces=s_en * s_len * p.forces.numpy(),
+                stress=s_en * s_len**3 * p.stress[0].numpy(),
+            )
+        )
+    return out
+
+
+def test_rescaled_scales_minimise_the_training_loss_with_energies_and_stress(sw, si_parent, tmp_path):
+    """With energies and stress in the loss, the scales are the loss's least-squares minimiser:
+    exact (zero loss) at the true scales of a scaled copy, and found by the grid search."""
+    from crosstrain.train.batches import Dataset
+    from crosstrain.train.scales import loss_equations
+
+    out, _ = si_parent
+    s_len, s_en = 0.96, 0.89
+    target = _scaled_copy(load_checkpoint(out).model, sw["si_valid"] + sw["si_train"][:3], s_len, s_en)
+    config = config_from_dict(
+        {
+            "model": {"preset": "cpu", **MODEL},
+            "train": {"epochs": 1, "lr": 1e-12, "dtype": "float64", "loss": "energy_forces_stress"},
+            "transfer": {"strategy": "rescaled"},
+        }
+    )
+    model = load_checkpoint(out).model.to(torch.float64)
+    model.copy_element("Ge", "Si")
+    with torch.no_grad():
+        model.length_scale[32] = model.length_scale[14] * s_len
+    eq = loss_equations(model, Dataset(target, TINY.cutoff / s_len), config)
+    x, loss = eq.solve()
+    assert x[0] == pytest.approx(s_en, rel=1e-9) and abs(x[1]) < 1e-9 and loss < 1e-16
+    # a wrong energy scale costs loss in all three terms
+    assert eq.solve(energy_scale=0.8)[1] > 1e-6
+    _, report = fit(config, target, tmp_path / "ge.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
+    scales = report["init"]["scales"]["Ge"]
+    assert scales["length_scale"] == pytest.approx(s_len, abs=0.003)
+    assert scales["energy_scale"] == pytest.approx(s_en, rel=0.05)
+    assert "least squares on the loss (energies, forces and stress)" in scales["how"]
+    assert report["zero_shot"]["stress_mae"] < 0.05 * np.mean([np.abs(s.stress).mean() * 160.2 for s in target])
 
 
 def test_config_reads_exponent_floats_and_rejects_text(tmp_path):

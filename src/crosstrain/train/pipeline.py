@@ -22,7 +22,8 @@ from crosstrain.train.batches import Dataset
 from crosstrain.train.distributed import init_from_env
 from crosstrain.train.evaluate import evaluate, fit_energy_shift
 from crosstrain.train.loop import TrainResult, train
-from crosstrain.train.transfer import Initialised, data_stats, initialise, replay_sample
+from crosstrain.train.scales import data_stats
+from crosstrain.train.transfer import Initialised, initialise, replay_sample
 
 Paths = Sequence[str | os.PathLike[str]]
 
