@@ -1,0 +1,81 @@
+"""``crosstrain label``: DFT labels for the structures of an extxyz file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crosstrain.dft.settings import DFTSettings
+
+if TYPE_CHECKING:
+    from crosstrain.dft.label import Label
+    from crosstrain.structure import Structure
+
+
+def settings_from_args(args: argparse.Namespace) -> DFTSettings:
+    """Settings from a ``--settings`` JSON file, then any flag given on the command line."""
+    data = {}
+    if args.settings:
+        path = Path(args.settings)
+        from crosstrain.errors import ConfigError
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: settings file not found") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        data.pop("sha256", None)  # a label folder's settings.json can be passed back
+    for f in fields(DFTSettings):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            data[f.name] = value
+    return DFTSettings.from_dict(data)
+
+
+def add_settings_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--settings", help="DFT settings as JSON (e.g. an earlier run's settings.json)")
+    p.add_argument("--xc", help="exchange-correlation functional (default PBE)")
+    p.add_argument("--ecut", type=float, dest="ecut_ev", help="plane-wave cutoff in eV (default 350)")
+    p.add_argument("--kpoint-density", type=float, dest="kpoint_density", help="k-points per 1/Å (default 3.5)")
+    p.add_argument("--smearing", type=float, dest="smearing_ev", help="Fermi-Dirac width in eV (default 0.1)")
+    p.add_argument("--max-scf-steps", type=int, dest="max_scf_steps", help="SCF iterations before giving up")
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from crosstrain.data.extxyz import read_structures
+    from crosstrain.dft.label import label_structures
+
+    settings = settings_from_args(args)
+    structures = read_structures(args.data)
+
+    def report(done: int, total: int, structure: Structure, label: Label) -> None:
+        what = f"{label.energy / len(structure):.5f} eV/atom" if label.ok else f"failed: {label.reason}"
+        print(
+            f"[{done}/{total}] {structure.source} ({len(structure)} atoms, {label.seconds:.1f} s): {what}", flush=True
+        )
+
+    run = label_structures(
+        structures, args.out, settings, workers=args.workers, retry_failed=args.retry_failed, report=report
+    )
+    print(
+        f"{len(run.labels) - len(run.failed)} of {len(run.labels)} structures labelled "
+        f"({run.computed} computed, {run.reused} from the cache; settings {settings.sha256[:16]}; "
+        f"{run.workers} workers x {run.threads} threads on {run.cores} cores) -> {Path(args.out) / 'labelled.extxyz'}"
+    )
+    for label in run.failed:
+        print(f"failed {label.key}: {label.reason}")
+    return 1 if run.failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("label", help="DFT energies, forces and stress for structures (GPAW; cached, resumable)")
+    p.add_argument("data", help="extxyz file of structures (labels in it are ignored)")
+    p.add_argument("--out", required=True, help="label folder: cache, labelled.extxyz, failed.json, settings.json")
+    p.add_argument("--workers", type=int, default=1, help="parallel DFT processes (cores are divided among them)")
+    p.add_argument("--retry-failed", action="store_true", dest="retry_failed", help="compute failed labels again")
+    add_settings_flags(p)
+    p.set_defaults(func=_cmd_label)
