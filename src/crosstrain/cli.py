@@ -540,11 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.set_defaults(func=_cmd_info)
 
+    from crosstrain.active.cli import register as register_active
     from crosstrain.dft.cli import register as register_dft
     from crosstrain.study.cli import register
 
     register(sub)
     register_dft(sub)
+    register_active(sub)
     return parser
 
 

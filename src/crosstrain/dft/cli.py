@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="DFT energies, forces and stress for structures (GPAW; cached, resumable)")
     p.add_argument("data", help="extxyz file of structures (labels in it are ignored)")
     p.add_argument("--out", required=True, help="label folder: cache, labelled.extxyz, failed.json, settings.json")
-    p.add_argument("--workers", type=int, default=1, help="parallel DFT processes (cores are divided among them)")
+    p.add_argument("--workers", type=int, help="parallel DFT processes, one thread each (default: one per core)")
     p.add_argument("--retry-failed", action="store_true", dest="retry_failed", help="compute failed labels again")
     add_settings_flags(p)
     p.set_defaults(func=_cmd_label)

@@ -1,0 +1,137 @@
+"""Candidate structures for active learning: what the current model does when it is let loose.
+
+Small periodic cells of a diamond-structure element (the crystal of every element crosstrain
+transfers between so far) at the *model's own* lattice constant (a Birch–Murnaghan fit of its
+equation of state), each run through a short Langevin MD with the model at several temperatures;
+frames from the second half of every run are candidates. Kinds of cell:
+
+``bulk``      the 8-atom cubic cell
+``strained``  the 8-atom cell under a random symmetric strain (each component up to ``strain``)
+``vacancy``   the 16-atom 2×1×1 cell with one atom removed (15 atoms)
+``surface``   the 8-atom cell as a (001) slab with ``vacuum`` Å of vacuum along z
+
+A run that blows up keeps the frames it wrote before: exactly the configurations the model
+gets wrong. Frames with two atoms closer than ``min_distance`` are dropped (no DFT code should
+be asked about them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from crosstrain.errors import ConfigError
+from crosstrain.structure import Structure
+
+KINDS = ("bulk", "strained", "vacancy", "surface")
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    temperatures: tuple[float, ...] = (300.0, 800.0, 1300.0, 1800.0)  # K
+    kinds: tuple[str, ...] = KINDS
+    md_steps: int = 200  # per run, 1 fs each
+    frames: int = 2  # candidates kept per run (evenly spaced over its second half)
+    strain: float = 0.04
+    vacuum: float = 6.0  # Å, surface slabs
+    min_distance: float = 1.6  # Å
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.kinds) - set(KINDS))
+        if unknown:
+            raise ConfigError(f"unknown cell kind(s) {', '.join(unknown)} (choose from {', '.join(KINDS)})")
+        if not self.temperatures or min(self.temperatures) <= 0 or self.md_steps < 2 or self.frames < 1:
+            raise ConfigError("exploration needs positive temperatures, md_steps >= 2 and frames >= 1")
+
+
+def model_lattice_constant(element: str, calc: Any) -> float:
+    """The diamond lattice constant of ``element`` under ``calc`` (equation of state around ASE's
+    reference value, widened once if the minimum falls outside the first fit's range)."""
+    from ase.data import atomic_numbers, reference_states
+
+    from crosstrain.analysis.crystal import equation_of_state
+
+    state = reference_states[atomic_numbers[element]] or {}
+    if state.get("symmetry") != "diamond":
+        raise ConfigError(
+            f"the explorer builds diamond-structure cells only and {element} does not take that structure"
+        )
+    a = float(state["a"])
+    for _ in range(3):
+        a_new = equation_of_state(element, calc, a, span=0.06, points=7)["a0"]
+        if abs(a_new - a) < 0.04 * a:
+            return a_new
+        a = a_new
+    return a
+
+
+def base_cell(kind: str, element: str, a: float, rng: np.random.Generator, settings: ExploreSettings) -> Atoms:
+    from crosstrain.analysis.crystal import diamond
+
+    atoms = diamond(element, a)
+    if kind == "strained":
+        e = rng.uniform(-settings.strain, settings.strain, (3, 3))
+        atoms.set_cell(atoms.cell @ (np.eye(3) + (e + e.T) / 2), scale_atoms=True)
+    elif kind == "vacancy":
+        atoms = atoms * (2, 1, 1)
+        del atoms[int(rng.integers(len(atoms)))]
+    elif kind == "surface":
+        atoms.center(vacuum=settings.vacuum / 2, axis=2)
+    return atoms
+
+
+def explore(
+    element: str,
+    calc_factory: Any,
+    settings: ExploreSettings,
+    seed: int,
+    workdir: str | Path,
+) -> list[Structure]:
+    """Candidates from MD with the model of ``calc_factory`` (a zero-argument callable), one run
+    per (kind, temperature); each candidate's ``info`` says where it came from."""
+    from ase.io import read
+
+    from crosstrain.md.run import MDSettings, run_md
+
+    rng = np.random.default_rng(seed)
+    a = model_lattice_constant(element, calc_factory())
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    every = max(1, settings.md_steps // (2 * settings.frames))
+    out: list[Structure] = []
+    for kind in settings.kinds:
+        for t in settings.temperatures:
+            run_seed = int(rng.integers(2**31))
+            cell = base_cell(kind, element, a, rng, settings)
+            traj = workdir / f"{kind}-{t:g}K.extxyz"
+            md = MDSettings(temperature=t, steps=settings.md_steps, seed=run_seed, trajectory=str(traj),
+                            trajectory_every=every, min_distance=settings.min_distance)  # fmt: skip
+            result = run_md(cell, calc_factory(), md)
+            frames = read(str(traj), index=":") if traj.exists() else []
+            kept = _second_half(frames, settings.frames)
+            for k, atoms in enumerate(kept):
+                if len(atoms) > 1 and _min_distance(atoms) < settings.min_distance:
+                    continue
+                info = {"kind": kind, "temperature": float(t), "frame": k, "md_stable": bool(result.stable)}
+                s = Structure.from_atoms(atoms, source=f"{kind} {t:g} K frame {k}", read_labels=False)
+                out.append(replace(s, info=info))
+    return out
+
+
+def _second_half(frames: list[Atoms], n: int) -> list[Atoms]:
+    if not frames:
+        return []
+    half = frames[len(frames) // 2 :] or frames
+    picks = np.unique(np.linspace(0, len(half) - 1, n).round().astype(int))
+    return [half[i] for i in picks]
+
+
+def _min_distance(atoms: Atoms) -> float:
+    from ase.neighborlist import neighbor_list
+
+    d = neighbor_list("d", atoms, 3.0)
+    return float(d.min()) if d.size else np.inf

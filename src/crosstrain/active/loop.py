@@ -1,0 +1,277 @@
+"""The active-learning loop: explore, choose, label with DFT, retrain; resumable at every step.
+
+Round 0 labels ``initial`` structures chosen for diversity among rattled and strained seed cells
+(bulk, strained, vacancy, surface at the element's reference lattice constant): no model has
+seen the target element yet. Then each round
+
+1. trains the committee on every label so far (member 0 from the transfer request in round 0,
+   then every member warm-started from its previous round; see :mod:`.committee`),
+2. evaluates member 0 on the test set if one is given (the learning curve: error vs DFT calls),
+3. stops if the budget of DFT calls is spent, else explores with member 0 (:mod:`.explore`),
+4. chooses ``batch`` candidates (:mod:`.select`; ``random`` for the baseline) and stops instead
+   if the largest committee force deviation in the pool is below ``threshold``,
+5. labels them (:mod:`crosstrain.dft.label`: cached, so nothing is ever computed twice).
+
+Every stage writes its result atomically before the next starts (pool, choice, labels,
+checkpoints, the round's record in ``active.json``), so a killed run resumes where it stopped.
+The final model is member 0 trained ``final_steps`` more on all labels, then run through a
+short MD stability test.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosstrain.active.committee import committee_forces, force_deviation, train_member
+from crosstrain.active.explore import KINDS, ExploreSettings, base_cell, explore
+from crosstrain.active.select import MODES, Pick, select
+from crosstrain.config import Config
+from crosstrain.data.extxyz import read_structures, write_structures
+from crosstrain.dft.label import label_structures
+from crosstrain.dft.settings import DFTSettings
+from crosstrain.errors import ConfigError
+from crosstrain.io.atomic import write_text
+from crosstrain.structure import Structure
+
+
+@dataclass(frozen=True)
+class ActiveSettings:
+    budget: int = 24  # DFT calls in all (failed ones count: they cost)
+    batch: int = 4
+    initial: int = 4
+    committee: int = 3
+    steps: int = 300  # gradient steps per member per round
+    final_steps: int = 1500
+    selection: str = "uncertain"
+    threshold: float | None = None  # eV/Å: stop when no candidate's force deviation exceeds it
+    seed: int = 0
+    workers: int | None = None  # DFT processes (default: one per core)
+    stability_temperatures: tuple[float, ...] = (600.0, 1200.0)
+    stability_ps: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ConfigError(f"the DFT budget must be at least 1 call (got {self.budget})")
+        if self.selection not in MODES:
+            raise ConfigError(f"unknown selection {self.selection!r} (choose from {', '.join(MODES)})")
+        if min(self.batch, self.initial, self.committee, self.steps) < 1:
+            raise ConfigError("batch, initial, committee and steps must be >= 1")
+        if self.selection == "uncertain" and self.committee < 2:
+            raise ConfigError("uncertainty needs a committee of at least 2 models")
+
+
+@dataclass
+class Request:
+    """What to learn: the target element, the transfer start and the DFT settings."""
+
+    element: str
+    config: Config  # recipe with its transfer request (parent, element map, strategy)
+    dft: DFTSettings
+    active: ActiveSettings
+    explore: ExploreSettings
+    test: list[Structure] | None = None
+
+
+Log = Callable[[str], None]
+
+
+def seed_pool(element: str, rng: np.random.Generator, settings: ExploreSettings, per_kind: int = 3) -> list[Structure]:
+    """Rattled cells of every kind at the element's reference lattice constant (round 0)."""
+    from ase.data import atomic_numbers, reference_states
+
+    a = float((reference_states[atomic_numbers[element]] or {}).get("a", 0.0))
+    if not a:
+        raise ConfigError(f"no reference lattice constant for {element} in ASE; the explorer cannot build its cells")
+    out = []
+    for kind in settings.kinds:
+        for k in range(per_kind):
+            atoms = base_cell(kind, element, a, rng, settings)
+            atoms.rattle(0.1, seed=int(rng.integers(2**31)))
+            s = Structure.from_atoms(atoms, source=f"{kind} seed cell {k}", read_labels=False)
+            out.append(Structure(s.positions, s.numbers, s.cell, s.pbc, info={"kind": kind, "temperature": 0.0},
+                                 source=s.source))  # fmt: skip
+    return out
+
+
+def run_active(request: Request, out: str | Path, log: Log = print) -> dict[str, Any]:
+    """Run (or resume) the loop into ``out``; returns the record also written to ``active.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = _load_state(out, request)
+    chosen: list[Structure] = []
+    members: list[Path] | None = None
+    for r in range(request.active.budget + 1):
+        folder = out / f"round-{r:02d}"
+        more = _choose_and_label(request, out, folder, r, chosen, members, log)
+        if r > 0 and len(more) == len(chosen):
+            state["stopped"] = "no candidate's committee force deviation exceeds the threshold"
+            break
+        chosen = more
+        labelled = read_structures(out / "dft" / "labelled.extxyz")
+        t0 = time.perf_counter()
+        members = _train_round(request, folder, labelled, members, log)
+        if len(state["rounds"]) <= r:
+            record = _round_record(request, r, folder, labelled, len(chosen), members)
+            state["rounds"].append({**record, "train_seconds": time.perf_counter() - t0})
+            _save_state(out, state)
+        if len(chosen) >= request.active.budget:
+            state["stopped"] = f"the budget of {request.active.budget} DFT calls is spent"
+            break
+    state["final"] = _final(request, out, chosen, members, log)
+    _save_state(out, state)
+    return state
+
+
+def _choose_and_label(
+    request: Request, out: Path, folder: Path, r: int, chosen: list[Structure], members: list[Path] | None, log: Log
+) -> list[Structure]:
+    """Pool, choice and labels of round ``r`` (each reused from disk when already there);
+    returns every chosen structure so far."""
+    a = request.active
+    rng = np.random.default_rng([a.seed, r])
+    folder.mkdir(parents=True, exist_ok=True)
+    pool_file, choice_file = folder / "pool.extxyz", folder / "choice.json"
+    if not choice_file.exists():
+        t0 = time.perf_counter()
+        if members is None:
+            pool = seed_pool(request.element, rng, request.explore)
+        else:
+            pool = _explore_with(members[0], request, rng, folder)
+        write_structures(pool_file, pool)
+        k = min(a.initial if members is None else a.batch, a.budget - len(chosen))
+        picks, deviation = _pick(request, pool, chosen, members, k, rng)
+        if a.threshold is not None and deviation is not None and deviation.max() < a.threshold:
+            picks = []
+        choice = {
+            "picks": [{**asdict(p), "source": pool[p.index].source} for p in picks],
+            "pool": len(pool),
+            "explore_seconds": time.perf_counter() - t0,
+            "largest_deviation": None if deviation is None else float(deviation.max()),
+        }
+        write_text(choice_file, json.dumps(choice, indent=1))
+    choice = json.loads(choice_file.read_text())
+    pool = read_structures(pool_file)
+    new = [_tagged(pool[p["index"]], r, p) for p in choice["picks"]]
+    everything = chosen + new
+    if new:
+        t0 = time.perf_counter()
+        run = label_structures(everything, out / "dft", request.dft, workers=a.workers)
+        choice["dft_wall_seconds"] = choice.get("dft_wall_seconds", time.perf_counter() - t0)
+        choice["dft_cpu_seconds"] = float(sum(x.seconds for x in run.labels[len(chosen) :]))
+        choice["failed"] = [x.reason for x in run.labels[len(chosen) :] if not x.ok]
+        write_text(choice_file, json.dumps(choice, indent=1))
+        write_structures(out / "chosen.extxyz", everything)
+        log(f"round {r}: labelled {len(new)} of a pool of {choice['pool']} ({len(everything)} DFT calls so far)")
+    return everything
+
+
+def _tagged(s: Structure, r: int, pick: dict[str, Any]) -> Structure:
+    info = {**s.info, "round": r, "uncertainty": pick["uncertainty"] if pick["uncertainty"] is not None else -1.0}
+    return Structure(s.positions, s.numbers, s.cell, s.pbc, info=info, source=s.source)
+
+
+def _pick(
+    request: Request,
+    pool: list[Structure],
+    chosen: list[Structure],
+    members: list[Path] | None,
+    k: int,
+    rng: np.random.Generator,
+) -> tuple[list[Pick], np.ndarray | None]:
+    a = request.active
+    if members is None:  # round 0: diversity only (random for the baseline)
+        return select(pool, k, "random" if a.selection == "random" else "uncertain", rng, chosen), None
+    deviation = None
+    if len(members) > 1:
+        deviation = np.array([force_deviation(f) for f in committee_forces(members, pool)])
+    return select(pool, k, a.selection, rng, chosen, deviation), deviation
+
+
+def _explore_with(member: Path, request: Request, rng: np.random.Generator, folder: Path) -> list[Structure]:
+    from crosstrain.calculator import CrosstrainCalculator
+
+    return explore(request.element, lambda: CrosstrainCalculator(member), request.explore,
+                   int(rng.integers(2**31)), folder / "md")  # fmt: skip
+
+
+def _train_round(
+    request: Request, folder: Path, labelled: list[Structure], previous: list[Path] | None, log: Log
+) -> list[Path]:
+    a = request.active
+    n = a.committee if a.selection == "uncertain" else 1
+    t0 = time.perf_counter()
+    members = [
+        train_member(
+            request.config, labelled, folder / f"member-{m}.ckpt", m, a.seed, a.steps, previous[m] if previous else None
+        )  # fmt: skip
+        for m in range(n)
+    ]
+    seconds = time.perf_counter() - t0
+    if seconds > 1:
+        log(f"{folder.name}: trained {n} committee member(s) on {len(labelled)} labels in {seconds:.0f} s")
+    return members
+
+
+def _round_record(
+    request: Request, r: int, folder: Path, labelled: list[Structure], n_calls: int, members: list[Path]
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"round": r, "dft_calls": n_calls, "labels": len(labelled)}
+    choice = folder / "choice.json"
+    if choice.exists():
+        record["choice"] = json.loads(choice.read_text())
+    if request.test:
+        record["test"] = _evaluate(members[0], request.test)
+    return record
+
+
+def _evaluate(checkpoint: Path, test: list[Structure]) -> dict[str, Any]:
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.train.batches import Dataset
+    from crosstrain.train.evaluate import evaluate
+
+    model = load_checkpoint(checkpoint).model
+    return evaluate(model, Dataset(test, model.neighbour_cutoff, "test data"), by=())
+
+
+def _final(request: Request, out: Path, chosen: list[Structure], previous: list[Path] | None, log: Log) -> dict:
+    from crosstrain.active.report import stability_of
+
+    labelled = read_structures(out / "dft" / "labelled.extxyz")
+    final = train_member(request.config, labelled, out / "final.ckpt", 0, request.active.seed,
+                         request.active.final_steps, previous[0] if previous else None)  # fmt: skip
+    result: dict[str, Any] = {"checkpoint": str(final), "dft_calls": len(chosen), "labels": len(labelled)}
+    if request.test:
+        result["test"] = _evaluate(final, request.test)
+    result["stability"] = stability_of(final, request, out)
+    log(f"final model {final}: {len(labelled)} labels, stable MD {result['stability']['fraction_stable']:.0%}")
+    return result
+
+
+def _load_state(out: Path, request: Request) -> dict[str, Any]:
+    path = out / "active.json"
+    settings = {
+        "active": asdict(request.active),
+        "explore": asdict(request.explore),
+        "dft": request.dft.to_dict(),
+        "dft_sha256": request.dft.sha256,
+        "element": request.element,
+        "config": request.config.to_dict(),
+    }
+    if path.exists():
+        state = json.loads(path.read_text())
+        if state["settings"]["dft_sha256"] != request.dft.sha256:
+            raise ConfigError(f"{out}: this folder holds a run with other DFT settings; use another --out")
+        state["settings"] = settings
+        return state
+    return {"settings": settings, "rounds": [], "kinds": list(KINDS)}
+
+
+def _save_state(out: Path, state: dict[str, Any]) -> None:
+    write_text(out / "active.json", json.dumps(state, indent=1, default=str))

@@ -1,0 +1,87 @@
+"""What an active-learning run did, for a reader: the learning curve in DFT calls, the structures
+chosen and why, where the time went, and whether the final model runs stable MD."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crosstrain.io.atomic import write_text
+
+if TYPE_CHECKING:
+    from crosstrain.active.loop import Request
+
+
+def stability_of(checkpoint: Path, request: Request, out: Path) -> dict[str, Any]:
+    """Langevin MD of the 64-atom cell at the model's lattice constant: 2 runs per temperature,
+    batched (:func:`crosstrain.md.stability.stability`)."""
+    from crosstrain.active.explore import model_lattice_constant
+    from crosstrain.analysis.crystal import diamond
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.md.run import MDSettings
+    from crosstrain.md.stability import stability
+
+    a = model_lattice_constant(request.element, CrosstrainCalculator(checkpoint))
+    steps = max(10, int(round(request.active.stability_ps * 1000)))
+    model = load_checkpoint(checkpoint).model
+    temps = list(request.active.stability_temperatures)
+    result = stability(diamond(request.element, a, 2), None, temps, 2, MDSettings(steps=steps), model=model)
+    runs = [t["fraction_stable"] for t in result["by_temperature"].values()]
+    return {"a0": a, "fraction_stable": sum(runs) / len(runs), **result}
+
+
+def markdown(state: dict[str, Any]) -> str:
+    s = state["settings"]
+    a = s["active"]
+    lines = [
+        f"# Active learning of {s['element']}",
+        "",
+        f"Selection `{a['selection']}`, budget {a['budget']} DFT calls ({a['initial']} to start, then {a['batch']} "
+        f"per round), committee of {a['committee']}, seed {a['seed']}; DFT settings {s['dft_sha256'][:16]} "
+        f"({s['dft']['code']} {s['dft']['xc']}, {s['dft']['ecut_ev']:g} eV, k-point density "
+        f"{s['dft']['kpoint_density']:g}/Å⁻¹). Stopped: {state.get('stopped', 'not yet')}.",
+        "",
+        "| round | DFT calls | labels | test force MAE (eV/Å) | test energy MAE (meV/atom) | "
+        "largest deviation in pool (eV/Å) | explore (s) | DFT wall (s) | train (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in state["rounds"]:
+        test = r.get("test") or {}
+        choice = r.get("choice") or {}
+        lines.append(
+            f"| {r['round']} | {r['dft_calls']} | {r['labels']} | {_fmt(test.get('force_mae'), 4)} | "
+            f"{_fmt(test.get('energy_mae'), 2)} | {_fmt(choice.get('largest_deviation'), 3)} | "
+            f"{_fmt(choice.get('explore_seconds'), 0)} | {_fmt(choice.get('dft_wall_seconds'), 0)} | "
+            f"{_fmt(r.get('train_seconds'), 0)} |"
+        )
+    lines += ["", "Chosen in each round (a round's labels are those its committee was trained on):", ""]
+    for r in state["rounds"]:
+        picks = (r.get("choice") or {}).get("picks", [])
+        text = "; ".join(
+            p["source"] + ("" if p["uncertainty"] is None else f" ({p['uncertainty']:.3f} eV/Å)") for p in picks
+        )
+        why = picks[0]["why"] if picks else ""
+        lines.append(f"- round {r['round']}: {text or 'nothing'}{f' — {why}' if why else ''}")
+    final = state.get("final") or {}
+    if final:
+        test = final.get("test") or {}
+        stab = final.get("stability") or {}
+        lines += [
+            "",
+            f"Final model `{final['checkpoint']}`: {final['labels']} labels from {final['dft_calls']} DFT calls; "
+            f"test force MAE {_fmt(test.get('force_mae'), 4)} eV/Å, energy MAE {_fmt(test.get('energy_mae'), 2)} "
+            f"meV/atom; MD stable in {_fmt(100 * stab.get('fraction_stable', float('nan')), 0)} % of runs "
+            f"(64 atoms, {', '.join(stab.get('by_temperature', {}))} K).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(x: float | None, digits: int) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def write_report(state: dict[str, Any], out: Path) -> Path:
+    path = Path(out) / "report.md"
+    write_text(path, markdown(state))
+    return path

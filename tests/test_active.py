@@ -1,0 +1,91 @@
+"""Active learning end to end on Ge8 cells: the shipped Si parent, GPAW labels (coarse settings),
+a two-model committee; resumes without computing a label twice."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from crosstrain.active.cli import check_request
+from crosstrain.active.committee import force_deviation
+from crosstrain.active.explore import ExploreSettings
+from crosstrain.active.loop import ActiveSettings, Request, run_active
+from crosstrain.active.report import write_report
+from crosstrain.active.select import select
+from crosstrain.config import Strategy, load_config
+from crosstrain.data.extxyz import read_structures
+from crosstrain.dft.settings import DFTSettings
+from crosstrain.errors import ConfigError, SpeciesError
+
+pytest.importorskip("gpaw")
+COARSE = DFTSettings(ecut_ev=150, kpoint_density=1.0)
+
+
+def request(**active):
+    config = load_config("dft-cpu5", ["train.batch_size=2"])
+    config = replace(config, transfer=replace(config.transfer, strategy=Strategy.RESCALED, parent="si-dft5",
+                                              element_map={"Ge": "Si"}))  # fmt: skip
+    settings = {"budget": 3, "initial": 2, "batch": 1, "committee": 2, "steps": 4, "final_steps": 4,
+                "stability_temperatures": (300.0,), "stability_ps": 0.02, **active}  # fmt: skip
+    explore = ExploreSettings(temperatures=(600.0,), kinds=("bulk", "strained"), md_steps=10, frames=2)
+    return Request("Ge", config, COARSE, ActiveSettings(**settings), explore)
+
+
+def test_active_learning_runs_resumes_and_reports(tmp_path):
+    out = tmp_path / "run"
+    state = run_active(request(), out, log=lambda m: None)
+    assert [r["dft_calls"] for r in state["rounds"]] == [2, 3]
+    assert state["stopped"] == "the budget of 3 DFT calls is spent"
+    labelled = read_structures(out / "dft" / "labelled.extxyz", require=("energy", "forces", "stress"))
+    assert len(labelled) == 3
+    picks = state["rounds"][1]["choice"]["picks"]
+    assert len(picks) == 1 and picks[0]["uncertainty"] > 0 and "deviation" in picks[0]["why"]
+    assert state["final"]["stability"]["fraction_stable"] in (0.0, 0.5, 1.0)
+    labels = sorted((out / "dft" / "labels").glob("*/*.json"))
+    stamps = [p.stat().st_mtime_ns for p in labels]
+    # killed after the labels of round 1, before its committee finished: resume trains, never relabels
+    for p in (out / "round-01").glob("member-*"):
+        p.unlink()
+    (out / "final.ckpt").unlink()
+    saved = json.loads((out / "active.json").read_text())
+    saved["rounds"] = saved["rounds"][:1]
+    (out / "active.json").write_text(json.dumps(saved))
+    again = run_active(request(), out, log=lambda m: None)
+    assert [r["dft_calls"] for r in again["rounds"]] == [2, 3]
+    assert [p.stat().st_mtime_ns for p in sorted((out / "dft" / "labels").glob("*/*.json"))] == stamps
+    text = write_report(again, out).read_text()
+    assert "| 1 | 3 | 3 |" in text and "round 1: " in text
+
+
+def test_selection_prefers_uncertain_and_diverse_candidates():
+    import numpy as np
+    from ase.build import bulk
+
+    from crosstrain.structure import Structure
+
+    cells = []
+    for k, a in enumerate([5.6, 5.6, 5.9]):
+        atoms = bulk("Ge", "diamond", a=a, cubic=True)
+        atoms.rattle(0.05, seed=k)
+        cells.append(Structure.from_atoms(atoms))
+    rng = np.random.default_rng(0)
+    # 0 and 1 are near twins: after the most uncertain (0), the diverse 2 beats the twin 1
+    picks = select(cells, 2, "uncertain", rng, uncertainty=np.array([1.0, 0.9, 0.5]))
+    assert [p.index for p in picks] == [0, 2]
+    forces = np.zeros((2, 3, 3))
+    forces[1, 2, 0] = 0.2  # one atom, two members 0.2 eV/Å apart
+    assert force_deviation(forces) == pytest.approx(0.1)
+
+
+def test_bad_requests_fail_before_any_dft_call():
+    with pytest.raises(ConfigError, match="budget must be at least 1"):
+        ActiveSettings(budget=0)
+    with pytest.raises(ConfigError, match="committee of at least 2"):
+        ActiveSettings(committee=1)
+    r = request()
+    bad = replace(r, config=replace(r.config, transfer=replace(r.config.transfer, element_map={"Ge": "C"})))
+    with pytest.raises(SpeciesError, match="the parent has no C"):
+        check_request(bad)
+    unmapped = replace(r, config=replace(r.config, transfer=replace(r.config.transfer, element_map={})))
+    with pytest.raises(SpeciesError, match="map it, e.g. --map Ge=Si"):
+        check_request(unmapped)
