@@ -129,3 +129,17 @@ def test_is_finished_only_for_the_final_checkpoint_of_a_run(tmp_path, model):
     assert not is_finished(tmp_path / "junk.ckpt")
     assert not is_finished(save_checkpoint(model, tmp_path / "mid.ckpt"))  # e.g. an improvement mid-run
     assert is_finished(save_checkpoint(model, tmp_path / "end.ckpt", extra={"stopped": "epochs"}))
+
+
+def test_metadata_is_one_typed_record_with_a_json_round_trip(tmp_path):
+    from crosstrain.io.checkpoint import CheckpointMeta, read_meta
+
+    model = make_model(["Si", "Ge"])
+    path = save_checkpoint(model, tmp_path / "m.ckpt", extra={"stopped": "done", "best_epoch": 3})
+    meta = read_meta(path)
+    assert meta.species == ["Si", "Ge"] and meta.stopped == "done" and meta.best_epoch == 3
+    assert meta.format_version == FORMAT_VERSION and meta.parent.strategy == "scratch"
+    assert CheckpointMeta.from_json(meta.to_json()) == meta
+    assert read_metadata(path) == meta.to_json()  # the flat JSON layout of format 1
+    with pytest.raises(ValueError, match="may not overwrite"):
+        save_checkpoint(model, tmp_path / "x.ckpt", extra={"species": ["Si"]})

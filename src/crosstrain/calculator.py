@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from crosstrain.errors import ConfigError
 from crosstrain.graph import batch_graph
-from crosstrain.io.checkpoint import load_checkpoint
+from crosstrain.io.checkpoint import Checkpoint, load_checkpoint
 from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.structure import Structure
@@ -51,13 +52,12 @@ class CrosstrainCalculator(Calculator):
     ) -> None:
         super().__init__(**kwargs)
         self.device = resolve_device(device)
+        self.checkpoint: Checkpoint | None = None
         if isinstance(model, (str, os.PathLike)):
             self.checkpoint = load_checkpoint(model, device=self.device)
             model = self.checkpoint.model
-        else:
-            self.checkpoint = None
         self.model = model.to(self.device).eval()
-        self.compiled = None
+        self.compiled: Callable[..., Any] | None = None
         if compile:
             from crosstrain.model.compiled import energy_forces_fn
 
@@ -85,15 +85,17 @@ class CrosstrainCalculator(Calculator):
         self.results = {
             "energy": energy,
             "free_energy": energy,
-            "energies": pred.atom_energies.cpu().numpy().astype(np.float64),
+            "energies": pred.atom_energies.cpu().numpy().astype(np.float64) if pred.atom_energies is not None else None,
             "forces": pred.forces.cpu().numpy().astype(np.float64),
         }
         if pred.stress is not None:
             self.results["stress"] = full_3x3_to_voigt_6_stress(pred.stress[0].cpu().numpy().astype(np.float64))
 
     def _calculate_compiled(self, graph: Any) -> bool:
+        if self.compiled is None:
+            return False
         try:
-            energies, forces = self.compiled(graph)  # type: ignore[misc]
+            energies, forces = self.compiled(graph)
         except Exception as exc:  # inductor/dynamo failures have many types
             import warnings
 

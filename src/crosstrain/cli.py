@@ -340,18 +340,20 @@ def _cmd_md(args: argparse.Namespace) -> int:
     if args.checkpoint == "sw":
         from crosstrain.analysis.references import sw_calculator
 
-        def factory():  # type: ignore[no-untyped-def]
+        def factory():
             return sw_calculator(args.element)
     else:
         from crosstrain.calculator import CrosstrainCalculator
 
-        def factory():  # type: ignore[no-untyped-def]
+        def factory():
             return CrosstrainCalculator(args.checkpoint, compile=args.compile)
 
     if args.structure:
+        from ase import Atoms
         from ase.io import read
 
-        atoms = read(args.structure)
+        frames: list[Atoms] = list(read(args.structure, index=":"))
+        atoms = frames[-1]  # the last frame of a trajectory
     else:
         from crosstrain.workflows.properties import lattice_guess
 

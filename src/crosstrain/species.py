@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
 from crosstrain.errors import SpeciesError
@@ -57,8 +58,12 @@ class SpeciesMap:
         return [chemical_symbols[z] for z in self.numbers]
 
     def __contains__(self, element: object) -> bool:
+        if isinstance(element, np.integer):
+            element = int(element)
+        if not isinstance(element, int | str):
+            return False
         try:
-            return to_atomic_number(element) in self.numbers  # type: ignore[arg-type]
+            return to_atomic_number(element) in self.numbers
         except SpeciesError:
             return False
 

@@ -46,7 +46,7 @@ def _test_set(args: argparse.Namespace) -> list | None:
     return read_structures(args.test, require=("energy", "forces"), element=args.element)
 
 
-def check_request(request) -> None:  # type: ignore[no-untyped-def]
+def check_request(request) -> None:
     """Fail before any DFT call: a parent that cannot serve, a test set with other DFT settings."""
     from crosstrain.errors import ConfigError, SpeciesError
     from crosstrain.io.checkpoint import load_checkpoint

@@ -60,7 +60,7 @@ def model_lattice_constant(element: str, calc: Any) -> float:
         raise ConfigError(
             f"the explorer builds diamond-structure cells only and {element} does not take that structure"
         )
-    a = float(state["a"])
+    a = float(state["a"])  # type: ignore[arg-type]  # ASE's reference_states values are untyped
     for _ in range(3):
         a_new = equation_of_state(element, calc, a, span=0.06, points=7)["a0"]
         if abs(a_new - a) < 0.04 * a:
@@ -111,7 +111,7 @@ def explore(
             md = MDSettings(temperature=t, steps=settings.md_steps, seed=run_seed, trajectory=str(traj),
                             trajectory_every=every, min_distance=settings.min_distance)  # fmt: skip
             result = run_md(cell, calc_factory(), md)
-            frames = read(str(traj), index=":") if traj.exists() else []
+            frames: list[Atoms] = list(read(str(traj), index=":")) if traj.exists() else []
             kept = _second_half(frames, settings.frames)
             for k, atoms in enumerate(kept):
                 if len(atoms) > 1 and _min_distance(atoms) < settings.min_distance:

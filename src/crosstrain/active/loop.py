@@ -86,7 +86,7 @@ def seed_pool(element: str, rng: np.random.Generator, settings: ExploreSettings,
     """Rattled cells of every kind at the element's reference lattice constant (round 0)."""
     from ase.data import atomic_numbers, reference_states
 
-    a = float((reference_states[atomic_numbers[element]] or {}).get("a", 0.0))
+    a = float((reference_states[atomic_numbers[element]] or {}).get("a", 0.0))  # type: ignore[arg-type]  # untyped ASE table
     if not a:
         raise ConfigError(f"no reference lattice constant for {element} in ASE; the explorer cannot build its cells")
     out = []

@@ -12,6 +12,7 @@ comparison needs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ def select(
     k: int,
     mode: str,
     rng: np.random.Generator,
-    labelled: list[Structure] = (),  # type: ignore[assignment]
+    labelled: Sequence[Structure] = (),
     uncertainty: np.ndarray | None = None,
 ) -> list[Pick]:
     """Indices of ``k`` candidates of ``pool`` to label next, each with the reason."""

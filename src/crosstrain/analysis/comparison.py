@@ -77,7 +77,7 @@ class Paired:
         if self.relative_mean is None:
             return f"no comparison ({self.n_pairs} seeds)"
         per_seed = ""
-        if self.relative_per_seed_std is not None:
+        if self.relative_per_seed_std is not None and self.relative_per_seed_mean is not None:
             per_seed = f", per seed {100 * self.relative_per_seed_mean:.0f} ± {100 * self.relative_per_seed_std:.0f} %"
         p = f", Wilcoxon p = {self.p_value:.3g}" if self.p_value is not None else ""
         p += f", paired t p = {self.p_value_t:.3g}" if self.p_value_t is not None else ""
@@ -96,10 +96,12 @@ def paired(a: Sequence[float | None], b: Sequence[float | None]) -> Paired:
     ca, cb = cell(a), cell(b)
 
     def ok(v: float | None) -> bool:
-        return v is not None and math.isfinite(float(v))
+        return v is not None and math.isfinite(v)
 
-    better = sum((ok(x) and (not ok(y) or float(x) < float(y))) for x, y in zip(a, b))  # type: ignore[arg-type]
-    both = [(float(x), float(y)) for x, y in zip(a, b) if ok(x) and ok(y)]  # type: ignore[arg-type]
+    fa = [float(x) if x is not None and ok(x) else None for x in a]
+    fb = [float(y) if y is not None and ok(y) else None for y in b]
+    better = sum(x is not None and (y is None or x < y) for x, y in zip(fa, fb))
+    both = [(x, y) for x, y in zip(fa, fb) if x is not None and y is not None]
     rel_mean = rel_seed = rel_std = p = p_t = None
     if both:
         xa, xb = np.array(both).T

@@ -94,7 +94,7 @@ def elastic_constants(
 
 def vacancy_formation_energy(
     element: str, calc: CalculatorFactory, a0: float, repeat: int = 2, fmax: float = 1e-3, inward: float = 0.15
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Unrelaxed and relaxed E_f = E(N-1) - (N-1)/N E(N) in a ``repeat``³ cubic supercell (eV).
 
     Two relaxations, and the lower result is reported (``relaxed``; both in ``relaxed_from``):
@@ -150,7 +150,7 @@ def phonopy_model(
     ph = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=primitive)
     ph.generate_displacements(distance=displacement)
     forces = []
-    for sc in ph.supercells_with_displacements:
+    for sc in ph.supercells_with_displacements or []:
         atoms = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
         atoms.calc = c
         forces.append(atoms.get_forces())

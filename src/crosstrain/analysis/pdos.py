@@ -50,15 +50,21 @@ def harmonic_dos(phonon: Any, freqs: np.ndarray, sigma: float = 0.3, mesh: int =
     return _normalise(freqs, np.interp(freqs, points, values))
 
 
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    """∫ y dx (NumPy 2 renamed ``trapz`` to ``trapezoid``; crosstrain supports both)."""
+    rule = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009
+    return float(rule(y, x))
+
+
 def _normalise(freqs: np.ndarray, dos: np.ndarray) -> np.ndarray:
-    area = np.trapezoid(dos, freqs) if hasattr(np, "trapezoid") else np.trapz(dos, freqs)
+    area = _trapezoid(dos, freqs)
     return dos / area if area > 0 else dos
 
 
 def overlap(freqs: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """Spectral overlap ∫ min(a, b) dν of two unit-area spectra: 1 identical, 0 disjoint."""
     m = np.minimum(a, b)
-    return float(np.trapezoid(m, freqs) if hasattr(np, "trapezoid") else np.trapz(m, freqs))
+    return float(_trapezoid(m, freqs))
 
 
 __all__ = ["harmonic_dos", "overlap", "pdos_from_velocities", "vacf"]

@@ -19,6 +19,8 @@ def per_structure_force_mae(model: DimeNetPP, structures: Sequence[Structure], b
     data = Dataset(list(structures), model.neighbour_cutoff, "structures")
     out: list[float] = []
     for pred, batch in predictions(model, data, batch_size):
+        if batch.forces is None:
+            raise ValueError("force errors need force labels")
         err = (pred.forces - batch.forces).abs().double()
         for g in range(batch.graph.n_graphs):
             out.append(float(err[batch.graph.batch == g].mean()))

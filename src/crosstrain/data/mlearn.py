@@ -92,7 +92,7 @@ def _record_to_structure(rec: Any, source: str) -> Structure:
         stress = -KBAR_IN_EV_PER_A3 * np.array([[xx, xy, zx], [xy, yy, yz], [zx, yz, zz]])
     description = str(rec.get("description", ""))
     match = _TEMPERATURE.search(description)
-    info = {
+    info: dict[str, Any] = {
         "group": str(rec.get("group", "")),
         "description": description,
         "tag": str(rec.get("tag", "")),
@@ -106,7 +106,7 @@ def _record_to_structure(rec: Any, source: str) -> Structure:
         positions,
         numbers,
         lattice,
-        True,
+        np.ones(3, dtype=bool),
         energy=energy,
         forces=np.asarray(forces, dtype=float),
         stress=stress,
@@ -159,8 +159,8 @@ def label_families(structures: list[Structure]) -> None:
         if group == "Elastic":
             m = _STRAIN.search(description)
             s.info["family"] = f"Elastic |strain| {abs(float(m.group(1))) if m else 0.0:g}"
-        elif group in ("AIMD-NVT", "Vacancy") and _SNAPSHOT.search(description):
-            snapshot = int(_SNAPSHOT.search(description).group(1))  # type: ignore[union-attr]
+        elif group in ("AIMD-NVT", "Vacancy") and (found := _SNAPSHOT.search(description)):
+            snapshot = int(found.group(1))
             runs.setdefault((group, s.info.get("temperature")), []).append((snapshot, k))
         else:
             s.info["family"] = f"{group} {description or k}"

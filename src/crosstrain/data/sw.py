@@ -256,7 +256,7 @@ def snapshot(lmp: Any, source: str, info: dict[str, Any]) -> Structure:
         positions,
         numbers,
         cell,
-        True,
+        np.ones(3, dtype=bool),
         energy=float(lmp.get_thermo("pe")),
         forces=forces,
         stress=stress,

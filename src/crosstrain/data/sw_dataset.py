@@ -91,7 +91,7 @@ def build_sw_dataset(
     return manifest
 
 
-def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:  # type: ignore[no-untyped-def]
+def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = [TextColumn("SW data"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]

@@ -53,7 +53,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     structures = read_structures(args.data)
 
     def report(done: int, total: int, structure: Structure, label: Label) -> None:
-        what = f"{label.energy / len(structure):.5f} eV/atom" if label.ok else f"failed: {label.reason}"
+        what = f"{(label.energy or 0.0) / len(structure):.5f} eV/atom" if label.ok else f"failed: {label.reason}"
         print(
             f"[{done}/{total}] {structure.source} ({len(structure)} atoms, {label.seconds:.1f} s): {what}", flush=True
         )

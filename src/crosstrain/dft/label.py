@@ -127,8 +127,8 @@ def compute_label(structure: Structure, settings: DFTSettings, log: str | None =
         stress = np.asarray(atoms.get_stress(voigt=False)) if structure.periodic else None
     except Exception as exc:  # the code's own errors: no SCF convergence, a rejected structure, ...
         return failed(_reason(exc, settings))
-    results = [energy, forces] + ([] if stress is None else [stress])
-    if not all(np.isfinite(r).all() for r in results):
+    results = [np.asarray(energy), forces] + ([] if stress is None else [stress])
+    if not all(bool(np.isfinite(r).all()) for r in results):
         return failed("the DFT code returned a non-finite energy, force or stress")
     return Label(
         key,
@@ -217,7 +217,7 @@ def label_structures(
                 done += 1
                 if report:
                     report(done, len(todo), structures[i], label)
-    labels = [label for k in keys if (label := cached[k]) is not None]
+    labels = [x for x in (cached[k] for k in keys) if x is not None]
     _write_outputs(Path(out), structures, labels)
     return LabelRun(labels, len(todo), len(structures) - len(todo), cores, workers, threads)
 

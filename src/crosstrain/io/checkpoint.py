@@ -41,17 +41,110 @@ class Parent:
     element_map: dict[str, str] = field(default_factory=dict)
 
 
+_CORE = (
+    "format", "format_version", "crosstrain_version", "torch_version", "created", "architecture", "model",
+    "species", "cutoff", "units", "dtype", "energy_shift", "energy_scale", "length_scale", "parent", "training",
+    "data_fingerprint",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """A checkpoint's metadata as one typed record: what the model is (architecture, species,
+    dtype, per-element tables), where it came from (parent, training settings, data fingerprint)
+    and, in ``run``, what its training recorded (``history``, ``best_epoch``, ``stopped``,
+    ``transfer``, ``data_stats``, ...). The JSON layout is flat, as in format 1."""
+
+    model: dict[str, Any]
+    species: list[str]
+    dtype: str
+    cutoff: float
+    energy_shift: dict[str, float] = field(default_factory=dict)
+    energy_scale: dict[str, float] = field(default_factory=dict)
+    length_scale: dict[str, float] = field(default_factory=dict)
+    parent: Parent = field(default_factory=Parent)
+    training: dict[str, Any] = field(default_factory=dict)
+    data_fingerprint: str = ""
+    format_version: int = FORMAT_VERSION
+    crosstrain_version: str = ""
+    torch_version: str = ""
+    created: str = ""
+    architecture: str = "dimenet++"
+    units: dict[str, str] = field(default_factory=lambda: dict(UNITS))
+    run: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> str | None:
+        """Why training stopped; set only on the final checkpoint of a completed run."""
+        value = self.run.get("stopped")
+        return None if value is None else str(value)
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.run.get("best_epoch")
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.run.get("history") or [])
+
+    @property
+    def data_stats(self) -> dict[str, dict[str, float]]:
+        return dict(self.run.get("data_stats") or {})
+
+    def to_json(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in _CORE if name != "format"}
+        out["parent"] = vars(self.parent)
+        return {"format": FORMAT_NAME, **out, **self.run}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str = "checkpoint") -> CheckpointMeta:
+        """Validate and upgrade older formats (:data:`UPGRADES`) to this one."""
+        if data.get("format") != FORMAT_NAME:
+            raise CheckpointError(f"{source}: not a crosstrain checkpoint (format {data.get('format')!r})")
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise CheckpointError(f"{source}: checkpoint has no valid format_version")
+        if version > FORMAT_VERSION:
+            raise CheckpointError(
+                f"{source}: checkpoint format {version} is newer than this crosstrain "
+                f"{crosstrain.__version__} reads (<= {FORMAT_VERSION}); upgrade crosstrain"
+            )
+        while version < FORMAT_VERSION:
+            data = UPGRADES[version](dict(data))
+            version = data["format_version"]
+        for key in ("model", "species", "dtype"):
+            if key not in data:
+                raise CheckpointError(f"{source}: checkpoint metadata lacks {key!r}")
+        core = {k: data[k] for k in _CORE if k in data and k != "format"}
+        core["parent"] = Parent(**data.get("parent", {}))
+        core.setdefault("cutoff", data["model"].get("cutoff"))
+        run = {k: v for k, v in data.items() if k not in _CORE}
+        try:
+            return cls(**core, run=run)
+        except TypeError as exc:
+            raise CheckpointError(f"{source}: invalid checkpoint metadata ({exc})") from None
+
+
+# format n -> n + 1 converters of the metadata JSON; none yet (format 1 is the first)
+UPGRADES: dict[int, Any] = {}
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint: the model and its metadata."""
 
     model: DimeNetPP
-    metadata: dict[str, Any]
+    meta: CheckpointMeta
     path: Path | None = None
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """The metadata as its JSON document."""
+        return self.meta.to_json()
+
+    @property
     def parent(self) -> Parent:
-        return Parent(**self.metadata.get("parent", {}))
+        return self.meta.parent
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -72,30 +165,29 @@ def build_metadata(
     training: dict[str, Any] | None = None,
     data_fingerprint: str = "",
     extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON metadata describing ``model``."""
+) -> CheckpointMeta:
+    """The metadata describing ``model``; ``extra`` are the run's records."""
     symbols = model.species.symbols
     numbers = list(model.species.numbers)
-    return {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "crosstrain_version": crosstrain.__version__,
-        "torch_version": torch.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "architecture": "dimenet++",
-        "model": model.config.to_dict(),
-        "species": symbols,
-        "cutoff": model.config.cutoff,
-        "units": UNITS,
-        "dtype": _dtype_name(model.dtype),
-        "energy_shift": {s: float(model.energy_shift[z]) for s, z in zip(symbols, numbers)},
-        "energy_scale": {s: float(model.energy_scale[z]) for s, z in zip(symbols, numbers)},
-        "length_scale": {s: float(model.length_scale[z]) for s, z in zip(symbols, numbers)},
-        "parent": vars(parent or Parent()),
-        "training": training or {},
-        "data_fingerprint": data_fingerprint,
-        **(extra or {}),
-    }
+    clash = sorted(set(extra or {}) & set(_CORE))
+    if clash:
+        raise ValueError(f"run records may not overwrite checkpoint metadata: {clash}")
+    return CheckpointMeta(
+        model=model.config.to_dict(),
+        species=symbols,
+        dtype=_dtype_name(model.dtype),
+        cutoff=model.config.cutoff,
+        energy_shift={s: float(model.energy_shift[z]) for s, z in zip(symbols, numbers)},
+        energy_scale={s: float(model.energy_scale[z]) for s, z in zip(symbols, numbers)},
+        length_scale={s: float(model.length_scale[z]) for s, z in zip(symbols, numbers)},
+        parent=parent or Parent(),
+        training=training or {},
+        data_fingerprint=data_fingerprint,
+        crosstrain_version=crosstrain.__version__,
+        torch_version=torch.__version__,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        run=dict(extra or {}),
+    )
 
 
 def save_checkpoint(
@@ -109,7 +201,7 @@ def save_checkpoint(
     """Write ``model`` and its metadata atomically to ``path`` (safetensors); returns the path."""
     from safetensors.torch import save_file
 
-    meta = build_metadata(model, parent, training, data_fingerprint, extra)
+    meta = build_metadata(model, parent, training, data_fingerprint, extra).to_json()
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"crosstrain": json.dumps(meta, ensure_ascii=False)})
@@ -117,6 +209,11 @@ def save_checkpoint(
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata of the checkpoint at ``path`` as its JSON document (see :func:`read_meta`)."""
+    return read_meta(path).to_json()
+
+
+def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
     """The metadata of the checkpoint at ``path``, validated but without loading weights."""
     from safetensors import safe_open
 
@@ -135,27 +232,16 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         meta = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{p}: checkpoint metadata is not valid JSON ({exc})") from None
-    if meta.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{p}: not a crosstrain checkpoint (format {meta.get('format')!r})")
-    version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise CheckpointError(f"{p}: checkpoint has no valid format_version")
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{p}: checkpoint format {version} is newer than this crosstrain "
-            f"{crosstrain.__version__} reads (<= {FORMAT_VERSION}); upgrade crosstrain"
-        )
-    for key in ("model", "species", "dtype"):
-        if key not in meta:
-            raise CheckpointError(f"{p}: checkpoint metadata lacks {key!r}")
-    return meta
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{p}: checkpoint metadata is not a JSON object")
+    return CheckpointMeta.from_json(meta, str(p))
 
 
 def is_finished(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` holds the final checkpoint of a completed training run (its metadata says
     why training stopped); a missing, partial or unreadable file is not finished."""
     try:
-        return "stopped" in read_metadata(path)
+        return read_meta(path).stopped is not None
     except CheckpointError:
         return False
 
@@ -165,17 +251,17 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     from safetensors.torch import load_file
 
     p = Path(path)
-    meta = read_metadata(p)
+    meta = read_meta(p)
     try:
-        config = DimeNetConfig.from_dict(meta["model"])
-        species = SpeciesMap.from_json(meta["species"])
+        config = DimeNetConfig.from_dict(meta.model)
+        species = SpeciesMap.from_json(meta.species)
     except (ConfigError, SpeciesError, TypeError) as exc:
         raise CheckpointError(f"{p}: invalid model metadata ({exc})") from None
-    if meta.get("cutoff", config.cutoff) != config.cutoff:
-        raise CheckpointError(f"{p}: metadata cutoff {meta['cutoff']} differs from the model's {config.cutoff}")
-    dtype = _DTYPES.get(meta["dtype"])
+    if meta.cutoff != config.cutoff:
+        raise CheckpointError(f"{p}: metadata cutoff {meta.cutoff} differs from the model's {config.cutoff}")
+    dtype = _DTYPES.get(meta.dtype)
     if dtype is None:
-        raise CheckpointError(f"{p}: unsupported dtype {meta['dtype']!r}")
+        raise CheckpointError(f"{p}: unsupported dtype {meta.dtype!r}")
     try:
         tensors = load_file(str(p), device=str(device))
     except Exception as exc:
@@ -191,17 +277,17 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     _check_shifts(p, meta, model)
     model.to(device)
     model.eval()
-    return Checkpoint(model=model, metadata=meta, path=p)
+    return Checkpoint(model=model, meta=meta, path=p)
 
 
-def _check_shifts(path: Path, meta: dict[str, Any], model: DimeNetPP) -> None:
+def _check_shifts(path: Path, meta: CheckpointMeta, model: DimeNetPP) -> None:
     tables = (
-        ("energy_shift", model.energy_shift),
-        ("energy_scale", model.energy_scale),
-        ("length_scale", model.length_scale),
+        ("energy_shift", meta.energy_shift, model.energy_shift),
+        ("energy_scale", meta.energy_scale, model.energy_scale),
+        ("length_scale", meta.length_scale, model.length_scale),
     )
-    for key, table in tables:
-        for sym, value in meta.get(key, {}).items():
+    for key, recorded, table in tables:
+        for sym, value in recorded.items():
             z = SpeciesMap.from_elements([sym]).numbers[0]
             if abs(float(table[z]) - float(value)) > 1e-6 * max(1.0, abs(float(value))):
                 raise CheckpointError(f"{path}: metadata {key} of {sym} ({value}) differs from the weights")

@@ -26,13 +26,13 @@ class _SiLUGrad(torch.autograd.Function):
     """``grad * silu'(x)``, differentiable in both arguments."""
 
     @staticmethod
-    def forward(ctx, x, grad):  # type: ignore[override]
+    def forward(ctx, x, grad):
         grad = grad.contiguous()
         ctx.save_for_backward(x, grad)
         return grad * _silu_d1(x)
 
     @staticmethod
-    def backward(ctx, g2):  # type: ignore[override]
+    def backward(ctx, g2):
         x, grad = ctx.saved_tensors
         g2 = g2.contiguous()
         if torch.is_grad_enabled():  # third order: plain autograd expressions
@@ -47,12 +47,12 @@ class _SiLUGrad(torch.autograd.Function):
 
 class _SiLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x):  # type: ignore[override]
+    def forward(ctx, x):
         ctx.save_for_backward(x)
         return torch.nn.functional.silu(x)
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return _SiLUGrad.apply(x, grad)
 

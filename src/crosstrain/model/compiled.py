@@ -32,7 +32,7 @@ def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tens
     """
     buffers = dict(model.named_buffers())
 
-    def energy(params, positions, *graph_tensors):  # type: ignore[no-untyped-def]
+    def energy(params, positions, *graph_tensors):
         graph = Graph(**dict(zip(_GRAPH_FIELDS, graph_tensors)))
         atom_energies = functional_call(model, (params, buffers), (graph, positions, graph.cell), {"per_atom": True})
         graphs = torch.arange(graph.cell.shape[0], device=positions.device)
@@ -51,7 +51,7 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
     model.set_fused(False)  # plain operations trace and fuse best
     energy = _energy_fn(model)
 
-    def loss(params, reference, *tensors):  # type: ignore[no-untyped-def]
+    def loss(params, reference, *tensors):
         positions = tensors[0]
         forces = -grad(energy, argnums=1, has_aux=True)(params, positions, *tensors)[0]
         n_graphs = tensors[_GRAPH_FIELDS.index("cell")].shape[0]
@@ -61,7 +61,7 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
     if compile:
         fn = torch.compile(fn, dynamic=dynamic)
 
-    def step(graph: Graph, reference_forces: torch.Tensor):  # type: ignore[no-untyped-def]
+    def step(graph: Graph, reference_forces: torch.Tensor):
         params = {k: v.detach() for k, v in model.named_parameters()}
         grads, value = fn(params, reference_forces, *(getattr(graph, f) for f in _GRAPH_FIELDS))
         return value, grads
@@ -74,13 +74,13 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
     model.set_fused(False)
     energy = _energy_fn(model)
 
-    def per_graph(params, *tensors):  # type: ignore[no-untyped-def]
+    def per_graph(params, *tensors):
         g, (_, per_graph) = grad_and_value(energy, argnums=1, has_aux=True)(params, tensors[0], *tensors)
         return per_graph, -g
 
     fn = torch.compile(per_graph, dynamic=dynamic) if compile else per_graph
 
-    def run(graph: Graph):  # type: ignore[no-untyped-def]
+    def run(graph: Graph):
         params = {k: v.detach() for k, v in model.named_parameters()}
         return fn(params, *(getattr(graph, f) for f in _GRAPH_FIELDS))
 

@@ -8,9 +8,9 @@ symmetric strain ε applied to positions and cell: σ = (1/V) ∂E/∂ε (ASE's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import nn
 
 from crosstrain.errors import StructureError
 from crosstrain.graph import Graph
@@ -27,7 +27,7 @@ class Prediction:
 
 
 def predict(
-    model: nn.Module,
+    model: Any,  # a DimeNetPP, or its functional stand-in in crosstrain.model.compiled
     graph: Graph,
     compute_forces: bool = True,
     compute_stress: bool = False,

@@ -101,12 +101,25 @@ class OutputBlock(nn.Module):
         return self.lin_out(x).squeeze(-1)
 
 
+def _sbf_weight(block: nn.Module) -> torch.Tensor:
+    """An interaction block's first sbf projection matrix."""
+    assert isinstance(block, InteractionBlock)
+    return block.lin_sbf1.weight
+
+
 class DimeNetPP(nn.Module):
     """DimeNet++ potential: ``forward(graph, positions, cell)`` -> energy per configuration (eV).
 
     ``species`` lists the elements the model knows; per-atom energies are
     ``scale[Z] * network(Z, environment) + shift[Z]``.
     """
+
+    energy_shift: torch.Tensor
+    energy_scale: torch.Tensor
+    length_scale: torch.Tensor
+    embedding: EmbeddingBlock
+    interactions: nn.ModuleList
+    outputs: nn.ModuleList
 
     def __init__(self, config: DimeNetConfig, species: SpeciesMap) -> None:
         super().__init__()
@@ -124,7 +137,7 @@ class DimeNetPP(nn.Module):
         # s_i and s_j is seen by the network with its length multiplied by sqrt(s_i s_j)
         self.register_buffer("length_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
 
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+    def _apply(self, fn, recurse=True):
         # ``model.to(float32)`` must not round the per-element energy shifts and scales
         keep = {name: getattr(self, name) for name in ("energy_shift", "energy_scale", "length_scale")}
         super()._apply(fn, recurse)
@@ -136,7 +149,7 @@ class DimeNetPP(nn.Module):
         """Use the fused custom-autograd kernels (default, fastest in eager mode) or plain ops."""
         for module in self.modules():
             if hasattr(module, "fused"):
-                module.fused = fused
+                setattr(module, "fused", fused)  # noqa: B010  # the fused kernels' switch (plain attribute)
         return self
 
     @property
@@ -171,7 +184,7 @@ class DimeNetPP(nn.Module):
         angular = self.sbf.angular(cos)  # (T, L)
         sbf = (radial.index_select(0, graph.idx_kj) * angular.unsqueeze(-1)).flatten(1)
         # every block's first sbf projection in one matmul: one pass over the (T, L*N) basis
-        w_sbf = torch.cat([block.lin_sbf1.weight for block in self.interactions], dim=0)
+        w_sbf = torch.cat([_sbf_weight(block) for block in self.interactions], dim=0)
         sbf_emb = (sbf @ w_sbf.t()).split(self.config.basis_emb_size, dim=1)
         n_atoms = graph.numbers.shape[0]
         m = self.embedding(graph.numbers, rbf, graph)

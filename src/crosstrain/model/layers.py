@@ -92,6 +92,10 @@ class BesselBasis(nn.Module):
 class SphericalBasis(nn.Module):
     """DimeNet's 2-D basis: normalised ``j_l(z_ln d / c)`` per edge times ``Y_l0(angle)`` per triplet."""
 
+    zeros: torch.Tensor
+    norm: torch.Tensor
+    sph_norm: torch.Tensor
+
     def __init__(self, num_spherical: int, num_radial: int, cutoff: float, envelope_p: int) -> None:
         super().__init__()
         self.num_spherical = int(num_spherical)

@@ -59,7 +59,7 @@ def _partial(slot: int, args: list[torch.Tensor], ji: torch.Tensor, kj: torch.Te
 
 class _TripletForm(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, slot, ji, kj, n_rows, g, x, s, w):  # type: ignore[override]
+    def forward(ctx, slot, ji, kj, n_rows, g, x, s, w):
         args = [g, x, s, w]
         ctx.slot, ctx.n_rows = slot, n_rows
         placeholder = torch.empty(0)
@@ -67,7 +67,7 @@ class _TripletForm(torch.autograd.Function):
         return _partial(slot, args, ji, kj, n_rows)
 
     @staticmethod
-    def backward(ctx, grad_out):  # type: ignore[override]
+    def backward(ctx, grad_out):
         ji, kj, *args = ctx.saved_tensors
         args[ctx.slot] = grad_out
         grads: list[torch.Tensor | None] = [None, None, None, None]

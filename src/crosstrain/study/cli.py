@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from typing import Any
 
 from crosstrain.errors import ConfigError
 from crosstrain.study.storage import GRACE_SECONDS, HEARTBEAT_SECONDS
@@ -24,7 +25,7 @@ def _storage(args: argparse.Namespace) -> str:
     return args.storage or default_storage_url(args.dir)
 
 
-def _storage_kw(args: argparse.Namespace) -> dict[str, int]:
+def _storage_kw(args: argparse.Namespace) -> dict[str, Any]:
     return {"heartbeat": args.heartbeat, "grace": args.grace}
 
 

@@ -17,7 +17,7 @@ def study_status(study: Study) -> dict[str, Any]:
     stages: dict[str, dict[str, Any]] = {}
     running_jobs: list[str] = []
     for stage in ("hpo", "final"):
-        counts = {"total": 0, "done": 0, "running": 0, "waiting": 0, "failed": 0}
+        counts: dict[str, Any] = {"total": 0, "done": 0, "running": 0, "waiting": 0, "failed": 0}
         seconds: list[float] = []
         for strategy, size in study.cells():
             for t in study.load(stage, strategy, size).get_trials(deepcopy=False):

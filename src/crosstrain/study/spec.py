@@ -50,6 +50,13 @@ class SearchParam:
     integer: bool = False
     choices: tuple[Any, ...] | None = None
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a range dimension."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"search dimension {self.name} is a choice, not a range")
+        return float(self.low), float(self.high)
+
     @classmethod
     def from_dict(cls, name: str, d: Any) -> SearchParam:
         if name not in _TRAIN_PARAMS + STUDY_PARAMS:

@@ -94,7 +94,7 @@ def _base_point(spec: StudySpec) -> dict[str, Any]:
         value = spec.steps if p.name == "steps" else spec.train.get(p.name)
         if p.choices is not None and value in p.choices:
             point[p.name] = value
-        elif p.choices is None and isinstance(value, int | float) and p.low <= value <= p.high:
+        elif p.choices is None and isinstance(value, int | float) and p.bounds[0] <= value <= p.bounds[1]:
             point[p.name] = int(value) if p.integer else float(value)
     return point
 
@@ -118,7 +118,8 @@ def _random_point(spec: StudySpec, strategy: str, size: int, k: int) -> dict[str
         if p.choices is not None:
             point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
             continue
-        u = rng.uniform(np.log(p.low), np.log(p.high)) if p.log else rng.uniform(p.low, p.high)
+        low, high = p.bounds
+        u = rng.uniform(np.log(low), np.log(high)) if p.log else rng.uniform(low, high)
         value = float(np.exp(u)) if p.log else float(u)
         point[p.name] = int(round(value)) if p.integer else value
     return point
@@ -241,9 +242,9 @@ def suggest(trial: Any, spec: StudySpec, strategy: str) -> dict[str, Any]:
         if p.choices is not None:
             params[p.name] = trial.suggest_categorical(p.name, list(p.choices))
         elif p.integer:
-            params[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+            params[p.name] = trial.suggest_int(p.name, int(p.bounds[0]), int(p.bounds[1]), log=p.log)
         else:
-            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+            params[p.name] = trial.suggest_float(p.name, *p.bounds, log=p.log)
     return params
 
 

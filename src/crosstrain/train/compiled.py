@@ -22,7 +22,7 @@ def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, t
     the homogeneous strain of :func:`crosstrain.model.derivatives.predict` (stress = ∂E/∂ε / V)."""
     energy = _energy_fn(model)
 
-    def strained(params, positions, strain, *graph_tensors):  # type: ignore[no-untyped-def]
+    def strained(params, positions, strain, *graph_tensors):
         graph = Graph(**dict(zip(_GRAPH_FIELDS, graph_tensors)))
         deform = torch.eye(3, dtype=strain.dtype, device=strain.device) + 0.5 * (strain + strain.transpose(1, 2))
         moved = torch.einsum("na,nab->nb", positions, deform.index_select(0, graph.batch))
@@ -41,7 +41,7 @@ def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic:
     energy = _strained_energy_fn(model)
     with_stress = cfg.loss == "energy_forces_stress"
 
-    def loss(params, weights, size, e_ref, f_ref, s_ref, *tensors):  # type: ignore[no-untyped-def]
+    def loss(params, weights, size, e_ref, f_ref, s_ref, *tensors):
         graph = Graph(**dict(zip(_GRAPH_FIELDS, tensors)))
         strain = torch.zeros_like(graph.cell)
         (d_pos, d_strain), per_graph = grad(energy, argnums=(1, 2), has_aux=True)(
@@ -57,7 +57,7 @@ def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic:
     if compile:
         fn = torch.compile(fn, dynamic=dynamic)
 
-    def step(batch, weights, size):  # type: ignore[no-untyped-def]
+    def step(batch, weights, size):
         params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
         dtype, device = batch.graph.positions.dtype, batch.graph.positions.device
         w = torch.tensor([weights.energy, weights.forces, weights.stress], dtype=dtype, device=device)

@@ -130,7 +130,8 @@ class _Trainer:
         self.epoch = 0
         self.best: dict[str, Any] = {"epoch": -1, "metric": math.inf, "model": None}
         self.history: list[dict[str, Any]] = []
-        self.compiled, self.compiled_once = None, False
+        self.compiled: Callable[..., Any] | None = None
+        self.compiled_once = False
         if cfg.compile:
             from crosstrain.train.compiled import loss_step
 
@@ -184,7 +185,7 @@ class _Trainer:
             else:
                 stress = self.cfg.loss == "energy_forces_stress"
                 pred = predict(self.model, batch.graph, create_graph=True, compute_stress=stress)
-                loss = sum(loss_terms(pred, batch, self.cfg, n_global, weights).values())
+                loss = torch.stack(list(loss_terms(pred, batch, self.cfg, n_global, weights).values())).sum()
         if self.penalty is not None:  # e.g. l2sp's pull towards the parent (crosstrain.train.transfer)
             loss = loss + self.penalty(self.model) / self.world
         if loss.requires_grad:
@@ -194,8 +195,10 @@ class _Trainer:
     def compiled_gradients(self, batch: Any, weights: Any, n_global: Any) -> Any:
         """The compiled step's (loss, grads), or None after falling back to eager autograd where
         torch.compile cannot build (e.g. no C++ compiler on the machine)."""
+        if self.compiled is None:
+            return None
         try:
-            result = self.compiled(batch, weights, n_global)  # type: ignore[misc]
+            result = self.compiled(batch, weights, n_global)
             self.compiled_once = True
             return result
         except Exception as exc:  # inductor/dynamo failures have many types
@@ -214,7 +217,7 @@ class _Trainer:
         return next(self.model.parameters()).device
 
     def zero(self) -> torch.Tensor:
-        return sum(p.sum() * 0.0 for p in self.params)
+        return torch.stack([p.sum() * 0.0 for p in self.params]).sum()
 
     def all_reduce_grads(self, loss: torch.Tensor) -> float:
         value = loss.detach().double().reshape(1)
@@ -226,7 +229,7 @@ class _Trainer:
         return float(value)
 
     def eval_model(self) -> DimeNetPP:
-        return self.ema.module if self.ema is not None else self.model
+        return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]  # EMA wraps the DimeNetPP
 
     def validate(self) -> dict[str, float | None]:
         data = self.valid if self.valid is not None else self.data
@@ -311,7 +314,8 @@ def train(
             train_loss = trainer.train_epoch()
             trainer.epoch += 1
             due = trainer.epoch % cfg.valid_every == 0 or trainer.epoch == cfg.epochs
-            metrics = trainer.validate() if due else {"force_mae": None, "force_rmse": None, "energy_mae": None}
+            none: dict[str, float | None] = {"force_mae": None, "force_rmse": None, "energy_mae": None}
+            metrics = trainer.validate() if due else none
             record = {
                 "epoch": trainer.epoch,
                 "step": trainer.step,

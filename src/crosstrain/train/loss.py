@@ -68,9 +68,13 @@ def loss_terms(
     terms["forces"] = w.forces * (pred.forces - batch.forces).pow(2).sum() / (3 * size.atoms)
     if cfg.loss in ("energy_forces", "energy_forces_stress"):
         n_atoms = batch.graph.n_atoms.to(pred.energy.dtype)
+        if batch.energy is None:
+            raise ValueError("an energy loss needs energy labels")
         err = (pred.energy - batch.energy) / n_atoms
         terms["energy"] = w.energy * err.pow(2).sum().to(pred.forces.dtype) / size.graphs
     if cfg.loss == "energy_forces_stress":
+        if pred.stress is None or batch.stress is None:
+            raise ValueError("a stress loss needs stress labels and a stress prediction")
         err = (pred.stress - batch.stress) * EV_PER_A3_IN_GPA
         terms["stress"] = w.stress * err.pow(2).mean(dim=(1, 2)).sum() / size.graphs
     return terms
@@ -84,7 +88,8 @@ def selection_metric(cfg: TrainConfig, metrics: dict[str, float | None]) -> floa
         return metrics.get("force_mae")
     w = final_weights(cfg)
     energy = (metrics.get("energy_rmse") or 0.0) / 1000
-    return w.forces * metrics["force_rmse"] ** 2 + w.energy * energy**2  # type: ignore[operator]
+    force = metrics.get("force_rmse") or 0.0
+    return w.forces * force**2 + w.energy * energy**2
 
 
 @dataclass
@@ -109,7 +114,7 @@ class ErrorSums:
             sub = self.by_group.setdefault(g, ErrorSums())
             sub._add(pred, batch, [k for k, name in enumerate(groups) if name == g])
 
-    def _add(self, pred: Prediction, batch: Batch, select) -> None:  # type: ignore[no-untyped-def]
+    def _add(self, pred: Prediction, batch: Batch, select) -> None:
         graph_idx = torch.arange(batch.graph.n_graphs)[select]
         atom_mask = torch.isin(batch.graph.batch, graph_idx.to(batch.graph.batch.device))
         self.n_graphs += int(graph_idx.numel())

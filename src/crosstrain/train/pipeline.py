@@ -70,7 +70,7 @@ def fit(
         report["zero_shot"] = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
     metadata = {
         "data_fingerprint": fingerprint(train_structures),
-        "data_stats": {**(parent_ckpt.metadata.get("data_stats", {}) if parent_ckpt else {}), **data_stats(train_set)},
+        "data_stats": {**(parent_ckpt.meta.data_stats if parent_ckpt else {}), **data_stats(train_set)},
         "transfer": init.info,
         "config": config.to_dict(),
         "n_train": len(train_structures),
@@ -208,7 +208,7 @@ def _replay(
 def as_structures(x: Paths | list[Structure], require: Sequence[str] = ()) -> list[Structure]:
     """Structures given as such (a copy of the list), or read from extxyz files."""
     if isinstance(x, list) and x and isinstance(x[0], Structure):
-        return list(x)  # type: ignore[arg-type]  # a list of Structures, checked above
+        return list(x)  # a list of Structures, checked above
     return read_many(x, require=require)  # type: ignore[arg-type]  # paths
 
 

@@ -181,7 +181,7 @@ def estimate_scales(
         best = score(float(given_length))
         how = "length given"
     else:
-        stats = parent.metadata.get("data_stats", {}).get(source)
+        stats = parent.meta.data_stats.get(source)
         ratio = stats["nn_distance"] / nearest_neighbour_distance(data) if stats else 1.0
         coarse = sorted({1.0, round(ratio, 6), *np.round(np.arange(0.85, 1.1501, 0.02), 6).tolist()})
         best = min(score(x) for x in coarse)

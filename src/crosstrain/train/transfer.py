@@ -41,7 +41,8 @@ def l2sp_penalty(model: torch.nn.Module, alpha: float) -> Penalty:
     reference = {k: v.detach().clone() for k, v in model.named_parameters()}
 
     def penalty(m: torch.nn.Module) -> torch.Tensor:
-        return alpha * sum((p - reference[k]).pow(2).sum() for k, p in m.named_parameters() if p.requires_grad)
+        terms = [(p - reference[k]).pow(2).sum() for k, p in m.named_parameters() if p.requires_grad]
+        return alpha * torch.stack(terms).sum() if terms else torch.zeros(())
 
     return penalty
 

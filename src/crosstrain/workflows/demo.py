@@ -81,7 +81,7 @@ def _config(strategy: str, epochs: int, batch: int, lr: float = 2e-3, dft: bool 
     )
 
 
-def _source_model(models: Path, sc: DemoScale, scale: str, dft: bool, si_train, si_valid, log):  # type: ignore[no-untyped-def]
+def _source_model(models: Path, sc: DemoScale, scale: str, dft: bool, si_train, si_valid, log):
     """The shipped Si parent (``si-dft`` / ``si-sw``) at the quick scale, else one trained here."""
     from crosstrain.pretrained import index, resolve_model
 
@@ -97,7 +97,7 @@ def _source_model(models: Path, sc: DemoScale, scale: str, dft: bool, si_train, 
     return models / "si.ckpt", _train("Si", models / "si.ckpt", log, config=config, data=si_train, valid=si_valid)
 
 
-def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:
     if is_finished(ckpt):
         log(f"{name}: reusing {ckpt}")
         return json.loads((ckpt.with_suffix(".report.json")).read_text())
@@ -107,7 +107,7 @@ def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:  # type: ign
     return report
 
 
-def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | None, log) -> tuple[list, ...]:  # type: ignore[no-untyped-def]
+def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | None, log) -> tuple[list, ...]:
     """Stage 1: the SW data (LAMMPS) or the mlearn DFT data; returns the Si and Ge splits."""
     if dft:
         from crosstrain.data.mlearn_dataset import build_mlearn_dataset
@@ -136,7 +136,7 @@ def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | Non
     return si_train, si_valid, ge_pool, ge_valid, ge_test
 
 
-def run_demo(  # type: ignore[no-untyped-def]
+def run_demo(
     out_dir: str | Path = "crosstrain-demo",
     scale: str = "quick",
     log=print,
@@ -239,7 +239,7 @@ def _md_stage(out: Path, models: Path, sc: DemoScale, reference: bool = True, a0
     interval_fs = settings.timestep_fs * settings.velocities_every
     for name, factory in runs.items():
         r = run_md(cell, factory(), settings)
-        if r.velocities is None:
+        if r.velocities is None or r.masses is None:
             result["pdos"][name] = {"stable": False, "reason": r.reason}
             continue
         freqs, dos = pdos_from_velocities(r.velocities, r.masses, interval_fs, max_lag_ps=sc.pdos_steps / 1000)

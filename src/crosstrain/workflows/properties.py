@@ -38,7 +38,7 @@ def _flatten(p: dict[str, Any]) -> dict[str, float | None]:
 
 def lattice_guess(element: str) -> float:
     state = reference_states[atomic_numbers[element]]
-    return float(state.get("a", 5.5)) if state else 5.5
+    return float(state.get("a", 5.5)) if state else 5.5  # type: ignore[arg-type]  # untyped ASE table
 
 
 def dft_reference(element: str, mlearn_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -82,10 +82,10 @@ def format_table(table: dict[str, Any]) -> str:
     columns = [(el, src) for el, entry in table.items() for src in entry]
     flat = {c: _flatten(table[c[0]][c[1]]) for c in columns}
     rows = [[label, *("–" if flat[c].get(key) is None else flat[c][key] for c in columns)] for key, label in ROWS]
-    table = markdown_table(["property", *(f"{el} {src}" for el, src in columns)], rows)
+    text = markdown_table(["property", *(f"{el} {src}" for el, src in columns)], rows)
     if any(src == "model" for _, src in columns):
-        table += (
+        text += (
             "\nA model's cohesive energy uses its isolated-atom energy, which a model trained on"
             " condensed structures only has never seen: read it with care."
         )
-    return table
+    return text

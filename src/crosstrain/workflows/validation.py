@@ -16,6 +16,7 @@ Outputs in ``out``: ``validation.json`` (every number), ``phonons.png``, ``rdf.p
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase import Atoms
 
 from crosstrain.io.atomic import write_text
 from crosstrain.provenance import provenance
@@ -57,7 +59,7 @@ def calculator_factories(models: dict[str, str], element: str) -> dict[str, Call
             continue
         model = load_checkpoint(path).model  # fails early, naming the file
         model.species.check(np.array([to_atomic_number(element)]), source=path)
-        out[name] = lambda p=path: CrosstrainCalculator(p)
+        out[name] = functools.partial(CrosstrainCalculator, path)
     return out
 
 
@@ -78,7 +80,7 @@ def _structure_md(
     out: dict[str, Any] = {"stable": r.stable, "reason": r.reason, "time_ps": r.time_ps}
     if not r.stable:
         return out
-    frames = read(traj, index=f"{s.equilibration_steps // s.frame_every}:")
+    frames: list[Atoms] = list(read(traj, index=f"{s.equilibration_steps // s.frame_every}:"))
     rr, g = rdf(frames, s.rmax)
     theta, h = adf(frames, s.bond_cutoff)
     out.update(
