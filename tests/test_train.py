@@ -334,7 +334,7 @@ def test_rescaled_scales_minimise_the_training_loss_with_energies_and_stress(sw,
         {
             "model": {"preset": "cpu", **MODEL},
             "train": {"epochs": 1, "lr": 1e-12, "dtype": "float64", "loss": "energy_forces_stress"},
-            "transfer": {"strategy": "rescaled"},
+            "transfer": {"strategy": "rescaled", "scale_fit": "loss"},
         }
     )
     model = load_checkpoint(out).model.to(torch.float64)
