@@ -1,72 +1,138 @@
-"""Long-MD stability: K seeded Langevin runs per temperature per model, batched into one model
-call per step (``crosstrain.md.replicas``), on a 64-atom diamond cell of the target element.
+"""Long-MD stability of transfer vs scratch: K seeded Langevin runs per temperature per model,
+batched into one model call per step (``crosstrain.md.replicas``), on a 64-atom diamond cell.
 
-Reports per model and temperature the fraction of runs that stayed physical for the whole
-``--ps`` and the mean time to failure of the others (the harness's checks: temperature below 3x
-the target, no pair closer than 1.5 Å, forces below 50 eV/Å). Saves
-``benchmarks/results/md_stability.json`` (or ``--name``) with the settings, seeds and provenance.
+Each ``--arm NAME=PATTERN`` is one arm: a checkpoint path, a glob (``runs/fig4/Ge_full_*.ckpt``:
+the paper's several models per arm, e.g. the five one-structure models of ``crosstrain
+transferability``) or a shipped model's name. Reports per arm and temperature the fraction of
+runs that stayed physical for the whole ``--ps`` (the harness's checks: temperature below 3x the
+target, no pair closer than 1.5 Å, forces below 50 eV/Å) and the time to failure of the others,
+with a run that survived counted as censored at ``--ps`` (the median is then a lower bound); with
+two arms of the same size, models are paired by index (the same training structure) and the
+comparison says on how many pairs the first arm was at least as stable. Every model's result is
+saved in ``--dir`` as it finishes, so a killed benchmark resumes. Writes
+``benchmarks/results/<name>.json`` with settings, seeds and provenance.
 
-    python benchmarks/md_stability.py --model full=ge_full.ckpt --model scratch=ge_scratch.ckpt \\
-        --element Ge --temperatures 600 1200 1800 --runs 4 --ps 10
+    python benchmarks/md_stability.py --arm full='runs/fig4/Ge_full_*.ckpt' \\
+        --arm scratch='runs/fig4/Ge_scratch_*.ckpt' --element Ge --temperatures 900 1500 --runs 2 --ps 5
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT (path or shipped name)")
-    parser.add_argument("--element", default="Ge")
-    parser.add_argument("--lattice", type=float, help="lattice constant (Å); default: ASE's reference value")
-    parser.add_argument("--temperatures", nargs="+", type=float, default=[600.0, 1200.0, 1800.0])
-    parser.add_argument("--runs", type=int, default=4, help="seeded runs (replicas) per temperature")
-    parser.add_argument("--ps", type=float, default=10.0, help="length of each run in ps (1 fs steps)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--name", default="md_stability")
-    args = parser.parse_args()
+def models_of(pattern: str) -> list[str]:
+    paths = sorted(glob.glob(pattern))
+    return paths or [pattern]  # a single path or a shipped model's name
 
-    import torch
+
+def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     from ase.build import bulk
 
     from crosstrain.io.atomic import write_text
     from crosstrain.md.replicas import batched
     from crosstrain.md.run import MDSettings
     from crosstrain.md.stability import stability
-    from crosstrain.provenance import provenance
     from crosstrain.workflows.properties import lattice_guess
 
-    torch.set_num_threads(args.threads)
+    if cache.exists():
+        return json.loads(cache.read_text())
     a = args.lattice or lattice_guess(args.element)
     cell = bulk(args.element, "diamond", a=a, cubic=True) * (2, 2, 2)
-    settings = MDSettings(steps=int(round(args.ps * 1000)), timestep_fs=1.0)
-    out = {"settings": {**vars(args), "lattice": a, "steps": settings.steps}, "models": {}}
-    for item in args.model:
-        name, path = item.split("=", 1)
-        t0 = time.perf_counter()
-        report = stability(cell, None, args.temperatures, args.runs, settings, model=batched(path))
-        out["models"][name] = {
-            "checkpoint": path,
-            "fraction_stable": report["fraction_stable"],
-            "by_temperature": {
-                t: {k: v[k] for k in ("fraction_stable", "mean_time_to_failure_ps")}
-                for t, v in report["by_temperature"].items()
-            },  # fmt: skip
-            "failures": [r["reason"] for v in report["by_temperature"].values() for r in v["runs"] if r["reason"]],
-            "wall_seconds": round(time.perf_counter() - t0, 1),
+    settings = MDSettings(steps=int(round(args.ps * 1000)), timestep_fs=1.0, seed=args.seed)
+    t0 = time.perf_counter()
+    report = stability(cell, None, args.temperatures, args.runs, settings, model=batched(path))
+    result = {
+        "checkpoint": path,
+        "fraction_stable": report["fraction_stable"],
+        "runs": {t: [{"stable": r["stable"], "time_ps": r["time_ps"], "reason": r["reason"]} for r in v["runs"]]
+                 for t, v in report["by_temperature"].items()},
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "steps_per_second": round(len(args.temperatures) * settings.steps / (time.perf_counter() - t0), 1),
+    }  # fmt: skip
+    write_text(cache, json.dumps(result, indent=1))
+    return result
+
+
+def summarise(models: list[dict[str, Any]], temperatures: list[str], length_ps: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"models": len(models), "by_temperature": {}}
+    for t in temperatures:
+        runs = [r for m in models for r in m["runs"][t]]
+        times = [r["time_ps"] if not r["stable"] else length_ps for r in runs]
+        failed = [r["time_ps"] for r in runs if not r["stable"]]
+        out["by_temperature"][t] = {
+            "runs": len(runs),
+            "fraction_stable": float(np.mean([r["stable"] for r in runs])),
+            "failed": len(failed),
+            "median_time_ps_censored": float(np.median(times)),
+            "mean_time_to_failure_ps": float(np.mean(failed)) if failed else None,
         }
-        seconds = out["models"][name]["wall_seconds"]
-        print(f"{name}: fraction stable {report['fraction_stable']:.2f} over {args.temperatures} K, "
-              f"{args.runs} runs x {args.ps:g} ps each ({seconds:.0f} s)", flush=True)  # fmt: skip
+    all_runs = [r for m in models for t in temperatures for r in m["runs"][t]]
+    out["fraction_stable"] = float(np.mean([r["stable"] for r in all_runs]))
+    out["per_model_fraction_stable"] = [m["fraction_stable"] for m in models]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arm", action="append", required=True, help="NAME=PATTERN (path, glob or shipped name)")
+    parser.add_argument("--element", default="Ge")
+    parser.add_argument("--lattice", type=float, help="lattice constant (Å); default: ASE's reference value")
+    parser.add_argument("--temperatures", nargs="+", type=float, default=[900.0, 1500.0])
+    parser.add_argument("--runs", type=int, default=2, help="seeded runs (replicas) per temperature and model")
+    parser.add_argument("--ps", type=float, default=5.0, help="length of each run in ps (1 fs steps)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dir", default="runs/md_stability", help="per-model results (resume)")
+    parser.add_argument("--name", default="md_stability")
+    args = parser.parse_args()
+
+    import torch
+
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+
+    torch.set_num_threads(args.threads)
+    temps = [f"{t:g}" for t in args.temperatures]
+    out: dict[str, Any] = {"settings": {**vars(args), "steps": int(round(args.ps * 1000))}, "arms": {}}
+    per_arm: dict[str, list[dict[str, Any]]] = {}
+    for item in args.arm:
+        name, pattern = item.split("=", 1)
+        per_arm[name] = []
+        for k, path in enumerate(models_of(pattern)):
+            cache = Path(args.dir) / args.name / f"{name}-{k}.json"
+            result = run_model(path, args, cache)
+            per_arm[name].append(result)
+            speed = f"{result['wall_seconds']:.0f} s, {result['steps_per_second']:.0f} steps/s"
+            print(f"{name} {k} ({path}): fraction stable {result['fraction_stable']:.2f} ({speed})", flush=True)
+        out["arms"][name] = {**summarise(per_arm[name], temps, args.ps), "per_model": per_arm[name]}
+    names = list(per_arm)
+    if len(names) == 2 and len(per_arm[names[0]]) == len(per_arm[names[1]]):
+        a, b = ([m["fraction_stable"] for m in per_arm[n]] for n in names)
+        out["paired"] = {
+            "pairs": len(a),
+            f"{names[0]}_at_least_as_stable": int(sum(x >= y for x, y in zip(a, b))),
+            f"{names[0]}_more_stable": int(sum(x > y for x, y in zip(a, b))),
+        }
     out.update(provenance())
     RESULTS.mkdir(exist_ok=True)
     write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=2))
+    for name in names:
+        arm = out["arms"][name]
+        by_t = arm["by_temperature"].items()
+        cells = ", ".join(f"{t} K {v['fraction_stable']:.2f} ({v['runs']} runs)" for t, v in by_t)
+        print(f"{name}: {arm['models']} models, fraction stable {arm['fraction_stable']:.2f}: {cells}")
+    if "paired" in out:
+        print(f"paired: {out['paired']}")
 
 
 if __name__ == "__main__":
