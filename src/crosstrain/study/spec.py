@@ -233,12 +233,15 @@ def _check(spec: StudySpec) -> None:
         config_from_dict({"model": spec.model, "train": spec.source["train"]})
 
 
+SPECS = Path(__file__).resolve().parent / "specs"
+BUILTIN = tuple(sorted(p.stem for p in SPECS.glob("*.yaml")))  # the built-in specs, YAML package data
+
+
 def load_spec(path_or_name: str | Path) -> StudySpec:
-    """A built-in spec by name (``sw-quick``, ``sw-paper``, ``dft-quick``, ``dft-paper``) or a YAML file."""
+    """A built-in spec by name (``sw-quick``, ``sw-paper``, ``dft-quick``, ``dft-paper``; the YAML
+    files in ``crosstrain/study/specs``) or a YAML file."""
     text = str(path_or_name)
-    if text in BUILTIN:
-        return spec_from_dict(BUILTIN[text]())
-    p = Path(text)
+    p = SPECS / f"{text}.yaml" if text in BUILTIN else Path(text)
     try:
         doc = load_yaml(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -249,93 +252,3 @@ def load_spec(path_or_name: str | Path) -> StudySpec:
         return spec_from_dict(doc)
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
-
-
-# ----------------------------------------------------------------------------------- built-ins
-
-_PAPER_SPACE = {
-    "lr": {"low": 1.0e-4, "high": 1.0e-2, "log": True},
-    "lr_decay": {"low": 0.01, "high": 1.0, "log": True},
-    "batch_size": {"choices": [1, 2, 4, 8]},
-    "steps": {"low": 1000, "high": 20000, "log": True, "int": True},
-    "patience": {"choices": [None, 5]},
-    "ema_decay": {"choices": [None, 0.99, 0.999]},
-}
-_QUICK_SPACE = {
-    "lr": {"low": 5.0e-4, "high": 8.0e-3, "log": True},
-    "lr_decay": {"low": 0.02, "high": 1.0, "log": True},
-    "batch_size": {"choices": [1, 2, 4]},
-}
-
-
-def _search(paper: bool, quick_trials: int) -> dict[str, Any]:
-    """The built-in specs' search: 20 TPE-guided trials on GPUs, a few on CPUs (validation force MAE)."""
-    space = _PAPER_SPACE if paper else _QUICK_SPACE
-    return {"trials": 20 if paper else quick_trials, "metric": "force_mae", "seed": 0, "space": space}
-
-
-def _sw(scale: str) -> dict[str, Any]:
-    paper = scale == "paper"
-    protocol = {} if paper else {"per_temperature": 20, "equilibration_ps": 3.0, "n_test": 5}
-    return {
-        "name": f"sw-{scale}",
-        "data": {"kind": "sw", "source": "Si", "target": "Ge", "protocol": protocol},
-        "source": {  # quick: the shipped si-sw parent (trained once on all default-protocol Si data)
-            "checkpoint": None if paper else "si-sw",
-            "train": {"epochs": 300, "lr": 1e-3, "batch_size": 8, "patience": 30}
-            if paper
-            else {"epochs": 8, "lr": 2e-3, "batch_size": 4},
-            "valid_size": 170 if paper else 34,
-        },
-        "model": {"preset": "paper" if paper else "cpu"},
-        "train": {"loss": "forces", "lr": 2e-3, "lr_decay": 0.1, "batch_size": 2},
-        "grid": {
-            "strategies": ["scratch", "full"],
-            "sizes": [1, 2, 5, 10, 20, 50, 100, 340] if paper else [1, 4, 16, 64],
-            "seeds": 5,
-            "valid_size": 170 if paper else 34,
-            "test_size": None if paper else 170,
-            "steps": 5000 if paper else 240,
-            "validations": 20 if paper else 6,
-        },
-        "search": _search(paper, quick_trials=3),
-        "report": {"chemical_accuracy_mev": None},
-    }
-
-
-def _dft(scale: str) -> dict[str, Any]:
-    """DFT specs: the quick one starts from the shipped Si parent ``si-dft`` (CPU preset) and
-    trains with the ``dft-cpu`` recipe's loss and schedule; the paper-scale one trains its own."""
-    paper = scale == "paper"
-    recipe = {"loss": "energy_forces_stress", "energy_weight": 1.0, "stress_weight": 0.01, "schedule": "cosine",
-              "lr_decay": 0.01, "ema_decay": 0.99}  # fmt: skip
-    return {
-        "name": f"dft-{scale}",
-        "data": {"kind": "mlearn", "source": "Si", "target": "Ge", "root": None, "n_test": 25},
-        "source": {
-            "checkpoint": None if paper else "si-dft",
-            "train": {**recipe, "epochs": 500, "lr": 1e-3, "batch_size": 4, "patience": 50},
-            "valid_size": 22,
-        },
-        "model": {"preset": "paper" if paper else "cpu"},
-        "train": {**recipe, "lr": 2e-3, "batch_size": 4, "warmup_steps": 100},
-        "grid": {
-            "strategies": ["scratch", "full"],
-            "sizes": [1, 2, 5, 10, 22, 50, "all"] if paper else [1, 5, 22],
-            "seeds": 5 if paper else 3,
-            "valid_size": 22,
-            "test_size": None,
-            "steps": 5000 if paper else 600,
-            "validations": 20 if paper else 6,
-        },
-        "search": _search(paper, quick_trials=2),
-        "report": {"chemical_accuracy_mev": 43.0},
-    }
-
-
-BUILTIN = {
-    "sw-quick": lambda: _sw("quick"),
-    "sw-paper": lambda: _sw("paper"),
-    "dft-quick": lambda: _dft("quick"),
-    "dft-paper": lambda: _dft("paper"),
-}
