@@ -1,0 +1,146 @@
+"""What active learning buys: active vs random selection of the same number of DFT calls, both from
+the same transferred start, and scratch with random selection, on one GPAW-labelled test set.
+
+The test set never takes part in choosing: its geometries come from Langevin MD with the
+Stillinger–Weber Ge potential (matscipy; not any model of the runs) on the explorer's cell kinds
+(8-atom bulk and strained cells, a 15-atom vacancy cell, an 8-atom slab) at 300–1800 K, two
+frames per run, drawn with a seed no run uses; they are labelled with the runs' DFT settings.
+Per arm and seed the learning curve (test force and energy MAE after each round against DFT
+calls) is recorded; the summary gives, per arm, the mean ± std over seeds of the final errors and
+the DFT calls ``active`` needed to reach ``random``'s final force MAE (linear interpolation on
+its curve; "not reached" counts as the full budget). Every run resumes (``crosstrain active``).
+
+    python benchmarks/active_learning.py --seeds 3 --budget 24 --ecut 300 --kpoint-density 2.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ARMS = {"active": ("rescaled", "uncertain"), "random": ("rescaled", "random"), "scratch": ("scratch", "random")}
+
+
+def test_geometries(seed: int = 987_654, temperatures=(300.0, 800.0, 1300.0, 1800.0), frames: int = 2) -> list:
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    from crosstrain.active.explore import KINDS, ExploreSettings, base_cell
+    from crosstrain.analysis.references import sw_calculator
+    from crosstrain.structure import Structure
+
+    rng = np.random.default_rng(seed)
+    settings = ExploreSettings()
+    out = []
+    for kind in KINDS:
+        for t in temperatures:
+            atoms = base_cell(kind, "Ge", 5.654, rng, settings)  # the SW Ge lattice constant
+            atoms.calc = sw_calculator("Ge")
+            MaxwellBoltzmannDistribution(atoms, temperature_K=t, rng=rng)
+            dyn = Langevin(atoms, 1.0 * units.fs, temperature_K=t, friction=0.02 / units.fs, rng=rng, fixcm=False)
+            for k in range(frames):
+                dyn.run(300)
+                s = Structure.from_atoms(atoms, source=f"SW test {kind} {t:g} K frame {k}", read_labels=False)
+                out.append(s)
+    return out
+
+
+def run_arm(arm: str, seed: int, args: argparse.Namespace, test: list) -> dict[str, Any]:
+    from crosstrain.active.explore import ExploreSettings
+    from crosstrain.active.loop import ActiveSettings, Request, run_active
+    from crosstrain.config import Strategy, load_config
+    from crosstrain.dft.settings import DFTSettings
+
+    strategy, selection = ARMS[arm]
+    config = load_config("dft-cpu5")
+    parent = None if strategy == "scratch" else args.parent
+    transfer = replace(config.transfer, strategy=Strategy(strategy), parent=parent,
+                       element_map={} if parent is None else {"Ge": "Si"})  # fmt: skip
+    committee = 3 if selection == "uncertain" else 1
+    active = ActiveSettings(budget=args.budget, batch=args.batch, initial=args.initial, selection=selection,
+                            seed=seed, committee=committee, workers=args.workers)  # fmt: skip
+    dft = DFTSettings(ecut_ev=args.ecut, kpoint_density=args.kpoint_density)
+    request = Request("Ge", replace(config, transfer=transfer), dft, active, ExploreSettings(), test)
+    from crosstrain.train.loop import TrainingDiverged
+
+    try:
+        state = run_active(request, Path(args.out) / f"{arm}-s{seed}", log=lambda m: print(f"{arm} s{seed}: {m}"))
+    except TrainingDiverged as exc:  # counted, never dropped
+        return {"curve": [], "final_force_mae": None, "final_energy_mae": None, "stable": None, "diverged": str(exc)}
+    curve = [(r["dft_calls"], r["test"]["force_mae"], r["test"]["energy_mae"]) for r in state["rounds"]]
+    final = state["final"]["test"]
+    return {"curve": curve, "final_force_mae": final["force_mae"], "final_energy_mae": final["energy_mae"],
+            "stable": state["final"]["stability"]["fraction_stable"]}  # fmt: skip
+
+
+def calls_to_reach(curve: list, target: float, budget: int) -> float:
+    """DFT calls at which ``curve`` (calls, force MAE, ...) first reaches ``target`` (interpolated)."""
+    prev = None
+    for calls, force, *_ in curve:
+        if force <= target:
+            if prev is None:
+                return float(calls)
+            (c0, f0), (c1, f1) = prev, (calls, force)
+            return float(c0 + (c1 - c0) * (f0 - target) / (f0 - f1))
+        prev = (calls, force)
+    return float(budget)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parent", default="si-dft5")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=int, default=24)
+    parser.add_argument("--initial", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--ecut", type=float, default=350.0)
+    parser.add_argument("--kpoint-density", type=float, default=3.5, dest="kpoint_density")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--out", default="runs/active_bench")
+    parser.add_argument("--name", default="active_learning")
+    args = parser.parse_args()
+
+    from dataclasses import asdict
+
+    from crosstrain.analysis.comparison import cell, paired
+    from crosstrain.dft.label import label_structures
+    from crosstrain.dft.settings import DFTSettings
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+
+    dft = DFTSettings(ecut_ev=args.ecut, kpoint_density=args.kpoint_density)
+    labels = label_structures(test_geometries(), Path(args.out) / "test", dft, workers=args.workers)
+    test = [lab.apply(s) for s, lab in zip(test_geometries(), labels.labels) if lab.ok]
+    runs = {arm: {seed: run_arm(arm, seed, args, test) for seed in range(args.seeds)} for arm in args.arms}
+    summary: dict[str, Any] = {}
+    for arm, by_seed in runs.items():
+        summary[arm] = {k: asdict(cell([r[k] for r in by_seed.values()]))
+                        for k in ("final_force_mae", "final_energy_mae", "stable")}  # fmt: skip
+    for arm, base in (("active", "random"), ("random", "scratch"), ("active", "scratch")):
+        if arm in runs and base in runs:
+            a = [runs[arm][s]["final_force_mae"] for s in range(args.seeds)]
+            b = [runs[base][s]["final_force_mae"] for s in range(args.seeds)]
+            summary[f"{arm}_vs_{base}"] = paired(a, b).text()
+    if "active" in runs and "random" in runs:
+        needed = [calls_to_reach(runs["active"][s]["curve"], runs["random"][s]["final_force_mae"], args.budget)
+                  for s in range(args.seeds)]  # fmt: skip
+        mean = float(np.mean(needed))
+        summary["active_calls_to_reach_random_final"] = {"per_seed": needed, "mean": mean,
+                                                         "saving": 1 - mean / args.budget}  # fmt: skip
+    out = {"settings": {**vars(args), "dft_sha256": dft.sha256}, "test_structures": len(test),
+           "test_failed_labels": len(labels.failed), "runs": runs, "summary": summary, **provenance()}  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1, default=str))
+    print(json.dumps(summary, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
