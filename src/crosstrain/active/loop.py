@@ -36,7 +36,7 @@ from crosstrain.config import Config
 from crosstrain.data.extxyz import read_structures, write_structures
 from crosstrain.dft.label import label_structures
 from crosstrain.dft.settings import DFTSettings
-from crosstrain.errors import ConfigError
+from crosstrain.errors import ConfigError, CrosstrainError
 from crosstrain.io.atomic import write_text
 from crosstrain.structure import Structure
 
@@ -114,7 +114,7 @@ def run_active(request: Request, out: str | Path, log: Log = print) -> dict[str,
             state["stopped"] = "no candidate's committee force deviation exceeds the threshold"
             break
         chosen = more
-        labelled = read_structures(out / "dft" / "labelled.extxyz")
+        labelled = _labelled(out, len(chosen))
         t0 = time.perf_counter()
         members = _train_round(request, folder, labelled, members, log)
         if len(state["rounds"]) <= r:
@@ -170,6 +170,13 @@ def _choose_and_label(
         write_structures(out / "chosen.extxyz", everything)
         log(f"round {r}: labelled {len(new)} of a pool of {choice['pool']} ({len(everything)} DFT calls so far)")
     return everything
+
+
+def _labelled(out: Path, calls: int) -> list[Structure]:
+    path = out / "dft" / "labelled.extxyz"
+    if not path.exists():
+        raise CrosstrainError(f"{out}: none of the {calls} DFT calls succeeded; see {out / 'dft' / 'failed.json'}")
+    return read_structures(path)
 
 
 def _tagged(s: Structure, r: int, pick: dict[str, Any]) -> Structure:
@@ -243,7 +250,7 @@ def _evaluate(checkpoint: Path, test: list[Structure]) -> dict[str, Any]:
 def _final(request: Request, out: Path, chosen: list[Structure], previous: list[Path] | None, log: Log) -> dict:
     from crosstrain.active.report import stability_of
 
-    labelled = read_structures(out / "dft" / "labelled.extxyz")
+    labelled = _labelled(out, len(chosen))
     final = train_member(request.config, labelled, out / "final.ckpt", 0, request.active.seed,
                          request.active.final_steps, previous[0] if previous else None)  # fmt: skip
     result: dict[str, Any] = {"checkpoint": str(final), "dft_calls": len(chosen), "labels": len(labelled)}
