@@ -40,21 +40,26 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     assert len(labelled) == 3
     picks = state["rounds"][1]["choice"]["picks"]
     assert len(picks) == 1 and picks[0]["uncertainty"] > 0 and "deviation" in picks[0]["why"]
-    assert state["final"]["stability"]["fraction_stable"] in (0.0, 0.5, 1.0)
+    stability = state["final"]["stability"]
+    assert set(stability["by_temperature"]) == {"300"} and len(stability["by_temperature"]["300"]["runs"]) == 2
     labels = sorted((out / "dft" / "labels").glob("*/*.json"))
     stamps = [p.stat().st_mtime_ns for p in labels]
     # killed after the labels of round 1, before its committee finished: resume trains, never relabels
     for p in (out / "round-01").glob("member-*"):
         p.unlink()
-    (out / "final.ckpt").unlink()
+    (out / "final-003calls.ckpt").unlink()
     saved = json.loads((out / "active.json").read_text())
     saved["rounds"] = saved["rounds"][:1]
     (out / "active.json").write_text(json.dumps(saved))
     again = run_active(request(), out, log=lambda m: None)
     assert [r["dft_calls"] for r in again["rounds"]] == [2, 3]
     assert [p.stat().st_mtime_ns for p in sorted((out / "dft" / "labels").glob("*/*.json"))] == stamps
+    assert again["rounds"][1]["choice"]["picks"] == picks  # the same choice, read back
     text = write_report(again, out).read_text()
     assert "| 1 | 3 | 3 |" in text and "round 1: " in text
+    # a resumed run keeps its settings: another seed is refused, a larger budget is not
+    with pytest.raises(ConfigError, match="other settings"):
+        run_active(request(seed=1), out, log=lambda m: None)
 
 
 def test_selection_prefers_uncertain_and_diverse_candidates():
@@ -89,3 +94,5 @@ def test_bad_requests_fail_before_any_dft_call():
     unmapped = replace(r, config=replace(r.config, transfer=replace(r.config.transfer, element_map={})))
     with pytest.raises(SpeciesError, match="map it, e.g. --map Ge=Si"):
         check_request(unmapped)
+    with pytest.raises(ConfigError, match="diamond-structure cells only"):
+        check_request(replace(r, element="Cu"))

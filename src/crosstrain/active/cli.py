@@ -48,6 +48,8 @@ def _test_set(args: argparse.Namespace) -> list | None:
 
 def check_request(request) -> None:
     """Fail before any DFT call: a parent that cannot serve, a test set with other DFT settings."""
+    from ase.data import reference_states
+
     from crosstrain.errors import ConfigError, SpeciesError
     from crosstrain.io.checkpoint import load_checkpoint
     from crosstrain.pretrained import resolve_model
@@ -55,6 +57,8 @@ def check_request(request) -> None:
 
     t = request.config.transfer
     z = to_atomic_number(request.element)
+    if (reference_states[z] or {}).get("symmetry") != "diamond":
+        raise ConfigError(f"{request.element}: the explorer builds diamond-structure cells only (Si, Ge, C, Sn)")
     if t.strategy.needs_parent:
         if t.parent is None:
             raise ConfigError(f"strategy {t.strategy.value!r} needs a parent model (--from)")

@@ -110,8 +110,9 @@ def run_active(request: Request, out: str | Path, log: Log = print) -> dict[str,
     for r in range(request.active.budget + 1):
         folder = out / f"round-{r:02d}"
         more = _choose_and_label(request, out, folder, r, chosen, members, log)
-        if r > 0 and len(more) == len(chosen):
-            state["stopped"] = "no candidate's committee force deviation exceeds the threshold"
+        if len(more) == len(chosen):
+            choice = json.loads((folder / "choice.json").read_text())
+            state["stopped"] = choice.get("stop") or "nothing left to choose"
             break
         chosen = more
         labelled = _labelled(out, len(chosen))
@@ -140,24 +141,22 @@ def _choose_and_label(
     pool_file, choice_file = folder / "pool.extxyz", folder / "choice.json"
     if not choice_file.exists():
         t0 = time.perf_counter()
-        if members is None:
-            pool = seed_pool(request.element, rng, request.explore)
+        if pool_file.exists():  # explored before a kill: the same candidates, not a new draw
+            pool = read_structures(pool_file)
         else:
-            pool = _explore_with(members[0], request, rng, folder)
-        write_structures(pool_file, pool)
-        k = min(a.initial if members is None else a.batch, a.budget - len(chosen))
-        picks, deviation = _pick(request, pool, chosen, members, k, rng)
-        if a.threshold is not None and deviation is not None and deviation.max() < a.threshold:
-            picks = []
-        choice = {
-            "picks": [{**asdict(p), "source": pool[p.index].source} for p in picks],
-            "pool": len(pool),
-            "explore_seconds": time.perf_counter() - t0,
-            "largest_deviation": None if deviation is None else float(deviation.max()),
-        }
+            if members is None:
+                pool = seed_pool(request.element, rng, request.explore)
+            else:
+                pool = _explore_with(members[0], request, rng, folder)
+            if pool:
+                write_structures(pool_file, pool)
+                pool = read_structures(pool_file)  # the stored geometry is the one labelled
+        # its own generator: the choice does not depend on whether the pool was read back after a kill
+        choice = _choose(request, pool, chosen, members, np.random.default_rng([a.seed, r, 1]))
+        choice["explore_seconds"] = time.perf_counter() - t0
         write_text(choice_file, json.dumps(choice, indent=1))
     choice = json.loads(choice_file.read_text())
-    pool = read_structures(pool_file)
+    pool = read_structures(pool_file) if choice["picks"] else []
     new = [_tagged(pool[p["index"]], r, p) for p in choice["picks"]]
     everything = chosen + new
     if new:
@@ -179,6 +178,27 @@ def _labelled(out: Path, calls: int) -> list[Structure]:
     return read_structures(path)
 
 
+def _choose(
+    request: Request,
+    pool: list[Structure],
+    chosen: list[Structure],
+    members: list[Path] | None,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """The round's choice as JSON: picks (index into the pool, deviation, why) or why none."""
+    a = request.active
+    if not pool:
+        return {"picks": [], "pool": 0, "largest_deviation": None, "stop": "exploration produced no candidates"}
+    k = min(a.initial if members is None else a.batch, a.budget - len(chosen))
+    picks, deviation = _pick(request, pool, chosen, members, k, rng)
+    largest = None if deviation is None else float(deviation.max())
+    stop = None
+    if a.threshold is not None and largest is not None and largest < a.threshold:
+        picks, stop = [], f"no candidate's committee force deviation exceeds {a.threshold:g} eV/Å"
+    return {"picks": [{**asdict(p), "source": pool[p.index].source} for p in picks], "pool": len(pool),
+            "largest_deviation": largest, "stop": stop}  # fmt: skip
+
+
 def _tagged(s: Structure, r: int, pick: dict[str, Any]) -> Structure:
     info = {**s.info, "round": r, "uncertainty": pick["uncertainty"] if pick["uncertainty"] is not None else -1.0}
     return Structure(s.positions, s.numbers, s.cell, s.pbc, info=info, source=s.source)
@@ -198,6 +218,9 @@ def _pick(
     deviation = None
     if len(members) > 1:
         deviation = np.array([force_deviation(f) for f in committee_forces(members, pool)])
+        finite = deviation[np.isfinite(deviation)]
+        # a frame the committee cannot even evaluate (NaN) ranks with the most uncertain, not above all
+        deviation = np.where(np.isfinite(deviation), deviation, finite.max() if finite.size else 1.0)
     return select(pool, k, a.selection, rng, chosen, deviation), deviation
 
 
@@ -251,7 +274,7 @@ def _final(request: Request, out: Path, chosen: list[Structure], previous: list[
     from crosstrain.active.report import stability_of
 
     labelled = _labelled(out, len(chosen))
-    final = train_member(request.config, labelled, out / "final.ckpt", 0, request.active.seed,
+    final = train_member(request.config, labelled, out / f"final-{len(chosen):03d}calls.ckpt", 0, request.active.seed,
                          request.active.final_steps, previous[0] if previous else None)  # fmt: skip
     result: dict[str, Any] = {"checkpoint": str(final), "dft_calls": len(chosen), "labels": len(labelled)}
     if request.test:
@@ -273,8 +296,15 @@ def _load_state(out: Path, request: Request) -> dict[str, Any]:
     }
     if path.exists():
         state = json.loads(path.read_text())
-        if state["settings"]["dft_sha256"] != request.dft.sha256:
-            raise ConfigError(f"{out}: this folder holds a run with other DFT settings; use another --out")
+        old = json.loads(json.dumps(state["settings"], default=str))
+        new = json.loads(json.dumps(settings, default=str))
+        for s in (old, new):  # a resumed run may raise its budget or change its DFT workers, nothing else
+            s["active"] = {k: v for k, v in s["active"].items() if k not in ("budget", "workers")}
+        changed = sorted(k for k in new if old.get(k) != new[k])
+        if changed:
+            raise ConfigError(f"{out}: this folder holds a run with other settings ({', '.join(changed)}); "
+                              "resume it with its own settings (only --budget and --workers may change) "
+                              "or use another --out")  # fmt: skip
         state["settings"] = settings
         return state
     return {"settings": settings, "rounds": [], "kinds": list(KINDS)}

@@ -17,8 +17,9 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -29,7 +30,7 @@ from crosstrain.data.extxyz import write_structures
 from crosstrain.dft.settings import DFTSettings
 from crosstrain.errors import CrosstrainError, DataFileError
 from crosstrain.io.atomic import write_text
-from crosstrain.parallel import available_cores, limit_threads
+from crosstrain.parallel import THREAD_VARIABLES, available_cores, limit_threads
 from crosstrain.structure import Structure
 
 INSTALL_HINT = (
@@ -73,6 +74,8 @@ class Label:
 
     def apply(self, structure: Structure) -> Structure:
         """``structure`` with this label's energy, forces and stress."""
+        if not self.ok or self.key != structure_key(structure):
+            raise ValueError(f"label {self.key} ({self.status}) does not label {structure.source}")
         info = {**structure.info, "label_key": self.key, "dft_settings_sha256": self.settings_sha256}
         return Structure(
             structure.positions,
@@ -125,6 +128,8 @@ def compute_label(structure: Structure, settings: DFTSettings, log: str | None =
         energy = float(atoms.get_potential_energy(force_consistent=True))
         forces = np.asarray(atoms.get_forces())
         stress = np.asarray(atoms.get_stress(voigt=False)) if structure.periodic else None
+    except (OSError, MemoryError, ImportError):
+        raise  # the machine or the installation (missing PAW setups, disk full): not this structure's label
     except Exception as exc:  # the code's own errors: no SCF convergence, a rejected structure, ...
         return failed(_reason(exc, settings))
     results = [np.asarray(energy), forces] + ([] if stress is None else [stress])
@@ -200,26 +205,87 @@ def label_structures(
     cached: dict[str, Label | None] = {k: read_cached(folder / f"{k}.json") for k in dict.fromkeys(keys)}
     todo = {k: i for i, k in enumerate(keys) if _needs_work(cached[k], retry_failed)}
     threads = 1  # GPAW without MPI gains little from BLAS threads on small cells and loses 7x on shared cores
-    done = 0
     if todo:
-        with ProcessPoolExecutor(
-            workers, mp_context=get_context("spawn"), initializer=limit_threads, initargs=(threads,)
-        ) as pool:
-            futures = {
-                pool.submit(compute_label, structures[i], settings, str(folder / f"{k}.txt")): (k, i)
-                for k, i in todo.items()
-            }
-            for future in as_completed(futures):
-                k, i = futures[future]
-                label = future.result()
-                write_text(folder / f"{k}.json", label.to_json())
-                cached[k] = label
-                done += 1
-                if report:
-                    report(done, len(todo), structures[i], label)
+        for k, label in _compute(structures, todo, settings, folder, workers, threads, report):
+            cached[k] = label
     labels = [x for x in (cached[k] for k in keys) if x is not None]
     _write_outputs(Path(out), structures, labels)
     return LabelRun(labels, len(todo), len(structures) - len(todo), cores, workers, threads)
+
+
+def _compute(
+    structures: Sequence[Structure],
+    todo: dict[str, int],
+    settings: DFTSettings,
+    folder: Path,
+    workers: int,
+    threads: int,
+    report: Callable[[int, int, Structure, Label], None] | None,
+) -> Iterator[tuple[str, Label]]:
+    """Compute the labels of ``todo`` (key -> index) in spawned workers, each written as soon as it
+    is done. If a worker dies (a crash or the OOM killer inside the DFT code) the pool breaks; the
+    structures it left are run again one per fresh process, and the one that kills its process
+    again gets a failed label with that reason, so a resumed run does not crash on it forever."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})  # children inherit it before numpy starts
+    done = 0
+    try:
+        broken: list[str] = []
+        for k, label in _pool(structures, todo, settings, folder, workers, threads):
+            if label is None:
+                broken.append(k)
+                continue
+            done += 1
+            yield _keep(k, label, folder, done, len(todo), structures[todo[k]], report)
+        for k in broken:
+            _, label = next(_pool(structures, {k: todo[k]}, settings, folder, 1, threads))
+            if label is None:
+                label = Label(k, settings.sha256, "failed", "the DFT worker process died (a crash or out of memory)")
+            done += 1
+            yield _keep(k, label, folder, done, len(todo), structures[todo[k]], report)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _pool(
+    structures: Sequence[Structure],
+    todo: dict[str, int],
+    settings: DFTSettings,
+    folder: Path,
+    workers: int,
+    threads: int,
+) -> Iterator[tuple[str, Label | None]]:
+    """(key, label) as the workers finish; label None where the pool broke before it was done."""
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=limit_threads, initargs=(threads,)
+    ) as pool:
+        futures = {
+            pool.submit(compute_label, structures[i], settings, str(folder / f"{k}.txt")): k for k, i in todo.items()
+        }
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except BrokenProcessPool:
+                yield futures[future], None
+
+
+def _keep(
+    k: str,
+    label: Label,
+    folder: Path,
+    done: int,
+    total: int,
+    structure: Structure,
+    report: Callable[[int, int, Structure, Label], None] | None,
+) -> tuple[str, Label]:
+    write_text(folder / f"{k}.json", label.to_json())
+    if report:
+        report(done, total, structure, label)
+    return k, label
 
 
 def _needs_work(label: Label | None, retry_failed: bool) -> bool:

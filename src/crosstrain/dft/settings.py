@@ -33,6 +33,9 @@ class DFTSettings:
     max_scf_steps: int = 300
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # 350 and 350.0 are the same setting (and the same hash)
+            if f.type == "float":
+                object.__setattr__(self, f.name, float(getattr(self, f.name)))
         if self.code not in CODES:
             raise ConfigError(f"DFT code {self.code!r} is not supported (choose from {', '.join(CODES)})")
         for name in ("ecut_ev", "kpoint_density", "energy_tolerance_ev", "density_tolerance", "max_scf_steps"):
