@@ -69,7 +69,8 @@ def select(
     for _ in range(k):
         d = _distances(fp, chosen)
         if uncertainty is None:
-            score = d.copy()
+            # nothing labelled yet: start from the candidate farthest from the pool's mean
+            score = d.copy() if np.isfinite(d).any() else np.linalg.norm(fp - fp.mean(axis=0), axis=1)
             why = "farthest from what is labelled (no committee yet)"
         else:
             score = uncertainty * (1 - np.exp(-(d**2) / max(d0, 1e-12) ** 2))
