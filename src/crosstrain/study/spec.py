@@ -25,15 +25,15 @@ import copy
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crosstrain.config import STRATEGIES, TrainConfig, config_from_dict, load_yaml
 from crosstrain.errors import ConfigError
 
 DATA_KINDS = ("sw", "mlearn")
-METRICS = ("force_mae", "energy_mae")
 #: search-space names that are not ``train`` settings
 STUDY_PARAMS = ("steps", "patience", "l2sp_alpha")
 _TRAIN_PARAMS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "device", "threads", "dtype"))
@@ -150,80 +150,134 @@ class StudySpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
-def _keys(d: dict[str, Any], where: str, allowed: set[str]) -> None:
-    unknown = sorted(set(d) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _mapping(d: Any, where: str) -> dict[str, Any]:
-    if d is None:
-        return {}
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where} must be a mapping")
-    return dict(d)
+class SWData(_Strict):
+    """Stillinger–Weber data made with LAMMPS (``protocol``: :class:`crosstrain.data.sw.SWProtocol`)."""
+
+    kind: Literal["sw"]
+    source: str = "Si"
+    target: str = "Ge"
+    protocol: dict[str, Any] = Field(default_factory=dict)
+    split_seed: int = 0
+
+
+class MlearnData(_Strict):
+    """The mlearn DFT sets (shipped, or under ``root``)."""
+
+    kind: Literal["mlearn"]
+    source: str = "Si"
+    target: str = "Ge"
+    root: str | None = None
+    n_test: int = 25
+    split_seed: int = 0
+
+
+class _Source(_Strict):
+    checkpoint: str | None = None
+    train: dict[str, Any] | None = None
+    valid_size: int | None = None
+
+
+class _Grid(_Strict):
+    strategies: tuple[str, ...] = ("scratch", "full")
+    sizes: tuple[int | Literal["all"], ...]
+    seeds: int = Field(5, ge=1)
+    valid_size: int = Field(1, ge=1)
+    test_size: int | None = Field(None, ge=1)
+    steps: int = Field(1000, ge=1)
+    validations: int = Field(10, ge=1)
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(x not in STRATEGIES for x in v) or len(set(v)) != len(v) or not v:
+            raise ValueError(f"each once, from {STRATEGIES}; got {list(v)}")
+        return v
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes(cls, v: tuple[int | str, ...]) -> tuple[int | str, ...]:
+        if not v or any(not (x == "all" or (isinstance(x, int) and x >= 1)) for x in v):
+            raise ValueError(f"must be positive integers or 'all', got {list(v)}")
+        return v
+
+
+class _Search(_Strict):
+    trials: int = Field(10, ge=0)  # 0: no search, the base settings are used
+    metric: Literal["force_mae", "energy_mae"] = "force_mae"
+    seed: int = 0
+    space: dict[str, Any] = Field(default_factory=dict)
+
+
+class _Report(_Strict):
+    chemical_accuracy_mev: float | None = None
+
+
+class _SpecDocument(_Strict):
+    """The YAML document of a study spec, validated by pydantic (one class per data kind)."""
+
+    name: str = "study"
+    data: Annotated[SWData | MlearnData, Field(discriminator="kind")]
+    source: _Source = Field(default_factory=_Source)
+    model: dict[str, Any] = Field(default_factory=lambda: {"preset": "cpu"})
+    train: dict[str, Any] = Field(default_factory=dict)
+    grid: _Grid
+    search: _Search = Field(default_factory=_Search)
+    report: _Report = Field(default_factory=_Report)
+
+
+def _one_line(exc: ValidationError) -> str:
+    """A pydantic error as one line naming the setting, e.g. ``grid.sizes: ...``."""
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"] if not (isinstance(x, str) and x in ("sw", "mlearn")))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        where, message = "data.kind", f"must be one of {DATA_KINDS}"
+    extra = f" (more: {len(exc.errors()) - 1})" if len(exc.errors()) > 1 else ""
+    return f"{where}: {message}{extra}"
 
 
 def spec_from_dict(doc: dict[str, Any]) -> StudySpec:
     """Validate plain data (as read from YAML) into a :class:`StudySpec`."""
-    doc = _mapping(doc, "study spec")
-    _keys(doc, "study spec", {"name", "data", "source", "model", "train", "grid", "search", "report"})
-    data = _mapping(doc.get("data"), "data")
-    _keys(data, "data", {"kind", "source", "target", "protocol", "root", "n_test", "split_seed"})
-    if data.get("kind") not in DATA_KINDS:
-        raise ConfigError(f"data.kind must be one of {DATA_KINDS}, got {data.get('kind')!r}")
-    data.setdefault("source", "Si")
-    data.setdefault("target", "Ge")
-    source = _mapping(doc.get("source"), "source")
-    _keys(source, "source", {"checkpoint", "train", "valid_size"})
-    grid = _mapping(doc.get("grid"), "grid")
-    _keys(grid, "grid", {"strategies", "sizes", "seeds", "valid_size", "test_size", "steps", "validations"})
-    search = _mapping(doc.get("search"), "search")
-    _keys(search, "search", {"trials", "metric", "seed", "space"})
-    report = _mapping(doc.get("report"), "report")
-    _keys(report, "report", {"chemical_accuracy_mev"})
-    strategies = tuple(grid.get("strategies") or ("scratch", "full"))
-    bad = [s for s in strategies if s not in STRATEGIES]
-    if bad or len(set(strategies)) != len(strategies):
-        raise ConfigError(f"grid.strategies: each once, from {STRATEGIES}; got {list(strategies)}")
-    sizes = tuple(grid.get("sizes") or ())
-    if not sizes or any(not (s == "all" or (isinstance(s, int) and s >= 1)) for s in sizes):
-        raise ConfigError(f"grid.sizes must be positive integers or 'all', got {list(sizes)}")
-    space = tuple(SearchParam.from_dict(k, v) for k, v in _mapping(search.get("space"), "search.space").items())
+    if not isinstance(doc, dict):
+        raise ConfigError("study spec must be a mapping")
+    try:
+        d = _SpecDocument.model_validate({k: v for k, v in doc.items() if v is not None or k == "data"})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    space = tuple(SearchParam.from_dict(k, v) for k, v in d.search.space.items())
     spec = StudySpec(
-        name=str(doc.get("name") or "study"),
-        data=data,
-        source=source,
-        model=_mapping(doc.get("model"), "model") or {"preset": "cpu"},
-        train=_mapping(doc.get("train"), "train"),
-        strategies=strategies,
-        sizes=sizes,
-        seeds=int(grid.get("seeds", 5)),
-        valid_size=int(grid.get("valid_size", 1)),
-        test_size=None if grid.get("test_size") is None else int(grid["test_size"]),
-        steps=int(grid.get("steps", 1000)),
-        validations=int(grid.get("validations", 10)),
-        trials=int(search.get("trials", 10)),
-        metric=str(search.get("metric", "force_mae")),
+        name=d.name,
+        data=d.data.model_dump(),
+        source=d.source.model_dump(exclude_none=True) | {"checkpoint": d.source.checkpoint},
+        model=dict(d.model) or {"preset": "cpu"},
+        train=dict(d.train),
+        strategies=d.grid.strategies,
+        sizes=d.grid.sizes,
+        seeds=d.grid.seeds,
+        valid_size=d.grid.valid_size,
+        test_size=d.grid.test_size,
+        steps=d.grid.steps,
+        validations=d.grid.validations,
+        trials=d.search.trials,
+        metric=d.search.metric,
         space=space,
-        search_seed=int(search.get("seed", 0)),
-        chemical_accuracy_mev=report.get("chemical_accuracy_mev"),
+        search_seed=d.search.seed,
+        chemical_accuracy_mev=d.report.chemical_accuracy_mev,
     )
     _check(spec)
     return spec
 
 
 def _check(spec: StudySpec) -> None:
+    """What the schema cannot say: the name, keys the study sets itself, valid base settings."""
     if "/" in spec.name or not spec.name.strip():
         raise ConfigError(f"study name must be non-empty and without '/', got {spec.name!r}")
-    if min(spec.seeds, spec.valid_size, spec.steps, spec.validations) < 1:
-        raise ConfigError("grid.seeds, grid.valid_size, grid.steps and grid.validations must be >= 1")
-    if spec.trials < 0:
-        raise ConfigError("search.trials must be >= 0 (0: no search, the base settings are used)")
-    if spec.metric not in METRICS:
-        raise ConfigError(f"search.metric must be one of {METRICS}, got {spec.metric!r}")
-    if spec.test_size is not None and spec.test_size < 1:
-        raise ConfigError("grid.test_size must be >= 1 or null (the whole test set)")
     for key in ("seed", "epochs"):
         if key in spec.train:
             raise ConfigError(f"train.{key} is set by the study (seeds and grid.steps); remove it")
