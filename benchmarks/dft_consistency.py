@@ -1,0 +1,106 @@
+"""How crosstrain's own DFT labels (GPAW, ``crosstrain label``) relate to the mlearn PBE data (VASP).
+
+1. The PBE lattice constant of diamond Ge from a Birch–Murnaghan fit of GPAW energies of the
+   8-atom cubic cell, next to the mlearn value at zero stress (``analysis.dft_reference``: the
+   Elastic group's cell corrected by its residual stress) and the Elastic group's cell itself.
+2. GPAW labels of a few mlearn Ge structures (the smallest of each group) with the same settings: force MAE
+   and RMSE against the VASP forces, the spread of the per-atom energy differences (a constant
+   offset between two codes is expected and says nothing), and the stress difference.
+
+Labels are cached (``--dir``), so a killed run resumes. Writes
+``benchmarks/results/dft_consistency.json``.
+
+    python benchmarks/dft_consistency.py --structures 3 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def lattice_constant(dft, folder: Path, workers: int | None) -> dict:  # type: ignore[no-untyped-def]
+    from ase.build import bulk
+    from ase.eos import EquationOfState
+
+    from crosstrain.dft.label import label_structures
+    from crosstrain.structure import Structure
+
+    grid = np.linspace(5.68, 5.88, 6)
+    cells = [Structure.from_atoms(bulk("Ge", "diamond", a=a, cubic=True), source=f"Ge8 a={a:.3f}") for a in grid]
+    run = label_structures(cells, folder / "eos", dft, workers=workers)
+    energies = [lab.energy for lab in run.labels]
+    volumes = [s.volume for s in cells]
+    v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    return {"a0": float((v0) ** (1 / 3)), "bulk_modulus_GPa": float(b * 160.21766208), "grid": grid.tolist(),
+            "energies": energies, "seconds_per_label": float(np.mean([x.seconds for x in run.labels]))}  # fmt: skip
+
+
+def one_per_group(structures: list) -> list:
+    """The smallest structure of each mlearn group (surfaces first: they are the smallest)."""
+    smallest: dict = {}
+    for s in sorted((s for s in structures if s.stress is not None), key=len):
+        smallest.setdefault(s.info.get("group"), s)
+    return list(smallest.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--structures", type=int, default=3, help="mlearn Ge structures to recompute")
+    parser.add_argument("--ecut", type=float, default=350.0)
+    parser.add_argument("--kpoint-density", type=float, default=3.5, dest="kpoint_density")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--dir", default="runs/dft_consistency")
+    args = parser.parse_args()
+
+    from crosstrain.analysis.dft_reference import elastic_reference
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+    from crosstrain.dft.label import label_structures
+    from crosstrain.dft.settings import DFTSettings
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+
+    dft = DFTSettings(ecut_ev=args.ecut, kpoint_density=args.kpoint_density)
+    folder = Path(args.dir)
+    mlearn = read_mlearn(mlearn_file(find_mlearn_root(), "Ge"), element="Ge")
+    reference = elastic_reference(mlearn)
+    eos = lattice_constant(dft, folder, args.workers)
+    print(
+        f"a0: GPAW {eos['a0']:.4f} Å, mlearn at zero stress {reference['a0']:.4f} Å (cell {reference['a0_cell']:.4f})"
+    )
+    picks = sorted((s for s in mlearn if s.stress is not None), key=len)[: args.structures]
+    run = label_structures(picks, folder / "mlearn", dft, workers=args.workers)
+    rows = []
+    for s, lab in zip(picks, run.labels):
+        if not lab.ok:
+            rows.append({"source": s.source, "failed": lab.reason})
+            continue
+        df = np.asarray(lab.forces) - s.forces
+        ds = (np.asarray(lab.stress) - s.stress) * 160.21766208
+        rows.append({"source": s.source, "group": s.info.get("group"), "atoms": len(s),
+                     "force_mae": float(np.abs(df).mean()), "force_rmse": float(np.sqrt((df**2).mean())),
+                     "energy_difference_per_atom": (lab.energy - s.energy) / len(s),
+                     "stress_mae_GPa": float(np.abs(ds).mean()), "seconds": lab.seconds})  # fmt: skip
+    ok = [r for r in rows if "failed" not in r]
+    offsets = [r["energy_difference_per_atom"] for r in ok]
+    summary = {
+        "a0_gpaw": eos["a0"], "a0_mlearn_zero_stress": reference["a0"], "a0_mlearn_cell": reference["a0_cell"],
+        "force_mae": float(np.mean([r["force_mae"] for r in ok])) if ok else None,
+        "energy_offset_per_atom_mean": float(np.mean(offsets)) if offsets else None,
+        "energy_offset_per_atom_spread_meV": float(1000 * np.std(offsets)) if len(offsets) > 1 else None,
+        "stress_mae_GPa": float(np.mean([r["stress_mae_GPa"] for r in ok])) if ok else None,
+    }  # fmt: skip
+    out = {"settings": {**dft.to_dict(), "sha256": dft.sha256}, "eos": eos, "mlearn_reference": reference,
+           "structures": rows, "summary": summary, **provenance()}  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    write_text(RESULTS / "dft_consistency.json", json.dumps(out, indent=1, default=str))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
