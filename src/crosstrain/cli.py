@@ -11,12 +11,16 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import crosstrain
 from crosstrain.config import STRATEGIES
 from crosstrain.errors import CrosstrainError
+
+if TYPE_CHECKING:
+    from crosstrain.train.records import FitReport, Metrics
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -180,10 +184,10 @@ def _add_data_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_data_mlearn)
 
 
-def _print_report(report: dict, as_json: str | None) -> None:
+def _print_report(report: FitReport, as_json: str | None) -> None:
     from crosstrain.io.atomic import write_text
 
-    def fmt(m: dict | None) -> str:
+    def fmt(m: Metrics | None) -> str:
         if not m:
             return "-"
         parts = []
@@ -242,7 +246,7 @@ def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
 
             write_text(args.json, json.dumps(report, indent=2, default=str))
         return 0
-    _, report = fit(
+    _, fitted = fit(
         config,
         args.data,
         args.out,
@@ -254,7 +258,7 @@ def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
         replay_data=getattr(args, "replay_data", None),
     )
     if os.environ.get("RANK", "0") == "0":  # under torchrun only the first process reports
-        _print_report(report, args.json)
+        _print_report(fitted, args.json)
     return 0
 
 

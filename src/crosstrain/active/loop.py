@@ -39,6 +39,7 @@ from crosstrain.dft.settings import DFTSettings
 from crosstrain.errors import ConfigError, CrosstrainError
 from crosstrain.io.atomic import write_text
 from crosstrain.structure import Structure
+from crosstrain.train.records import Metrics
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def _round_record(
     return record
 
 
-def _evaluate(checkpoint: Path, test: list[Structure]) -> dict[str, Any]:
+def _evaluate(checkpoint: Path, test: list[Structure]) -> Metrics:
     from crosstrain.io.checkpoint import load_checkpoint
     from crosstrain.train.batches import Dataset
     from crosstrain.train.evaluate import evaluate

@@ -18,6 +18,7 @@ from crosstrain.study.spec import STUDY_PARAMS, StudySpec
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import evaluate
 from crosstrain.train.pipeline import fit
+from crosstrain.train.records import Metrics
 
 
 def training_config(spec: StudySpec, strategy: str, size: int, seed: int, params: dict[str, Any]) -> Config:
@@ -89,6 +90,7 @@ def run_job(
     return row
 
 
-def _metrics(prefix: str, m: dict[str, Any]) -> dict[str, float | None]:
+def _metrics(prefix: str, m: Metrics) -> dict[str, float | None]:
+    values = (m.get("force_mae"), m.get("force_rmse"), m.get("energy_mae"), m.get("energy_rmse"))
     keys = ("force_mae", "force_rmse", "energy_mae", "energy_rmse")
-    return {f"{prefix}_{k}": (None if m.get(k) is None else float(m[k])) for k in keys}
+    return {f"{prefix}_{k}": (None if v is None else float(v)) for k, v in zip(keys, values)}

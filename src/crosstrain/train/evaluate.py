@@ -12,6 +12,7 @@ from crosstrain.model.derivatives import Prediction, predict
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.train.batches import Batch, Dataset
 from crosstrain.train.loss import ErrorSums
+from crosstrain.train.records import Metrics
 
 
 def predictions(
@@ -40,7 +41,7 @@ def evaluate(
     by: tuple[str, ...] = ("group", "temperature"),
     rank: int = 0,
     world: int = 1,
-) -> dict[str, Any]:
+) -> Metrics:
     """Energy (meV/atom), force (eV/Å) and stress (GPa) errors, overall and per ``by`` key."""
     model.eval()
     totals = {key: ErrorSums() for key in ("all", *by)}
@@ -50,10 +51,16 @@ def evaluate(
             labels = _group_labels(data, batch.indices, key)
             if labels is not None:
                 totals[key].add(pred, batch, labels)
-    out: dict[str, Any] = totals["all"].metrics()
+    out: Metrics = totals["all"].metrics()
     for key in by:
         if totals[key].by_group:
-            out[f"by_{key}"] = {g: s.metrics() for g, s in sorted(totals[key].by_group.items(), key=_sort_key)}
+            groups = {g: s.metrics() for g, s in sorted(totals[key].by_group.items(), key=_sort_key)}
+            if key == "group":
+                out["by_group"] = groups
+            elif key == "temperature":
+                out["by_temperature"] = groups
+            else:
+                raise ValueError(f"evaluate: no breakdown by {key!r} (group or temperature)")
     return out
 
 

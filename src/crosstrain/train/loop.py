@@ -33,6 +33,7 @@ from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import fit_energy_shift, validation_sums
 from crosstrain.train.loss import ErrorSums, loss_terms, selection_metric, weights_at
+from crosstrain.train.records import Metrics
 
 
 class TrainingDiverged(CrosstrainError):
@@ -231,7 +232,7 @@ class _Trainer:
     def eval_model(self) -> DimeNetPP:
         return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]  # EMA wraps the DimeNetPP
 
-    def validate(self) -> dict[str, float | None]:
+    def validate(self) -> Metrics:
         data = self.valid if self.valid is not None else self.data
         model = self.eval_model()
         if self.compiled is not None:
@@ -314,7 +315,7 @@ def train(
             train_loss = trainer.train_epoch()
             trainer.epoch += 1
             due = trainer.epoch % cfg.valid_every == 0 or trainer.epoch == cfg.epochs
-            none: dict[str, float | None] = {"force_mae": None, "force_rmse": None, "energy_mae": None}
+            none: Metrics = {"force_mae": None, "force_rmse": None, "energy_mae": None}
             metrics = trainer.validate() if due else none
             record = {
                 "epoch": trainer.epoch,
@@ -350,7 +351,7 @@ def train(
     return _finish(trainer, out, parent, meta, stopped, time.perf_counter() - t0)
 
 
-def _status(trainer: _Trainer, train_loss: float, metrics: dict[str, Any]) -> str:
+def _status(trainer: _Trainer, train_loss: float, metrics: Metrics) -> str:
     status = f"loss {train_loss:.4g}"
     if metrics["force_mae"] is not None:
         where = "valid" if trainer.valid is not None else "train"  # no validation set: training data

@@ -25,6 +25,7 @@ import torch
 from crosstrain.config import TrainConfig
 from crosstrain.model.derivatives import Prediction
 from crosstrain.train.batches import Batch, GlobalSize
+from crosstrain.train.records import Metrics
 
 EV_PER_A3_IN_GPA = 160.21766208
 
@@ -80,7 +81,7 @@ def loss_terms(
     return terms
 
 
-def selection_metric(cfg: TrainConfig, metrics: dict[str, float | None]) -> float | None:
+def selection_metric(cfg: TrainConfig, metrics: Metrics) -> float | None:
     """The validation figure that picks the best model (lower is better): the force MAE, or with
     ``select_on: loss`` the force and energy terms of the loss with the final weights, from the
     validation RMSEs (forces in eV/Å, energies in eV/atom; stress is not validated)."""
@@ -153,10 +154,10 @@ class ErrorSums:
         v = t.tolist()
         return cls(int(v[0]), int(v[1]), int(v[2]), *v[3:])
 
-    def metrics(self) -> dict[str, float | None]:
+    def metrics(self) -> Metrics:
         """``energy_mae``/``energy_rmse`` in meV/atom, ``force_mae``/``force_rmse`` in eV/Å,
         ``stress_mae`` in GPa (``None`` where the data carry no such label)."""
-        out: dict[str, float | None] = {"n_structures": float(self.n_graphs)}
+        out: Metrics = {"n_structures": float(self.n_graphs)}
         has_energy = self.energy_sq > 0 or self.energy_abs > 0
         out["energy_mae"] = 1000 * self.energy_abs / self.n_graphs if self.n_graphs and has_energy else None
         out["energy_rmse"] = 1000 * (self.energy_sq / self.n_graphs) ** 0.5 if self.n_graphs and has_energy else None

@@ -22,6 +22,7 @@ from crosstrain.train.batches import Dataset
 from crosstrain.train.distributed import init_from_env
 from crosstrain.train.evaluate import evaluate, fit_energy_shift
 from crosstrain.train.loop import TrainResult, train
+from crosstrain.train.records import FitReport
 from crosstrain.train.scales import data_stats
 from crosstrain.train.transfer import Initialised, initialise, replay_sample
 
@@ -49,7 +50,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     replay_data: Paths | list[Structure] | None = None,
-) -> tuple[TrainResult, dict[str, Any]]:
+) -> tuple[TrainResult, FitReport]:
     """Train from scratch (no ``parent``) or transfer from ``parent`` (a path or the name of a
     shipped model); returns the result and a report with zero-shot, final validation and
     source-retention errors. ``replay`` adds a share of ``replay_data`` (default: the shipped
@@ -65,7 +66,7 @@ def fit(
     if valid is not None:
         valid_structures = as_structures(valid, ("forces",))
     valid_set = Dataset(valid_structures, model.neighbour_cutoff, name="validation data") if valid_structures else None
-    report: dict[str, Any] = {"init": init.info, "selected_on": "validation data" if valid_set else "training data"}
+    report: FitReport = {"init": init.info, "selected_on": "validation data" if valid_set else "training data"}
     if parent_ckpt is not None:
         report["zero_shot"] = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
     metadata = {

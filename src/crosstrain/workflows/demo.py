@@ -104,7 +104,7 @@ def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:
     log(f"{name}: training")
     _, report = fit(out=ckpt, resume=True, **kwargs)
     write_text(ckpt.with_suffix(".report.json"), json.dumps(report, indent=2, default=str))
-    return report
+    return dict(report)
 
 
 def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | None, log) -> tuple[list, ...]:
