@@ -297,6 +297,24 @@ def test_summary_counts_diverged_runs_and_headline_pairs_seeds():
     assert "3 seeds" in line and "better on 2 of 3 seeds" in line and "1 / 0 runs diverged" in line
 
 
+def test_the_report_states_whether_the_papers_claims_hold():
+    from crosstrain.study.results import claims
+
+    def row(strategy, n, seed, force):
+        return {"stage": "final", "state": "COMPLETE", "strategy": strategy, "n_train": n, "seed": seed,
+                "test_force_mae": force, "diverged": None}  # fmt: skip
+
+    scratch = [row("scratch", n, s, 0.1) for n in (1, 4) for s in (0, 1)]
+    shrinking = [row("full", 1, s, 0.07) for s in (0, 1)] + [row("full", 4, s, 0.04) for s in (0, 1)]
+    (line,) = claims(scratch + shrinking, ("scratch", "full"))
+    assert "C1 (better than scratch at every n) holds" in line
+    assert "C2 (the gain grows as n shrinks) does not hold: 30 % at n = 1, 60 % at n = 4" in line
+    growing = [row("full", 1, s, 0.04) for s in (0, 1)] + [row("full", 4, s, 0.11) for s in (0, 1)]
+    (line,) = claims(scratch + growing, ("scratch", "full"))
+    assert "C1 (better than scratch at every n) does not hold (not better at n = 4)" in line
+    assert "C2 (the gain grows as n shrinks) holds" in line
+
+
 def test_a_worker_killed_before_its_first_heartbeat_leaves_no_orphan(tmp_path):
     """Optuna's stale check skips RUNNING trials without a heartbeat; requeue_orphans catches them."""
     import optuna

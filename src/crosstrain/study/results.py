@@ -178,6 +178,41 @@ def headline(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[st
     return lines
 
 
+def claims(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]:
+    """The paper's two claims, stated plainly for each transfer strategy: C1, transfer is better than
+    scratch at every size (on the mean and on the majority of seeds, a diverged run losing); C2, the
+    relative gain grows as the size shrinks (non-increasing in n)."""
+    from crosstrain.analysis.comparison import paired
+
+    cells = _final_cells(rows)
+    sizes = sorted({k[1] for k in cells})
+    lines = []
+    for strategy in (s for s in strategies if s != "scratch"):
+        gains: dict[int, float] = {}
+        losing = []
+        for n in sizes:
+            a = {int(r["seed"]): r for r in cells.get((strategy, n), [])}
+            b = {int(r["seed"]): r for r in cells.get(("scratch", n), [])}
+            seeds = sorted(set(a) & set(b))
+            if not seeds:
+                continue
+            p = paired([_value(a[s], "test_force_mae") for s in seeds], [_value(b[s], "test_force_mae") for s in seeds])
+            if p.relative_mean is not None:
+                gains[n] = p.relative_mean
+            if p.relative_mean is None or p.relative_mean <= 0 or 2 * p.a_better <= p.n_pairs:
+                losing.append(n)
+        if len(gains) < 2:
+            continue
+        c1 = "holds" if not losing else f"does not hold (not better at n = {', '.join(map(str, losing))})"
+        ordered = sorted(gains)  # ascending n: the gain should fall (or stay) as n grows
+        grows = all(gains[x] >= gains[y] for x, y in zip(ordered, ordered[1:]))
+        trend = ", ".join(f"{100 * gains[n]:.0f} % at n = {n}" for n in ordered)
+        c2 = "holds" if grows else "does not hold"
+        lines.append(f"- `{strategy}`: C1 (better than scratch at every n) {c1}; "
+                     f"C2 (the gain grows as n shrinks) {c2}: {trend}")  # fmt: skip
+    return lines
+
+
 def write_results(
     study: Study, status: dict[str, Any] | None = None, wall_seconds: float | None = None
 ) -> dict[str, Any]:
@@ -213,6 +248,9 @@ def write_results(
     ]
     lines = [f"# crosstrain study `{spec.name}`", ""]
     lines += headline(rows, spec.strategies) or ["No retrained models yet."]
+    stated = claims(rows, spec.strategies)
+    if stated:
+        lines += ["", "The paper's claims, on the test force MAE:", "", *stated]
     lines += [
         "",
         f"{spec.data['kind']} data, {spec.source_element} → {spec.target_element}; sizes {study.sizes}; "
