@@ -77,6 +77,10 @@ def test_md_command(tmp_path, capsys):
     assert "stable" in capsys.readouterr().out and json.loads(out.read_text())["stable"]
     assert main(["md", "sw", "--steps", "20", "--runs", "2", "--temperatures", "300,600"]) == 0
     assert "fraction stable: 1.00" in capsys.readouterr().out
+    # a shipped model by name; a device torch does not know is one line
+    assert main(["md", "si-sw", "--element", "Si", "--steps", "10"]) == 0
+    assert main(["md", "si-sw", "--steps", "2", "--device", "gpu7"]) == 2
+    assert "'gpu7' is not a device torch knows" in capsys.readouterr().err
 
 
 def test_batched_replicas_follow_their_separate_runs():

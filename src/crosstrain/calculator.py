@@ -23,7 +23,10 @@ from crosstrain.structure import Structure
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"cpu"`` by default; ``"cuda"`` only when asked for and available (else a clear error)."""
-    dev = torch.device(device or "cpu")
+    try:
+        dev = torch.device(device or "cpu")
+    except RuntimeError:
+        raise ConfigError(f"device {device!r} is not a device torch knows (cpu, cuda, cuda:N)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} was requested but torch sees no CUDA device (use device cpu)")
     return dev

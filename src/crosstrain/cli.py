@@ -348,9 +348,12 @@ def _cmd_md(args: argparse.Namespace) -> int:
             return sw_calculator(args.element)
     else:
         from crosstrain.calculator import CrosstrainCalculator
+        from crosstrain.pretrained import resolve_model
+
+        args.checkpoint = str(resolve_model(args.checkpoint))  # a path or a shipped model's name
 
         def factory():
-            return CrosstrainCalculator(args.checkpoint, compile=args.compile)
+            return CrosstrainCalculator(args.checkpoint, compile=args.compile, device=args.device)
 
     if args.structure:
         from ase import Atoms
@@ -376,7 +379,7 @@ def _cmd_md(args: argparse.Namespace) -> int:
         if args.batched and args.checkpoint != "sw":
             from crosstrain.md.replicas import batched
 
-            model = batched(args.checkpoint)
+            model = batched(args.checkpoint, device=args.device)
         report = stability(atoms, factory, temps, args.runs, settings, progress=True, model=model)
         print(f"fraction stable: {report['fraction_stable']:.2f}")
     else:
@@ -417,6 +420,7 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trajectory", help="write an extxyz trajectory here")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (1-2 min once, then ~2x faster)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the model's device)")
     p.add_argument("--runs", type=int, help="stability test: independent runs per temperature")
     p.add_argument("--temperatures", help="stability test temperatures, e.g. 300,1200,2400")
     p.add_argument(
