@@ -132,7 +132,8 @@ def temperature_transfer(
         "n_valid": len(valid),
         "n_test": len(test),
         "median_force_mae": medians,
-        "full_better_at": f"{wins} of {len(better)} temperatures (on most of the {models} picks)",
+        "full_better_at": f"{wins} of {len(better)} temperatures (on a majority of the {models} picks; "
+        f"on all {models} at {sum(b == models for b in better.values())})",
         "per_structure_force_mae": errors,
         **provenance(),
     }
