@@ -258,20 +258,7 @@ def test_rescaled_is_exact_for_a_scaled_copy_of_the_source(sw, si_parent, tmp_pa
     out, _ = si_parent
     parent = load_checkpoint(out).model
     s_len, s_en = 0.96, 0.89  # target lengths x s_len = source lengths; E_target = s_en E_source
-    target = []
-    for s in sw["si_valid"] + sw["si_train"][:3]:
-        g = batch_graph([s], cutoff=TINY.cutoff, dtype=torch.float64)
-        p = predict(parent, g)
-        target.append(
-            Structure(
-                s.positions / s_len,
-                np.full(len(s), 32),
-                s.cell / s_len,
-                True,
-                energy=s_en * float(p.energy[0]),
-                forces=s_en * s_len * p.forces.numpy(),
-            )
-        )
+    target = _scaled_copy(parent, sw["si_valid"] + sw["si_train"][:3], s_len, s_en)
     # the parent's own data statistics, measured on these source structures, set the length scale
     from crosstrain.train.batches import Dataset
     from crosstrain.train.scales import nearest_neighbour_distance

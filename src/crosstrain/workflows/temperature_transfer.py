@@ -120,7 +120,7 @@ def temperature_transfer(
     if "reference" in each:
         medians["reference"] = {t: float(np.median(v)) for t, v in each["reference"].items()}
     better = {t: sum(f < s for f, s in zip(per_model["full"][t], per_model["scratch"][t])) for t in per_model["full"]}
-    wins = sum(2 * b > models for b in better.values())
+    wins, unanimous = sum(2 * b > models for b in better.values()), sum(b == models for b in better.values())
     result = {
         "element": element,
         "train_temperature": t_train,
@@ -132,8 +132,7 @@ def temperature_transfer(
         "n_valid": len(valid),
         "n_test": len(test),
         "median_force_mae": medians,
-        "full_better_at": f"{wins} of {len(better)} temperatures (on a majority of the {models} picks; "
-        f"on all {models} at {sum(b == models for b in better.values())})",
+        "full_better_at": f"{wins} of {len(better)} temperatures (majority of {models} picks; all at {unanimous})",
         "per_structure_force_mae": errors,
         **provenance(),
     }
