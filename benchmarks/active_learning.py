@@ -111,38 +111,50 @@ def main() -> None:
     parser.add_argument("--name", default="active_learning")
     args = parser.parse_args()
 
-    from dataclasses import asdict
-
-    from crosstrain.analysis.comparison import cell, paired
     from crosstrain.dft.label import label_structures
     from crosstrain.dft.settings import DFTSettings
     from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
 
     dft = DFTSettings(ecut_ev=args.ecut, kpoint_density=args.kpoint_density)
-    labels = label_structures(test_geometries(), Path(args.out) / "test", dft, workers=args.workers)
-    test = [lab.apply(s) for s, lab in zip(test_geometries(), labels.labels) if lab.ok]
-    runs = {arm: {seed: run_arm(arm, seed, args, test) for seed in range(args.seeds)} for arm in args.arms}
+    geometries = test_geometries()
+    labels = label_structures(geometries, Path(args.out) / "test", dft, workers=args.workers)
+    test = [lab.apply(s) for s, lab in zip(geometries, labels.labels) if lab.ok]
+    runs: dict[str, dict[int, dict[str, Any]]] = {arm: {} for arm in args.arms}
+    for seed in range(args.seeds):  # seed by seed, so that a partial result is already paired
+        for arm in args.arms:
+            runs[arm][seed] = run_arm(arm, seed, args, test)
+            out = {"settings": {**vars(args), "dft_sha256": dft.sha256}, "test_structures": len(test),
+                   "test_failed_labels": len(labels.failed),
+                   "runs": runs, "summary": summarise(runs, args.budget), **provenance()}  # fmt: skip
+            RESULTS.mkdir(exist_ok=True)
+            write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1, default=str))
+    print(json.dumps(out["summary"], indent=1, default=str))
+
+
+def summarise(runs: dict[str, dict[int, dict[str, Any]]], budget: int) -> dict[str, Any]:
+    """Per arm mean ± std over the seeds done; paired comparisons over the seeds both arms have."""
+    from dataclasses import asdict
+
+    from crosstrain.analysis.comparison import cell, paired
+
     summary: dict[str, Any] = {}
     for arm, by_seed in runs.items():
         summary[arm] = {k: asdict(cell([r[k] for r in by_seed.values()]))
                         for k in ("final_force_mae", "final_energy_mae", "stable")}  # fmt: skip
     for arm, base in (("active", "random"), ("random", "scratch"), ("active", "scratch")):
-        if arm in runs and base in runs:
-            a = [runs[arm][s]["final_force_mae"] for s in range(args.seeds)]
-            b = [runs[base][s]["final_force_mae"] for s in range(args.seeds)]
+        common = sorted(set(runs.get(arm, {})) & set(runs.get(base, {})))
+        if common:
+            a = [runs[arm][s]["final_force_mae"] for s in common]
+            b = [runs[base][s]["final_force_mae"] for s in common]
             summary[f"{arm}_vs_{base}"] = paired(a, b).text()
-    if "active" in runs and "random" in runs:
-        needed = [calls_to_reach(runs["active"][s]["curve"], runs["random"][s]["final_force_mae"], args.budget)
-                  for s in range(args.seeds) if runs["random"][s]["final_force_mae"] is not None]  # fmt: skip
+    common = sorted(set(runs.get("active", {})) & set(runs.get("random", {})))
+    needed = [calls_to_reach(runs["active"][s]["curve"], runs["random"][s]["final_force_mae"], budget)
+              for s in common if runs["random"][s]["final_force_mae"] is not None]  # fmt: skip
+    if needed:
         mean = float(np.mean(needed))
-        summary["active_calls_to_reach_random_final"] = {"per_seed": needed, "mean": mean,
-                                                         "saving": 1 - mean / args.budget}  # fmt: skip
-    out = {"settings": {**vars(args), "dft_sha256": dft.sha256}, "test_structures": len(test),
-           "test_failed_labels": len(labels.failed), "runs": runs, "summary": summary, **provenance()}  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1, default=str))
-    print(json.dumps(summary, indent=1, default=str))
+        summary["active_calls_to_reach_random_final"] = {"per_seed": needed, "mean": mean, "saving": 1 - mean / budget}
+    return summary
 
 
 if __name__ == "__main__":
