@@ -34,3 +34,21 @@ def limit_threads(threads: int) -> None:
 
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
+
+
+def worker_init(threads: int, parent: int) -> None:
+    """Initialiser of a spawned worker: :func:`limit_threads`, and end with the parent process
+    ``parent``. A worker of a killed command must not go on computing (a DFT calculation can
+    take minutes) and compete for the cores with the command's resumed run: on Linux the kernel
+    sends it SIGTERM when its parent dies (``PR_SET_PDEATHSIG``)."""
+    limit_threads(threads)
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)

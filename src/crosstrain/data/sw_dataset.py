@@ -36,7 +36,7 @@ from crosstrain.data.sw import (
     sw_parameters,
 )
 from crosstrain.io.hashing import sha256_file
-from crosstrain.parallel import available_cores, limit_threads, threads_per_worker
+from crosstrain.parallel import available_cores, threads_per_worker, worker_init
 from crosstrain.provenance import provenance
 
 SPLITS = ("train", "valid", "test")
@@ -100,8 +100,8 @@ def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:
         ProcessPoolExecutor(
             max_workers=workers,
             mp_context=get_context("spawn"),
-            initializer=limit_threads,
-            initargs=(threads_per_worker(workers),),
+            initializer=worker_init,
+            initargs=(threads_per_worker(workers), os.getpid()),
         ) as pool,
     ):
         task = bar.add_task("jobs", total=len(todo))

@@ -30,7 +30,7 @@ from crosstrain.data.extxyz import write_structures
 from crosstrain.dft.settings import DFTSettings
 from crosstrain.errors import CrosstrainError, DataFileError
 from crosstrain.io.atomic import write_text
-from crosstrain.parallel import THREAD_VARIABLES, available_cores, limit_threads
+from crosstrain.parallel import THREAD_VARIABLES, available_cores, worker_init
 from crosstrain.structure import Structure
 
 INSTALL_HINT = (
@@ -261,7 +261,7 @@ def _pool(
 ) -> Iterator[tuple[str, Label | None]]:
     """(key, label) as the workers finish; label None where the pool broke before it was done."""
     with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=limit_threads, initargs=(threads,)
+        workers, mp_context=get_context("spawn"), initializer=worker_init, initargs=(threads, os.getpid())
     ) as pool:
         futures = {
             pool.submit(compute_label, structures[i], settings, str(folder / f"{k}.txt")): k for k, i in todo.items()

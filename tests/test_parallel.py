@@ -1,0 +1,64 @@
+"""Worker placement: threads per worker, and workers that end with a killed command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from crosstrain.parallel import threads_per_worker
+
+PARENT = textwrap.dedent(
+    """
+    import os, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    from crosstrain.parallel import worker_init
+
+    if __name__ == "__main__":
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=worker_init,
+                                 initargs=(1, os.getpid())) as pool:
+            print(pool.submit(os.getpid).result(), flush=True)
+            pool.submit(time.sleep, 120)
+            time.sleep(120)
+    """
+)
+
+
+def test_threads_per_worker_never_oversubscribes() -> None:
+    assert threads_per_worker(2, cores=2) == 1
+    assert threads_per_worker(1, cores=8) == 8
+    assert threads_per_worker(3, cores=8) == 2
+    assert threads_per_worker(16, cores=2) == 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_ends_when_its_command_is_killed(tmp_path) -> None:
+    """kill -9 of a labelling or SW-data command must not leave its worker computing on a core."""
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())  # type: ignore[union-attr]
+        assert _alive(worker)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker outlived its killed parent"
+    finally:
+        parent.kill()
