@@ -349,7 +349,7 @@ def test_config_reads_exponent_floats_and_rejects_text(tmp_path):
     path.write_text("train: {lr: 1e-3, lr_decay: 5E-2}\n")
     cfg = load_config(path, ["train.stress_weight=2e-1"])
     assert (cfg.train.lr, cfg.train.lr_decay, cfg.train.stress_weight) == (1e-3, 5e-2, 0.2)
-    with pytest.raises(ConfigError, match="train.lr must be a number"):
+    with pytest.raises(ConfigError, match="train.lr: Input should be a valid number"):
         load_config(None, ["train.lr=fast"])
 
 

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Field, field_validator, model_validator
 
 from crosstrain.errors import ConfigError, SpeciesError
 from crosstrain.model.config import DimeNetConfig, preset
 from crosstrain.species import symbol, to_atomic_number
+from crosstrain.validation import Count, Number, settings
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
-LOSSES = ("forces", "energy_forces", "energy_forces_stress")
-SCHEDULES = ("exponential", "cosine")
-SELECTIONS = ("forces", "loss")
+Weight = Annotated[Number, Field(ge=0)]  # a loss or penalty weight
+Positive = Annotated[Count, Field(ge=1)]
 
 
 class Strategy(StrEnum):
@@ -46,7 +47,7 @@ class Strategy(StrEnum):
 STRATEGIES = tuple(s.value for s in Strategy)
 
 
-@dataclass(frozen=True)
+@settings("train")
 class TrainConfig:
     """Optimisation settings.
 
@@ -62,64 +63,39 @@ class TrainConfig:
     ``torch.func`` and ``torch.compile`` (:mod:`crosstrain.model.compiled`).
     """
 
-    loss: str = "forces"
-    energy_weight: float = 1.0
-    forces_weight: float = 1.0
-    stress_weight: float = 0.1
-    lr: float = 1e-3
-    lr_decay: float = 0.01
-    schedule: str = "exponential"
-    warmup_steps: int = 0
-    epochs: int = 100
-    batch_size: int = 4
-    grad_clip: float | None = 10.0
-    ema_decay: float | None = None
-    patience: int | None = None  # epochs without validation improvement before stopping
-    valid_every: int = 1  # epochs between validations (the last epoch is always validated)
-    seed: int = 0
-    dtype: str = "float32"
+    loss: Literal["forces", "energy_forces", "energy_forces_stress"] = "forces"
+    energy_weight: Weight = 1.0
+    forces_weight: Weight = 1.0
+    stress_weight: Weight = 0.1
+    lr: Annotated[Number, Field(gt=0)] = 1e-3
+    lr_decay: Annotated[Number, Field(gt=0, le=1)] = 0.01
+    schedule: Literal["exponential", "cosine"] = "exponential"
+    warmup_steps: Annotated[Count, Field(ge=0)] = 0
+    epochs: Positive = 100
+    batch_size: Positive = 4
+    grad_clip: Annotated[Number, Field(gt=0)] | None = 10.0
+    ema_decay: Annotated[Number, Field(gt=0, lt=1)] | None = None
+    patience: Positive | None = None  # epochs without validation improvement before stopping
+    valid_every: Positive = 1  # epochs between validations (the last epoch is always validated)
+    seed: Count = 0
+    dtype: Literal["float32", "float64"] = "float32"
     device: str = "cpu"
-    threads: int | None = None
-    stage_two: float | None = None  # fraction of the steps after which the stage-two weights apply
-    stage_two_energy_weight: float | None = None
-    stage_two_forces_weight: float | None = None
-    stage_two_stress_weight: float | None = None
-    select_on: str = "forces"
+    threads: Positive | None = None
+    stage_two: Annotated[Number, Field(ge=0, lt=1)] | None = None  # fraction of the steps after which stage two applies
+    stage_two_energy_weight: Weight | None = None
+    stage_two_forces_weight: Weight | None = None
+    stage_two_stress_weight: Weight | None = None
+    select_on: Literal["forces", "loss"] = "forces"
     compile: bool = False  # torch.compile the training step (~2x faster steps on a CPU after a 1-2 min compile)
 
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ConfigError(f"train.loss must be one of {LOSSES}, got {self.loss!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"train.lr must be positive, got {self.lr}")
-        if not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"train.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.warmup_steps < 0:
-            raise ConfigError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
-        if self.epochs < 1 or self.batch_size < 1 or self.valid_every < 1:
-            raise ConfigError("train.epochs, train.batch_size and train.valid_every must be >= 1")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ConfigError(f"train.ema_decay must be in (0, 1), got {self.ema_decay}")
-        if self.dtype not in ("float32", "float64"):
-            raise ConfigError(f"train.dtype must be float32 or float64, got {self.dtype!r}")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise ConfigError("train.grad_clip must be positive or null")
-        if min(self.energy_weight, self.forces_weight, self.stress_weight) < 0:
-            raise ConfigError("loss weights must be >= 0")
-        if self.stage_two is not None and not 0 <= self.stage_two < 1:
-            raise ConfigError(f"train.stage_two must be a fraction of the steps in [0, 1), got {self.stage_two}")
-        stage_two = (self.stage_two_energy_weight, self.stage_two_forces_weight, self.stage_two_stress_weight)
-        if any(w is not None and w < 0 for w in stage_two):
-            raise ConfigError("stage-two loss weights must be >= 0")
-        if self.select_on not in SELECTIONS:
-            raise ConfigError(f"train.select_on must be one of {SELECTIONS}, got {self.select_on!r}")
+    @model_validator(mode="after")
+    def _selection_needs_energies(self) -> TrainConfig:
         if self.select_on == "loss" and self.loss == "forces":
-            raise ConfigError("train.select_on=loss needs a loss with energies (energy_forces or energy_forces_stress)")
+            raise ValueError("select_on=loss needs a loss with energies (energy_forces or energy_forces_stress)")
+        return self
 
 
-@dataclass(frozen=True)
+@settings("transfer")
 class TransferConfig:
     """One transfer request: the strategy, the parent (a checkpoint path or the name of a shipped
     model) and the element map (target -> parent element, e.g. ``{"Ge": "Si"}``), with the
@@ -129,37 +105,26 @@ class TransferConfig:
     strategy: Strategy = Strategy.SCRATCH
     parent: str | None = None
     element_map: dict[str, str] = field(default_factory=dict)
-    l2sp_alpha: float = 1e-3
-    length_scale: float | None = None  # rescaled: target lengths x scale = source lengths
-    energy_scale: float | None = None  # rescaled: target energies = scale x source energies
+    l2sp_alpha: Weight = 1e-3
+    length_scale: Annotated[Number, Field(gt=0)] | None = None  # rescaled: target lengths x scale = source lengths
+    energy_scale: Annotated[Number, Field(gt=0)] | None = None  # rescaled: target energies = scale x source energies
     # rescaled: fit the scales on the forces (default) or on the training loss (energies and stress
     # too); measured at n = 22 on mlearn Ge: "loss" 14.1 vs 9.4 meV/atom, forces alike (README)
-    scale_fit: str = "forces"
-    replay_ratio: float = 1.0  # replay: parent-data structures per target structure (at least one)
+    scale_fit: Literal["forces", "loss"] = "forces"
+    replay_ratio: Annotated[Number, Field(gt=0)] = 1.0  # replay: parent-data structures per target structure
 
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"transfer.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        object.__setattr__(self, "strategy", Strategy(self.strategy))
-        if self.parent is not None:
-            object.__setattr__(self, "parent", str(self.parent))
-        if not isinstance(self.element_map, dict):
-            raise ConfigError(f"transfer.element_map must map target to parent elements, got {self.element_map!r}")
+    @field_validator("parent", mode="before")
+    @classmethod
+    def _path_as_text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    @field_validator("element_map", mode="after")
+    @classmethod
+    def _element_symbols(cls, value: dict[str, str]) -> dict[str, str]:
         try:
-            mapped = {symbol(to_atomic_number(t)): symbol(to_atomic_number(s)) for t, s in self.element_map.items()}
+            return {symbol(to_atomic_number(t)): symbol(to_atomic_number(s)) for t, s in value.items()}
         except SpeciesError as exc:
-            raise ConfigError(f"transfer.element_map: {exc}") from None
-        object.__setattr__(self, "element_map", mapped)
-        if self.scale_fit not in ("forces", "loss"):
-            raise ConfigError(f"transfer.scale_fit must be forces or loss, got {self.scale_fit!r}")
-        if not self.replay_ratio > 0:
-            raise ConfigError(f"transfer.replay_ratio must be positive, got {self.replay_ratio}")
-        if self.l2sp_alpha < 0:
-            raise ConfigError("transfer.l2sp_alpha must be >= 0")
-        for name in ("length_scale", "energy_scale"):
-            v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ConfigError(f"transfer.{name} must be positive, got {v}")
+            raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -198,22 +163,6 @@ def _parse_value(text: str) -> Any:
     return load_yaml(text)
 
 
-def _section(cls: type, data: dict[str, Any], name: str) -> Any:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"unknown {name} setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    for f in fields(cls):
-        value = data.get(f.name)
-        numeric = any(t in str(f.type) for t in ("float", "int")) and "str" not in str(f.type)
-        if numeric and isinstance(value, str | bool):
-            raise ConfigError(f"{name}.{f.name} must be a number, got {value!r}")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise ConfigError(f"invalid {name} settings: {exc}") from None
-
-
 def config_from_dict(data: dict[str, Any]) -> Config:
     """Build and validate a :class:`Config` from nested plain data."""
     data = dict(data or {})
@@ -223,16 +172,11 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     model_data = dict(data.get("model") or {})
     preset_name = str(model_data.pop("preset", "cpu"))
     base = preset(preset_name)
-    known = {f.name for f in fields(DimeNetConfig)}
-    bad = sorted(set(model_data) - known)
-    if bad:
-        raise ConfigError(f"unknown model setting(s): {', '.join(bad)}")
-    model = replace(base, **model_data) if model_data else base
     return Config(
         model_preset=preset_name,
-        model=model,
-        train=_section(TrainConfig, dict(data.get("train") or {}), "train"),
-        transfer=_section(TransferConfig, dict(data.get("transfer") or {}), "transfer"),
+        model=replace(base, **model_data) if model_data else base,
+        train=TrainConfig(**dict(data.get("train") or {})),
+        transfer=TransferConfig(**dict(data.get("transfer") or {})),
     )
 
 

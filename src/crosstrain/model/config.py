@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import asdict, replace
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from crosstrain.errors import ConfigError
+from crosstrain.validation import Count, Number, settings
 
-ACTIVATIONS = ("silu", "tanh", "softplus")
-OUTPUT_INITS = ("zeros", "glorot")
+Positive = Annotated[Count, Field(ge=1)]
 
 
-@dataclass(frozen=True)
+@settings("model")
 class DimeNetConfig:
     """Architecture of a DimeNet++ potential.
 
@@ -20,52 +22,26 @@ class DimeNetConfig:
     default: an untrained model predicts exactly zero energy and forces.
     """
 
-    hidden_channels: int = 128
-    out_emb_channels: int = 256
-    int_emb_size: int = 64
-    basis_emb_size: int = 8
-    num_blocks: int = 4
-    num_spherical: int = 7
-    num_radial: int = 6
-    envelope_p: int = 6
-    cutoff: float = 5.0
-    num_before_skip: int = 1
-    num_after_skip: int = 2
-    num_output_layers: int = 3
-    activation: str = "silu"
-    output_init: str = "zeros"
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-                raise ConfigError(f"model.{f.name} must be an integer, got {value!r}")
-        skips = ("num_before_skip", "num_after_skip")
-        positive = [f.name for f in fields(self) if f.type == "int" and f.name not in skips]
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.num_before_skip < 0 or self.num_after_skip < 0:
-            raise ConfigError("model.num_before_skip and num_after_skip must be >= 0")
-        if not (isinstance(self.cutoff, (int, float)) and self.cutoff > 0):
-            raise ConfigError(f"model.cutoff must be a positive number of Å, got {self.cutoff!r}")
-        object.__setattr__(self, "cutoff", float(self.cutoff))
-        if self.envelope_p < 2:
-            raise ConfigError(f"model.envelope_p must be >= 2, got {self.envelope_p}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"model.activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.output_init not in OUTPUT_INITS:
-            raise ConfigError(f"model.output_init must be one of {OUTPUT_INITS}, got {self.output_init!r}")
+    hidden_channels: Positive = 128
+    out_emb_channels: Positive = 256
+    int_emb_size: Positive = 64
+    basis_emb_size: Positive = 8
+    num_blocks: Positive = 4
+    num_spherical: Positive = 7
+    num_radial: Positive = 6
+    envelope_p: Annotated[Count, Field(ge=2)] = 6
+    cutoff: Annotated[Number, Field(gt=0)] = 5.0  # Å
+    num_before_skip: Annotated[Count, Field(ge=0)] = 1
+    num_after_skip: Annotated[Count, Field(ge=0)] = 2
+    num_output_layers: Positive = 3
+    activation: Literal["silu", "tanh", "softplus"] = "silu"
+    output_init: Literal["zeros", "glorot"] = "zeros"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DimeNetConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown model setting(s): {', '.join(unknown)}")
         return cls(**data)
 
     def replace(self, **changes: Any) -> DimeNetConfig:

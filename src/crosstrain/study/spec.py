@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crosstrain.config import STRATEGIES, TrainConfig, config_from_dict, load_yaml
 from crosstrain.errors import ConfigError
+from crosstrain.validation import one_line
 
 DATA_KINDS = ("sw", "mlearn")
 #: search-space names that are not ``train`` settings
@@ -231,15 +232,9 @@ class _SpecDocument(_Strict):
 
 def _one_line(exc: ValidationError) -> str:
     """A pydantic error as one line naming the setting, e.g. ``grid.sizes: ...``."""
-    first = exc.errors()[0]
-    where = ".".join(str(x) for x in first["loc"] if not (isinstance(x, str) and x in ("sw", "mlearn")))
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        where, message = "data.kind", f"must be one of {DATA_KINDS}"
-    extra = f" (more: {len(exc.errors()) - 1})" if len(exc.errors()) > 1 else ""
-    return f"{where}: {message}{extra}"
+    if exc.errors()[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return f"data.kind: must be one of {DATA_KINDS}"
+    return one_line(exc, skip=("sw", "mlearn"))
 
 
 def spec_from_dict(doc: dict[str, Any]) -> StudySpec:
