@@ -19,7 +19,7 @@ from crosstrain.data.splits import stratified_split
 from crosstrain.errors import ConfigError
 from crosstrain.io.hashing import sha256_file
 from crosstrain.structure import Structure
-from crosstrain.study.spec import StudySpec
+from crosstrain.study.spec import StudySpec, data_spec
 
 
 @dataclass(frozen=True)
@@ -45,24 +45,7 @@ def data_dir(study_dir: str | Path) -> Path:
 def build_data(spec: StudySpec, study_dir: str | Path, progress: bool = True) -> Path:
     """Generate (or finish) the data set of ``spec`` in ``<study_dir>/data``; resumable."""
     out = data_dir(study_dir)
-    elements = (spec.source_element, spec.target_element)
-    if spec.data["kind"] == "sw":
-        from crosstrain.data.sw import SWProtocol
-        from crosstrain.data.sw_dataset import build_sw_dataset
-
-        protocol = SWProtocol(**(spec.data.get("protocol") or {}))
-        build_sw_dataset(out, elements, protocol, progress=progress)
-    elif not (out / "manifest.json").exists():
-        from crosstrain.data.mlearn_dataset import build_mlearn_dataset
-
-        build_mlearn_dataset(
-            out,
-            spec.data.get("root"),
-            elements,
-            n_valid=spec.valid_size,
-            n_test=int(spec.data.get("n_test", 25)),
-            seed=int(spec.data.get("split_seed", 0)),
-        )
+    data_spec(spec.data).build(out, spec.valid_size, progress)
     return out
 
 
@@ -87,7 +70,7 @@ def _stratified(structures: list[Structure], k: int, key: str, seed: int) -> lis
 def load_data(spec: StudySpec, study_dir: str | Path) -> StudyData:
     d = data_dir(study_dir)
     src, tgt = spec.source_element, spec.target_element
-    key = "temperature" if spec.data["kind"] == "sw" else "group"
+    key = data_spec(spec.data).stratify_key
     source_valid = read_structures(d / f"{src}.valid.extxyz")
     source_valid = _stratified(source_valid, int(spec.source.get("valid_size", len(source_valid))), key, 0)
     pool = read_structures(d / f"{tgt}.train.extxyz") + read_structures(d / f"{tgt}.valid.extxyz")

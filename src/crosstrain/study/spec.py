@@ -25,10 +25,10 @@ import copy
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from crosstrain.config import STRATEGIES, TrainConfig, config_from_dict, load_yaml
 from crosstrain.errors import ConfigError
@@ -164,6 +164,15 @@ class SWData(_Strict):
     protocol: dict[str, Any] = Field(default_factory=dict)
     split_seed: int = 0
 
+    stratify_key: ClassVar[str] = "temperature"  # the info field seeds draw validation sets by
+
+    def build(self, out: Path, valid_size: int, progress: bool) -> None:
+        """Generate (or finish) the data in ``out``; resumable."""
+        from crosstrain.data.sw import SWProtocol
+        from crosstrain.data.sw_dataset import build_sw_dataset
+
+        build_sw_dataset(out, (self.source, self.target), SWProtocol(**self.protocol), progress=progress)
+
 
 class MlearnData(_Strict):
     """The mlearn DFT sets (shipped, or under ``root``)."""
@@ -174,6 +183,24 @@ class MlearnData(_Strict):
     root: str | None = None
     n_test: int = 25
     split_seed: int = 0
+
+    stratify_key: ClassVar[str] = "group"
+
+    def build(self, out: Path, valid_size: int, progress: bool) -> None:
+        """Write the leak-free split to ``out`` once (the shipped files are read, not generated)."""
+        from crosstrain.data.mlearn_dataset import build_mlearn_dataset
+
+        if not (out / "manifest.json").exists():
+            elements = (self.source, self.target)
+            build_mlearn_dataset(out, self.root, elements, n_valid=valid_size, n_test=self.n_test, seed=self.split_seed)
+
+
+DataSpec = Annotated[SWData | MlearnData, Field(discriminator="kind")]
+
+
+def data_spec(data: dict[str, Any]) -> SWData | MlearnData:
+    """The typed data block of a validated spec (``StudySpec.data`` keeps the plain dict for JSON)."""
+    return TypeAdapter(DataSpec).validate_python(data)
 
 
 class _Source(_Strict):
@@ -221,7 +248,7 @@ class _SpecDocument(_Strict):
     """The YAML document of a study spec, validated by pydantic (one class per data kind)."""
 
     name: str = "study"
-    data: Annotated[SWData | MlearnData, Field(discriminator="kind")]
+    data: DataSpec
     source: _Source = Field(default_factory=_Source)
     model: dict[str, Any] = Field(default_factory=lambda: {"preset": "cpu"})
     train: dict[str, Any] = Field(default_factory=dict)
