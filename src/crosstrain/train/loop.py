@@ -299,46 +299,15 @@ def train(
         trainer.load_state(torch.load(state_path(out), weights_only=True))
         t0 -= trainer.history[-1]["seconds"] if trainer.history else 0.0  # seconds count the whole run
     stopped = "epochs"
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-    ]
     meta = {**(metadata or {}), "training": {**(metadata or {}).get("training", {}), **asdict(cfg)}}
-    with Progress(*columns, disable=not progress or trainer.rank != 0, transient=False) as bar:
+    with _progress(not progress or trainer.rank != 0) as bar:
         task = bar.add_task(f"train {out.name}", total=cfg.epochs, completed=trainer.epoch, status="")
         while trainer.epoch < cfg.epochs:
             train_loss = trainer.train_epoch()
             trainer.epoch += 1
-            due = trainer.epoch % cfg.valid_every == 0 or trainer.epoch == cfg.epochs
-            none: Metrics = {"force_mae": None, "force_rmse": None, "energy_mae": None}
-            metrics = trainer.validate() if due else none
-            record = {
-                "epoch": trainer.epoch,
-                "step": trainer.step,
-                "lr": trainer.lr_at(trainer.step),
-                "train_loss": train_loss,
-                "valid_force_mae": metrics["force_mae"],
-                "valid_force_rmse": metrics["force_rmse"],
-                "valid_energy_mae": metrics.get("energy_mae"),
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-            trainer.history.append(record)
-            chosen = selection_metric(cfg, metrics)
-            improved = chosen is not None and chosen < trainer.best["metric"]
-            if improved:
-                trainer.best = {
-                    "epoch": trainer.epoch,
-                    "metric": chosen,
-                    "force_mae": metrics["force_mae"],
-                    "model": copy.deepcopy(trainer.eval_model().state_dict()),
-                }
+            record, metrics = _after_epoch(trainer, cfg, train_loss, t0)
             if trainer.rank == 0:
-                if improved:
+                if trainer.best["epoch"] == trainer.epoch:
                     save_checkpoint(trainer.eval_model(), out, parent=parent, **_meta_kwargs(meta, trainer))
                 _save_state(state_path(out), trainer.state())
                 _write_log(log_path(out), trainer.history)
@@ -349,6 +318,46 @@ def train(
                 stopped = f"early stopping after {cfg.patience} epochs without improvement"
                 break
     return _finish(trainer, out, parent, meta, stopped, time.perf_counter() - t0)
+
+
+def _progress(disable: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    ]
+    return Progress(*columns, disable=disable, transient=False)
+
+
+def _after_epoch(trainer: _Trainer, cfg: TrainConfig, train_loss: float, t0: float) -> tuple[dict[str, Any], Metrics]:
+    """Validate if due, append the epoch's record to the history and keep the best model."""
+    due = trainer.epoch % cfg.valid_every == 0 or trainer.epoch == cfg.epochs
+    none: Metrics = {"force_mae": None, "force_rmse": None, "energy_mae": None}
+    metrics = trainer.validate() if due else none
+    record = {
+        "epoch": trainer.epoch,
+        "step": trainer.step,
+        "lr": trainer.lr_at(trainer.step),
+        "train_loss": train_loss,
+        "valid_force_mae": metrics["force_mae"],
+        "valid_force_rmse": metrics["force_rmse"],
+        "valid_energy_mae": metrics.get("energy_mae"),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    trainer.history.append(record)
+    chosen = selection_metric(cfg, metrics)
+    if chosen is not None and chosen < trainer.best["metric"]:
+        trainer.best = {
+            "epoch": trainer.epoch,
+            "metric": chosen,
+            "force_mae": metrics["force_mae"],
+            "model": copy.deepcopy(trainer.eval_model().state_dict()),
+        }
+    return record, metrics
 
 
 def _status(trainer: _Trainer, train_loss: float, metrics: Metrics) -> str:

@@ -61,7 +61,7 @@ def fit(
     progress = progress and rank == 0
     config = with_request(config, parent, element_map)
     s = start(config, data, replay_data=replay_data, device=device)
-    model, train_set, init, parent_ckpt, train_structures = s.model, s.train_set, s.init, s.parent, s.structures
+    model, train_set, init, parent_ckpt = s.model, s.train_set, s.init, s.parent
     valid_structures = None
     if valid is not None:
         valid_structures = as_structures(valid, ("forces",))
@@ -69,15 +69,7 @@ def fit(
     report: FitReport = {"init": init.info, "selected_on": "validation data" if valid_set else "training data"}
     if parent_ckpt is not None:
         report["zero_shot"] = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
-    metadata = {
-        "data_fingerprint": fingerprint(train_structures),
-        "data_stats": {**(parent_ckpt.meta.data_stats if parent_ckpt else {}), **data_stats(train_set)},
-        "transfer": init.info,
-        "config": config.to_dict(),
-        "n_train": len(train_structures),
-        "n_replay": s.n_replay,
-        "n_valid": len(valid_structures or []),
-    }
+    metadata = _fit_metadata(config, s, len(valid_structures or []))
     result = train(
         model,
         train_set,
@@ -107,6 +99,19 @@ def fit(
         }
     )
     return result, report
+
+
+def _fit_metadata(config: Config, s: Start, n_valid: int) -> dict[str, Any]:
+    """What a fitted checkpoint records about its data, its start and its configuration."""
+    return {
+        "data_fingerprint": fingerprint(s.structures),
+        "data_stats": {**(s.parent.meta.data_stats if s.parent else {}), **data_stats(s.train_set)},
+        "transfer": s.init.info,
+        "config": config.to_dict(),
+        "n_train": len(s.structures),
+        "n_replay": s.n_replay,
+        "n_valid": n_valid,
+    }
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,11 @@ from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.provenance import provenance
 from crosstrain.report import markdown_table, save_figure, write_report
+from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import evaluate
 from crosstrain.train.pipeline import fit, zero_shot
+from crosstrain.train.records import Metrics
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,47 @@ def run_demo(
     si_ckpt, si_report = _source_model(models, sc, scale, dft, si_train, si_valid, log)
     rng = np.random.default_rng(0)
     ge_train = [ge_pool[i] for i in sorted(rng.permutation(len(ge_pool))[: sc.ge_samples])]
+    reports, tests = _ge_stage(models, sc, dft, si_ckpt, si_valid, ge_train, ge_valid, ge_test, log)
+    log("5/5 MD stability and phonon density of states of Ge (transfer, scratch, SW reference)")
+    # the data's own equilibrium: SW's lattice constant, or the mean cell of the DFT 64-atom MD runs
+    a0 = 5.654 if not dft else _dft_lattice_constant(ge_pool + ge_valid + ge_test)
+    md = _md_stage(out, models, sc, reference=not dft, a0=a0)
+    md_settings = (
+        f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
+        f"{', '.join(f'{t:g}' for t in sc.md_temperatures)} K; PDOS from {sc.pdos_steps} fs of NVE at 300 K"
+    )
+    result = {
+        "scale": scale,
+        "data": "mlearn DFT (PBE)" if dft else "Stillinger-Weber (LAMMPS)",
+        "n_si_train": len(si_train),
+        "n_ge_train": len(ge_train),
+        "n_ge_test": len(ge_test),
+        "si": si_report,
+        "ge": reports,
+        "ge_test": tests,
+        "md": md,
+        "md_settings": md_settings,
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        **provenance(),
+    }
+    write_text(out / "demo.json", json.dumps(result, indent=2, default=str))
+    _write_demo_report(out, result)
+    return result
+
+
+def _ge_stage(
+    models: Path,
+    sc: DemoScale,
+    dft: bool,
+    si_ckpt: Path,
+    si_valid: list[Structure],
+    ge_train: list[Structure],
+    ge_valid: list[Structure],
+    ge_test: list[Structure],
+    log: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, Metrics]]:
+    """Stages 3 and 4: the Ge models (transfer and scratch) and their zero-shot starts, all
+    evaluated on the same test set."""
     batch = min(2, len(ge_train))
     epochs = max(1, sc.ge_steps // int(np.ceil(len(ge_train) / batch)))
     log(f"3/5 Ge models from {len(ge_train)} Ge structures: transfer (full) and scratch, {epochs} epochs each")
@@ -181,31 +225,7 @@ def run_demo(
         model = load_checkpoint(models / f"ge_{strategy}.ckpt").model
         key = "group" if dft else "temperature"
         tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=(key,))
-    log("5/5 MD stability and phonon density of states of Ge (transfer, scratch, SW reference)")
-    # the data's own equilibrium: SW's lattice constant, or the mean cell of the DFT 64-atom MD runs
-    a0 = 5.654 if not dft else _dft_lattice_constant(ge_pool + ge_valid + ge_test)
-    md = _md_stage(out, models, sc, reference=not dft, a0=a0)
-    md_settings = (
-        f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
-        f"{', '.join(f'{t:g}' for t in sc.md_temperatures)} K; PDOS from {sc.pdos_steps} fs of NVE at 300 K"
-    )
-    result = {
-        "scale": scale,
-        "data": "mlearn DFT (PBE)" if dft else "Stillinger-Weber (LAMMPS)",
-        "n_si_train": len(si_train),
-        "n_ge_train": len(ge_train),
-        "n_ge_test": len(ge_test),
-        "si": si_report,
-        "ge": reports,
-        "ge_test": tests,
-        "md": md,
-        "md_settings": md_settings,
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-        **provenance(),
-    }
-    write_text(out / "demo.json", json.dumps(result, indent=2, default=str))
-    _write_demo_report(out, result)
-    return result
+    return reports, tests
 
 
 def _md_stage(out: Path, models: Path, sc: DemoScale, reference: bool = True, a0: float = 5.654) -> dict[str, Any]:
@@ -361,19 +381,13 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
         ]
         for s in ("full", "scratch")
     ]
-    rescaled_zero = zero["rescaled"]["zero_shot_test"]["test"]["force_mae"]
     md = "\n".join(
         [
             "# crosstrain demo: Si → Ge transfer learning",
             "",
             headline(result),
             "",
-            f"Zero-shot on the same test set (no Ge training step; energy reference and, for `rescaled`, the "
-            f"scales fitted on the {result['n_ge_train']} training structures): "
-            f"`full` {zero['full']['zero_shot_test']['test']['force_mae']:.3f} eV/Å, "
-            f"`rescaled` {rescaled_zero:.3f} eV/Å (length and energy scales "
-            f"{zero['rescaled']['init']['scales']['Ge']['length_scale']:.3f}, "
-            f"{zero['rescaled']['init']['scales']['Ge']['energy_scale']:.3f}).",
+            _zero_shot_line(result),
             "",
             "## Ge test errors",
             "",
@@ -399,19 +413,38 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
             "",
             "## What was done",
             "",
-            f"- {result['data']} data: {result['n_si_train']} Si training structures; "
-            f"{result['n_ge_train']} Ge training structures; {result['n_ge_test']} Ge test structures.",
-            f"- Si model{' (shipped: ' + result['si']['shipped'] + ')' if result['si'].get('shipped') else ''} "
-            f"validation force MAE: {result['si']['valid']['force_mae']:.3f} eV/Å.",
-            (
-                "- CPU preset DimeNet++, the dft-cpu recipe (energies, forces and stress; cosine decay), identical "
-                "settings and the same least-squares energy reference at the start for transfer and scratch."
-                if result["data"].startswith("mlearn")
-                else "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings "
-                "and the same least-squares energy reference at the start for transfer and scratch."
-            ),
-            f"- MD stability: {result['md_settings']}.",
-            f"- Wall time {result['wall_seconds']:.0f} s. All numbers: demo.json.",
+            *_what_was_done(result),
         ]
     )
     write_report(out, "report", "crosstrain demo", md + "\n")
+
+
+def _zero_shot_line(result: dict[str, Any]) -> str:
+    zero = result["ge"]
+    scales = zero["rescaled"]["init"]["scales"]["Ge"]
+    return (
+        f"Zero-shot on the same test set (no Ge training step; energy reference and, for `rescaled`, the "
+        f"scales fitted on the {result['n_ge_train']} training structures): "
+        f"`full` {zero['full']['zero_shot_test']['test']['force_mae']:.3f} eV/Å, "
+        f"`rescaled` {zero['rescaled']['zero_shot_test']['test']['force_mae']:.3f} eV/Å (length and energy scales "
+        f"{scales['length_scale']:.3f}, "
+        f"{scales['energy_scale']:.3f})."
+    )
+
+
+def _what_was_done(result: dict[str, Any]) -> list[str]:
+    return [
+        f"- {result['data']} data: {result['n_si_train']} Si training structures; "
+        f"{result['n_ge_train']} Ge training structures; {result['n_ge_test']} Ge test structures.",
+        f"- Si model{' (shipped: ' + result['si']['shipped'] + ')' if result['si'].get('shipped') else ''} "
+        f"validation force MAE: {result['si']['valid']['force_mae']:.3f} eV/Å.",
+        (
+            "- CPU preset DimeNet++, the dft-cpu recipe (energies, forces and stress; cosine decay), identical "
+            "settings and the same least-squares energy reference at the start for transfer and scratch."
+            if result["data"].startswith("mlearn")
+            else "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings "
+            "and the same least-squares energy reference at the start for transfer and scratch."
+        ),
+        f"- MD stability: {result['md_settings']}.",
+        f"- Wall time {result['wall_seconds']:.0f} s. All numbers: demo.json.",
+    ]

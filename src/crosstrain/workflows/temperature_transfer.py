@@ -84,29 +84,7 @@ def temperature_transfer(
         raise DataFileError(f"{d}: {len(pool)} training structures at that temperature, {models} models asked for")
     picks = [pool[int(i)] for i in np.random.default_rng(seed).permutation(len(pool))[:models]]
     t_train = float(picks[0].info["temperature"])
-    every = max(1, steps // 10)
-    architecture = asdict(load_checkpoint(resolve_model(source)).model.config)  # scratch gets the same network
-    trained: dict[str, Any] = {}
-    for k, pick in enumerate(picks):
-        for strategy in ("full", "scratch"):
-            cfg = config_from_dict({
-                "model": architecture,
-                "train": {"epochs": steps, "batch_size": 1, "lr": lr, "lr_decay": 0.1, "seed": seed + k,
-                          "valid_every": every},
-                "transfer": {"strategy": strategy},
-            })  # fmt: skip
-            ckpt = folder / f"{element}_{strategy}_{k}.ckpt"
-            _train(
-                f"{strategy} {k + 1}/{models}",
-                ckpt,
-                log,
-                config=cfg,
-                data=[pick],
-                valid=valid,
-                parent=source,
-                element_map={element: source_element},
-            )  # fmt: skip  (scratch ignores the parent)
-            trained[f"{strategy} {k}"] = load_checkpoint(ckpt).model
+    trained = _train_arms(picks, valid, source, folder, element, source_element, steps, lr, seed, log)
     if reference is not None:
         trained["reference"] = load_checkpoint(reference).model
     log(f"force errors on {len(test)} test structures")
@@ -139,6 +117,46 @@ def temperature_transfer(
     write_text(folder / "temperature_transfer.json", json.dumps(result, indent=2))
     _report(result, folder)
     return result
+
+
+def _train_arms(
+    picks: list[Structure],
+    valid: list[Structure],
+    source: str | Path,
+    folder: Path,
+    element: str,
+    source_element: str,
+    steps: int,
+    lr: float,
+    seed: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """One ``full`` and one ``scratch`` model per picked structure (same network, same seed)."""
+    models = len(picks)
+    every = max(1, steps // 10)
+    architecture = asdict(load_checkpoint(resolve_model(source)).model.config)  # scratch gets the same network
+    trained: dict[str, Any] = {}
+    for k, pick in enumerate(picks):
+        for strategy in ("full", "scratch"):
+            cfg = config_from_dict({
+                "model": architecture,
+                "train": {"epochs": steps, "batch_size": 1, "lr": lr, "lr_decay": 0.1, "seed": seed + k,
+                          "valid_every": every},
+                "transfer": {"strategy": strategy},
+            })  # fmt: skip
+            ckpt = folder / f"{element}_{strategy}_{k}.ckpt"
+            _train(
+                f"{strategy} {k + 1}/{models}",
+                ckpt,
+                log,
+                config=cfg,
+                data=[pick],
+                valid=valid,
+                parent=source,
+                element_map={element: source_element},
+            )  # fmt: skip  (scratch ignores the parent)
+            trained[f"{strategy} {k}"] = load_checkpoint(ckpt).model
+    return trained
 
 
 def _pooled(each: dict[str, dict[str, list[float]]], arm: str) -> dict[str, list[float]]:
