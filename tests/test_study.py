@@ -82,6 +82,7 @@ def test_paper_specs_follow_the_paper():
         ({"search": {"space": {"lr": {"low": 1, "high": 0.1}}}}, "low < high"),
         ({"data": {"kind": "vasp"}}, "data.kind"),
         ({"grid": {"sized": [1]}}, "unknown key"),
+        ({"search": {"space": {"warmup_steps": {"low": 0, "high": 50}}}}, "add int: true"),
     ],
 )
 def test_bad_specs_are_clear_errors(change, message):

@@ -351,6 +351,12 @@ def test_config_reads_exponent_floats_and_rejects_text(tmp_path):
     assert (cfg.train.lr, cfg.train.lr_decay, cfg.train.stress_weight) == (1e-3, 5e-2, 0.2)
     with pytest.raises(ConfigError, match="train.lr: Input should be a valid number"):
         load_config(None, ["train.lr=fast"])
+    assert load_config(None, ["train.epochs=1e2"]).train.epochs == 100  # a whole number, however written
+    with pytest.raises(ConfigError, match="train.warmup_steps: Input should be a valid integer, got 12.7"):
+        load_config(None, ["train.warmup_steps=12.7"])
+    assert load_config(None, ["transfer.element_map={32: 14}"]).transfer.element_map == {"Ge": "Si"}
+    with pytest.raises(ConfigError, match="transfer.element_map: unknown chemical element"):
+        load_config(None, ["transfer.element_map={Ge: Xx}"])
 
 
 def test_replay_keeps_the_source_element_in_the_training_set(sw, si_parent, tmp_path):

@@ -80,7 +80,7 @@ class TrainConfig:
     seed: Count = 0
     dtype: Literal["float32", "float64"] = "float32"
     device: str = "cpu"
-    threads: Positive | None = None
+    threads: Annotated[Count, Field(ge=0)] | None = None  # None or 0: leave torch's thread count alone
     stage_two: Annotated[Number, Field(ge=0, lt=1)] | None = None  # fraction of the steps after which stage two applies
     stage_two_energy_weight: Weight | None = None
     stage_two_forces_weight: Weight | None = None
@@ -118,9 +118,12 @@ class TransferConfig:
     def _path_as_text(cls, value: Any) -> Any:
         return None if value is None else str(value)
 
-    @field_validator("element_map", mode="after")
+    @field_validator("element_map", mode="before")
     @classmethod
-    def _element_symbols(cls, value: dict[str, str]) -> dict[str, str]:
+    def _element_symbols(cls, value: Any) -> Any:
+        """Symbols or atomic numbers, e.g. ``{"Ge": "Si"}`` or ``{32: 14}``, stored as symbols."""
+        if not isinstance(value, dict):
+            raise ValueError("must map target to parent elements, e.g. {Ge: Si}")
         try:
             return {symbol(to_atomic_number(t)): symbol(to_atomic_number(s)) for t, s in value.items()}
         except SpeciesError as exc:

@@ -8,7 +8,8 @@ A class decorated with :func:`settings` is a pydantic dataclass (frozen, unknown
 so ``dataclasses.replace``/``asdict``/pickling work as for any dataclass and every construction
 is validated. A bad value raises ``ConfigError("train.lr: Input should be greater than 0, got -1")``
 instead of pydantic's multi-line report. :data:`Number` and :data:`Count` refuse strings and
-booleans (``lr: "1e-3 "`` is a typo, not a number) and accept NumPy scalars.
+booleans (``lr: "1e-3 "`` is a typo, not a number) and accept NumPy scalars; :data:`Count`
+accepts whole floats (``epochs: 1e2``) and refuses others (``warmup_steps: 12.7``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,15 @@ def _python_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _whole_number(value: Any) -> Any:
+    value = _python_scalar(value)
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 #: A real number (ints accepted); strings and booleans are refused.
 Number = Annotated[float, BeforeValidator(_python_scalar), Strict()]
-#: An integer; floats, strings and booleans are refused.
-Count = Annotated[int, BeforeValidator(_python_scalar), Strict()]
+#: An integer (whole floats such as ``1e2`` accepted); other floats, strings and booleans are refused.
+Count = Annotated[int, BeforeValidator(_whole_number), Strict()]
 
 T = TypeVar("T")
 
@@ -44,8 +50,9 @@ def one_line(exc: ValidationError, section: str = "", known: tuple[str, ...] = (
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
         message = "unknown key" + (f" (known: {', '.join(known)})" if known else "")
-    elif first["loc"] and "input" in first:
-        message += f", got {first['input']!r}"
+    elif first["loc"] and "input" in first and first["type"] != "missing":
+        shown = repr(first["input"])
+        message += f", got {shown if len(shown) <= 60 else shown[:57] + '...'}"
     extra = f" (more: {len(exc.errors()) - 1})" if len(exc.errors()) > 1 else ""
     return f"{where}: {message}{extra}"
 

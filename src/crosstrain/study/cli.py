@@ -41,7 +41,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
         )
     console = Console()
     spec = load_spec(args.spec)
-    if args.mlearn:
+    if args.mlearn and spec.data["kind"] == "mlearn":  # SW specs make their data; --mlearn does not apply
         spec = dataclasses.replace(spec, data={**spec.data, "root": args.mlearn})
     doc = run_study(
         spec,

@@ -25,7 +25,7 @@ import copy
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_type_hints
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
@@ -38,6 +38,9 @@ DATA_KINDS = ("sw", "mlearn")
 #: search-space names that are not ``train`` settings
 STUDY_PARAMS = ("steps", "patience", "l2sp_alpha")
 _TRAIN_PARAMS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "device", "threads", "dtype"))
+_INTEGER_PARAMS = ("steps", "patience") + tuple(
+    name for name, t in get_type_hints(TrainConfig).items() if t is int or int in get_args(t)
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class SearchParam:
             raise ConfigError(f"search.space.{name}: low and high must be numbers") from None
         if not low < high or (d.get("log") and low <= 0):
             raise ConfigError(f"search.space.{name}: need low < high (and low > 0 for log)")
+        if name in _INTEGER_PARAMS and not d.get("int"):
+            raise ConfigError(f"search.space.{name}: a whole-number setting; add int: true")
         return cls(name, low, high, bool(d.get("log", False)), bool(d.get("int", False)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,7 +205,10 @@ DataSpec = Annotated[SWData | MlearnData, Field(discriminator="kind")]
 
 def data_spec(data: dict[str, Any]) -> SWData | MlearnData:
     """The typed data block of a validated spec (``StudySpec.data`` keeps the plain dict for JSON)."""
-    return TypeAdapter(DataSpec).validate_python(data)
+    try:
+        return TypeAdapter(DataSpec).validate_python(data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
 
 
 class _Source(_Strict):
