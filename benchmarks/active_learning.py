@@ -100,6 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parent", default="si-dft5")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--only-seeds", type=int, nargs="+", dest="only_seeds", help="these seeds only (e.g. a second process)"
+    )
     parser.add_argument("--budget", type=int, default=24)
     parser.add_argument("--initial", type=int, default=4)
     parser.add_argument("--batch", type=int, default=4)
@@ -121,7 +124,7 @@ def main() -> None:
     labels = label_structures(geometries, Path(args.out) / "test", dft, workers=args.workers)
     test = [lab.apply(s) for s, lab in zip(geometries, labels.labels) if lab.ok]
     runs: dict[str, dict[int, dict[str, Any]]] = {arm: {} for arm in args.arms}
-    for seed in range(args.seeds):  # seed by seed, so that a partial result is already paired
+    for seed in args.only_seeds or range(args.seeds):  # seed by seed: a partial result is already paired
         for arm in args.arms:
             runs[arm][seed] = run_arm(arm, seed, args, test)
             out = {"settings": {**vars(args), "dft_sha256": dft.sha256}, "test_structures": len(test),

@@ -57,6 +57,10 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     assert again["rounds"][1]["choice"]["picks"] == picks  # the same choice, read back
     text = write_report(again, out).read_text()
     assert "| 1 | 3 | 3 |" in text and "round 1: " in text
+    # a finished run run again is read back: no training, no stability MD
+    stamp = (out / "final-003calls.ckpt").stat().st_mtime_ns
+    assert run_active(request(), out, log=lambda m: None)["final"] == again["final"]
+    assert (out / "final-003calls.ckpt").stat().st_mtime_ns == stamp
     # a resumed run keeps its settings: another seed is refused, a larger budget is not
     with pytest.raises(ConfigError, match="other settings"):
         run_active(request(seed=1), out, log=lambda m: None)

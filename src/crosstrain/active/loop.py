@@ -126,8 +126,10 @@ def run_active(request: Request, out: str | Path, log: Log = print) -> dict[str,
         if len(chosen) >= request.active.budget:
             state["stopped"] = f"the budget of {request.active.budget} DFT calls is spent"
             break
-    state["final"] = _final(request, out, chosen, members, log)
-    _save_state(out, state)
+    done = state.get("final")
+    if not (done and done["dft_calls"] == len(chosen) and Path(done["checkpoint"]).is_file()):  # never redone
+        state["final"] = _final(request, out, chosen, members, log)
+        _save_state(out, state)
     return state
 
 
