@@ -17,6 +17,7 @@ be asked about them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,20 @@ def _min_distance(atoms: Atoms) -> float:
 
     d = neighbor_list("d", atoms, 3.0)
     return float(d.min()) if d.size else np.inf
+
+
+def stability_of(checkpoint: Path, element: str, temperatures: Sequence[float], ps: float) -> dict[str, Any]:
+    """Langevin MD of the 64-atom cell at the model's lattice constant: 2 runs per temperature,
+    batched (:func:`crosstrain.md.stability.stability`)."""
+    from crosstrain.analysis.crystal import diamond
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.md.run import MDSettings
+    from crosstrain.md.stability import stability
+
+    a = model_lattice_constant(element, CrosstrainCalculator(checkpoint))
+    steps = max(10, int(round(ps * 1000)))
+    model = load_checkpoint(checkpoint).model
+    result = stability(diamond(element, a, 2), None, list(temperatures), 2, MDSettings(steps=steps), model=model)
+    runs = [t["fraction_stable"] for t in result["by_temperature"].values()]
+    return {"a0": a, "fraction_stable": sum(runs) / len(runs), **result}

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from crosstrain.active.committee import committee_forces, force_deviation, train_member
-from crosstrain.active.explore import KINDS, ExploreSettings, base_cell, explore
+from crosstrain.active.explore import KINDS, ExploreSettings, base_cell, explore, stability_of
 from crosstrain.active.select import MODES, Pick, select
 from crosstrain.config import Config
 from crosstrain.data.extxyz import read_structures, write_structures
@@ -274,15 +274,14 @@ def _evaluate(checkpoint: Path, test: list[Structure]) -> Metrics:
 
 
 def _final(request: Request, out: Path, chosen: list[Structure], previous: list[Path] | None, log: Log) -> dict:
-    from crosstrain.active.report import stability_of
-
     labelled = _labelled(out, len(chosen))
     final = train_member(request.config, labelled, out / f"final-{len(chosen):03d}calls.ckpt", 0, request.active.seed,
                          request.active.final_steps, previous[0] if previous else None)  # fmt: skip
     result: dict[str, Any] = {"checkpoint": str(final), "dft_calls": len(chosen), "labels": len(labelled)}
     if request.test:
         result["test"] = _evaluate(final, request.test)
-    result["stability"] = stability_of(final, request, out)
+    active = request.active
+    result["stability"] = stability_of(final, request.element, active.stability_temperatures, active.stability_ps)
     log(f"final model {final}: {len(labelled)} labels, stable MD {result['stability']['fraction_stable']:.0%}")
     return result
 

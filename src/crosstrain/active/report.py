@@ -4,31 +4,9 @@ chosen and why, where the time went, and whether the final model runs stable MD.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crosstrain.io.atomic import write_text
-
-if TYPE_CHECKING:
-    from crosstrain.active.loop import Request
-
-
-def stability_of(checkpoint: Path, request: Request, out: Path) -> dict[str, Any]:
-    """Langevin MD of the 64-atom cell at the model's lattice constant: 2 runs per temperature,
-    batched (:func:`crosstrain.md.stability.stability`)."""
-    from crosstrain.active.explore import model_lattice_constant
-    from crosstrain.analysis.crystal import diamond
-    from crosstrain.calculator import CrosstrainCalculator
-    from crosstrain.io.checkpoint import load_checkpoint
-    from crosstrain.md.run import MDSettings
-    from crosstrain.md.stability import stability
-
-    a = model_lattice_constant(request.element, CrosstrainCalculator(checkpoint))
-    steps = max(10, int(round(request.active.stability_ps * 1000)))
-    model = load_checkpoint(checkpoint).model
-    temps = list(request.active.stability_temperatures)
-    result = stability(diamond(request.element, a, 2), None, temps, 2, MDSettings(steps=steps), model=model)
-    runs = [t["fraction_stable"] for t in result["by_temperature"].values()]
-    return {"a0": a, "fraction_stable": sum(runs) / len(runs), **result}
 
 
 def markdown(state: dict[str, Any]) -> str:
