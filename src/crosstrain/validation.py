@@ -73,7 +73,7 @@ def settings(section: str) -> Any:
             except ValidationError as exc:
                 raise ConfigError(one_line(exc, section, known)) from None
 
-        validated.__init__ = __init__  # type: ignore[method-assign]
+        validated.__init__ = __init__  # type: ignore[method-assign]  # one-line ConfigErrors on every construction
         return validated  # type: ignore[return-value]  # the same class, now a pydantic dataclass
 
     return wrap
