@@ -22,11 +22,10 @@ from pydantic import Field, field_validator, model_validator
 from crosstrain.errors import ConfigError, SpeciesError
 from crosstrain.model.config import DimeNetConfig, preset
 from crosstrain.species import symbol, to_atomic_number
-from crosstrain.validation import Count, Number, settings
+from crosstrain.validation import Count, Number, Positive, PositiveNumber, settings
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
 Weight = Annotated[Number, Field(ge=0)]  # a loss or penalty weight
-Positive = Annotated[Count, Field(ge=1)]
 
 
 class Strategy(StrEnum):
@@ -67,13 +66,13 @@ class TrainConfig:
     energy_weight: Weight = 1.0
     forces_weight: Weight = 1.0
     stress_weight: Weight = 0.1
-    lr: Annotated[Number, Field(gt=0)] = 1e-3
+    lr: PositiveNumber = 1e-3
     lr_decay: Annotated[Number, Field(gt=0, le=1)] = 0.01
     schedule: Literal["exponential", "cosine"] = "exponential"
     warmup_steps: Annotated[Count, Field(ge=0)] = 0
     epochs: Positive = 100
     batch_size: Positive = 4
-    grad_clip: Annotated[Number, Field(gt=0)] | None = 10.0
+    grad_clip: PositiveNumber | None = 10.0
     ema_decay: Annotated[Number, Field(gt=0, lt=1)] | None = None
     patience: Positive | None = None  # epochs without validation improvement before stopping
     valid_every: Positive = 1  # epochs between validations (the last epoch is always validated)
@@ -106,12 +105,12 @@ class TransferConfig:
     parent: str | None = None
     element_map: dict[str, str] = field(default_factory=dict)
     l2sp_alpha: Weight = 1e-3
-    length_scale: Annotated[Number, Field(gt=0)] | None = None  # rescaled: target lengths x scale = source lengths
-    energy_scale: Annotated[Number, Field(gt=0)] | None = None  # rescaled: target energies = scale x source energies
+    length_scale: PositiveNumber | None = None  # rescaled: target lengths x scale = source lengths
+    energy_scale: PositiveNumber | None = None  # rescaled: target energies = scale x source energies
     # rescaled: fit the scales on the forces (default) or on the training loss (energies and stress
     # too); measured at n = 22 on mlearn Ge: "loss" 14.1 vs 9.4 meV/atom, forces alike (README)
     scale_fit: Literal["forces", "loss"] = "forces"
-    replay_ratio: Annotated[Number, Field(gt=0)] = 1.0  # replay: parent-data structures per target structure
+    replay_ratio: PositiveNumber = 1.0  # replay: parent-data structures per target structure
 
     @field_validator("parent", mode="before")
     @classmethod

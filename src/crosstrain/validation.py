@@ -37,6 +37,9 @@ def _whole_number(value: Any) -> Any:
 Number = Annotated[float, BeforeValidator(_python_scalar), Strict()]
 #: An integer (whole floats such as ``1e2`` accepted); other floats, strings and booleans are refused.
 Count = Annotated[int, BeforeValidator(_whole_number), Strict()]
+#: A number > 0 and an integer >= 1.
+PositiveNumber = Annotated[Number, Field(gt=0)]
+Positive = Annotated[Count, Field(ge=1)]
 
 T = TypeVar("T")
 

@@ -8,9 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from crosstrain.errors import ConfigError
-from crosstrain.validation import Count, Number, settings
-
-Positive = Annotated[Count, Field(ge=1)]
+from crosstrain.validation import Count, Positive, PositiveNumber, settings
 
 
 @settings("model")
@@ -30,7 +28,7 @@ class DimeNetConfig:
     num_spherical: Positive = 7
     num_radial: Positive = 6
     envelope_p: Annotated[Count, Field(ge=2)] = 6
-    cutoff: Annotated[Number, Field(gt=0)] = 5.0  # Å
+    cutoff: PositiveNumber = 5.0  # Å
     num_before_skip: Annotated[Count, Field(ge=0)] = 1
     num_after_skip: Annotated[Count, Field(ge=0)] = 2
     num_output_layers: Positive = 3

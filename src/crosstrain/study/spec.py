@@ -38,9 +38,9 @@ DATA_KINDS = ("sw", "mlearn")
 #: search-space names that are not ``train`` settings
 STUDY_PARAMS = ("steps", "patience", "l2sp_alpha")
 _TRAIN_PARAMS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "device", "threads", "dtype"))
-_INTEGER_PARAMS = ("steps", "patience") + tuple(
+_INTEGER_PARAMS = {"steps", "patience"} | {
     name for name, t in get_type_hints(TrainConfig).items() if t is int or int in get_args(t)
-)
+}
 
 
 @dataclass(frozen=True)
