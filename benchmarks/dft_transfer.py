@@ -7,8 +7,7 @@ model selection and the same leak-free test set (the ``crosstrain data mlearn`` 
 shipped mlearn Ge data, seed 0: 25 test structures that share no family with training or
 validation). Seed ``s`` draws the ``n`` training
 structures from the training pool and seeds the model; every strategy sees the same draw for a
-seed, so arms are compared seed by seed (``--draw stratified``: the mlearn groups take
-turns). Transfer arms also record their zero-shot start on
+seed, so arms are compared seed by seed. Transfer arms also record their zero-shot start on
 the test set (the parent with its fits on the n structures, no training step). Diverged runs
 are recorded and counted. Each run is saved as it finishes, so a killed benchmark resumes.
 
@@ -44,22 +43,9 @@ def source_valid() -> list:
     return mlearn_split({"element": "Si", "valid": 22, "test": 0, "seed": 0})["valid"]
 
 
-def draw(pool: list, n: int, seed: int, how: str = "random") -> list:
-    """The ``n`` training structures of ``seed``: a uniform random draw from the pool, or
-    ``stratified``: the mlearn groups (AIMD, elastic, surface, vacancy) take turns, each giving
-    its next structure in a random order, so that every kind of structure is in the set as
-    equally as the pool allows (what a user picking a few DFT calculations by hand would do)."""
-    rng = np.random.default_rng(10_000 + seed)
-    order = rng.permutation(len(pool))
-    if how == "stratified":
-        groups: dict[str, list[int]] = {}
-        for i in order.tolist():
-            groups.setdefault(str(pool[i].info.get("group", "")), []).append(i)
-        queues = [groups[g] for g in sorted(groups)]
-        order = np.array([q[k] for k in range(max(map(len, queues))) for q in queues if k < len(q)])
-    elif how != "random":
-        raise ValueError(f"unknown draw {how!r} (random or stratified)")
-    return [pool[i] for i in sorted(order[:n].tolist())]
+def draw(pool: list, n: int, seed: int) -> list:
+    order = np.random.default_rng(10_000 + seed).permutation(len(pool))[:n]
+    return [pool[i] for i in sorted(order.tolist())]
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +61,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(job["threads"])
     data = split_data()
-    train = draw(data["train"], job["n"], job["seed"], job.get("draw", "random"))
+    train = draw(data["train"], job["n"], job["seed"])
     strategy, out = job["strategy"], Path(job["dir"])
     epochs = max(1, math.ceil(job["steps"] / math.ceil(len(train) / job["batch_size"])))
     base = strategy.removesuffix("-zero-shot")
@@ -172,12 +158,6 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1800, help="gradient steps per model (same for every arm)")
     parser.add_argument("--batch-size", type=int, default=4, dest="batch_size")
-    parser.add_argument(
-        "--draw",
-        choices=["random", "stratified"],
-        default="random",
-        help="how a seed draws the n training structures (stratified: groups take turns)",
-    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="threads per worker")
     parser.add_argument("--dir", default="runs/dft_transfer", help="checkpoints and per-run JSON")
@@ -202,7 +182,6 @@ def main() -> None:
             "batch_size": args.batch_size,
             "threads": args.threads,
             "dir": str(out),
-            "draw": args.draw,
         }  # fmt: skip
         for n in args.sizes
         for seed in range(args.seeds)
