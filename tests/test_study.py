@@ -113,6 +113,23 @@ def test_training_budget_in_steps():
     assert big.train.epochs == 7 and big.train.seed == 3 and big.transfer.strategy == "scratch"
 
 
+def test_a_strategys_own_settings_are_searched_for_it_alone():
+    from crosstrain.study.jobs import training_config
+    from crosstrain.study.worker import search_space
+
+    space = {"lr": {"low": 1e-3, "high": 1e-2}, "l2sp_alpha": {"low": 1e-4, "high": 1e-1, "log": True},
+             "replay_ratio": [0.5, 1.0]}  # fmt: skip
+    spec = spec_from_dict({**TINY, "grid": {**TINY["grid"], "strategies": ["scratch", "l2sp", "replay"]},
+                           "search": {**TINY["search"], "space": space}})  # fmt: skip
+    assert [p.name for p in search_space(spec, "scratch")] == ["lr"]
+    assert [p.name for p in search_space(spec, "l2sp")] == ["lr", "l2sp_alpha"]
+    assert [p.name for p in search_space(spec, "replay")] == ["lr", "replay_ratio"]
+    params = {"l2sp_alpha": 0.05, "replay_ratio": 0.5}
+    assert training_config(spec, "l2sp", 4, 0, params).transfer.l2sp_alpha == 0.05
+    replay = training_config(spec, "replay", 4, 0, params).transfer
+    assert replay.replay_ratio == 0.5 and replay.l2sp_alpha == 1e-3  # not l2sp's
+
+
 # -------------------------------------------------------------------------------- the study
 
 

@@ -201,6 +201,18 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(sw, tmp_path, monkeypatch
     assert meta["best_epoch"] in (1, 2)
 
 
+def test_every_strategy_is_one_rule_and_its_settings_are_transfer_settings():
+    from dataclasses import fields
+
+    from crosstrain.config import STRATEGY_SETTINGS, Strategy, TransferConfig
+    from crosstrain.train.transfer import RULES
+
+    assert set(RULES) == {s for s in Strategy if s.needs_parent}  # scratch alone has no parent
+    names = {f.name for f in fields(TransferConfig)}
+    assert set(STRATEGY_SETTINGS) <= set(Strategy)
+    assert all(set(s.settings) <= names for s in Strategy)
+
+
 @pytest.mark.parametrize("strategy", ["freeze", "l2sp", "rescaled"])
 def test_other_strategies_run_and_record_themselves(sw, si_parent, tmp_path, strategy):
     out, _ = si_parent

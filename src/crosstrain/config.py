@@ -42,8 +42,21 @@ class Strategy(StrEnum):
     def needs_parent(self) -> bool:
         return self is not Strategy.SCRATCH
 
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The ``TransferConfig`` fields that belong to this strategy alone (a study searches them
+        only for it)."""
+        return STRATEGY_SETTINGS.get(self, ())
+
 
 STRATEGIES = tuple(s.value for s in Strategy)
+# What a strategy does lives in crosstrain.train.transfer (its RULES); its own settings are here,
+# beside the fields they name. A new strategy: its name above, its settings here, its rule there.
+STRATEGY_SETTINGS: dict[Strategy, tuple[str, ...]] = {
+    Strategy.RESCALED: ("length_scale", "energy_scale", "scale_fit"),
+    Strategy.L2SP: ("l2sp_alpha",),
+    Strategy.REPLAY: ("replay_ratio",),
+}
 
 
 @settings("train")

@@ -1,9 +1,9 @@
 """One unit of study work: train a target-element model for (strategy, size, seed, settings).
 
 Hyperparameters arrive as a flat mapping of search-space names (``lr``, ``batch_size``,
-``steps``, ``patience`` in validations, ``l2sp_alpha``, ...) on top of the spec's base ``train``
-settings. The training budget is given in gradient steps and turned into epochs here, so every
-size gets the same number of updates.
+``steps``, ``patience`` in validations, a strategy's own settings such as ``l2sp_alpha``) on top
+of the spec's base ``train`` settings. The training budget is given in gradient steps and turned
+into epochs here, so every size gets the same number of updates.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from crosstrain.config import Config, config_from_dict
+from crosstrain.config import Config, Strategy, config_from_dict
 from crosstrain.study.data import StudyData, draw
 from crosstrain.study.spec import STUDY_PARAMS, StudySpec
 from crosstrain.train.batches import Dataset
@@ -31,8 +31,7 @@ def training_config(spec: StudySpec, strategy: str, size: int, seed: int, params
     every = max(1, epochs // spec.validations)
     patience = params.get("patience", spec.train.get("patience"))
     transfer: dict[str, Any] = {"strategy": strategy}
-    if strategy == "l2sp" and "l2sp_alpha" in params:
-        transfer["l2sp_alpha"] = params["l2sp_alpha"]
+    transfer.update({k: params[k] for k in Strategy(strategy).settings if k in params})
     train.update(
         batch_size=batch,
         epochs=epochs,

@@ -15,7 +15,8 @@ A study is a grid ``strategies x sizes x seeds`` of target-element models, each
 
 ``grid.steps`` is the training budget in gradient steps (epochs follow from the size and batch
 size), ``grid.validations`` how often a run is validated. Search-space names are ``train``
-settings plus ``steps``, ``patience`` (in validations) and ``l2sp_alpha`` (the l2sp strategy only).
+settings plus ``steps``, ``patience`` (in validations) and a strategy's own transfer settings
+(``l2sp_alpha``, ``replay_ratio``, ...: searched for that strategy only).
 Sizes are integers or ``all`` (every training structure left after the validation draw).
 """
 
@@ -30,13 +31,13 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_type_hints
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from crosstrain.config import STRATEGIES, TrainConfig, config_from_dict, load_yaml
+from crosstrain.config import STRATEGIES, STRATEGY_SETTINGS, TrainConfig, config_from_dict, load_yaml
 from crosstrain.errors import ConfigError
 from crosstrain.validation import one_line
 
 DATA_KINDS = ("sw", "mlearn")
-#: search-space names that are not ``train`` settings
-STUDY_PARAMS = ("steps", "patience", "l2sp_alpha")
+#: search-space names that are not ``train`` settings: the budget and every strategy's own settings
+STUDY_PARAMS = ("steps", "patience", *sorted({name for names in STRATEGY_SETTINGS.values() for name in names}))
 _TRAIN_PARAMS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "device", "threads", "dtype"))
 _INTEGER_PARAMS = {"steps", "patience"} | {
     name for name, t in get_type_hints(TrainConfig).items() if t is int or int in get_args(t)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.config import config_from_dict
+from crosstrain.config import STRATEGY_SETTINGS, Strategy, config_from_dict
 from crosstrain.errors import ConfigError
 from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import is_finished, load_checkpoint
@@ -105,8 +105,10 @@ def startup_trials(spec: StudySpec) -> int:
 
 
 def search_space(spec: StudySpec, strategy: str) -> list[SearchParam]:
-    """The search dimensions that apply to ``strategy`` (``l2sp_alpha`` only to l2sp)."""
-    return [p for p in spec.space if p.name != "l2sp_alpha" or strategy == "l2sp"]
+    """The search dimensions that apply to ``strategy``: a strategy's own settings (``l2sp_alpha``
+    for l2sp, ...) only to it."""
+    others = {n for names in STRATEGY_SETTINGS.values() for n in names} - set(Strategy(strategy).settings)
+    return [p for p in spec.space if p.name not in others]
 
 
 def _random_point(spec: StudySpec, strategy: str, size: int, k: int) -> dict[str, Any]:
@@ -159,7 +161,7 @@ def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print
     build_data(spec, folder)
     data = load_data(spec, folder)
     sizes = resolve_sizes(spec, len(data.pool))
-    source = prepare_source(spec, folder, data, log) if any(s != "scratch" for s in spec.strategies) else None
+    source = prepare_source(spec, folder, data, log) if any(Strategy(s).needs_parent for s in spec.strategies) else None
     for strategy, size in [(st, n) for n in sizes for st in spec.strategies]:
         hpo = optuna.create_study(
             study_name=cell_name(spec.name, "hpo", strategy, size), storage=storage, load_if_exists=True

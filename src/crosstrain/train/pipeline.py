@@ -10,13 +10,13 @@ from typing import Any
 import torch
 
 from crosstrain.calculator import resolve_device
-from crosstrain.config import Config, Strategy
+from crosstrain.config import Config
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.manifest import fingerprint
 from crosstrain.errors import ConfigError, DataFileError
 from crosstrain.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from crosstrain.model.dimenet import DimeNetPP
-from crosstrain.pretrained import parent_training_data, resolve_model
+from crosstrain.pretrained import resolve_model
 from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.distributed import init_from_env
@@ -24,7 +24,7 @@ from crosstrain.train.evaluate import evaluate, fit_energy_shift
 from crosstrain.train.loop import TrainResult, train
 from crosstrain.train.records import FitReport
 from crosstrain.train.scales import data_stats
-from crosstrain.train.transfer import Initialised, initialise, replay_sample
+from crosstrain.train.transfer import RULES, Initialised, initialise
 
 Paths = Sequence[str | os.PathLike[str]]
 
@@ -143,8 +143,10 @@ def start(
     parent_ckpt = load_checkpoint(resolve_model(request.parent)) if request.parent is not None else None
     structures = as_structures(data, ("forces",))
     n_given = len(structures)
-    if request.strategy == Strategy.REPLAY and parent_ckpt is not None:
-        structures += _replay(config, parent_ckpt, replay_data, n_given)
+    rule = RULES.get(request.strategy)
+    if rule is not None and rule.parent_data is not None and parent_ckpt is not None:
+        given = as_structures(replay_data, ("forces",)) if replay_data is not None else None
+        structures += rule.parent_data(config, parent_ckpt, given, n_given)
     cutoff = parent_ckpt.model.config.cutoff if parent_ckpt is not None else config.model.cutoff
     train_set = Dataset(structures, cutoff, name="training data")
     init = initialise(config, train_set.numbers, parent_ckpt, request.element_map, train_set)
@@ -194,21 +196,6 @@ def with_request(
     elif parent_name is None:
         raise ConfigError(f"strategy {request.strategy.value!r} needs a parent model (--from or transfer.parent)")
     return replace(config, transfer=replace(request, parent=parent_name, element_map=mapping))
-
-
-def _replay(
-    config: Config, parent: Checkpoint, replay_data: Paths | list[Structure] | None, n_target: int
-) -> list[Structure]:
-    if replay_data is None:
-        source = parent_training_data(parent.path) if parent.path else None
-        if source is None:
-            raise ConfigError(
-                "the replay strategy needs the parent's data: give --replay-data FILE "
-                "(only shipped parents bring their own)"
-            )
-    else:
-        source = as_structures(replay_data, ("forces",))
-    return replay_sample(source, n_target, config.transfer.replay_ratio, config.train.seed)
 
 
 def as_structures(x: Paths | list[Structure], require: Sequence[str] = ()) -> list[Structure]:

@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from crosstrain.config import Config
+from crosstrain.config import Config, Strategy
 from crosstrain.errors import ConfigError, SpeciesError
 from crosstrain.io.checkpoint import Checkpoint, Parent, file_sha256
 from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.pretrained import parent_training_data
 from crosstrain.species import SpeciesMap, symbol, to_atomic_number
+from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.scales import apply_scales
 
@@ -55,6 +57,74 @@ class Initialised:
     parent: Parent
     penalty: Penalty | None = None  # a term added to every step's loss (l2sp)
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a strategy may use when it prepares the parent's copy."""
+
+    config: Config
+    parent: Checkpoint
+    element_map: dict[str, str]
+    data: Dataset | None
+
+
+Prepared = tuple[dict[str, Any], Penalty | None]  # what the strategy records, its loss penalty
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one transfer strategy does after the parent's weights are copied and each target
+    element got the row of its source element: ``prepare`` changes the model (and may return a
+    penalty); ``parent_data`` adds a share of the parent's own structures to the training set."""
+
+    prepare: Callable[[DimeNetPP, Context], Prepared]
+    parent_data: Callable[[Config, Checkpoint, list[Structure] | None, int], list[Structure]] | None = None
+
+
+def _keep(model: DimeNetPP, ctx: Context) -> Prepared:
+    return {}, None
+
+
+def _rescale(model: DimeNetPP, ctx: Context) -> Prepared:
+    if ctx.data is None:
+        raise ConfigError("rescaled transfer needs the target training data")
+    return apply_scales(model, ctx.parent, ctx.element_map, ctx.data, ctx.config), None
+
+
+def _freeze(model: DimeNetPP, ctx: Context) -> Prepared:
+    for p in model.interactions.parameters():
+        p.requires_grad_(False)
+    return {"frozen": "interaction blocks"}, None
+
+
+def _l2sp(model: DimeNetPP, ctx: Context) -> Prepared:
+    alpha = ctx.config.transfer.l2sp_alpha
+    return {"l2sp_alpha": alpha}, l2sp_penalty(model, alpha)
+
+
+def _replay_data(config: Config, parent: Checkpoint, given: list[Structure] | None, n_target: int) -> list[Structure]:
+    """The parent's structures ``replay`` trains on: from ``given``, else a shipped parent's own."""
+    source = given
+    if source is None:
+        source = parent_training_data(parent.path) if parent.path else None
+    if source is None:
+        raise ConfigError(
+            "the replay strategy needs the parent's data: "
+            "give --replay-data FILE (only shipped parents bring their own)"
+        )
+    return replay_sample(source, n_target, config.transfer.replay_ratio, config.train.seed)
+
+
+#: every strategy with a parent; ``scratch`` has none (a new strategy: one entry here, its name and
+#: settings in :class:`crosstrain.config.Strategy`, one test)
+RULES: dict[Strategy, Rule] = {
+    Strategy.FULL: Rule(_keep),
+    Strategy.RESCALED: Rule(_rescale),
+    Strategy.FREEZE: Rule(_freeze),
+    Strategy.L2SP: Rule(_l2sp),
+    Strategy.REPLAY: Rule(_keep, parent_data=_replay_data),
+}
 
 
 def parse_element_map(items: list[str] | None) -> dict[str, str]:
@@ -90,7 +160,7 @@ def initialise(
     strategy = config.transfer.strategy
     dtype = _DTYPES[config.train.dtype]
     torch.manual_seed(config.train.seed)
-    if strategy == "scratch":
+    if not strategy.needs_parent:
         model = DimeNetPP(config.model, SpeciesMap(tuple(sorted(elements)))).to(dtype)
         return Initialised(model, Parent(), info={"strategy": "scratch"})
     if parent is None:
@@ -114,19 +184,8 @@ def initialise(
         )
     for target, source in element_map.items():
         model.copy_element(target, source)
-    info: dict[str, Any] = {"strategy": strategy, "element_map": element_map}
-    if strategy == "rescaled":
-        if data is None:
-            raise ConfigError("rescaled transfer needs the target training data")
-        info.update(apply_scales(model, parent, element_map, data, config))
-    if strategy == "freeze":
-        for p in model.interactions.parameters():
-            p.requires_grad_(False)
-        info["frozen"] = "interaction blocks"
-    penalty = None
-    if strategy == "l2sp":
-        penalty = l2sp_penalty(model, config.transfer.l2sp_alpha)
-        info["l2sp_alpha"] = config.transfer.l2sp_alpha
+    fitted, penalty = RULES[strategy].prepare(model, Context(config, parent, element_map, data))
+    info: dict[str, Any] = {"strategy": strategy, "element_map": element_map, **fitted}
     parent_link = Parent(
         sha256=file_sha256(parent.path) if parent.path else "",
         strategy=strategy,

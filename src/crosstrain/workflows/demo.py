@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.config import config_from_dict
+from crosstrain.config import Strategy, config_from_dict
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.sw import SWProtocol
 from crosstrain.data.sw_dataset import build_sw_dataset
@@ -210,7 +210,7 @@ def _ge_stage(
             valid=ge_valid,
             parent=si_ckpt,
             element_map={"Ge": "Si"},
-            source_valid=si_valid if strategy != "scratch" else None,
+            source_valid=si_valid if Strategy(strategy).needs_parent else None,
         )
     log(f"4/5 evaluation on {len(ge_test)} held-out Ge structures; zero-shot starts on the same test set")
     reports["rescaled"] = {}
