@@ -12,6 +12,8 @@ Validation figures are those of each run's selected epoch, read from its trainin
     python benchmarks/dft_transfer.py --parent si-dft5 --recipe dft-cpu5 --strategies scratch rescaled \\
         --sizes 22 --seeds 3 --set train.lr=5e-4 --dir runs/dft_transfer5lr --name dft_transfer5_lr5e-4
     python benchmarks/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr --seeds 3
+    python benchmarks/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr --seeds 3 \\
+        --sizes 5 22 50 --name dft_curve5 --plot docs/dft_curve5.png      # the learning curve
 """
 
 from __future__ import annotations
@@ -62,27 +64,29 @@ def choose(rows_by_lr: dict[str, list]) -> tuple[str, dict[str, float]]:
     return min(score, key=score.__getitem__), score
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", nargs="+", required=True, help="LR=FOLDER, one per learning rate")
-    parser.add_argument("--strategies", nargs="+", default=["scratch", "rescaled"])
-    parser.add_argument("--n", type=int, default=22)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--name", default="dft_lr_search")
-    args = parser.parse_args()
+def zero_shot(folders: dict[str, Path], strategy: str, n: int, seeds: int) -> dict[str, Any] | None:
+    """Test figures of a transfer arm's zero-shot start (the same at every rate: no training step),
+    from the first folder that holds all seeds; ``None`` where none does."""
+    from crosstrain.analysis.comparison import cell
 
+    for folder in folders.values():
+        paths = [folder / f"{strategy}-zero-shot-n{n}-s{seed}.json" for seed in range(seeds)]
+        if all(p.exists() for p in paths):
+            rows = [json.loads(p.read_text())["test"] for p in paths]
+            return {k: cell([r[k] for r in rows]).to_dict() for k in ("force_mae", "energy_mae")}
+    return None
+
+
+def summarise(runs: dict[str, dict[str, list]], strategies: list[str]) -> dict[str, Any]:
+    """Per arm: the chosen rate, its test cells, every rate's figures; each transfer arm paired
+    with scratch seed by seed at its own chosen rate."""
     from crosstrain.analysis.comparison import cell, paired
-    from crosstrain.io.atomic import write_text
-    from crosstrain.provenance import provenance
-
-    folders = {lr: Path(f) for lr, f in (item.split("=", 1) for item in args.runs)}
-    runs = load(folders, args.strategies, args.n, args.seeds)
 
     def test(rows: list, key: str) -> list:
         return [None if r.get("diverged") else r["test"][key] for r in rows]
 
     summary: dict[str, Any] = {}
-    for s in args.strategies:
+    for s in strategies:
         lr, score = choose(runs[s])
         rows = runs[s][lr]
         summary[s] = {"chosen_lr": lr, "mean_valid_force_mae_by_lr": score,
@@ -92,19 +96,76 @@ def main() -> None:
                                     "test_energy_mae": cell(test(v, "energy_mae")).text(1),
                                     "valid_energy_mae": float(np.mean([r["valid"]["energy_mae"] for r in v]))}
                                 for k, v in runs[s].items()}}  # fmt: skip
-        print(f"{s}: chosen lr {lr} (validation force MAE by lr {score})")
-    base = runs["scratch"][summary["scratch"]["chosen_lr"]] if "scratch" in runs else None
-    for s in args.strategies:
-        if s != "scratch" and base is not None:
+    if "scratch" in runs:
+        base = runs["scratch"][summary["scratch"]["chosen_lr"]]
+        for s in (s for s in strategies if s != "scratch"):
             mine = runs[s][summary[s]["chosen_lr"]]
             for key in ("force_mae", "energy_mae"):
                 summary[s][f"{key}_vs_scratch"] = paired(test(mine, key), test(base, key)).text()
-            print(f"{s} vs scratch: forces {summary[s]['force_mae_vs_scratch']}; "
-                  f"energies {summary[s]['energy_mae_vs_scratch']}")  # fmt: skip
-    out = {"benchmark": "dft_lr_search", "settings": vars(args), "summary": summary, **provenance()}
+    return summary
+
+
+def plot(by_size: dict[int, dict[str, Any]], path: Path) -> None:
+    """Test force and energy MAE against the number of Ge structures, each arm at its chosen rate
+    (mean ± std over seeds, every seed as a dot)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    sizes = sorted(by_size)
+    for ax, key, label in zip(axes, ("force_mae", "energy_mae"), ("force MAE (eV/Å)", "energy MAE (meV/atom)")):
+        for arm in by_size[sizes[0]]:
+            cells = [by_size[n][arm][f"test_{key}"] for n in sizes]
+            ax.errorbar(sizes, [c["mean"] for c in cells], [c["std"] for c in cells], capsize=3, marker="o", label=arm)
+            for n, c in zip(sizes, cells):
+                ax.plot([n] * len(c["values"]), c["values"], ".", color="grey", alpha=0.5)
+            zero = [by_size[n][arm]["zero_shot_test"] for n in sizes]
+            if all(zero):
+                ax.plot(sizes, [z[key]["mean"] for z in zero], "--", label=f"{arm} zero-shot")
+        ax.set_xscale("log")
+        ax.set_xlabel("Ge training structures")
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.suptitle("mlearn Ge test set (25 structures), each arm at its learning rate chosen on validation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", required=True, help="LR=FOLDER, one per learning rate")
+    parser.add_argument("--strategies", nargs="+", default=["scratch", "rescaled"])
+    parser.add_argument("--sizes", "--n", nargs="+", type=int, default=[22], help="training-set sizes")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--name", default="dft_lr_search")
+    parser.add_argument("--plot", type=Path, help="learning-curve figure (PNG) over --sizes")
+    args = parser.parse_args()
+
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+
+    folders = {lr: Path(f) for lr, f in (item.split("=", 1) for item in args.runs)}
+    by_size = {n: summarise(load(folders, args.strategies, n, args.seeds), args.strategies) for n in args.sizes}
+    for n, summary in by_size.items():
+        for s in summary:
+            summary[s]["zero_shot_test"] = zero_shot(folders, s, n, args.seeds)
+    for n, summary in by_size.items():
+        for s, row in summary.items():
+            chosen = row["by_lr"][row["chosen_lr"]]
+            print(f"n = {n}, {s}: chosen lr {row['chosen_lr']} (validation force MAE by lr "
+                  f"{row['mean_valid_force_mae_by_lr']}); test forces {chosen['test_force_mae']} eV/Å, "
+                  f"energies {chosen['test_energy_mae']} meV/atom")  # fmt: skip
+            if "force_mae_vs_scratch" in row:
+                print(f"  vs scratch: forces {row['force_mae_vs_scratch']}; energies {row['energy_mae_vs_scratch']}")
+    out = {"benchmark": "dft_lr_search", "settings": {**vars(args), "plot": str(args.plot or "")},
+           "by_size": {str(n): v for n, v in by_size.items()}, **provenance()}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1))
-    print(json.dumps({s: summary[s]["by_lr"] for s in args.strategies}, indent=1))
+    if args.plot:
+        plot(by_size, args.plot)
+        print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":
