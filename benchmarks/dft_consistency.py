@@ -3,14 +3,17 @@
 1. The PBE lattice constant of diamond Ge from a Birch–Murnaghan fit of GPAW energies of the
    8-atom cubic cell, next to the mlearn value at zero stress (``analysis.dft_reference``: the
    Elastic group's cell corrected by its residual stress) and the Elastic group's cell itself.
-2. GPAW labels of a few mlearn Ge structures (the smallest of each group) with the same settings: force MAE
-   and RMSE against the VASP forces, the spread of the per-atom energy differences (a constant
-   offset between two codes is expected and says nothing), and the stress difference.
+2. GPAW labels of a few mlearn Ge structures (the smallest of each group, and ``--surfaces`` of
+   the smallest slabs) with the same settings: force MAE and RMSE against the VASP forces, the
+   spread of the per-atom energy differences (a constant offset between two codes is expected and
+   says nothing), each slab's offset relative to the bulk structures' (how differently the two
+   data sets place a surface relative to the bulk), and the stress difference.
 
 Labels are cached (``--dir``), so a killed run resumes. Writes
 ``benchmarks/results/dft_consistency.json``.
 
     python benchmarks/dft_consistency.py --workers 1
+    python benchmarks/dft_consistency.py --workers 1 --surfaces 3    # and the 3 smallest slabs
 """
 
 from __future__ import annotations
@@ -49,9 +52,56 @@ def one_per_group(structures: list) -> list:
     return list(smallest.values())
 
 
+def surfaces(structures: list, k: int) -> list:
+    """The ``k`` smallest structures of the Surface group (slabs with vacuum)."""
+    return sorted((s for s in structures if s.info.get("group") == "Surface" and s.stress is not None), key=len)[:k]
+
+
+def surface_area(s) -> float:  # type: ignore[no-untyped-def]
+    """Area (Å²) of a slab's surface: the cell face spanned by the two axes other than the one
+    with the widest empty gap between atoms (the vacuum)."""
+    cell = np.asarray(s.cell)
+    frac = np.linalg.solve(cell.T, np.asarray(s.positions).T).T % 1.0
+    gaps = []
+    for i in range(3):
+        f = np.sort(frac[:, i])
+        gaps.append(max(np.diff(np.append(f, f[0] + 1.0))) * np.linalg.norm(cell[i]))
+    j, k = (i for i in range(3) if i != int(np.argmax(gaps)))
+    return float(np.linalg.norm(np.cross(cell[j], cell[k])))
+
+
+def surface_energies(slabs: list, rows: list, bulk_energy: float) -> dict:
+    """Surface energy (J/m²) of each recomputed slab from each source: mlearn against its own bulk
+    (``bulk_energy``, eV/atom), GPAW the same shifted by the slab's offset relative to the bulk."""
+    bulk = np.mean([r["energy_difference_per_atom"] for r in rows if r["group"] != "Surface"])
+    by_source = {r["source"]: r for r in rows}
+    out = {}
+    for s in slabs:
+        if s.source not in by_source:
+            continue
+        per_area = len(s) / (2 * surface_area(s)) * 16.0217663  # eV/atom -> J/m² for two faces
+        mlearn = (s.energy / len(s) - bulk_energy) * per_area
+        shift = (by_source[s.source]["energy_difference_per_atom"] - bulk) * per_area
+        out[s.info.get("description")] = {"mlearn": float(mlearn), "gpaw": float(mlearn + shift)}
+    return out
+
+
+def offsets_by_kind(rows: list) -> dict:
+    """Per-atom energy offsets (GPAW − mlearn) of the slabs against those of the bulk structures: a
+    constant offset between codes cancels; what remains is how differently the two place a surface
+    relative to the bulk."""
+    bulk = [r["energy_difference_per_atom"] for r in rows if r["group"] != "Surface"]
+    slabs = {r["description"]: r["energy_difference_per_atom"] for r in rows if r["group"] == "Surface"}
+    if not bulk or not slabs:
+        return {}
+    return {"bulk_offset_meV": 1000 * float(np.mean(bulk)), "bulk_offset_spread_meV": 1000 * float(np.std(bulk)),
+            "slab_minus_bulk_meV": {d: 1000 * (v - float(np.mean(bulk))) for d, v in slabs.items()}}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--structures", type=int, default=4, help="mlearn Ge groups to recompute one structure of")
+    parser.add_argument("--surfaces", type=int, default=1, help="the smallest K surface slabs to recompute")
     parser.add_argument("--ecut", type=float, default=350.0)
     parser.add_argument("--kpoint-density", type=float, default=3.5, dest="kpoint_density")
     parser.add_argument("--workers", type=int, default=None)
@@ -74,6 +124,7 @@ def main() -> None:
         f"a0: GPAW {eos['a0']:.4f} Å, mlearn at zero stress {reference['a0']:.4f} Å (cell {reference['a0_cell']:.4f})"
     )
     picks = one_per_group(mlearn)[: args.structures]
+    picks += [s for s in surfaces(mlearn, args.surfaces) if all(s is not p for p in picks)]
     run = label_structures(picks, folder / "mlearn", dft, workers=args.workers)
     rows = []
     for s, lab in zip(picks, run.labels):
@@ -83,6 +134,7 @@ def main() -> None:
         df = np.asarray(lab.forces) - s.forces
         ds = (np.asarray(lab.stress) - s.stress) * 160.21766208
         rows.append({"source": s.source, "group": s.info.get("group"), "atoms": len(s),
+                     "description": s.info.get("description"),
                      "force_mae": float(np.abs(df).mean()), "force_rmse": float(np.sqrt((df**2).mean())),
                      "energy_difference_per_atom": (lab.energy - s.energy) / len(s),
                      "stress_mae_GPa": float(np.abs(ds).mean()), "seconds": lab.seconds})  # fmt: skip
@@ -94,7 +146,12 @@ def main() -> None:
         "energy_offset_per_atom_mean": float(np.mean(offsets)) if offsets else None,
         "energy_offset_per_atom_spread_meV": float(1000 * np.std(offsets)) if len(offsets) > 1 else None,
         "stress_mae_GPa": float(np.mean([r["stress_mae_GPa"] for r in ok])) if ok else None,
+        **offsets_by_kind(ok),
     }  # fmt: skip
+    if any(r["group"] == "Surface" for r in ok) and any(r["group"] != "Surface" for r in ok):
+        elastic = min(s.energy / len(s) for s in mlearn if s.info.get("group") == "Elastic")
+        summary["surface_energy_J_m2"] = surface_energies([s for s in picks if s.info.get("group") == "Surface"],
+                                                          ok, elastic)  # fmt: skip
     out = {"settings": {**dft.to_dict(), "sha256": dft.sha256}, "eos": eos, "mlearn_reference": reference,
            "structures": rows, "summary": summary, **provenance()}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)

@@ -1,0 +1,97 @@
+"""Where the Ge energy error on surfaces comes from: every model's signed error on every mlearn slab.
+
+The mlearn Ge set holds 11 surface slabs (one per orientation); the leak-free split puts one, the
+(321) slab, in the test set. Models trained on few structures miss its energy by ~100 meV/atom,
+always too high. This benchmark prints, for each model and each slab, the signed per-atom energy
+error (prediction − mlearn label, meV/atom) and whether the model trained on that slab, next to
+how much higher a consistent GPAW calculation places the slab relative to the bulk structures than
+mlearn does (``slab_minus_bulk_meV`` from ``benchmarks/dft_consistency.py --surfaces K``, where
+that slab was recomputed).
+
+Models: the ``dft_transfer.py`` runs in ``--runs`` folders (``{arm}-n{n}-s{seed}.ckpt``; their
+training draw is reproduced from the seed) and whole-split models given as ``NAME=CKPT``
+(trained on the split's 180 training structures). Writes ``benchmarks/results/slab_energies.json``.
+
+    python benchmarks/slab_energies.py --runs runs/dft_transfer5lr:rescaled runs/dft_transfer5:scratch \\
+        --n 22 --seeds 3 --model all-Ge=runs/dft_recipe/cpu5-s2.ckpt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def signed_errors(ckpt: Path, slabs: list) -> list[float]:
+    """Prediction − label per atom (meV/atom) for each slab, through the ASE calculator."""
+    from crosstrain.calculator import CrosstrainCalculator
+
+    calc = CrosstrainCalculator(ckpt)
+    out = []
+    for s in slabs:
+        atoms = s.to_atoms()
+        atoms.calc = calc
+        out.append(1000 * (atoms.get_potential_energy() - s.energy) / len(s))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="*", default=[], help="FOLDER:ARM of dft_transfer.py runs")
+    parser.add_argument("--n", type=int, default=22)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--model", nargs="*", default=[], help="NAME=CKPT trained on the whole training split")
+    args = parser.parse_args()
+
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+    from dft_transfer import draw, split_data
+
+    split = split_data()
+    where = {s.source: part for part, items in split.items() for s in items}
+    slabs = sorted((s for items in split.values() for s in items if s.info.get("group") == "Surface"),
+                   key=lambda s: s.info["description"])  # fmt: skip
+    names = [s.info["description"].split("_mp-32_")[-1] for s in slabs]
+    consistency = RESULTS / "dft_consistency.json"
+    gpaw = json.loads(consistency.read_text())["summary"].get("slab_minus_bulk_meV", {}) if consistency.exists() else {}
+    gpaw = {k.split("_mp-32_")[-1]: v for k, v in gpaw.items()}
+
+    models: dict[str, dict[str, Any]] = {}
+    for item in args.runs:
+        folder, arm = item.split(":", 1)
+        for seed in range(args.seeds):
+            ckpt = Path(folder) / f"{arm}-n{args.n}-s{seed}.ckpt"
+            trained = {s.source for s in draw(split["train"], args.n, seed)}
+            models[f"{arm} n={args.n} s{seed}"] = {"ckpt": ckpt, "trained": trained}
+    for item in args.model:
+        name, ckpt = item.split("=", 1)
+        models[name] = {"ckpt": Path(ckpt), "trained": {s.source for s in split["train"]}}
+
+    rows = {}
+    print(f"{'slab':<22}" + "".join(f"{n[:12]:>13}" for n in names))
+    print(f"{'split':<22}" + "".join(f"{where[s.source]:>13}" for s in slabs))
+    print(f"{'GPAW − mlearn':<22}" + "".join(f"{gpaw[n]:>13.0f}" if n in gpaw else f"{'':>13}" for n in names))
+    for name, m in models.items():
+        errors = signed_errors(m["ckpt"], slabs)
+        seen = [s.source in m["trained"] for s in slabs]
+        unseen = [e for e, k in zip(errors, seen) if not k]
+        on = [e for e, k in zip(errors, seen) if k]
+        rows[name] = {"errors_meV": dict(zip(names, errors)), "trained_on": [n for n, k in zip(names, seen) if k],
+                      "mean_unseen_meV": float(np.mean(unseen)) if unseen else None,
+                      "mean_seen_meV": float(np.mean(on)) if on else None}  # fmt: skip
+        print(f"{name[:21]:<22}" + "".join(f"{e:>12.0f}{'*' if k else ' '}" for e, k in zip(errors, seen)))
+    print("(* trained on that slab; errors are prediction − mlearn label, meV/atom)")
+    out = {"benchmark": "slab_energies", "settings": vars(args), "slabs": names,
+           "split": {n: where[s.source] for n, s in zip(names, slabs)}, "gpaw_slab_minus_bulk_meV": gpaw,
+           "models": rows, **provenance()}  # fmt: skip
+    write_text(RESULTS / "slab_energies.json", json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
