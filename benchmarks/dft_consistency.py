@@ -144,7 +144,7 @@ def main() -> None:
         "a0_gpaw": eos["a0"], "a0_mlearn_zero_stress": reference["a0"], "a0_mlearn_cell": reference["a0_cell"],
         "force_mae": float(np.mean([r["force_mae"] for r in ok])) if ok else None,
         "energy_offset_per_atom_mean": float(np.mean(offsets)) if offsets else None,
-        "energy_offset_per_atom_spread_meV": float(1000 * np.std(offsets)) if len(offsets) > 1 else None,
+        "energy_offset_per_atom_spread_meV": float(1000 * np.std(offsets)) if len(offsets) > 1 else None,  # all
         "stress_mae_GPa": float(np.mean([r["stress_mae_GPa"] for r in ok])) if ok else None,
         **offsets_by_kind(ok),
     }  # fmt: skip

@@ -94,7 +94,8 @@ def summarise(runs: dict[str, dict[str, list]], strategies: list[str]) -> dict[s
                       "test_energy_mae": cell(test(rows, "energy_mae")).to_dict(),
                       "by_lr": {k: {"test_force_mae": cell(test(v, "force_mae")).text(4),
                                     "test_energy_mae": cell(test(v, "energy_mae")).text(1),
-                                    "valid_energy_mae": float(np.mean([r["valid"]["energy_mae"] for r in v]))}
+                                    "valid_energy_mae": float(np.mean([r["valid"]["energy_mae"] if r["valid"]
+                                                                       else np.inf for r in v]))}
                                 for k, v in runs[s].items()}}  # fmt: skip
     if "scratch" in runs:
         base = runs["scratch"][summary["scratch"]["chosen_lr"]]
@@ -118,7 +119,8 @@ def plot(by_size: dict[int, dict[str, Any]], path: Path) -> None:
     for ax, key, label in zip(axes, ("force_mae", "energy_mae"), ("force MAE (eV/Å)", "energy MAE (meV/atom)")):
         for arm in by_size[sizes[0]]:
             cells = [by_size[n][arm][f"test_{key}"] for n in sizes]
-            ax.errorbar(sizes, [c["mean"] for c in cells], [c["std"] for c in cells], capsize=3, marker="o", label=arm)
+            mean, std = ([np.nan if c[k] is None else c[k] for c in cells] for k in ("mean", "std"))
+            ax.errorbar(sizes, mean, std, capsize=3, marker="o", label=arm)
             for n, c in zip(sizes, cells):
                 ax.plot([n] * len(c["values"]), c["values"], ".", color="grey", alpha=0.5)
             zero = [by_size[n][arm]["zero_shot_test"] for n in sizes]

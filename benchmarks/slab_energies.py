@@ -68,15 +68,15 @@ def main() -> None:
         for seed in range(args.seeds):
             ckpt = Path(folder) / f"{arm}-n{args.n}-s{seed}.ckpt"
             trained = {s.source for s in draw(split["train"], args.n, seed)}
-            models[f"{arm} n={args.n} s{seed}"] = {"ckpt": ckpt, "trained": trained}
+            models[f"{Path(folder).name}/{arm} s{seed}"] = {"ckpt": ckpt, "trained": trained}
     for item in args.model:
         name, ckpt = item.split("=", 1)
         models[name] = {"ckpt": Path(ckpt), "trained": {s.source for s in split["train"]}}
 
     rows = {}
-    print(f"{'slab':<22}" + "".join(f"{n[:12]:>13}" for n in names))
-    print(f"{'split':<22}" + "".join(f"{where[s.source]:>13}" for s in slabs))
-    print(f"{'GPAW − mlearn':<22}" + "".join(f"{gpaw[n]:>13.0f}" if n in gpaw else f"{'':>13}" for n in names))
+    print(f"{'slab':<27}" + "".join(f"{n[:12]:>13}" for n in names))
+    print(f"{'split':<27}" + "".join(f"{where[s.source]:>13}" for s in slabs))
+    print(f"{'GPAW − mlearn':<27}" + "".join(f"{gpaw[n]:>13.0f}" if n in gpaw else f"{'':>13}" for n in names))
     for name, m in models.items():
         errors = signed_errors(m["ckpt"], slabs)
         seen = [s.source in m["trained"] for s in slabs]
@@ -85,8 +85,11 @@ def main() -> None:
         rows[name] = {"errors_meV": dict(zip(names, errors)), "trained_on": [n for n, k in zip(names, seen) if k],
                       "mean_unseen_meV": float(np.mean(unseen)) if unseen else None,
                       "mean_seen_meV": float(np.mean(on)) if on else None}  # fmt: skip
-        print(f"{name[:21]:<22}" + "".join(f"{e:>12.0f}{'*' if k else ' '}" for e, k in zip(errors, seen)))
-    print("(* trained on that slab; errors are prediction − mlearn label, meV/atom)")
+        print(f"{name[-26:]:<27}" + "".join(f"{e:>12.0f}{'*' if k else ' '}" for e, k in zip(errors, seen)))
+    print(
+        "(* the slab is in the model's training draw (zero-shot: its scales and energy reference were fitted on it);"
+        " errors are prediction − mlearn label, meV/atom)"
+    )
     out = {"benchmark": "slab_energies", "settings": vars(args), "slabs": names,
            "split": {n: where[s.source] for n, s in zip(names, slabs)}, "gpaw_slab_minus_bulk_meV": gpaw,
            "models": rows, **provenance()}  # fmt: skip

@@ -83,6 +83,7 @@ def test_paper_specs_follow_the_paper():
         ({"data": {"kind": "vasp"}}, "data.kind"),
         ({"grid": {"sized": [1]}}, "unknown key"),
         ({"search": {"space": {"warmup_steps": {"low": 0, "high": 50}}}}, "add int: true"),
+        ({"search": {"space": {"scale_fit": {"low": 0, "high": 1}}}}, "named values"),
     ],
 )
 def test_bad_specs_are_clear_errors(change, message):

@@ -26,12 +26,12 @@ import copy
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_type_hints
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from crosstrain.config import STRATEGIES, STRATEGY_SETTINGS, TrainConfig, config_from_dict, load_yaml
+from crosstrain.config import STRATEGIES, STRATEGY_SETTINGS, TrainConfig, TransferConfig, config_from_dict, load_yaml
 from crosstrain.errors import ConfigError
 from crosstrain.validation import one_line
 
@@ -39,6 +39,12 @@ DATA_KINDS = ("sw", "mlearn")
 #: search-space names that are not ``train`` settings: the budget and every strategy's own settings
 STUDY_PARAMS = ("steps", "patience", *sorted({name for names in STRATEGY_SETTINGS.values() for name in names}))
 _TRAIN_PARAMS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "device", "threads", "dtype"))
+_CHOICE_PARAMS = {  # settings with named values (Literal types): searched over choices only
+    name
+    for cls in (TrainConfig, TransferConfig)
+    for name, t in get_type_hints(cls).items()
+    if get_origin(t) is Literal or any(get_origin(a) is Literal for a in get_args(t))
+}
 _INTEGER_PARAMS = {"steps", "patience"} | {
     name for name, t in get_type_hints(TrainConfig).items() if t is int or int in get_args(t)
 }
@@ -79,6 +85,8 @@ class SearchParam:
             if not isinstance(d["choices"], list) or not d["choices"]:
                 raise ConfigError(f"search.space.{name}.choices must be a non-empty list")
             return cls(name, choices=tuple(d["choices"]))
+        if name in _CHOICE_PARAMS:
+            raise ConfigError(f"search.space.{name}: a setting with named values; give {{choices: [...]}}")
         try:
             low, high = float(d["low"]), float(d["high"])
         except (KeyError, TypeError, ValueError):
