@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import atomic_numbers, chemical_symbols, reference_states
 
 from crosstrain.errors import SpeciesError
 
@@ -94,3 +95,11 @@ class SpeciesMap:
     @classmethod
     def from_json(cls, data: Sequence[str | int]) -> SpeciesMap:
         return cls.from_elements(data)
+
+
+def reference_crystal(element: str | int) -> tuple[str | None, float | None]:
+    """ASE's reference crystal structure and lattice constant (Å) of ``element``: ``("diamond",
+    5.658)`` for Ge; ``(None, None)`` where ASE has none."""
+    state: dict[str, Any] = reference_states[to_atomic_number(element)] or {}  # an untyped ASE table
+    a, symmetry = state.get("a"), state.get("symmetry")
+    return (None if symmetry is None else str(symmetry)), (None if a is None else float(a))

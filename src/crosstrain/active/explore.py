@@ -52,16 +52,14 @@ class ExploreSettings:
 def model_lattice_constant(element: str, calc: Any) -> float:
     """The diamond lattice constant of ``element`` under ``calc`` (equation of state around ASE's
     reference value, widened once if the minimum falls outside the first fit's range)."""
-    from ase.data import atomic_numbers, reference_states
-
     from crosstrain.analysis.crystal import equation_of_state
+    from crosstrain.species import reference_crystal
 
-    state = reference_states[atomic_numbers[element]] or {}
-    if state.get("symmetry") != "diamond":
+    symmetry, a = reference_crystal(element)
+    if symmetry != "diamond" or a is None:
         raise ConfigError(
             f"the explorer builds diamond-structure cells only and {element} does not take that structure"
         )
-    a = float(state["a"])  # type: ignore[arg-type]  # ASE's reference_states values are untyped
     for _ in range(3):
         a_new = equation_of_state(element, calc, a, span=0.06, points=7)["a0"]
         if abs(a_new - a) < 0.04 * a:

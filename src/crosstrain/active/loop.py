@@ -85,9 +85,9 @@ Log = Callable[[str], None]
 
 def seed_pool(element: str, rng: np.random.Generator, settings: ExploreSettings, per_kind: int = 3) -> list[Structure]:
     """Rattled cells of every kind at the element's reference lattice constant (round 0)."""
-    from ase.data import atomic_numbers, reference_states
+    from crosstrain.species import reference_crystal
 
-    a = float((reference_states[atomic_numbers[element]] or {}).get("a", 0.0))  # type: ignore[arg-type]  # untyped ASE table
+    _, a = reference_crystal(element)
     if not a:
         raise ConfigError(f"no reference lattice constant for {element} in ASE; the explorer cannot build its cells")
     out = []

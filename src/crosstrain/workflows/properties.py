@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ase.data import atomic_numbers, reference_states
-
 from crosstrain.analysis.crystal import crystal_properties
 from crosstrain.analysis.references import sw_calculator
+from crosstrain.species import reference_crystal
 
 ROWS = [
     ("a0", "lattice constant (Å)"),
@@ -37,8 +36,8 @@ def _flatten(p: dict[str, Any]) -> dict[str, float | None]:
 
 
 def lattice_guess(element: str) -> float:
-    state = reference_states[atomic_numbers[element]]
-    return float(state.get("a", 5.5)) if state else 5.5  # type: ignore[arg-type]  # untyped ASE table
+    """ASE's reference lattice constant of ``element``, 5.5 Å where it has none."""
+    return reference_crystal(element)[1] or 5.5
 
 
 def dft_reference(element: str, mlearn_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
