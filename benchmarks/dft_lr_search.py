@@ -13,7 +13,7 @@ Validation figures are those of each run's selected epoch, read from its trainin
         --sizes 22 --seeds 3 --set train.lr=5e-4 --dir runs/dft_transfer5lr --name dft_transfer5_lr5e-4
     python benchmarks/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr --seeds 3
     python benchmarks/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr --seeds 3 \\
-        --sizes 5 22 50 --name dft_curve5 --plot docs/dft_curve5.png      # the learning curve
+        --sizes 5 22 50 --name dft_curve5 --plot docs/dft_curve5.png --partial   # the learning curve
 """
 
 from __future__ import annotations
@@ -39,19 +39,29 @@ def validation_at_best(run: Path) -> dict[str, float]:
     raise SystemExit(f"{log}: no record of the selected epoch {row['best_epoch']}")
 
 
-def load(folders: dict[str, Path], strategies: list[str], n: int, seeds: int) -> dict[str, dict[str, list]]:
-    """``runs[strategy][lr]`` = per-seed records (test and validation figures); missing runs stop."""
+def load(
+    folders: dict[str, Path], strategies: list[str], n: int, seeds: int, partial: bool = False
+) -> dict[str, dict[str, list]]:
+    """``runs[strategy][lr]`` = per-seed records (test and validation figures). A rate that was not
+    run for an arm stops the summary, unless ``partial``: then the arm's search is over the rates
+    it ran (recorded as such)."""
     runs: dict[str, dict[str, list]] = {s: {} for s in strategies}
     for lr, folder in folders.items():
         for s in strategies:
+            paths = [folder / f"{s}-n{n}-s{seed}.json" for seed in range(seeds)]
+            if not all(p.exists() for p in paths):
+                continue  # this rate was not run (completely) for this arm and size
             rows = []
-            for seed in range(seeds):
-                path = folder / f"{s}-n{n}-s{seed}.json"
-                if not path.exists():
-                    raise SystemExit(f"{path}: not run yet (run dft_transfer.py into {folder} first)")
+            for path in paths:
                 row = json.loads(path.read_text())
                 rows.append({**row, "valid": None if row.get("diverged") else validation_at_best(path)})
             runs[s][lr] = rows
+    for s, by_lr in runs.items():
+        if not by_lr:
+            raise SystemExit(f"{s} at n = {n}: no rate with all {seeds} seeds run (run dft_transfer.py first)")
+        if not partial and len(by_lr) < len(folders):
+            missing = ", ".join(lr for lr in folders if lr not in by_lr)
+            raise SystemExit(f"{s} at n = {n}: rate(s) {missing} not run for all {seeds} seeds (or give --partial)")
     return runs
 
 
@@ -89,7 +99,7 @@ def summarise(runs: dict[str, dict[str, list]], strategies: list[str]) -> dict[s
     for s in strategies:
         lr, score = choose(runs[s])
         rows = runs[s][lr]
-        summary[s] = {"chosen_lr": lr, "mean_valid_force_mae_by_lr": score,
+        summary[s] = {"chosen_lr": lr, "rates_run": sorted(runs[s]), "mean_valid_force_mae_by_lr": score,
                       "test_force_mae": cell(test(rows, "force_mae")).to_dict(),
                       "test_energy_mae": cell(test(rows, "energy_mae")).to_dict(),
                       "by_lr": {k: {"test_force_mae": cell(test(v, "force_mae")).text(4),
@@ -143,13 +153,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--name", default="dft_lr_search")
     parser.add_argument("--plot", type=Path, help="learning-curve figure (PNG) over --sizes")
+    parser.add_argument("--partial", action="store_true",
+                        help="allow sizes where an arm ran only some rates (searched over those)")  # fmt: skip
     args = parser.parse_args()
 
     from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
 
     folders = {lr: Path(f) for lr, f in (item.split("=", 1) for item in args.runs)}
-    by_size = {n: summarise(load(folders, args.strategies, n, args.seeds), args.strategies) for n in args.sizes}
+    by_size = {
+        n: summarise(load(folders, args.strategies, n, args.seeds, args.partial), args.strategies) for n in args.sizes
+    }
     for n, summary in by_size.items():
         for s in summary:
             summary[s]["zero_shot_test"] = zero_shot(folders, s, n, args.seeds)
