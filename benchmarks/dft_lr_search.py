@@ -153,6 +153,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--name", default="dft_lr_search")
     parser.add_argument("--plot", type=Path, help="learning-curve figure (PNG) over --sizes")
+    parser.add_argument("--seeds-at", nargs="*", default=[], dest="seeds_at",
+                        help="N=K: only K seeds at size N (e.g. 50=2 where the third was not run)")  # fmt: skip
     parser.add_argument("--partial", action="store_true",
                         help="allow sizes where an arm ran only some rates (searched over those)")  # fmt: skip
     args = parser.parse_args()
@@ -161,12 +163,14 @@ def main() -> None:
     from crosstrain.provenance import provenance
 
     folders = {lr: Path(f) for lr, f in (item.split("=", 1) for item in args.runs)}
+    seeds_at = {int(n): int(k) for n, k in (item.split("=", 1) for item in args.seeds_at)}
     by_size = {
-        n: summarise(load(folders, args.strategies, n, args.seeds, args.partial), args.strategies) for n in args.sizes
+        n: summarise(load(folders, args.strategies, n, seeds_at.get(n, args.seeds), args.partial), args.strategies)
+        for n in args.sizes
     }
     for n, summary in by_size.items():
         for s in summary:
-            summary[s]["zero_shot_test"] = zero_shot(folders, s, n, args.seeds)
+            summary[s]["zero_shot_test"] = zero_shot(folders, s, n, seeds_at.get(n, args.seeds))
     for n, summary in by_size.items():
         for s, row in summary.items():
             chosen = row["by_lr"][row["chosen_lr"]]
