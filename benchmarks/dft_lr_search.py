@@ -137,6 +137,8 @@ def plot(by_size: dict[int, dict[str, Any]], path: Path) -> None:
             if all(zero):
                 ax.plot(sizes, [z[key]["mean"] for z in zero], "--", label=f"{arm} zero-shot")
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.set_xlabel("Ge training structures")
         ax.set_ylabel(label)
         ax.legend()
