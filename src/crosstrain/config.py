@@ -57,6 +57,8 @@ STRATEGY_SETTINGS: dict[Strategy, tuple[str, ...]] = {
     Strategy.L2SP: ("l2sp_alpha",),
     Strategy.REPLAY: ("replay_ratio",),
 }
+#: every strategy's own settings together (each applies to its strategy alone)
+STRATEGY_SETTING_NAMES = frozenset(name for names in STRATEGY_SETTINGS.values() for name in names)
 
 
 @settings("train")

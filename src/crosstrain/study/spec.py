@@ -31,13 +31,20 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin, get_
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from crosstrain.config import STRATEGIES, STRATEGY_SETTINGS, TrainConfig, TransferConfig, config_from_dict, load_yaml
+from crosstrain.config import (
+    STRATEGIES,
+    STRATEGY_SETTING_NAMES,
+    TrainConfig,
+    TransferConfig,
+    config_from_dict,
+    load_yaml,
+)
 from crosstrain.errors import ConfigError
 from crosstrain.validation import one_line
 
 DATA_KINDS = ("sw", "mlearn")
 #: search-space names that are not ``train`` settings: the budget and every strategy's own settings
-STUDY_PARAMS = ("steps", "patience", *sorted({name for names in STRATEGY_SETTINGS.values() for name in names}))
+STUDY_PARAMS = ("steps", "patience", *sorted(STRATEGY_SETTING_NAMES))
 _TRAIN_PARAMS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "device", "threads", "dtype"))
 _CHOICE_PARAMS = {  # settings with named values (Literal types): searched over choices only
     name

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.config import STRATEGY_SETTINGS, Strategy, config_from_dict
+from crosstrain.config import STRATEGY_SETTING_NAMES, Strategy, config_from_dict
 from crosstrain.errors import ConfigError
 from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import is_finished, load_checkpoint
@@ -107,7 +107,7 @@ def startup_trials(spec: StudySpec) -> int:
 def search_space(spec: StudySpec, strategy: str) -> list[SearchParam]:
     """The search dimensions that apply to ``strategy``: a strategy's own settings (``l2sp_alpha``
     for l2sp, ...) only to it."""
-    others = {n for names in STRATEGY_SETTINGS.values() for n in names} - set(Strategy(strategy).settings)
+    others = STRATEGY_SETTING_NAMES - set(Strategy(strategy).settings)
     return [p for p in spec.space if p.name not in others]
 
 

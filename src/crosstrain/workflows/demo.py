@@ -130,7 +130,9 @@ def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:
             log(f"{name}: reusing {ckpt}")
             return dict(json.loads(saved.read_text()))
         log(f"{name}: {ckpt} was trained with other settings or data; training again")
-        for stale in (ckpt, saved, ckpt.with_name(ckpt.name + ".state.pt"), ckpt.with_name(ckpt.name + ".log.csv")):
+        from crosstrain.train.loop import log_path, state_path
+
+        for stale in (ckpt, saved, state_path(ckpt), log_path(ckpt)):
             stale.unlink(missing_ok=True)
     log(f"{name}: training")
     _, report = fit(out=ckpt, resume=True, **kwargs)
@@ -326,6 +328,11 @@ def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
     plt.close(fig)
 
 
+def _arm_of(result: dict[str, Any]) -> str:
+    """The transfer arm of a demo result (``full`` in results written before the arm was recorded)."""
+    return str(result.get("transfer", "full"))
+
+
 def _model_stamps(models: Path, arm: str) -> dict[str, str]:
     """The checkpoints the MD ran on (their creation time), so that retrained models rerun the MD."""
     from crosstrain.io.checkpoint import read_metadata
@@ -343,7 +350,7 @@ def _dft_lattice_constant(structures: list[Any]) -> float:
 def _md_table(result: dict[str, Any]) -> str:
     md = result["md"]
     rows = []
-    for name in (result.get("transfer", "full"), "scratch", "SW reference"):
+    for name in (_arm_of(result), "scratch", "SW reference"):
         if name not in md["pdos"] and name not in md["stability"]:
             continue
         pd = md["pdos"].get(name, {})
@@ -364,7 +371,7 @@ def _md_table(result: dict[str, Any]) -> str:
 
 
 def headline(result: dict[str, Any]) -> str:
-    arm = result.get("transfer", "full")
+    arm = _arm_of(result)
     full, scratch = result["ge_test"][arm], result["ge_test"]["scratch"]
     gain = 100 * (1 - full["force_mae"] / scratch["force_mae"])
     verdict = "lower" if gain > 0 else "higher"
@@ -383,7 +390,7 @@ def _plot_force_errors(out: Path, result: dict[str, Any]) -> None:
     plt = pyplot()
 
     tests = result["ge_test"]
-    arm = result.get("transfer", "full")
+    arm = _arm_of(result)
     key = "by_temperature" if "by_temperature" in tests[arm] else "by_group"
     labels = list(tests[arm].get(key, {}))
     numeric = key == "by_temperature"
@@ -422,7 +429,7 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
             (zero[s].get("zero_shot_test") or {}).get("test", {}).get("force_mae", "-"),
             (zero[s].get("retention") or {}).get("force_mae", "-"),
         ]
-        for s in (result.get("transfer", "full"), "scratch")
+        for s in (_arm_of(result), "scratch")
     ]
     md = "\n".join(
         [
