@@ -146,7 +146,8 @@ class DimeNetPP(nn.Module):
         return self
 
     def set_fused(self, fused: bool) -> DimeNetPP:
-        """Use the fused custom-autograd kernels (default, fastest in eager mode) or plain ops."""
+        """Use the fused custom-autograd kernels (default, fastest in eager mode) or plain ops
+        ordered for ``torch.compile`` (:meth:`SphericalBasis.project`)."""
         for module in self.modules():
             if hasattr(module, "fused"):
                 setattr(module, "fused", fused)  # noqa: B010  # the fused kernels' switch (plain attribute)
@@ -182,10 +183,9 @@ class DimeNetPP(nn.Module):
         cos = -(unit.index_select(0, graph.idx_ji) * unit.index_select(0, graph.idx_kj)).sum(-1)
         radial = self.sbf.radial(dist)  # (E, L, N)
         angular = self.sbf.angular(cos)  # (T, L)
-        sbf = (radial.index_select(0, graph.idx_kj) * angular.unsqueeze(-1)).flatten(1)
-        # every block's first sbf projection in one matmul: one pass over the (T, L*N) basis
+        # every block's first sbf projection at once: one pass over the (T, L*N) basis
         w_sbf = torch.cat([_sbf_weight(block) for block in self.interactions], dim=0)
-        sbf_emb = (sbf @ w_sbf.t()).split(self.config.basis_emb_size, dim=1)
+        sbf_emb = self.sbf.project(radial, angular, graph.idx_kj, w_sbf).split(self.config.basis_emb_size, dim=1)
         n_atoms = graph.numbers.shape[0]
         m = self.embedding(graph.numbers, rbf, graph)
         out = self.outputs[0](m, rbf, graph, n_atoms)
