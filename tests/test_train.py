@@ -353,6 +353,37 @@ def test_rescaled_scales_minimise_the_training_loss_with_energies_and_stress(sw,
     assert report["zero_shot"]["stress_mae"] < 0.05 * np.mean([np.abs(s.stress).mean() * 160.2 for s in target])
 
 
+def test_rescaled_scales_from_one_sheared_crystal_use_its_stress(si_parent, tmp_path):
+    """One sheared diamond cell has one force pattern (each sublattice pushed along y), which any
+    length scale reproduces with a matching energy scale: the fit then uses the stress, and with
+    no stress in the loss takes the nearest-neighbour estimate, instead of an arbitrary grid edge."""
+    from ase.build import bulk
+
+    out, _ = si_parent
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    cell = atoms.cell.array.copy()
+    cell[2, 0] += 0.03 * cell[2, 2]  # shear, sublattices not relaxed
+    atoms.set_cell(cell, scale_atoms=True)
+    s_len, s_en = 0.96, 0.89
+    target = _scaled_copy(load_checkpoint(out).model, [Structure.from_atoms(atoms, source="sheared")], s_len, s_en)
+    assert np.abs(target[0].forces).max() > 1e-3  # the internal strain leaves forces to fit
+
+    def scales(loss):
+        config = config_from_dict(
+            {"model": {"preset": "cpu", **MODEL}, "train": {"epochs": 1, "lr": 1e-12, "dtype": "float64", "loss": loss},
+             "transfer": {"strategy": "rescaled"}}
+        )  # fmt: skip
+        _, report = fit(config, target, tmp_path / f"{loss}.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
+        return report["init"]["scales"]["Ge"]
+
+    with_stress = scales("energy_forces_stress")
+    assert with_stress["length_scale"] == pytest.approx(s_len, abs=0.003)
+    assert with_stress["energy_scale"] == pytest.approx(s_en, rel=0.05)
+    assert "the whole training loss was used" in with_stress["how"]
+    forces_only = scales("forces")
+    assert forces_only["how"].startswith("length from the nearest-neighbour distances")
+
+
 def test_config_reads_exponent_floats_and_rejects_text(tmp_path):
     from crosstrain.config import load_config
     from crosstrain.errors import ConfigError

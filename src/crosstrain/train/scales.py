@@ -36,6 +36,10 @@ from crosstrain.train.batches import Dataset
 from crosstrain.train.loss import EV_PER_A3_IN_GPA
 
 _SMALLEST_LENGTH = 0.83  # the wide neighbour list serves every candidate s_L down to this
+#: the fit cannot tell length scales apart when every candidate on the grid explains the labels
+#: to within this fraction of their mean square (e.g. one sheared crystal: one force pattern
+#: that any s_L reproduces with a matching s_E); assumed
+_FLAT = 1e-3
 
 
 def nearest_neighbour_distance(data: Dataset) -> float:
@@ -99,14 +103,15 @@ class NormalEquations:
         return x, self.loss(x)
 
 
-def loss_equations(model: DimeNetPP, data: Dataset, config: Config) -> NormalEquations:
+def loss_equations(model: DimeNetPP, data: Dataset, config: Config, whole_loss: bool | None = None) -> NormalEquations:
     """The training loss (terms and stage-one weights of ``config.train``; only its force term
-    with ``transfer.scale_fit: forces``) on ``data`` as a quadratic in (s_E, reference
-    energies), from one evaluation of ``model`` at s_E = 1."""
+    unless ``whole_loss``, by default ``transfer.scale_fit: loss``) on ``data`` as a quadratic in
+    (s_E, reference energies), from one evaluation of ``model`` at s_E = 1."""
     cfg = config.train
     elements = tuple(sorted(data.numbers))
     eq = NormalEquations.empty(elements)
-    whole_loss = config.transfer.scale_fit == "loss"
+    if whole_loss is None:
+        whole_loss = config.transfer.scale_fit == "loss"
     with_energy = whole_loss and cfg.loss in ("energy_forces", "energy_forces_stress")
     with_stress = whole_loss and cfg.loss == "energy_forces_stress"
     n_components = 3 * sum(len(s) for s in data.structures)
@@ -129,6 +134,12 @@ def loss_equations(model: DimeNetPP, data: Dataset, config: Config) -> NormalEqu
             ref = batch.stress.double().cpu().numpy().ravel() * EV_PER_A3_IN_GPA
             eq.add(_pad(s, len(elements)), ref, cfg.stress_weight / (9 * len(data)))
     return eq
+
+
+def _flat(scores: list[tuple[float, float, float, float]]) -> bool:
+    """Every candidate with a positive energy scale explains the labels to within ``_FLAT``."""
+    finite = [sc[3] for sc in scores if np.isfinite(sc[3])]
+    return bool(finite) and max(finite) < _FLAT
 
 
 def _pad(column: np.ndarray, zeros: int) -> np.ndarray:
@@ -173,29 +184,40 @@ def estimate_scales(
     wide_cutoff = model.config.cutoff / min(1.0, base_length * smallest)
     wide = data if wide_cutoff <= data.cutoff else Dataset(data.structures, wide_cutoff, data.name)
 
-    def score(length: float) -> tuple[float, float, float]:
+    def score(length: float, whole: bool) -> tuple[float, float, float, float]:
+        """(loss, s_L, s_E, loss over the labels' mean square) at one candidate s_L."""
         with torch.no_grad():
             model.length_scale[zt] = base_length * length
-        x, loss = loss_equations(model, wide, config).solve(given_energy)
+        eq = loss_equations(model, wide, config, whole)
+        x, loss = eq.solve(given_energy)
         if x[0] <= 0 and given_energy is None:
-            return np.inf, length, float(x[0])
-        return loss, length, float(x[0])
+            return np.inf, length, float(x[0]), np.inf
+        return loss, length, float(x[0]), loss / max(eq.btb, 1e-300)
 
+    whole_loss, why = config.transfer.scale_fit == "loss", ""
     if given_length is not None:
-        best = score(float(given_length))
+        best = score(float(given_length), whole_loss)
         how = "length given"
     else:
         stats = parent.meta.data_stats.get(source)
         ratio = stats["nn_distance"] / nearest_neighbour_distance(data) if stats else 1.0
         coarse = sorted({1.0, round(ratio, 6), *np.round(np.arange(0.85, 1.1501, 0.02), 6).tolist()})
-        best = min(score(x) for x in coarse)
-        fine = np.round(best[1] + np.arange(-0.02, 0.0201, 0.005), 6).tolist()
-        best = min([best, *(score(x) for x in fine if x > 0)])
+        scores = [score(x, whole_loss) for x in coarse]
+        if not whole_loss and _flat(scores):
+            whole_loss, why = True, "; the forces fit every length alike, so the whole training loss was used"
+            scores = [score(x, whole_loss) for x in coarse]
         how = (
             f"length by the training loss on a grid over 0.85-1.15 refined to 0.005 "
             f"(nearest-neighbour ratio {ratio:.4f} for reference)"
         )
-    loss, length, energy = best
+        if _flat(scores):
+            best = score(ratio, whole_loss)  # the data cannot fix s_L: take the structural estimate
+            how = f"length from the nearest-neighbour distances ({ratio:.4f}): the training loss is flat in it"
+        else:
+            best = min(scores)
+            fine = np.round(best[1] + np.arange(-0.02, 0.0201, 0.005), 6).tolist()
+            best = min([best, *(score(x, whole_loss) for x in fine if x > 0)])
+    loss, length, energy, _ = best
     if not np.isfinite(loss):
         raise ConfigError(
             "the parent's forces do not correlate with the target's at any length scale; give transfer.energy_scale"
@@ -203,7 +225,7 @@ def estimate_scales(
     with torch.no_grad():
         model.length_scale[zt] = base_length  # apply_scales sets the final values
     terms = {"forces": "forces", "energy_forces": "energies and forces"}.get(
-        config.train.loss if config.transfer.scale_fit == "loss" else "forces", "energies, forces and stress"
+        config.train.loss if whole_loss else "forces", "energies, forces and stress"
     )
-    how += "; energy " + ("given" if given_energy is not None else f"by least squares on the loss ({terms})")
+    how += "; energy " + ("given" if given_energy is not None else f"by least squares on the loss ({terms})") + why
     return float(length), float(energy), how + f"; training loss {loss:.4g} at the start"
