@@ -277,10 +277,9 @@ def _md_stage(
         if set(cached["stability"]) == {arm, "scratch"} and cached.get("models") == _model_stamps(models, arm):
             return dict(cached)
     cell = bulk("Ge", "diamond", a=a0, cubic=True) * (2, 2, 2)
-    factories = {
-        arm: lambda: CrosstrainCalculator(models / f"ge_{arm}.ckpt"),
-        "scratch": lambda: CrosstrainCalculator(models / "ge_scratch.ckpt"),
-    }
+    # one calculator per model for all its runs: compiled (where the scale compiles) once, not per run
+    calcs = {name: CrosstrainCalculator(models / f"ge_{name}.ckpt", compile=sc.compile) for name in (arm, "scratch")}
+    factories: dict[str, Callable[[], Any]] = {name: _returning(c) for name, c in calcs.items()}
     result: dict[str, Any] = {"stability": {}, "pdos": {}, "lattice_constant": a0, "models": _model_stamps(models, arm)}
     for name, factory in factories.items():
         report = stability(cell, factory, list(sc.md_temperatures), sc.md_runs, MDSettings(steps=sc.md_steps))
@@ -307,6 +306,10 @@ def _md_stage(
     _plot_pdos(out, spectra)
     write_text(cache, json.dumps(result, indent=2))
     return result
+
+
+def _returning(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
