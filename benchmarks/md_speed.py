@@ -1,7 +1,8 @@
 """ML-MD speed: steps per second of ASE velocity-Verlet MD driven by a crosstrain model.
 
 For diamond cells of 64-1000 atoms (rattled, 600 K velocities), the shipped ``si-dft`` parent
-(CPU preset, 4.2 Å cutoff) on one thread, with the eager calculator and the compiled one
+(CPU preset, 4.2 Å cutoff; ``--model si-dft5`` for the 5 Å DFT models) on one thread, with the
+eager calculator and the compiled one
 (``CrosstrainCalculator(..., compile=True)``; its one-off compile time is reported apart). The
 first steps are warm-up and not timed. ``--replicas`` adds the stability harness's batched mode
 (:mod:`crosstrain.md.replicas`: R independent 64-atom runs in one model call per step), as
@@ -35,7 +36,7 @@ def cell(n_atoms: int):  # type: ignore[no-untyped-def]
     return atoms
 
 
-def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str = "cpu") -> dict:
+def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str = "cpu", model: str = "si-dft") -> dict:
     from ase import units
 
     try:  # ASE >= 3.29
@@ -48,7 +49,7 @@ def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str =
     from crosstrain.pretrained import resolve_model
 
     atoms = cell(n_atoms)
-    atoms.calc = CrosstrainCalculator(resolve_model("si-dft"), device=device, compile=compiled)
+    atoms.calc = CrosstrainCalculator(resolve_model(model), device=device, compile=compiled)
     thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
     dyn = VelocityVerlet(atoms, 1.0 * units.fs)
     t0 = time.perf_counter()
@@ -69,11 +70,11 @@ def measure(n_atoms: int, compiled: bool, steps: int, warmup: int, device: str =
     }
 
 
-def measure_replicas(replicas: int, steps: int) -> dict:
+def measure_replicas(replicas: int, steps: int, model_name: str = "si-dft") -> dict:
     from crosstrain.md.replicas import batched, run_replicas
     from crosstrain.md.run import MDSettings
 
-    model = batched("si-dft")
+    model = batched(model_name)
     settings = MDSettings(temperature=600, steps=steps, ensemble="nve", check_every=10)
     run_replicas(cell(64), model, MDSettings(temperature=600, steps=10, ensemble="nve"), list(range(replicas)))
     t0 = time.perf_counter()
@@ -94,6 +95,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (printed and recorded)")
     parser.add_argument("--no-compile", action="store_true", dest="no_compile")
     parser.add_argument("--replicas", nargs="*", type=int, default=[], help="batched replica counts, e.g. 1 2 4 8")
+    parser.add_argument("--model", default="si-dft", help="shipped name or checkpoint (si-dft5: 5 Å)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     import torch
@@ -105,18 +108,18 @@ def main() -> None:
     rows = []
     for n in args.atoms:
         for compiled in (False,) if args.no_compile else (False, True):
-            row = measure(n, compiled, args.steps, args.warmup, args.device)
+            row = measure(n, compiled, args.steps, args.warmup, args.device, args.model)
             rows.append(row)
             print(f"{n:5d} atoms {row['mode']:8s} on {args.device}: {row['steps_per_second']:7.1f} steps/s "
                   f"(warm-up {row['warmup_seconds']:.0f} s)", flush=True)  # fmt: skip
     for r in args.replicas:
-        row = measure_replicas(r, args.steps)
+        row = measure_replicas(r, args.steps, args.model)
         rows.append(row)
         print(f"{r} replicas of 64 atoms, batched: {row['replica_steps_per_second']:7.1f} replica-steps/s", flush=True)
-    doc = {"benchmark": "md_speed", "model": "si-dft (CPU preset)", "threads": args.threads,
+    doc = {"benchmark": "md_speed", "model": f"{args.model} (CPU preset)", "threads": args.threads,
            "seeds": {"rattle": 1, "velocities": 0}, "rows": rows, **provenance()}  # fmt: skip
-    RESULTS.parent.mkdir(exist_ok=True)
-    write_text(RESULTS, json.dumps(doc, indent=2))
+    args.out.parent.mkdir(exist_ok=True)
+    write_text(args.out, json.dumps(doc, indent=2))
 
 
 if __name__ == "__main__":
