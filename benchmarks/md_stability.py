@@ -66,7 +66,9 @@ def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any
         "runs": {t: [{"stable": r["stable"], "time_ps": r["time_ps"], "reason": r["reason"]} for r in v["runs"]]
                  for t, v in report["by_temperature"].items()},
         "wall_seconds": round(time.perf_counter() - t0, 1),
-        "steps_per_second": round(len(args.temperatures) * settings.steps / (time.perf_counter() - t0), 1),
+        "run_steps_per_second": round(
+            len(args.temperatures) * args.runs * settings.steps / (time.perf_counter() - t0), 1
+        ),
         "mode": "compiled, sequential" if args.compile else "eager, batched replicas",
     }  # fmt: skip
     write_text(cache, json.dumps(result, indent=1))
@@ -128,7 +130,7 @@ def main() -> None:
             cache = Path(args.dir) / args.name / f"{name}-{k}.json"
             result = run_model(path, args, cache)
             per_arm[name].append(result)
-            speed = f"{result['wall_seconds']:.0f} s, {result['steps_per_second']:.0f} steps/s"
+            speed = f"{result['wall_seconds']:.0f} s, {result.get('run_steps_per_second', 0):.0f} run-steps/s"
             print(f"{name} {k} ({path}): fraction stable {result['fraction_stable']:.2f} ({speed})", flush=True)
         out["arms"][name] = {**summarise(per_arm[name], temps, args.ps), "per_model": per_arm[name]}
     names = list(per_arm)
