@@ -8,6 +8,7 @@ either) with a named recipe plus overrides, evaluates it on the test set and add
 
     python benchmarks/dft_recipe.py --name cpu-300ep --recipe dft-cpu
     python benchmarks/dft_recipe.py --name cpu-r5-150ep --recipe dft-cpu --set model.cutoff=5.0 --set train.epochs=150
+    python benchmarks/dft_recipe.py --name cpu5-s2-seeds --seeds-of cpu5-s2 cpu5-s2-seed1 cpu5-s2-seed2
 """
 
 from __future__ import annotations
@@ -27,7 +28,17 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="recipe override, e.g. train.epochs=150")
     parser.add_argument("--element", default="Ge")
     parser.add_argument("--dir", default="runs/dft_recipe")
+    parser.add_argument(
+        "--seeds-of",
+        nargs="+",
+        dest="seeds_of",
+        metavar="ROW",
+        help="only summarise these finished rows (one per seed) as --name, mean ± std",
+    )
     args = parser.parse_args()
+    if args.seeds_of:
+        summarise_seeds(args.name, args.seeds_of)
+        return
 
     import torch
 
@@ -72,6 +83,29 @@ def main() -> None:
     print(f"{args.name}: test force MAE {test['force_mae']:.4f} eV/Å, energy MAE {test['energy_mae']:.2f} "
           f"meV/atom, stress MAE {test['stress_mae']:.3f} GPa; training {minutes:.1f} min, "
           f"{row['threads']} thread(s)")  # fmt: skip
+
+
+def summarise_seeds(name: str, rows: list[str]) -> None:
+    """Mean ± std (and every value) of the test errors over rows that differ only in their seed."""
+    from crosstrain.analysis.comparison import cell
+    from crosstrain.io.atomic import write_text
+
+    doc = json.loads(RESULTS.read_text())
+    missing = [r for r in rows if r not in doc["rows"]]
+    if missing:
+        raise SystemExit(f"{RESULTS}: no row {', '.join(missing)}")
+    picked = [doc["rows"][r] for r in rows]
+    summary = {"rows": rows, "recipes": [[r["recipe"], *r["overrides"]] for r in picked],
+               "n_test": picked[0]["n_test"], "n_train": picked[0]["n_train"]}  # fmt: skip
+    for key in ("force_mae", "energy_mae", "stress_mae"):
+        summary[key] = cell([r["test"][key] for r in picked]).to_dict()
+    summary["train_wall_seconds"] = cell([r["train_wall_seconds"] for r in picked]).to_dict()
+    doc.setdefault("seed_summaries", {})[name] = summary
+    write_text(RESULTS, json.dumps(doc, indent=2))
+    forces = cell([r["test"]["force_mae"] for r in picked])
+    energies = cell([r["test"]["energy_mae"] for r in picked])
+    print(f"{name}: forces {forces.text(4)} eV/Å {forces.values}, "
+          f"energies {energies.text(2)} meV/atom {energies.values}")  # fmt: skip
 
 
 if __name__ == "__main__":
