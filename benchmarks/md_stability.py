@@ -54,8 +54,11 @@ def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any
     settings = MDSettings(steps=int(round(args.ps * 1000 / args.timestep)), timestep_fs=args.timestep, seed=args.seed)
     t0 = time.perf_counter()
     if args.compile:  # one compiled calculator for all of this model's runs, one run after another
+        import torch
+
         from crosstrain.calculator import CrosstrainCalculator
 
+        torch._dynamo.reset()  # one compiled model per process at a time (crosstrain.model.compiled)
         calc = CrosstrainCalculator(resolve_model(path), compile=True)
         report = stability(cell, lambda: calc, args.temperatures, args.runs, settings)
     else:

@@ -384,6 +384,7 @@ def _finish(
     model = trainer.model
     if trainer.best["model"] is not None:
         model.load_state_dict(trainer.best["model"])
+    model.set_fused(True)  # the compiled step ran it unfused; eager use after training is fastest fused
     shift: dict[str, float] = {}
     if all(s.energy is not None for s in trainer.data.structures):
         shift = fit_energy_shift(model, trainer.data, trainer.cfg.batch_size)

@@ -20,6 +20,7 @@ so ``forces`` stays the default.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,10 +137,43 @@ def loss_equations(model: DimeNetPP, data: Dataset, config: Config, whole_loss: 
     return eq
 
 
-def _flat(scores: list[tuple[float, float, float, float]]) -> bool:
-    """Every candidate with a positive energy scale explains the labels to within ``_FLAT``."""
+#: one candidate's (loss, s_L, s_E, loss over what the reference energies alone leave unexplained)
+Score = tuple[float, float, float, float]
+
+
+def _flat(scores: list[Score]) -> bool:
+    """Every candidate with a positive energy scale explains the labels to within ``_FLAT``: the loss
+    cannot tell them apart (a sign change of s_E rules lengths out; it does not pick one)."""
     finite = [sc[3] for sc in scores if np.isfinite(sc[3])]
     return bool(finite) and max(finite) < _FLAT
+
+
+def _search_length(
+    score: Callable[[float, bool], Score], ratio: float | None, whole_loss: bool, loss_name: str
+) -> tuple[Score, bool, str, str]:
+    """The grid search of :func:`estimate_scales`: (best score, whole loss used, how, why)."""
+    coarse = sorted({1.0, round(ratio or 1.0, 6), *np.round(np.arange(0.85, 1.1501, 0.02), 6).tolist()})
+    scores = [score(x, whole_loss) for x in coarse]
+    why = ""
+    if not whole_loss and loss_name != "forces" and _flat(scores):
+        whole_loss, why = True, "; the forces fit every length alike, so the whole training loss was used"
+        scores = [score(x, whole_loss) for x in coarse]
+    flat = _flat(scores)
+    if flat and ratio is not None:
+        best = score(ratio, whole_loss)  # the data cannot fix s_L: take the structural estimate
+        if np.isfinite(best[0]):
+            return (
+                best,
+                whole_loss,
+                f"length from the nearest-neighbour distances ({ratio:.4f}): the loss is flat in it",
+                why,
+            )
+    best = min(scores)
+    fine = np.round(best[1] + np.arange(-0.02, 0.0201, 0.005), 6).tolist()
+    best = min([best, *(score(x, whole_loss) for x in fine if x > 0)])
+    ref = f"nearest-neighbour ratio {ratio:.4f} for reference" if ratio is not None else "no recorded ratio"
+    how = f"length by the training loss on a grid over 0.85-1.15 refined to 0.005 ({ref})"
+    return best, whole_loss, how + ("; the loss is flat in it" if flat else ""), why
 
 
 def _pad(column: np.ndarray, zeros: int) -> np.ndarray:
@@ -172,51 +206,36 @@ def estimate_scales(
     docstring). s_L is chosen by that loss on the target training data, on a grid over 0.85-1.15
     that contains 1 (no rescaling) and the ratio of nearest-neighbour distances (source, from the
     parent's recorded data statistics, over target), refined to 0.005. So on those data the
-    zero-shot model is never worse than ``full`` with a fitted energy scale. Either scale may be
-    given.
+    zero-shot model is never worse than ``full`` with a fitted energy scale. Where the force labels
+    fit every candidate alike, the whole loss decides; where that is flat too, the ratio. Either
+    scale may be given.
     """
     zt, zs = to_atomic_number(target), to_atomic_number(source)
     given_length, given_energy = config.transfer.length_scale, config.transfer.energy_scale
     base_length = float(model.length_scale[zs])
+    stats = parent.meta.data_stats.get(source)
+    ratio = stats["nn_distance"] / nearest_neighbour_distance(data) if stats and given_length is None else None
     # one neighbour list wide enough for the smallest candidate scale: edges beyond a candidate's
     # scaled cutoff contribute exactly nothing, so every candidate can share it
-    smallest = min(_SMALLEST_LENGTH, given_length or 1.0)
+    smallest = min(_SMALLEST_LENGTH, given_length or 1.0, ratio or 1.0)
     wide_cutoff = model.config.cutoff / min(1.0, base_length * smallest)
     wide = data if wide_cutoff <= data.cutoff else Dataset(data.structures, wide_cutoff, data.name)
 
-    def score(length: float, whole: bool) -> tuple[float, float, float, float]:
-        """(loss, s_L, s_E, loss over the labels' mean square) at one candidate s_L."""
+    def score(length: float, whole: bool) -> Score:
         with torch.no_grad():
             model.length_scale[zt] = base_length * length
         eq = loss_equations(model, wide, config, whole)
         x, loss = eq.solve(given_energy)
         if x[0] <= 0 and given_energy is None:
             return np.inf, length, float(x[0]), np.inf
-        return loss, length, float(x[0]), loss / max(eq.btb, 1e-300)
+        baseline = eq.solve(0.0)[1]  # what the reference energies alone leave unexplained
+        return loss, length, float(x[0]), loss / max(baseline, 1e-300)
 
-    whole_loss, why = config.transfer.scale_fit == "loss", ""
+    whole_loss = config.transfer.scale_fit == "loss"
     if given_length is not None:
-        best = score(float(given_length), whole_loss)
-        how = "length given"
+        best, how, why = score(float(given_length), whole_loss), "length given", ""
     else:
-        stats = parent.meta.data_stats.get(source)
-        ratio = stats["nn_distance"] / nearest_neighbour_distance(data) if stats else 1.0
-        coarse = sorted({1.0, round(ratio, 6), *np.round(np.arange(0.85, 1.1501, 0.02), 6).tolist()})
-        scores = [score(x, whole_loss) for x in coarse]
-        if not whole_loss and _flat(scores):
-            whole_loss, why = True, "; the forces fit every length alike, so the whole training loss was used"
-            scores = [score(x, whole_loss) for x in coarse]
-        how = (
-            f"length by the training loss on a grid over 0.85-1.15 refined to 0.005 "
-            f"(nearest-neighbour ratio {ratio:.4f} for reference)"
-        )
-        if _flat(scores):
-            best = score(ratio, whole_loss)  # the data cannot fix s_L: take the structural estimate
-            how = f"length from the nearest-neighbour distances ({ratio:.4f}): the training loss is flat in it"
-        else:
-            best = min(scores)
-            fine = np.round(best[1] + np.arange(-0.02, 0.0201, 0.005), 6).tolist()
-            best = min([best, *(score(x, whole_loss) for x in fine if x > 0)])
+        best, whole_loss, how, why = _search_length(score, ratio, whole_loss, config.train.loss)
     loss, length, energy, _ = best
     if not np.isfinite(loss):
         raise ConfigError(
