@@ -189,7 +189,7 @@ def run_demo(
     log("5/5 MD stability and phonon density of states of Ge (transfer, scratch, SW reference)")
     # the data's own equilibrium: SW's lattice constant, or the mean cell of the DFT 64-atom MD runs
     a0 = 5.654 if not dft else _dft_lattice_constant(ge_pool + ge_valid + ge_test)
-    md = _md_stage(out, models, sc, transfer_arm(dft), reference=not dft, a0=a0)
+    md = _md_stage(out, models, sc, transfer_arm(dft), reference=not dft, a0=a0, compile_md=dft and sc.compile)
     md_settings = (
         f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
         f"{', '.join(f'{t:g}' for t in sc.md_temperatures)} K; PDOS from {sc.pdos_steps} fs of NVE at 300 K"
@@ -260,9 +260,17 @@ def _ge_stage(
 
 
 def _md_stage(
-    out: Path, models: Path, sc: DemoScale, arm: str, reference: bool = True, a0: float = 5.654
+    out: Path,
+    models: Path,
+    sc: DemoScale,
+    arm: str,
+    reference: bool = True,
+    a0: float = 5.654,
+    compile_md: bool = False,
 ) -> dict[str, Any]:
-    """Stability test and MD phonon DOS for the Ge models; cached in ``md.json``."""
+    """Stability test and MD phonon DOS for the Ge models; cached in ``md.json``. ``compile_md``: the
+    calculators run compiled (pays for the 5 Å DFT models: 2,200 steps each at 28 instead of 15
+    steps/s, after a ~40 s compile; for the 4.2 Å SW models the compile costs what it saves)."""
     from ase.build import bulk
 
     from crosstrain.analysis.pdos import overlap, pdos_from_velocities
@@ -277,8 +285,8 @@ def _md_stage(
         if set(cached["stability"]) == {arm, "scratch"} and cached.get("models") == _model_stamps(models, arm):
             return dict(cached)
     cell = bulk("Ge", "diamond", a=a0, cubic=True) * (2, 2, 2)
-    # one calculator per model for all its runs: compiled (where the scale compiles) once, not per run
-    calcs = {name: CrosstrainCalculator(models / f"ge_{name}.ckpt", compile=sc.compile) for name in (arm, "scratch")}
+    # one calculator per model for all its runs (compiled once, not per run)
+    calcs = {name: CrosstrainCalculator(models / f"ge_{name}.ckpt", compile=compile_md) for name in (arm, "scratch")}
     factories: dict[str, Callable[[], Any]] = {name: _returning(c) for name, c in calcs.items()}
     result: dict[str, Any] = {"stability": {}, "pdos": {}, "lattice_constant": a0, "models": _model_stamps(models, arm)}
     for name, factory in factories.items():
