@@ -123,6 +123,7 @@ def plot(by_size: dict[int, dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     sizes = sorted(by_size)
@@ -137,8 +138,11 @@ def plot(by_size: dict[int, dict[str, Any]], path: Path) -> None:
             if all(zero):
                 ax.plot(sizes, [z[key]["mean"] for z in zero], "--", label=f"{arm} zero-shot")
         ax.set_xscale("log")
+        ax.set_yscale("log")  # errors span a decade between one and fifty structures
         ax.minorticks_off()
         ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.set_xlabel("Ge training structures")
         ax.set_ylabel(label)
         ax.legend()
