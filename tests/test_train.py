@@ -493,17 +493,6 @@ def test_stage_two_switches_the_weights_during_training(sw, tmp_path, monkeypatc
     assert result.history[-1]["valid_energy_mae"] is not None and result.best_valid_force_mae is not None
 
 
-def test_early_stopping_waits_for_the_end_of_stage_two():
-    from crosstrain.config import TrainConfig
-    from crosstrain.train.loop import _patience_ran_out
-
-    plain = TrainConfig(epochs=150, patience=50)
-    assert _patience_ran_out(plain, 130, 80) and not _patience_ran_out(plain, 129, 80)
-    two = TrainConfig(epochs=150, patience=50, stage_two=0.6)  # stage two from epoch 90
-    assert not _patience_ran_out(two, 130, 80)  # the stage-one best is kept, the stage goes on
-    assert _patience_ran_out(two, 89, 30)  # in stage one the patience still stops a run
-
-
 def test_one_transfer_request_in_the_config(sw, si_parent, tmp_path):
     from crosstrain.config import Strategy
     from crosstrain.train.pipeline import start

@@ -73,8 +73,7 @@ class TrainConfig:
     ``stage_two_*_weight`` values (unset ones keep their stage-one value), typically a larger energy
     weight once the forces are learned. ``select_on`` picks the validation figure that chooses the
     best model and drives early stopping: the force MAE (the paper's) or the validation loss with
-    the final (stage-two) energy and force weights. Early stopping (``patience``) acts in stage one
-    only: once stage two has begun it runs to the last epoch. ``compile`` runs the same loss through
+    the final (stage-two) energy and force weights. ``compile`` runs the same loss through
     ``torch.func`` and ``torch.compile`` (:mod:`crosstrain.model.compiled`).
     """
 
