@@ -134,9 +134,9 @@ def plot(by_size: dict[int, dict[str, Any]], path: Path) -> None:
             ax.errorbar(sizes, mean, std, capsize=3, marker="o", label=arm)
             for n, c in zip(sizes, cells):
                 ax.plot([n] * len(c["values"]), c["values"], ".", color="grey", alpha=0.5)
-            zero = [by_size[n][arm]["zero_shot_test"] for n in sizes]
-            if all(zero):
-                ax.plot(sizes, [z[key]["mean"] for z in zero], "--", label=f"{arm} zero-shot")
+            zero = [(n, by_size[n][arm]["zero_shot_test"]) for n in sizes if by_size[n][arm]["zero_shot_test"]]
+            if zero:  # the sizes where the zero-shot start was evaluated
+                ax.plot([n for n, _ in zero], [z[key]["mean"] for _, z in zero], "--", label=f"{arm} zero-shot")
         ax.set_xscale("log")
         ax.set_yscale("log")  # errors span a decade between one and fifty structures
         ax.minorticks_off()
