@@ -159,8 +159,8 @@ def _search_length(
         whole_loss, why = True, "; the forces fit every length alike, so the whole training loss was used"
         scores = [score(x, whole_loss) for x in coarse]
     flat = _flat(scores)
-    if flat and ratio is not None:
-        best = score(ratio, whole_loss)  # the data cannot fix s_L: take the structural estimate
+    if flat and ratio is not None:  # the data cannot fix s_L: take the structural estimate (on the grid)
+        best = next(sc for sc in scores if sc[1] == round(ratio, 6))
         if np.isfinite(best[0]):
             return (
                 best,
