@@ -1,7 +1,8 @@
-"""Long-MD stability of transfer vs scratch: K seeded Langevin runs per temperature per model,
-batched into one model call per step (``crosstrain.md.replicas``), or with ``--compile`` one
-after another through one compiled calculator per model (on a CPU about twice the batched rate),
-on a 64-atom diamond cell.
+"""Long-MD stability of transfer vs scratch, as in the paper: per model and temperature, K seeded
+Langevin runs of 50 ps on a 64-atom diamond cell (defaults: K = 1, 2 fs steps, assumed), each model
+on its own worker process (``--workers``, default cores // ``--threads``) through one compiled
+calculator, runs one after another; ``--no-compile`` batches a model's runs into one eager model
+call per step (``crosstrain.md.replicas``; on a CPU about half the compiled rate).
 
 Each ``--arm NAME=PATTERN`` is one arm: a checkpoint path, a glob (``runs/fig4/Ge_full_*.ckpt``:
 the paper's several models per arm, e.g. the five one-structure models of ``crosstrain
@@ -11,11 +12,12 @@ target, no pair closer than 1.5 Å, forces below 50 eV/Å) and the time to failu
 with a run that survived counted as censored at ``--ps`` (the median is then a lower bound); with
 two arms of the same size, models are paired by index (the same training structure) and the
 comparison says on how many pairs the first arm was at least as stable. Every model's result is
-saved in ``--dir`` as it finishes, so a killed benchmark resumes. Writes
-``benchmarks/results/<name>.json`` with settings, seeds and provenance.
+saved in ``--dir`` as it finishes, so a killed benchmark resumes (a new ``--name`` for other
+settings: the per-model cache does not key on them). Writes ``benchmarks/results/<name>.json``
+with settings, seeds and provenance.
 
     python benchmarks/md_stability.py --arm full='runs/fig4/Ge_full_*.ckpt' \\
-        --arm scratch='runs/fig4/Ge_scratch_*.ckpt' --element Ge --temperatures 900 1500 --runs 2 --ps 5
+        --arm scratch='runs/fig4/Ge_scratch_*.ckpt' --element Ge --temperatures 900 1500 --name md_stability_50ps
 """
 
 from __future__ import annotations
@@ -78,6 +80,44 @@ def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any
     return result
 
 
+def _report(job: tuple[str, int, str, Path], result: dict[str, Any]) -> None:
+    name, k, path, _ = job
+    speed = f"{result['wall_seconds']:.0f} s, {result.get('run_steps_per_second', 0):.0f} run-steps/s"
+    print(f"{name} {k} ({path}): fraction stable {result['fraction_stable']:.2f} ({speed})", flush=True)
+
+
+def run_all(jobs: list[tuple[str, int, str, Path]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every model's runs, on ``args.workers`` spawned processes of ``args.threads`` threads each
+    (one model per process at a time; a finished model's cached result is read, not rerun)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from crosstrain.parallel import worker_init
+
+    results: dict[int, dict[str, Any]] = {}
+    todo = [i for i, job in enumerate(jobs) if not job[3].exists()]
+    for i in set(range(len(jobs))) - set(todo):
+        results[i] = run_model(jobs[i][2], args, jobs[i][3])
+        _report(jobs[i], results[i])
+    workers = max(1, min(args.workers, len(todo) or 1))
+    print(f"{len(todo)} of {len(jobs)} models to run on {workers} workers x {args.threads} threads", flush=True)
+    if workers == 1:
+        for i in todo:
+            results[i] = run_model(jobs[i][2], args, jobs[i][3])
+            _report(jobs[i], results[i])
+        return [results[i] for i in range(len(jobs))]
+    ctx = get_context("spawn")  # fresh torch/OpenMP thread pools per worker
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=worker_init, initargs=(args.threads, os.getpid())
+    ) as pool:
+        futures = {i: pool.submit(run_model, jobs[i][2], args, jobs[i][3]) for i in todo}
+        for i, future in futures.items():
+            results[i] = future.result()
+            _report(jobs[i], results[i])
+    return [results[i] for i in range(len(jobs))]
+
+
 def summarise(models: list[dict[str, Any]], temperatures: list[str], length_ps: float) -> dict[str, Any]:
     out: dict[str, Any] = {"models": len(models), "by_temperature": {}}
     for t in temperatures:
@@ -103,19 +143,28 @@ def main() -> None:
     parser.add_argument("--element", default="Ge")
     parser.add_argument("--lattice", type=float, help="lattice constant (Å); default: ASE's reference value")
     parser.add_argument("--temperatures", nargs="+", type=float, default=[900.0, 1500.0])
-    parser.add_argument("--runs", type=int, default=2, help="seeded runs (replicas) per temperature and model")
-    parser.add_argument("--ps", type=float, default=5.0, help="length of each run in ps")
-    parser.add_argument("--timestep", type=float, default=1.0, help="MD time step (fs)")
+    parser.add_argument("--runs", type=int, default=1, help="seeded runs per temperature and model")
+    parser.add_argument("--ps", type=float, default=50.0, help="length of each run in ps (the paper's long MD: 50)")
+    parser.add_argument("--timestep", type=float, default=2.0, help="MD time step (fs; 2 fs assumed)")
     parser.add_argument(
         "--compile",
-        action="store_true",
-        help="compiled calculator, runs one after another (on a CPU ~2x the batched eager rate)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="compiled calculator, runs one after another (on a CPU ~2x the batched eager rate); "
+        "--no-compile: eager, a model's runs batched as replicas in one model call per step",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
+    parser.add_argument("--workers", type=int, help="models run at once (default: cores // threads)")
     parser.add_argument("--dir", default="runs/md_stability", help="per-model results (resume)")
     parser.add_argument("--name", default="md_stability")
     args = parser.parse_args()
+    from crosstrain.parallel import available_cores
+
+    cores = available_cores()
+    args.workers = args.workers or max(1, cores // args.threads)
+    if args.workers * args.threads > cores:
+        parser.error(f"--workers {args.workers} x --threads {args.threads} oversubscribes the {cores} cores available")
 
     import torch
 
@@ -125,17 +174,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     temps = [f"{t:g}" for t in args.temperatures]
     out: dict[str, Any] = {"settings": {**vars(args), "steps": int(round(args.ps * 1000 / args.timestep))}, "arms": {}}
-    per_arm: dict[str, list[dict[str, Any]]] = {}
-    for item in args.arm:
-        name, pattern = item.split("=", 1)
-        per_arm[name] = []
-        for k, path in enumerate(models_of(pattern)):
-            cache = Path(args.dir) / args.name / f"{name}-{k}.json"
-            result = run_model(path, args, cache)
-            per_arm[name].append(result)
-            speed = f"{result['wall_seconds']:.0f} s, {result.get('run_steps_per_second', 0):.0f} run-steps/s"
-            print(f"{name} {k} ({path}): fraction stable {result['fraction_stable']:.2f} ({speed})", flush=True)
-        out["arms"][name] = {**summarise(per_arm[name], temps, args.ps), "per_model": per_arm[name]}
+    jobs = [
+        (name, k, path, Path(args.dir) / args.name / f"{name}-{k}.json")
+        for name, pattern in (item.split("=", 1) for item in args.arm)
+        for k, path in enumerate(models_of(pattern))
+    ]
+    results = run_all(jobs, args)
+    per_arm: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in jobs}
+    for (name, _, _, _), result in zip(jobs, results):
+        per_arm[name].append(result)
+    for name, models in per_arm.items():
+        out["arms"][name] = {**summarise(models, temps, args.ps), "per_model": models}
     names = list(per_arm)
     if len(names) == 2 and len(per_arm[names[0]]) == len(per_arm[names[1]]):
         a, b = ([m["fraction_stable"] for m in per_arm[n]] for n in names)
