@@ -66,6 +66,18 @@ def test_nve_md_conserves_energy(model, si_atoms):
     assert abs(si_atoms.get_total_energy() - e0) < 1e-3 * len(si_atoms)
 
 
+def test_skin_list_md_equals_fresh_lists(model, si_atoms):
+    """NVE with the Verlet-skin list follows NVE with a fresh neighbour search every step."""
+    runs = []
+    for skin in (0.5, 0.0):  # skin 0: a new search at every step
+        atoms = si_atoms.copy()
+        atoms.calc = CrosstrainCalculator(model, skin=skin)
+        VelocityVerlet(atoms, timestep=2 * fs).run(15)
+        runs.append((atoms.positions.copy(), atoms.calc.neighbours.builds))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], atol=1e-10)
+    assert runs[0][1] < runs[1][1]
+
+
 def test_compiled_calculator_path_equals_eager(model, si_atoms, monkeypatch):
     """``compile=True`` (torch.compile replaced by the eager function here, to stay fast) gives the
     eager energies and forces; stress and per-atom energies still come from the eager model."""

@@ -7,7 +7,7 @@ from ase.build import bulk
 from ase.neighborlist import neighbor_list
 
 from crosstrain.errors import StructureError
-from crosstrain.graph import batch_graph, topology, triplets
+from crosstrain.graph import SkinNeighbours, batch_graph, topology, triplets
 from crosstrain.structure import Structure
 
 
@@ -76,3 +76,29 @@ def test_batching_offsets(si_structure):
     assert int(g.idx_ji[t0.n_triplets :].min()) >= t0.n_edges
     vec = g.edge_vectors()
     assert float(vec.norm(dim=1).max()) < 4.0
+
+
+def _pairs(topo):
+    edges = list(zip(topo.centers, topo.neighbours, map(tuple, topo.shifts)))
+    angles = {(edges[k], edges[j]) for k, j in zip(topo.idx_kj, topo.idx_ji)}
+    return sorted(edges), angles
+
+
+def test_skin_list_gives_the_fresh_topology_along_a_hot_trajectory():
+    """A random walk far beyond half the skin: every step's pairs and triplets are exactly those of
+    a fresh neighbour search, the list is rebuilt only after large moves, and a new cell rebuilds it."""
+    rng = np.random.default_rng(0)
+    atoms = bulk("Si", "diamond", a=5.431, cubic=True)
+    skin = SkinNeighbours(cutoff=4.0, skin=0.6)
+    for _ in range(40):
+        atoms.positions += rng.normal(scale=0.04, size=atoms.positions.shape)
+        s = Structure.from_atoms(atoms, read_labels=False)
+        assert _pairs(skin(s)) == _pairs(topology(s, 4.0))
+    assert 1 < skin.builds < 40  # ~0.07 Å per step per atom: rebuilt every few steps, not every one
+    builds = skin.builds
+    atoms.set_cell(atoms.cell * 1.01, scale_atoms=True)
+    s = Structure.from_atoms(atoms, read_labels=False)
+    assert _pairs(skin(s)) == _pairs(topology(s, 4.0)) and skin.builds == builds + 1
+    with pytest.raises(StructureError, match="overlap"):
+        atoms.positions[1] = atoms.positions[0] + 1e-5
+        skin(Structure.from_atoms(atoms, read_labels=False))

@@ -97,6 +97,55 @@ def topology(structure: Structure, cutoff: float) -> Topology:
     return Topology(c, n, s, kj, ji)
 
 
+class SkinNeighbours:
+    """Topologies of a moving configuration from a Verlet list with a skin (for MD).
+
+    Pairs within ``cutoff + skin`` and their triplets are found once; every later call keeps the
+    pairs within ``cutoff`` now and the triplets of two kept pairs (a mask, no search). The list is
+    built again when an atom has moved more than half the skin since the last build (then no pair
+    outside the candidates can have come within the cutoff), or the cell, the periodicity or the
+    atoms changed. The topology is exactly what :func:`topology` gives, edge order aside.
+    """
+
+    def __init__(self, cutoff: float, skin: float = 0.5) -> None:
+        if cutoff <= 0 or skin < 0:
+            raise ValueError(f"cutoff must be positive and skin non-negative, got {cutoff} and {skin}")
+        self.cutoff, self.skin = float(cutoff), float(skin)
+        self.builds = 0
+        self._key: tuple | None = None
+        self._reference: np.ndarray | None = None
+        self._candidates: Topology | None = None
+
+    def _stale(self, structure: Structure, key: tuple) -> bool:
+        if self._candidates is None or self._reference is None or key != self._key:
+            return True
+        moved = np.einsum("ij,ij->i", structure.positions - self._reference, structure.positions - self._reference)
+        return bool(moved.max(initial=0.0) > (0.5 * self.skin) ** 2)
+
+    def __call__(self, structure: Structure) -> Topology:
+        pos = np.asarray(structure.positions, dtype=np.float64)
+        key = (structure.numbers.tobytes(), np.asarray(structure.cell).tobytes(), np.asarray(structure.pbc).tobytes())
+        if self._stale(structure, key):
+            self._candidates = topology(structure, self.cutoff + self.skin)
+            self._key, self._reference = key, pos.copy()
+            self.builds += 1
+        assert self._candidates is not None
+        cand = self._candidates
+        c, n, s = cand.centers, cand.neighbours, cand.shifts
+        vectors = pos[n] - pos[c] + s @ np.asarray(structure.cell, dtype=np.float64)
+        d2 = np.einsum("ij,ij->i", vectors, vectors)
+        if d2.size and d2.min() < MIN_DISTANCE**2:
+            k = int(np.argmin(d2))
+            raise StructureError(
+                f"{structure.source}: atoms {int(c[k])} and {int(n[k])} overlap (distance {np.sqrt(d2[k]):.2e} Å)"
+            )
+        keep = d2 < self.cutoff**2
+        index = np.cumsum(keep) - 1  # candidate edge -> kept edge
+        both = keep[cand.idx_kj] & keep[cand.idx_ji]
+        kj, ji = index[cand.idx_kj[both]], index[cand.idx_ji[both]]
+        return Topology(c[keep], n[keep], s[keep], kj, ji)
+
+
 @dataclass(frozen=True)
 class Graph:
     """A batch of configurations as one disconnected graph (torch tensors)."""

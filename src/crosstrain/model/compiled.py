@@ -70,7 +70,12 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
 
 
 def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> Callable:
-    """``fn(graph) -> (energies, forces)`` for inference, optionally compiled."""
+    """``fn(graph) -> (energies, forces)`` for inference, optionally compiled.
+
+    The model's weights are read once, here: the function serves a model that no longer trains
+    (the calculator's private copy). Walking the modules for them on every call cost ~10 % of a
+    compiled 64-atom MD step.
+    """
     model.set_fused(False)
     energy = _energy_fn(model)
 
@@ -79,9 +84,9 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
         return per_graph, -g
 
     fn = torch.compile(per_graph, dynamic=dynamic) if compile else per_graph
+    params = {k: v.detach() for k, v in model.named_parameters()}
 
     def run(graph: Graph):
-        params = {k: v.detach() for k, v in model.named_parameters()}
         return fn(params, *(getattr(graph, f) for f in _GRAPH_FIELDS))
 
     return run
