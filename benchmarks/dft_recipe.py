@@ -9,6 +9,13 @@ either) with a named recipe plus overrides, evaluates it on the test set and add
     python benchmarks/dft_recipe.py --name cpu-300ep --recipe dft-cpu
     python benchmarks/dft_recipe.py --name cpu-r5-150ep --recipe dft-cpu --set model.cutoff=5.0 --set train.epochs=150
     python benchmarks/dft_recipe.py --name cpu5-s2-seeds --seeds-of cpu5-s2 cpu5-s2-seed1 cpu5-s2-seed2
+
+``--parent CKPT`` continues a finished Ge model with the recipe instead of starting from scratch
+(``transfer.strategy=full``, Ge mapped onto itself), e.g. a short energy-weighted third stage:
+
+    python benchmarks/dft_recipe.py --name cpu5-s2-seed2-ew300 --recipe dft-cpu5-finetune \\
+        --parent runs/dft_recipe/cpu5-s2-seed2.ckpt --set train.energy_weight=300 --set train.epochs=30 \\
+        --set train.lr=2e-4 --set train.warmup_steps=50 --set train.select_on=loss --set train.patience=100
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="recipe override, e.g. train.epochs=150")
     parser.add_argument("--element", default="Ge")
     parser.add_argument("--dir", default="runs/dft_recipe")
+    parser.add_argument("--parent", help="a finished model of --element to continue (strategy full)")
     parser.add_argument(
         "--seeds-of",
         nargs="+",
@@ -52,11 +60,12 @@ def main() -> None:
     from crosstrain.train.pipeline import fit
 
     split = mlearn_split({"element": args.element, "valid": 22, "test": 25, "seed": 0})
-    config = load_config(args.recipe, args.set)
+    config = load_config(args.recipe, [*(["transfer.strategy=full"] if args.parent else []), *args.set])
     ckpt = Path(args.dir) / f"{args.name}.ckpt"
     t0 = time.perf_counter()
     if not is_finished(ckpt):
-        fit(config, split["train"], ckpt, valid=split["valid"], resume=True)
+        same = {args.element: args.element} if args.parent else None
+        fit(config, split["train"], ckpt, valid=split["valid"], parent=args.parent, element_map=same, resume=True)
     history = read_metadata(ckpt).get("history") or [{}]
     model = load_checkpoint(ckpt).model
     test = evaluate(model, Dataset(split["test"], model.neighbour_cutoff, "test"), by=("group",))
@@ -64,6 +73,7 @@ def main() -> None:
     row = {
         "recipe": args.recipe,
         "overrides": args.set,
+        "parent": args.parent,
         "n_train": len(split["train"]),
         "n_test": len(split["test"]),
         "parameters": sum(p.numel() for p in model.parameters()),
