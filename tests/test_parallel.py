@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from crosstrain.parallel import threads_per_worker
+from crosstrain.errors import ConfigError
+from crosstrain.parallel import plan_workers, threads_per_worker
 
 PARENT = textwrap.dedent(
     """
@@ -35,6 +36,16 @@ def test_threads_per_worker_never_oversubscribes() -> None:
     assert threads_per_worker(1, cores=8) == 8
     assert threads_per_worker(3, cores=8) == 2
     assert threads_per_worker(16, cores=2) == 1
+
+
+def test_plan_workers_defaults_to_the_cores_and_refuses_more() -> None:
+    assert plan_workers(None, jobs=10, cores=2) == 2
+    assert plan_workers(None, jobs=1, cores=8) == 1  # never more workers than jobs
+    assert plan_workers(1, jobs=10, cores=2) == 1
+    with pytest.raises(ConfigError, match="--workers 3 is more than the 2 cores"):
+        plan_workers(3, jobs=10, cores=2)
+    with pytest.raises(ConfigError, match="at least 1"):
+        plan_workers(0, jobs=10, cores=2)
 
 
 def _alive(pid: int) -> bool:

@@ -83,6 +83,6 @@ def test_temperature_transfer_experiment(tmp_path, tiny_sw_data):
     assert (tmp_path / "t" / "force_by_temperature.png").stat().st_size > 0
     ckpt = tmp_path / "t" / "Ge_full_1.ckpt"
     before = ckpt.stat().st_mtime_ns
-    again = temperature_transfer(tiny_sw_data, source, tmp_path / "t", **kwargs)  # reuses the models
-    assert ckpt.stat().st_mtime_ns == before
+    again = temperature_transfer(tiny_sw_data, source, tmp_path / "t", **kwargs, workers=2)  # reuses the models
+    assert ckpt.stat().st_mtime_ns == before  # and evaluates them on two worker processes
     assert again["median_force_mae"] == r["median_force_mae"]

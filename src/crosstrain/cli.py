@@ -324,12 +324,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_transferability(args: argparse.Namespace) -> int:
+    from crosstrain.parallel import plan_workers
     from crosstrain.workflows.temperature_transfer import temperature_transfer
 
     r = temperature_transfer(args.data, args.source, args.out, element=args.element, source_element=args.source_element,
                              train_temperature=args.train_temperature, per_temperature=args.per_temperature,
                              steps=args.steps, seed=args.seed, reference=args.reference,
-                             models=args.models)  # fmt: skip
+                             models=args.models, workers=plan_workers(args.workers, 2 * args.models))  # fmt: skip
     print(f"full transfer has the lower median force error at {r['full_better_at']}; report in {args.out}/report.md")
     return 0
 
@@ -459,6 +460,7 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reference", help="a model trained on the large data set, shown alongside")
     p.add_argument("--models", type=int, default=5, help="models per arm, each on its own structure (paper: 5)")
+    p.add_argument("--workers", type=int, help="models trained and evaluated at once (default: the cores)")
     p.set_defaults(func=_cmd_transferability)
 
 

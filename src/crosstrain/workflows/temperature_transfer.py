@@ -59,6 +59,21 @@ def _train(name: str, ckpt: Path, log: Callable[[str], None], **kwargs: Any) -> 
     fit(out=ckpt, resume=True, progress=False, **kwargs)
 
 
+def _model_errors(
+    name: str, ckpt: Path, train: dict[str, Any], test: list[Structure], log: Callable[[str], None] = print
+) -> dict[str, list[float]]:
+    """Train one model (or reuse its finished checkpoint) and return its per-structure force
+    errors by test temperature; one job of a worker process."""
+    from crosstrain.analysis.transferability import by_temperature
+
+    _train(name, ckpt, log, **train)
+    return by_temperature({name: load_checkpoint(ckpt).model}, test)[name]
+
+
+def _log_flushed(message: str) -> None:
+    print(message, flush=True)
+
+
 def temperature_transfer(
     data: str | Path,
     source: str | Path,
@@ -73,7 +88,10 @@ def temperature_transfer(
     reference: str | Path | None = None,
     log: Callable[[str], None] = print,
     models: int = 5,
+    workers: int = 1,
 ) -> dict[str, Any]:
+    """The experiment; ``workers`` processes train and evaluate the models side by side (the
+    machine's cores divided among them, :mod:`crosstrain.parallel`)."""
     from crosstrain.analysis.transferability import boxplot, by_temperature
 
     d, folder = Path(data), Path(out)
@@ -84,11 +102,11 @@ def temperature_transfer(
         raise DataFileError(f"{d}: {len(pool)} training structures at that temperature, {models} models asked for")
     picks = [pool[int(i)] for i in np.random.default_rng(seed).permutation(len(pool))[:models]]
     t_train = float(picks[0].info["temperature"])
-    trained = _train_arms(picks, valid, source, folder, element, source_element, steps, lr, seed, log)
+    jobs = _arm_jobs(picks, valid, source, folder, element, source_element, steps, lr, seed)
+    log(f"{len(jobs)} models, each trained and evaluated on {len(test)} test structures, on {workers} worker(s)")
+    each = _run_jobs(jobs, test, workers, log)
     if reference is not None:
-        trained["reference"] = load_checkpoint(reference).model
-    log(f"force errors on {len(test)} test structures")
-    each = by_temperature(trained, test)
+        each.update(by_temperature({"reference": load_checkpoint(reference).model}, test))
     errors = {arm: _pooled(each, arm) for arm in ("full", "scratch", "reference") if _pooled(each, arm)}
     boxplot(errors, folder / "force_by_temperature.png",
             f"{element}: {models} models per arm, each trained on one structure at {t_train:g} K")  # fmt: skip
@@ -119,7 +137,7 @@ def temperature_transfer(
     return result
 
 
-def _train_arms(
+def _arm_jobs(
     picks: list[Structure],
     valid: list[Structure],
     source: str | Path,
@@ -129,13 +147,12 @@ def _train_arms(
     steps: int,
     lr: float,
     seed: int,
-    log: Callable[[str], None],
-) -> dict[str, Any]:
-    """One ``full`` and one ``scratch`` model per picked structure (same network, same seed)."""
-    models = len(picks)
+) -> list[tuple[str, Path, dict[str, Any]]]:
+    """``(name, checkpoint, fit arguments)``: one ``full`` and one ``scratch`` model per picked
+    structure (same network, same seed; scratch ignores the parent)."""
     every = max(1, steps // 10)
     architecture = asdict(load_checkpoint(resolve_model(source)).model.config)  # scratch gets the same network
-    trained: dict[str, Any] = {}
+    jobs = []
     for k, pick in enumerate(picks):
         for strategy in ("full", "scratch"):
             cfg = config_from_dict({
@@ -144,19 +161,27 @@ def _train_arms(
                           "valid_every": every},
                 "transfer": {"strategy": strategy},
             })  # fmt: skip
-            ckpt = folder / f"{element}_{strategy}_{k}.ckpt"
-            _train(
-                f"{strategy} {k + 1}/{models}",
-                ckpt,
-                log,
-                config=cfg,
-                data=[pick],
-                valid=valid,
-                parent=source,
-                element_map={element: source_element},
-            )  # fmt: skip  (scratch ignores the parent)
-            trained[f"{strategy} {k}"] = load_checkpoint(ckpt).model
-    return trained
+            train = {"config": cfg, "data": [pick], "valid": valid, "parent": source,
+                     "element_map": {element: source_element}}  # fmt: skip
+            jobs.append((f"{strategy} {k}", folder / f"{element}_{strategy}_{k}.ckpt", train))
+    return jobs
+
+
+def _run_jobs(
+    jobs: list[tuple[str, Path, dict[str, Any]]], test: list[Structure], workers: int, log: Callable[[str], None]
+) -> dict[str, dict[str, list[float]]]:
+    if workers <= 1:
+        return {name: _model_errors(name, ckpt, train, test, log) for name, ckpt, train in jobs}
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from crosstrain.parallel import threads_per_worker, worker_init
+
+    init = (threads_per_worker(workers), os.getpid())
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=worker_init, initargs=init) as pool:
+        futures = [pool.submit(_model_errors, name, ckpt, train, test, _log_flushed) for name, ckpt, train in jobs]
+        return {name: f.result() for (name, _, _), f in zip(jobs, futures)}
 
 
 def _pooled(each: dict[str, dict[str, list[float]]], arm: str) -> dict[str, list[float]]:
