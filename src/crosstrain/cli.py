@@ -128,6 +128,10 @@ def _cmd_data_sw(args: argparse.Namespace) -> int:
     kwargs = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
     if args.temperatures is not None:
         kwargs["temperatures"] = args.temperatures
+    if args.workers is not None:
+        from crosstrain.parallel import plan_workers
+
+        plan_workers(args.workers, args.workers)  # one line if there are more workers than cores
     manifest = build_sw_dataset(args.out, tuple(args.elements), SWProtocol(**kwargs), workers=args.workers)
     gen = manifest["generation"]
     print(

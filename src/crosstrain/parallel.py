@@ -25,17 +25,18 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or available_cores()) // max(1, workers))
 
 
-def plan_workers(requested: int | None, jobs: int, cores: int | None = None) -> int:
+def plan_workers(requested: int | None, jobs: int, threads: int | None = None, cores: int | None = None) -> int:
     """Workers for ``jobs`` independent jobs: the ``requested`` number (default: every core), at
-    most one per job. Asking for more workers than cores is refused with one line: they would
-    only take turns on the cores, each slower than alone."""
+    most one per job. Asking for more workers (times ``threads`` each) than there are cores is
+    refused with one line: they would only take turns on the cores, each slower than alone."""
     from crosstrain.errors import ConfigError
 
     cores = cores or available_cores()
     if requested is not None and requested < 1:
         raise ConfigError(f"--workers must be at least 1, got {requested}")
-    if requested is not None and requested > cores:
-        raise ConfigError(f"--workers {requested} is more than the {cores} cores this process may use")
+    if requested is not None and requested * (threads or 1) > cores:
+        each = f" x {threads} threads" if threads and threads > 1 else ""
+        raise ConfigError(f"--workers {requested}{each} is more than the {cores} cores this process may use")
     return max(1, min(requested or cores, jobs))
 
 
