@@ -106,6 +106,7 @@ def summarise_seeds(name: str, rows: list[str]) -> None:
         raise SystemExit(f"{RESULTS}: no row {', '.join(missing)}")
     picked = [doc["rows"][r] for r in rows]
     summary = {"rows": rows, "recipes": [[r["recipe"], *r["overrides"]] for r in picked],
+               "parents": [r.get("parent") for r in picked],
                "n_test": picked[0]["n_test"], "n_train": picked[0]["n_train"]}  # fmt: skip
     for key in ("force_mae", "energy_mae", "stress_mae"):
         summary[key] = cell([r["test"][key] for r in picked]).to_dict()

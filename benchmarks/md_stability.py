@@ -162,6 +162,8 @@ def main() -> None:
     from crosstrain.parallel import available_cores
 
     cores = available_cores()
+    if args.threads < 1 or (args.workers is not None and args.workers < 1):
+        parser.error("--threads and --workers must be at least 1")
     args.workers = args.workers or max(1, cores // args.threads)
     if args.workers * args.threads > cores:
         parser.error(f"--workers {args.workers} x --threads {args.threads} oversubscribes the {cores} cores available")

@@ -85,4 +85,5 @@ def test_temperature_transfer_experiment(tmp_path, tiny_sw_data):
     before = ckpt.stat().st_mtime_ns
     again = temperature_transfer(tiny_sw_data, source, tmp_path / "t", **kwargs, workers=2)  # reuses the models
     assert ckpt.stat().st_mtime_ns == before  # and evaluates them on two worker processes
-    assert again["median_force_mae"] == r["median_force_mae"]
+    for arm, by_t in r["median_force_mae"].items():  # equal up to the rounding of other thread counts
+        assert again["median_force_mae"][arm] == pytest.approx(by_t, rel=1e-6)

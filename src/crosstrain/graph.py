@@ -104,7 +104,8 @@ class SkinNeighbours:
     pairs within ``cutoff`` now and the triplets of two kept pairs (a mask, no search). The list is
     built again when an atom has moved more than half the skin since the last build (then no pair
     outside the candidates can have come within the cutoff), or the cell, the periodicity or the
-    atoms changed. The topology is exactly what :func:`topology` gives, edge order aside.
+    atoms changed. The topology is what :func:`topology` gives, edge order aside (a pair within
+    ~1e-15 Å of the cutoff may round the other way; its envelope there is zero).
     """
 
     def __init__(self, cutoff: float, skin: float = 0.5) -> None:

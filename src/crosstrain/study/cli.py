@@ -39,10 +39,10 @@ def _cmd_study(args: argparse.Namespace) -> int:
         raise ConfigError(
             "crosstrain study needs --spec (a YAML file or sw-quick, sw-paper, dft-quick, dft-paper) and --dir"
         )
-    if args.workers > 1:  # 0: plan only; 1: in this process
+    if args.workers > 1 or args.threads:  # 0: plan only; 1: in this process
         from crosstrain.parallel import plan_workers
 
-        plan_workers(args.workers, args.workers, threads=args.threads)  # one line if they oversubscribe
+        plan_workers(max(1, args.workers), 1, threads=args.threads)  # one line if they oversubscribe
     console = Console()
     spec = load_spec(args.spec)
     if args.mlearn and spec.data["kind"] == "mlearn":  # SW specs make their data; --mlearn does not apply

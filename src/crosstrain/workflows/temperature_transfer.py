@@ -91,7 +91,8 @@ def temperature_transfer(
     workers: int = 1,
 ) -> dict[str, Any]:
     """The experiment; ``workers`` processes train and evaluate the models side by side (the
-    machine's cores divided among them, :mod:`crosstrain.parallel`)."""
+    machine's cores divided among them, :mod:`crosstrain.parallel`; their progress lines go to
+    standard output, not ``log``)."""
     from crosstrain.analysis.transferability import boxplot, by_temperature
 
     d, folder = Path(data), Path(out)
