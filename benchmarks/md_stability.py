@@ -12,9 +12,9 @@ target, no pair closer than 1.5 Å, forces below 50 eV/Å) and the time to failu
 with a run that survived counted as censored at ``--ps`` (the median is then a lower bound); with
 two arms of the same size, models are paired by index (the same training structure) and the
 comparison says on how many pairs the first arm was at least as stable. Every model's result is
-saved in ``--dir`` as it finishes, so a killed benchmark resumes (a new ``--name`` for other
-settings: the per-model cache does not key on them). Writes ``benchmarks/results/<name>.json``
-with settings, seeds and provenance.
+saved in ``--dir`` as it finishes, so a killed benchmark resumes; a cached result made with other
+settings (length, time step, temperatures, runs, seed, cell) is refused with one line. Writes
+``benchmarks/results/<name>.json`` with settings, seeds and provenance.
 
     python benchmarks/md_stability.py --arm full='runs/fig4/Ge_full_*.ckpt' \\
         --arm scratch='runs/fig4/Ge_scratch_*.ckpt' --element Ge --temperatures 900 1500 --name md_stability_50ps
@@ -39,6 +39,12 @@ def models_of(pattern: str) -> list[str]:
     return paths or [pattern]  # a single path or a shipped model's name
 
 
+def run_settings(args: argparse.Namespace, path: str) -> dict[str, Any]:
+    """What a model's cached result depends on (a rerun with other settings must not reuse it)."""
+    keys = ("element", "lattice", "temperatures", "runs", "ps", "timestep", "seed")
+    return {"checkpoint": path, **{k: getattr(args, k) for k in keys}}
+
+
 def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     from ase.build import bulk
 
@@ -50,7 +56,10 @@ def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any
     from crosstrain.workflows.properties import lattice_guess
 
     if cache.exists():
-        return json.loads(cache.read_text())
+        cached = json.loads(cache.read_text())
+        if cached.get("settings", run_settings(args, path)) != run_settings(args, path):  # older caches lack them
+            raise SystemExit(f"{cache}: made with other settings ({cached['settings']}); use another --name or --dir")
+        return cached
     a = args.lattice or lattice_guess(args.element)
     cell = bulk(args.element, "diamond", a=a, cubic=True) * (2, 2, 2)
     settings = MDSettings(steps=int(round(args.ps * 1000 / args.timestep)), timestep_fs=args.timestep, seed=args.seed)
@@ -75,6 +84,7 @@ def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any
             len(args.temperatures) * args.runs * settings.steps / (time.perf_counter() - t0), 1
         ),
         "mode": "compiled, sequential" if args.compile else "eager, batched replicas",
+        "settings": run_settings(args, path),
     }  # fmt: skip
     write_text(cache, json.dumps(result, indent=1))
     return result
