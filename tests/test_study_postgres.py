@@ -88,9 +88,12 @@ def test_two_workers_on_postgres_one_killed_every_trial_runs_once(tmp_path, tiny
             t for t in trials if t.state.name == "RUNNING" and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")
         ]
         if sum(t.state.name == "COMPLETE" for t in trials) >= 2 and mine:
-            os.kill(victim.pid, signal.SIGKILL)
-            killed = True
-            break
+            os.kill(victim.pid, signal.SIGSTOP)  # frozen, it cannot finish the trial between look and kill
+            if any(t.number == mine[0].number and t.state.name == "RUNNING" for t in _trials(postgres_url)):
+                os.kill(victim.pid, signal.SIGKILL)
+                killed = True
+                break
+            os.kill(victim.pid, signal.SIGCONT)
         time.sleep(0.05)
     victim.wait()
     out = survivor.communicate(timeout=300)[0]  # it waits out the dead worker's heartbeat, then reruns its trial
