@@ -99,11 +99,7 @@ def _report(job: tuple[str, int, str, Path], result: dict[str, Any]) -> None:
 def run_all(jobs: list[tuple[str, int, str, Path]], args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every model's runs, on ``args.workers`` spawned processes of ``args.threads`` threads each
     (one model per process at a time; a finished model's cached result is read, not rerun)."""
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from crosstrain.parallel import worker_init
+    from crosstrain.parallel import spawn_pool
 
     results: dict[int, dict[str, Any]] = {}
     todo = [i for i, job in enumerate(jobs) if not job[3].exists()]
@@ -117,10 +113,7 @@ def run_all(jobs: list[tuple[str, int, str, Path]], args: argparse.Namespace) ->
             results[i] = run_model(jobs[i][2], args, jobs[i][3])
             _report(jobs[i], results[i])
         return [results[i] for i in range(len(jobs))]
-    ctx = get_context("spawn")  # fresh torch/OpenMP thread pools per worker
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=worker_init, initargs=(args.threads, os.getpid())
-    ) as pool:
+    with spawn_pool(workers, args.threads) as pool:
         futures = {i: pool.submit(run_model, jobs[i][2], args, jobs[i][3]) for i in todo}
         for i, future in futures.items():
             results[i] = future.result()

@@ -45,7 +45,7 @@ class CrosstrainCalculator(Calculator):
 
     Neighbour pairs come from a Verlet list with a ``skin`` (Å; :class:`crosstrain.graph.SkinNeighbours`)
     that is built again only when an atom has moved more than half the skin, so most MD steps
-    skip the neighbour search. The pairs are exactly those within the cutoff either way.
+    skip the neighbour search. The pairs are those a fresh search finds (up to rounding at the cutoff).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]

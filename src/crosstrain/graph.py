@@ -120,8 +120,8 @@ class SkinNeighbours:
     def _stale(self, structure: Structure, key: tuple) -> bool:
         if self._candidates is None or self._reference is None or key != self._key:
             return True
-        moved = np.einsum("ij,ij->i", structure.positions - self._reference, structure.positions - self._reference)
-        return bool(moved.max(initial=0.0) > (0.5 * self.skin) ** 2)
+        moved = structure.positions - self._reference
+        return bool(np.einsum("ij,ij->i", moved, moved).max(initial=0.0) > (0.5 * self.skin) ** 2)
 
     def __call__(self, structure: Structure) -> Topology:
         pos = np.asarray(structure.positions, dtype=np.float64)

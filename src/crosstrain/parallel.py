@@ -9,6 +9,7 @@ two cores run 3.6x slower than with one each.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ProcessPoolExecutor
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -67,3 +68,14 @@ def worker_init(threads: int, parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the request was made
         os._exit(1)
+
+
+def spawn_pool(workers: int, threads: int | None = None) -> ProcessPoolExecutor:
+    """``workers`` spawned processes (fresh thread pools), each limited to ``threads`` threads
+    (default: its share of the cores) and ending with this process (:func:`worker_init`)."""
+    from multiprocessing import get_context
+
+    threads = threads or threads_per_worker(workers)
+    return ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=worker_init, initargs=(threads, os.getpid())
+    )

@@ -18,9 +18,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from crosstrain.data.sw import (
     sw_parameters,
 )
 from crosstrain.io.hashing import sha256_file
-from crosstrain.parallel import available_cores, threads_per_worker, worker_init
+from crosstrain.parallel import available_cores, spawn_pool, threads_per_worker
 from crosstrain.provenance import provenance
 
 SPLITS = ("train", "valid", "test")
@@ -97,12 +96,7 @@ def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:
     columns = [TextColumn("SW data"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with (
         Progress(*columns, disable=not progress) as bar,
-        ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=get_context("spawn"),
-            initializer=worker_init,
-            initargs=(threads_per_worker(workers), os.getpid()),
-        ) as pool,
+        spawn_pool(workers) as pool,
     ):
         task = bar.add_task("jobs", total=len(todo))
         futures = [pool.submit(_run_job, p, protocol, t, str(_part_path(parts, p.element, t))) for p, t in todo]

@@ -18,10 +18,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from crosstrain.data.extxyz import write_structures
 from crosstrain.dft.settings import DFTSettings
 from crosstrain.errors import CrosstrainError, DataFileError
 from crosstrain.io.atomic import write_text
-from crosstrain.parallel import THREAD_VARIABLES, available_cores, worker_init
+from crosstrain.parallel import THREAD_VARIABLES, available_cores, spawn_pool
 from crosstrain.structure import Structure
 
 INSTALL_HINT = (
@@ -260,9 +259,7 @@ def _pool(
     threads: int,
 ) -> Iterator[tuple[str, Label | None]]:
     """(key, label) as the workers finish; label None where the pool broke before it was done."""
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=worker_init, initargs=(threads, os.getpid())
-    ) as pool:
+    with spawn_pool(workers, threads) as pool:
         futures = {
             pool.submit(compute_label, structures[i], settings, str(folder / f"{k}.txt")): k for k, i in todo.items()
         }

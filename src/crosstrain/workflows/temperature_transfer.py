@@ -173,14 +173,9 @@ def _run_jobs(
 ) -> dict[str, dict[str, list[float]]]:
     if workers <= 1:
         return {name: _model_errors(name, ckpt, train, test, log) for name, ckpt, train in jobs}
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    from crosstrain.parallel import spawn_pool
 
-    from crosstrain.parallel import threads_per_worker, worker_init
-
-    init = (threads_per_worker(workers), os.getpid())
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=worker_init, initargs=init) as pool:
+    with spawn_pool(workers) as pool:
         futures = [pool.submit(_model_errors, name, ckpt, train, test, _log_flushed) for name, ckpt, train in jobs]
         return {name: f.result() for (name, _, _), f in zip(jobs, futures)}
 
