@@ -65,6 +65,10 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     strategy, out = job["strategy"], Path(job["dir"])
     epochs = max(1, math.ceil(job["steps"] / math.ceil(len(train) / job["batch_size"])))
     base = strategy.removesuffix("-zero-shot")
+    parent, element_map = job["parent"], {"Ge": "Si"}
+    if job.get("continue_from"):  # a further stage on this arm's finished model: same draw, seed and sets
+        parent = str(Path(job["continue_from"][base]) / f"{base}-n{job['n']}-s{job['seed']}.ckpt")
+        element_map, base = {"Ge": "Ge"}, "full"
     every = max(1, epochs // 60)  # about 60 validations whatever the size; patience = 10 of them
     overrides = [f"train.seed={job['seed']}", f"train.epochs={epochs}", f"train.threads={job['threads']}",
                  f"train.batch_size={job['batch_size']}", f"transfer.strategy={base}",
@@ -76,12 +80,12 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
                            "steps": epochs * math.ceil(len(train) / job["batch_size"]), "diverged": False}  # fmt: skip
     try:
         if strategy.endswith("-zero-shot"):
-            report = zero_shot(config, train, ckpt, job["parent"], {"Ge": "Si"}, test=data["test"])
+            report = zero_shot(config, train, ckpt, parent, element_map, test=data["test"])
             row["test"] = report["test"]
             model = None
         else:
-            result, report = fit(config, train, ckpt, valid=data["valid"], parent=job["parent"],
-                                 element_map={"Ge": "Si"}, resume=True, progress=False)  # fmt: skip
+            result, report = fit(config, train, ckpt, valid=data["valid"], parent=parent,
+                                 element_map=element_map, resume=True, progress=False)  # fmt: skip
             model = result.model
             row["test"] = evaluate(model, Dataset(data["test"], model.neighbour_cutoff, "test"), by=("group",))
             row["best_epoch"] = report["best_epoch"]
@@ -162,6 +166,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per worker")
     parser.add_argument("--dir", default="runs/dft_transfer", help="checkpoints and per-run JSON")
     parser.add_argument("--name", default="dft_transfer", help="results file stem in benchmarks/results")
+    parser.add_argument("--continue-from", nargs="+", default=[], dest="continue_from", metavar="ARM=DIR",
+                        help="continue each arm's finished run in DIR (its checkpoint for the same n and seed) "
+                             "with --recipe, strategy full: a further training stage, arms still paired by seed")
     parser.add_argument("--summary-only", action="store_true", dest="summary_only")
     args = parser.parse_args()
 
@@ -182,6 +189,7 @@ def main() -> None:
             "batch_size": args.batch_size,
             "threads": args.threads,
             "dir": str(out),
+            "continue_from": dict(item.split("=", 1) for item in args.continue_from),
         }  # fmt: skip
         for n in args.sizes
         for seed in range(args.seeds)

@@ -87,3 +87,7 @@ def test_temperature_transfer_experiment(tmp_path, tiny_sw_data):
     assert ckpt.stat().st_mtime_ns == before  # and evaluates them on two worker processes
     for arm, by_t in r["median_force_mae"].items():  # equal up to the rounding of other thread counts
         assert again["median_force_mae"][arm] == pytest.approx(by_t, rel=1e-6)
+    from crosstrain.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="more than the"):  # from Python as from the CLI
+        temperature_transfer(tiny_sw_data, source, tmp_path / "t", **kwargs, workers=999)

@@ -104,6 +104,9 @@ def temperature_transfer(
     picks = [pool[int(i)] for i in np.random.default_rng(seed).permutation(len(pool))[:models]]
     t_train = float(picks[0].info["temperature"])
     jobs = _arm_jobs(picks, valid, source, folder, element, source_element, steps, lr, seed)
+    from crosstrain.parallel import plan_workers
+
+    workers = plan_workers(workers, len(jobs))  # more workers than cores is refused from Python too
     log(f"{len(jobs)} models, each trained and evaluated on {len(test)} test structures, on {workers} worker(s)")
     each = _run_jobs(jobs, test, workers, log)
     if reference is not None:
