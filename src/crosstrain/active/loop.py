@@ -281,7 +281,8 @@ def _final(request: Request, out: Path, chosen: list[Structure], previous: list[
     if request.test:
         result["test"] = _evaluate(final, request.test)
     active = request.active
-    result["stability"] = stability_of(final, request.element, active.stability_temperatures, active.stability_ps)
+    result["stability"] = stability_of(final, request.element, active.stability_temperatures, active.stability_ps,
+                                       compile=request.config.train.compile)  # fmt: skip
     log(f"final model {final}: {len(labelled)} labels, stable MD {result['stability']['fraction_stable']:.0%}")
     return result
 
