@@ -64,6 +64,16 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     # a resumed run keeps its settings: another seed is refused, a larger budget is not
     with pytest.raises(ConfigError, match="other settings"):
         run_active(request(seed=1), out, log=lambda m: None)
+    # final_steps 0: the final model is the last round's member 0 itself (labels read from the cache)
+    import shutil
+
+    shutil.copytree(out / "dft", tmp_path / "copy" / "dft")
+    plain = run_active(request(final_steps=0), tmp_path / "copy", log=lambda m: None)
+    member = sorted((tmp_path / "copy" / "round-01").glob("member-0*.ckpt"))[0]
+    assert (tmp_path / "copy" / "final-003calls.ckpt").read_bytes() == member.read_bytes()
+    assert plain["final"]["stability"]["fraction_stable"] >= 0.0
+    copied = sorted((tmp_path / "copy" / "dft" / "labels").glob("*/*.json"))
+    assert [p.stat().st_mtime_ns for p in copied] == stamps  # copytree keeps the times: nothing relabelled
 
 
 def test_selection_prefers_uncertain_and_diverse_candidates():
