@@ -40,6 +40,7 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     assert len(labelled) == 3
     picks = state["rounds"][1]["choice"]["picks"]
     assert len(picks) == 1 and picks[0]["uncertainty"] > 0 and "deviation" in picks[0]["why"]
+    assert picks[0]["what"] in {f"{k} cell, 600 K" for k in ("bulk", "strained")}  # the report says what it was
     stability = state["final"]["stability"]
     assert set(stability["by_temperature"]) == {"300"} and len(stability["by_temperature"]["300"]["runs"]) == 2
     labels = sorted((out / "dft" / "labels").glob("*/*.json"))

@@ -202,8 +202,15 @@ def _choose(
     stop = None
     if a.threshold is not None and largest is not None and largest < a.threshold:
         picks, stop = [], f"no candidate's committee force deviation exceeds {a.threshold:g} eV/Å"
-    return {"picks": [{**asdict(p), "source": pool[p.index].source} for p in picks], "pool": len(pool),
+    return {"picks": [{**asdict(p), "source": pool[p.index].source, "what": _what(pool[p.index])} for p in picks],
+            "pool": len(pool),
             "largest_deviation": largest, "stop": stop}  # fmt: skip
+
+
+def _what(s: Structure) -> str:
+    """The candidate in words: its kind of cell and the MD temperature it came from (0 K: a seed cell)."""
+    kind, t = s.info.get("kind"), s.info.get("temperature")
+    return f"{kind} cell, {float(t):g} K" if kind is not None and t is not None else ""
 
 
 def _tagged(s: Structure, r: int, pick: dict[str, Any]) -> Structure:

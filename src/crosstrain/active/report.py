@@ -37,7 +37,10 @@ def markdown(state: dict[str, Any]) -> str:
     for r in state["rounds"]:
         picks = (r.get("choice") or {}).get("picks", [])
         text = "; ".join(
-            p["source"] + ("" if p["uncertainty"] is None else f" ({p['uncertainty']:.3f} eV/Å)") for p in picks
+            (f"{p['what']}: " if p.get("what") else "")
+            + p["source"]
+            + ("" if p["uncertainty"] is None else f" ({p['uncertainty']:.3f} eV/Å)")
+            for p in picks
         )
         why = picks[0]["why"] if picks else ""
         lines.append(f"- round {r['round']}: {text or 'nothing'}{f' — {why}' if why else ''}")
