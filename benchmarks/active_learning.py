@@ -81,9 +81,24 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, test: list) -> dict[s
     curve = [(r["dft_calls"], r["test"]["force_mae"], r["test"]["energy_mae"]) for r in state["rounds"][:-1]]
     curve.append((state["final"]["dft_calls"], final["force_mae"], final["energy_mae"]))
     last = state["rounds"][-1]["test"]  # member 0 on every label: the final model of --final-steps 0
+    by_kind = final_by_kind(Path(state["final"]["checkpoint"]), test)
     return {"curve": curve, "final_force_mae": final["force_mae"], "final_energy_mae": final["energy_mae"],
             "member0_force_mae": last["force_mae"], "member0_energy_mae": last["energy_mae"],
+            "final_force_mae_by_kind": by_kind,
             "stable": state["final"]["stability"]["fraction_stable"]}  # fmt: skip
+
+
+def final_by_kind(checkpoint: Path, test: list) -> dict[str, float]:
+    """The final model's test force MAE per kind of cell (the word after "SW test" in the source)."""
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.train.batches import Dataset
+    from crosstrain.train.evaluate import evaluate
+
+    model = load_checkpoint(checkpoint).model
+    kinds: dict[str, list] = {}
+    for s in test:
+        kinds.setdefault(s.source.split()[2], []).append(s)
+    return {k: evaluate(model, Dataset(v, model.neighbour_cutoff, k), by=())["force_mae"] for k, v in kinds.items()}
 
 
 def calls_to_reach(curve: list, target: float, budget: int) -> float:
@@ -113,8 +128,8 @@ def main() -> None:
     parser.add_argument("--kpoint-density", type=float, default=3.5, dest="kpoint_density")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--final-steps", type=int, default=1500, dest="final_steps",
-                        help="more steps for the final model (the runs of 2026-11-29/30 used 1500; "
-                             "crosstrain active's default is now 0)")
+                        help="more steps for the final model (crosstrain active's default; the summary "
+                             "also compares the last round's member 0, the final model of --final-steps 0)")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--out", default="runs/active_bench")
     parser.add_argument("--name", default="active_learning")
