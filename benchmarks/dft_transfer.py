@@ -152,6 +152,27 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def check_continue_from(args: argparse.Namespace, out: Path) -> dict[str, str]:
+    """``--continue-from ARM=DIR`` as a map, refused in one line unless every arm has a folder other
+    than ``--dir`` holding a finished run for every size and seed asked for."""
+    from crosstrain.io.checkpoint import is_finished
+
+    pairs = dict(item.split("=", 1) for item in args.continue_from if "=" in item)
+    if len(pairs) < len(args.continue_from):
+        raise SystemExit("--continue-from: give ARM=DIR, e.g. rescaled=runs/dft_transfer5lr")
+    if not pairs:
+        return {}
+    for arm in {s.removesuffix("-zero-shot") for s in args.strategies}:
+        if arm not in pairs or Path(pairs[arm]).resolve() == out.resolve():
+            raise SystemExit(f"--continue-from: {arm} needs a folder of finished runs other than --dir {out}")
+        for n in args.sizes:
+            for seed in range(args.seeds):
+                ckpt = Path(pairs[arm]) / f"{arm}-n{n}-s{seed}.ckpt"
+                if not is_finished(ckpt):
+                    raise SystemExit(f"--continue-from: {ckpt} is not a finished run")
+    return pairs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parent", default="si-dft", help="parent checkpoint or shipped model name")
@@ -177,6 +198,7 @@ def main() -> None:
 
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
+    continue_from = check_continue_from(args, out)
     jobs = [
         {
             "strategy": s,
@@ -189,7 +211,7 @@ def main() -> None:
             "batch_size": args.batch_size,
             "threads": args.threads,
             "dir": str(out),
-            "continue_from": dict(item.split("=", 1) for item in args.continue_from),
+            "continue_from": continue_from,
         }  # fmt: skip
         for n in args.sizes
         for seed in range(args.seeds)

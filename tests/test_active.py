@@ -57,7 +57,7 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     assert [p.stat().st_mtime_ns for p in sorted((out / "dft" / "labels").glob("*/*.json"))] == stamps
     assert again["rounds"][1]["choice"]["picks"] == picks  # the same choice, read back
     text = write_report(again, out).read_text()
-    assert "| 1 | 3 | 3 |" in text and "round 1: " in text
+    assert "| 1 | 3 | 3 |" in text and "round 1: " in text and f"{picks[0]['what']}: " in text
     # a finished run run again is read back: no training, no stability MD
     stamp = (out / "final-003calls.ckpt").stat().st_mtime_ns
     assert run_active(request(), out, log=lambda m: None)["final"] == again["final"]
@@ -69,10 +69,14 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     import shutil
 
     shutil.copytree(out / "dft", tmp_path / "copy" / "dft")
+    for r in ("round-00", "round-01"):  # the same pools and choices: the copy labels nothing new
+        for name in ("pool.extxyz", "choice.json"):
+            (tmp_path / "copy" / r).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out / r / name, tmp_path / "copy" / r / name)
     plain = run_active(request(final_steps=0), tmp_path / "copy", log=lambda m: None)
     member = sorted((tmp_path / "copy" / "round-01").glob("member-0*.ckpt"))[0]
     assert (tmp_path / "copy" / "final-003calls.ckpt").read_bytes() == member.read_bytes()
-    assert plain["final"]["stability"]["fraction_stable"] >= 0.0
+    assert set(plain["final"]["stability"]["by_temperature"]) == {"300"}  # and it ran its MD check
     copied = sorted((tmp_path / "copy" / "dft" / "labels").glob("*/*.json"))
     assert [p.stat().st_mtime_ns for p in copied] == stamps  # copytree keeps the times: nothing relabelled
 

@@ -29,7 +29,7 @@ from crosstrain.errors import ConfigError
 from crosstrain.structure import Structure
 
 KINDS = ("bulk", "strained", "vacancy", "surface")
-COMPILE_FROM = 2000  # run-steps of the final stability MD from which compiling it pays (a cold compile ~20-60 s)
+COMPILE_FROM = 2000  # run-steps of the final stability MD from which compiling it pays (inference compile ~20-60 s)
 
 
 @dataclass(frozen=True)
