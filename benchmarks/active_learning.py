@@ -95,10 +95,9 @@ def final_by_kind(checkpoint: Path, test: list) -> dict[str, float]:
     from crosstrain.train.evaluate import evaluate
 
     model = load_checkpoint(checkpoint).model
-    kinds: dict[str, list] = {}
-    for s in test:
-        kinds.setdefault(s.source.split()[2], []).append(s)
-    return {k: evaluate(model, Dataset(v, model.neighbour_cutoff, k), by=())["force_mae"] for k, v in kinds.items()}
+    tagged = [replace(s, info={**s.info, "group": s.source.split()[2]}) for s in test]
+    groups = evaluate(model, Dataset(tagged, model.neighbour_cutoff, "test"), by=("group",))["by_group"]
+    return {kind: m["force_mae"] for kind, m in groups.items()}
 
 
 def calls_to_reach(curve: list, target: float, budget: int) -> float:
@@ -168,11 +167,9 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]], budget: int) -> dict[s
                         for k in ("final_force_mae", "final_energy_mae", "member0_force_mae", "stable")}  # fmt: skip
     for arm, base in (("active", "random"), ("random", "scratch"), ("active", "scratch")):
         common = sorted(set(runs.get(arm, {})) & set(runs.get(base, {})))
-        for key in ("final_force_mae", "member0_force_mae"):
-            a = [runs[arm][s].get(key) for s in common]
-            b = [runs[base][s].get(key) for s in common]
+        for key, suffix in (("final_force_mae", ""), ("member0_force_mae", "_member0")):
             if common:
-                suffix = "" if key == "final_force_mae" else "_member0"
+                a, b = ([runs[x][s].get(key) for s in common] for x in (arm, base))
                 summary[f"{arm}_vs_{base}{suffix}"] = paired(a, b).text()
     common = sorted(set(runs.get("active", {})) & set(runs.get("random", {})))
     needed = [calls_to_reach(runs["active"][s]["curve"], runs["random"][s]["final_force_mae"], budget)
