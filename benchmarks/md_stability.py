@@ -184,7 +184,9 @@ def main() -> None:
         for name, pattern in (item.split("=", 1) for item in args.arm)
         for k, path in enumerate(models_of(pattern))
     ]
+    t0 = time.perf_counter()
     results = run_all(jobs, args)
+    out["wall_seconds_this_run"] = round(time.perf_counter() - t0, 1)  # cached models cost nothing here
     per_arm: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in jobs}
     for (name, _, _, _), result in zip(jobs, results):
         per_arm[name].append(result)

@@ -115,3 +115,28 @@ def test_bad_requests_fail_before_any_dft_call():
         check_request(unmapped)
     with pytest.raises(ConfigError, match="diamond-structure cells only"):
         check_request(replace(r, element="Cu"))
+
+
+def test_stratified_selection_takes_turns_over_the_kinds_of_cell():
+    import numpy as np
+    from ase.build import bulk
+
+    from crosstrain.structure import Structure
+
+    cells = []
+    for k, (kind, a) in enumerate([("surface", 5.6), ("surface", 5.9), ("surface", 5.3), ("bulk", 5.6), ("bulk", 5.8)]):
+        atoms = bulk("Ge", "diamond", a=a, cubic=True)
+        atoms.rattle(0.05, seed=k)
+        s = Structure.from_atoms(atoms)
+        cells.append(Structure(s.positions, s.numbers, s.cell, s.pbc, info={"kind": kind}))
+    rng = np.random.default_rng(0)
+    deviation = np.array([1.0, 0.9, 0.8, 0.2, 0.1])
+    # uncertainty alone takes the three surfaces; stratified alternates, the surfaces (most uncertain) first
+    assert sorted(p.index for p in select(cells, 3, "uncertain", rng, uncertainty=deviation)) == [0, 1, 2]
+    picks = select(cells, 3, "stratified", rng, uncertainty=deviation)
+    assert [cells[p.index].info["kind"] for p in picks] == ["surface", "bulk", "surface"]
+    assert picks[0].index == 0 and "bulk cells' turn" in picks[1].why
+    # a kind that runs out leaves the rounds; no committee yet: farthest-point within each kind
+    first = select(cells, 5, "stratified", rng)
+    assert sorted(p.index for p in first) == [0, 1, 2, 3, 4]
+    assert [cells[p.index].info["kind"] for p in first][:2] == ["surface", "bulk"]

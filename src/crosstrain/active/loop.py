@@ -69,7 +69,7 @@ class ActiveSettings:
             raise ConfigError("batch, initial, committee and steps must be >= 1")
         if self.final_steps < 0:
             raise ConfigError(f"final_steps must be >= 0 (got {self.final_steps})")
-        if self.selection == "uncertain" and self.committee < 2:
+        if self.selection != "random" and self.committee < 2:
             raise ConfigError("uncertainty needs a committee of at least 2 models")
 
 
@@ -229,7 +229,7 @@ def _pick(
 ) -> tuple[list[Pick], np.ndarray | None]:
     a = request.active
     if members is None:  # round 0: diversity only (random for the baseline)
-        return select(pool, k, "random" if a.selection == "random" else "uncertain", rng, chosen), None
+        return select(pool, k, a.selection, rng, chosen), None
     deviation = None
     if len(members) > 1:
         deviation = np.array([force_deviation(f) for f in committee_forces(members, pool)])

@@ -6,7 +6,11 @@ with the largest committee force deviation, then each next one by deviation × a
 ``1 − exp(−d² / d₀²)``, with ``d`` its fingerprint distance to the nearest structure already
 labelled or picked and ``d₀`` the median distance between two candidates of the pool (a near
 twin of a pick scores almost nothing). Without a committee (the first batch) the deviation is
-left out: farthest-point sampling on the fingerprints. ``random`` is the baseline a fair
+left out: farthest-point sampling on the fingerprints. ``stratified`` scores the same way but
+takes the batch in turns from each kind of cell (``info["kind"]``: bulk, strained, vacancy,
+surface), the kind with the most uncertain candidate first: pure uncertainty sampling drifts to
+the rarest, most uncertain kind (measured: surfaces took 6–8 of 16 picks and the bulk error grew),
+while a test set, like a user's MD, covers all kinds. ``random`` is the baseline a fair
 comparison needs.
 """
 
@@ -20,7 +24,7 @@ import numpy as np
 from crosstrain.errors import ConfigError
 from crosstrain.structure import Structure
 
-MODES = ("uncertain", "random")
+MODES = ("uncertain", "stratified", "random")
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,11 @@ def select(
     known = np.array([fingerprint(s) for s in labelled]) if len(labelled) else np.zeros((0, fp.shape[1]))
     pair = np.sqrt(((fp[:, None, :] - fp[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(len(fp), np.inf))
     d0 = float(np.median(pair[np.isfinite(pair)])) if len(fp) > 1 else 1.0
+    kinds = np.array([_kind(s) for s in pool])
+    turns: list[str | None] = list(_turns(kinds, k, uncertainty)) if mode == "stratified" else [None] * k
     picks: list[Pick] = []
     chosen = known
-    for _ in range(k):
+    for turn in turns:
         d = _distances(fp, chosen)
         if uncertainty is None:
             # nothing labelled yet: start from the candidate farthest from the pool's mean
@@ -76,8 +82,32 @@ def select(
             score = uncertainty * (1 - np.exp(-(d**2) / max(d0, 1e-12) ** 2))
             why = "largest force deviation x diversity"
         score[[p.index for p in picks]] = -np.inf
+        if turn is not None:
+            score[kinds != turn] = -np.inf
+            why = f"{why}, {turn} cells' turn"
         i = int(np.argmax(score))
         u = None if uncertainty is None else float(uncertainty[i])
         picks.append(Pick(i, u, why))
         chosen = np.vstack([chosen, fp[i : i + 1]])
     return picks
+
+
+def _kind(s: Structure) -> str:
+    return str(s.info.get("kind", ""))
+
+
+def _turns(kinds: np.ndarray, k: int, uncertainty: np.ndarray | None) -> list[str]:
+    """Whose turn each of ``k`` picks is: the kinds in rounds, most uncertain kind first (without a
+    committee: the most plentiful); a kind leaves the rounds when its candidates run out."""
+    left = {str(kind): int((kinds == kind).sum()) for kind in dict.fromkeys(kinds.tolist())}
+    if uncertainty is None:
+        order = sorted(left, key=lambda kind: -left[kind])
+    else:
+        order = sorted(left, key=lambda kind: -float(uncertainty[kinds == kind].max()))
+    turns: list[str] = []
+    while len(turns) < k:
+        for kind in order:
+            if left[kind] > 0 and len(turns) < k:
+                turns.append(kind)
+                left[kind] -= 1
+    return turns
