@@ -288,14 +288,16 @@ def test_worker_without_a_planned_study_is_a_clear_error(tmp_path):
 def test_search_points_are_seeded_and_start_from_the_spec_settings():
     from crosstrain.study.worker import _search_jobs
 
-    spec = spec_from_dict({**TINY, "search": {**TINY["search"], "trials": 6}})
+    spec = spec_from_dict({**TINY, "search": {**TINY["search"], "trials": 13}})
     jobs = _search_jobs(spec, "full", 2)
     assert jobs == _search_jobs(spec, "full", 2)  # the same for every run and worker
     assert jobs[0][1] == {"lr": 0.002, "batch_size": 2}  # the spec's own settings first
-    randoms = [p for _, p in jobs[1:3]]
+    randoms = [p for _, p in jobs[1:10]]
     assert all(5e-4 <= p["lr"] <= 5e-3 and p["batch_size"] in (1, 2) for p in randoms)
     assert randoms[0] != randoms[1] and jobs[1][1] != _search_jobs(spec, "scratch", 2)[1][1]
-    assert [p for _, p in jobs[3:]] == [{}, {}, {}]  # then TPE proposes
+    assert [p for _, p in jobs[10:]] == [{}, {}, {}]  # then TPE proposes, from 10 points of history
+    small = spec_from_dict({**TINY, "search": {**TINY["search"], "trials": 3}})
+    assert all(p for _, p in _search_jobs(small, "full", 2))  # a small search is all planned: reproducible
 
 
 def test_summary_counts_diverged_runs_and_headline_pairs_seeds():
