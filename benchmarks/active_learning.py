@@ -135,7 +135,9 @@ def main() -> None:
     parser.add_argument("--final-steps", type=int, default=1500, dest="final_steps",
                         help="more steps for the final model (crosstrain active's default; the summary "
                              "also compares the last round's member 0, the final model of --final-steps 0)")
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS),
+                        help="the results file holds the arms of this run only: to add an arm to cached "
+                             "ones, name them all (finished runs are read back, not rerun)")  # fmt: skip
     parser.add_argument("--out", default="runs/active_bench")
     parser.add_argument("--name", default="active_learning")
     args = parser.parse_args()
@@ -171,7 +173,9 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]], budget: int) -> dict[s
     for arm, by_seed in runs.items():
         summary[arm] = {k: asdict(cell([r.get(k) for r in by_seed.values()]))
                         for k in ("final_force_mae", "final_energy_mae", "member0_force_mae", "stable")}  # fmt: skip
-    for arm, base in (("active", "random"), ("stratified", "random"), ("random", "scratch"), ("active", "scratch")):
+    pairs = (("active", "random"), ("stratified", "random"), ("stratified", "active"), ("random", "scratch"),
+             ("active", "scratch"))  # fmt: skip
+    for arm, base in pairs:
         common = sorted(set(runs.get(arm, {})) & set(runs.get(base, {})))
         for key, suffix in (("final_force_mae", ""), ("member0_force_mae", "_member0")):
             if common:

@@ -11,7 +11,7 @@ from crosstrain.active.committee import force_deviation
 from crosstrain.active.explore import ExploreSettings
 from crosstrain.active.loop import ActiveSettings, Request, run_active
 from crosstrain.active.report import write_report
-from crosstrain.active.select import select
+from crosstrain.active.select import MODES, select
 from crosstrain.config import Strategy, load_config
 from crosstrain.data.extxyz import read_structures
 from crosstrain.dft.settings import DFTSettings
@@ -136,7 +136,14 @@ def test_stratified_selection_takes_turns_over_the_kinds_of_cell():
     picks = select(cells, 3, "stratified", rng, uncertainty=deviation)
     assert [cells[p.index].info["kind"] for p in picks] == ["surface", "bulk", "surface"]
     assert picks[0].index == 0 and "bulk cells' turn" in picks[1].why
-    # a kind that runs out leaves the rounds; no committee yet: farthest-point within each kind
+    # no committee yet: the most plentiful kind first, farthest-point within each kind; a kind that
+    # runs out leaves the rounds
     first = select(cells, 5, "stratified", rng)
-    assert sorted(p.index for p in first) == [0, 1, 2, 3, 4]
-    assert [cells[p.index].info["kind"] for p in first][:2] == ["surface", "bulk"]
+    assert [cells[p.index].info["kind"] for p in first] == ["surface", "bulk", "surface", "bulk", "surface"]
+    # a frame the committee cannot evaluate ranks with the most uncertain
+    nan = select(cells, 1, "stratified", rng, uncertainty=np.array([0.5, 0.4, 0.3, np.nan, 0.1]))
+    assert nan[0].index in (0, 3)
+    with pytest.raises(ConfigError, match="'stratified' needs a committee of at least 2"):
+        ActiveSettings(selection="stratified", committee=1)
+    modes = {m: ActiveSettings(selection=m, committee=3).members_per_round for m in MODES}
+    assert modes == {"uncertain": 3, "stratified": 3, "random": 1}  # stratified reads the deviation too

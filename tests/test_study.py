@@ -351,3 +351,13 @@ def test_a_worker_killed_before_its_first_heartbeat_leaves_no_orphan(tmp_path):
     assert requeue_orphans(study) == 1
     states = [(t.state.name, t.user_attrs.get("retry_of")) for t in study.get_trials()]
     assert states == [("FAIL", None), ("WAITING", 0)]
+
+
+def test_the_first_search_point_fills_what_the_spec_leaves_open_with_a_seeded_draw():
+    from crosstrain.study.worker import _search_jobs
+
+    space = {**TINY["search"]["space"], "lr_decay": {"low": 0.05, "high": 1.0, "log": True}}
+    spec = spec_from_dict({**TINY, "search": {**TINY["search"], "space": space, "trials": 2}})
+    first = _search_jobs(spec, "full", 2)[0][1]
+    assert first["lr"] == 0.002 and first["batch_size"] == 2  # the spec's own settings kept
+    assert 0.05 <= first["lr_decay"] <= 1.0 and first == _search_jobs(spec, "full", 2)[0][1]

@@ -34,7 +34,7 @@ import numpy as np
 
 from crosstrain.active.committee import committee_forces, force_deviation, train_member
 from crosstrain.active.explore import KINDS, ExploreSettings, base_cell, explore, stability_of
-from crosstrain.active.select import MODES, Pick, select
+from crosstrain.active.select import MODES, Pick, finite_deviation, select
 from crosstrain.config import Config
 from crosstrain.data.extxyz import read_structures, write_structures
 from crosstrain.dft.label import label_structures
@@ -60,6 +60,12 @@ class ActiveSettings:
     stability_temperatures: tuple[float, ...] = (600.0, 1200.0)
     stability_ps: float = 2.0
 
+    @property
+    def members_per_round(self) -> int:
+        """Models trained per round: the committee for every selection that reads its deviation;
+        one for ``random``, which reads none."""
+        return 1 if self.selection == "random" else self.committee
+
     def __post_init__(self) -> None:
         if self.budget < 1:
             raise ConfigError(f"the DFT budget must be at least 1 call (got {self.budget})")
@@ -69,8 +75,8 @@ class ActiveSettings:
             raise ConfigError("batch, initial, committee and steps must be >= 1")
         if self.final_steps < 0:
             raise ConfigError(f"final_steps must be >= 0 (got {self.final_steps})")
-        if self.selection != "random" and self.committee < 2:
-            raise ConfigError("uncertainty needs a committee of at least 2 models")
+        if self.members_per_round < 2 and self.selection != "random":
+            raise ConfigError(f"selection {self.selection!r} needs a committee of at least 2 models")
 
 
 @dataclass
@@ -232,10 +238,7 @@ def _pick(
         return select(pool, k, a.selection, rng, chosen), None
     deviation = None
     if len(members) > 1:
-        deviation = np.array([force_deviation(f) for f in committee_forces(members, pool)])
-        finite = deviation[np.isfinite(deviation)]
-        # a frame the committee cannot even evaluate (NaN) ranks with the most uncertain, not above all
-        deviation = np.where(np.isfinite(deviation), deviation, finite.max() if finite.size else 1.0)
+        deviation = finite_deviation(np.array([force_deviation(f) for f in committee_forces(members, pool)]))
     return select(pool, k, a.selection, rng, chosen, deviation), deviation
 
 
@@ -250,7 +253,7 @@ def _train_round(
     request: Request, folder: Path, labelled: list[Structure], previous: list[Path] | None, log: Log
 ) -> list[Path]:
     a = request.active
-    n = a.committee if a.selection == "uncertain" else 1
+    n = a.members_per_round
     t0 = time.perf_counter()
     members = [
         train_member(

@@ -12,11 +12,12 @@ from crosstrain.io.atomic import write_text
 def markdown(state: dict[str, Any]) -> str:
     s = state["settings"]
     a = s["active"]
+    committee = "one model per round (no committee)" if a["selection"] == "random" else f"committee of {a['committee']}"
     lines = [
         f"# Active learning of {s['element']}",
         "",
         f"Selection `{a['selection']}`, budget {a['budget']} DFT calls ({a['initial']} to start, then {a['batch']} "
-        f"per round), committee of {a['committee']}, seed {a['seed']}; DFT settings {s['dft_sha256'][:16]} "
+        f"per round), {committee}, seed {a['seed']}; DFT settings {s['dft_sha256'][:16]} "
         f"({s['dft']['code']} {s['dft']['xc']}, {s['dft']['ecut_ev']:g} eV, k-point density "
         f"{s['dft']['kpoint_density']:g}/Å⁻¹). Stopped: {state.get('stopped', 'not yet')}.",
         "",
@@ -42,7 +43,9 @@ def markdown(state: dict[str, Any]) -> str:
             + ("" if p["uncertainty"] is None else f" ({p['uncertainty']:.3f} eV/Å)")
             for p in picks
         )
-        why = picks[0]["why"] if picks else ""
+        why = picks[0]["why"].split(", ")[0] if picks else ""  # per pick: whose turn (stratified)
+        if any("turn" in p["why"] for p in picks):
+            why += ", in turns over the kinds of cell"
         lines.append(f"- round {r['round']}: {text or 'nothing'}{f' — {why}' if why else ''}")
     final = state.get("final") or {}
     if final:

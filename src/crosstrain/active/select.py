@@ -34,6 +34,14 @@ class Pick:
     why: str
 
 
+def finite_deviation(deviation: np.ndarray) -> np.ndarray:
+    """Deviations with a non-finite one (a frame the committee cannot even evaluate) set to the
+    largest finite one: it ranks with the most uncertain, not above all and not nowhere."""
+    deviation = np.asarray(deviation, dtype=np.float64)
+    finite = deviation[np.isfinite(deviation)]
+    return np.where(np.isfinite(deviation), deviation, finite.max() if finite.size else 1.0)
+
+
 def fingerprint(s: Structure, cutoff: float = 5.0, width: float = 0.2) -> np.ndarray:
     from ase.neighborlist import neighbor_list
 
@@ -62,6 +70,8 @@ def select(
     if mode not in MODES:
         raise ConfigError(f"unknown selection {mode!r} (choose from {', '.join(MODES)})")
     k = min(k, len(pool))
+    if uncertainty is not None:
+        uncertainty = finite_deviation(uncertainty)
     if mode == "random":
         return [Pick(int(i), None, "random") for i in rng.choice(len(pool), size=k, replace=False)]
     fp = np.array([fingerprint(s) for s in pool])
@@ -93,7 +103,7 @@ def select(
 
 
 def _kind(s: Structure) -> str:
-    return str(s.info.get("kind", ""))
+    return str(s.info.get("kind") or "unlabelled")
 
 
 def _turns(kinds: np.ndarray, k: int, uncertainty: np.ndarray | None) -> list[str]:

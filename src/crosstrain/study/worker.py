@@ -135,8 +135,8 @@ def _search_jobs(spec: StudySpec, strategy: str, size: int) -> list[tuple[str, d
     """Trial 0: the spec's own settings; then seeded random points; then TPE's proposals ({})."""
     jobs = []
     for k in range(spec.trials):
-        if k == 0:
-            params = _base_point(spec)
+        if k == 0:  # dimensions the spec's settings leave open (or put out of bounds): seeded too
+            params = {**_random_point(spec, strategy, size, 0), **_base_point(spec)}
         elif k < startup_trials(spec):
             params = _random_point(spec, strategy, size, k)
         else:
