@@ -172,7 +172,7 @@ def headline(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[st
             values = [_value(a[s], "test_force_mae") for s in seeds], [_value(b[s], "test_force_mae") for s in seeds]
             diverged = sum(v is None for v in values[0]), sum(v is None for v in values[1])
             lines.append(
-                f"- n = {n}, {len(seeds)} seeds: `{strategy}` test force MAE {paired(*values).text()} than scratch"
+                f"- n = {n}, {len(seeds)} seeds: `{strategy}` against scratch, test force MAE {paired(*values).text()}"
                 + (f" ({diverged[0]} / {diverged[1]} runs diverged)" if any(diverged) else "")
             )
     return lines
