@@ -75,7 +75,7 @@ class ActiveSettings:
             raise ConfigError("batch, initial, committee and steps must be >= 1")
         if self.final_steps < 0:
             raise ConfigError(f"final_steps must be >= 0 (got {self.final_steps})")
-        if self.members_per_round < 2 and self.selection != "random":
+        if self.selection != "random" and self.committee < 2:
             raise ConfigError(f"selection {self.selection!r} needs a committee of at least 2 models")
 
 
