@@ -97,3 +97,18 @@ def test_calculator_stays_eager_where_compile_fails(model, si_atoms, broken_comp
     with pytest.warns(UserWarning, match="stays eager"):
         energy = atoms.get_potential_energy()
     assert np.isfinite(energy) and atoms.calc.compiled is None
+
+
+def test_moved_atoms_and_changed_cell_are_recomputed(model, si_atoms):
+    """The fast state check: a move is seen as one, a new cell goes through ASE's full check."""
+    calc = CrosstrainCalculator(model)
+    si_atoms.calc = calc
+    e0 = si_atoms.get_potential_energy()
+    assert calc.check_state(si_atoms) == []
+    si_atoms.positions[0, 0] += 0.05
+    assert calc.check_state(si_atoms) == ["positions"]
+    e1 = si_atoms.get_potential_energy()
+    strained = si_atoms.copy()
+    strained.set_cell(si_atoms.cell * 1.01, scale_atoms=True)
+    assert "cell" in calc.check_state(strained)
+    assert e1 != e0 and CrosstrainCalculator(model).get_potential_energy(si_atoms) == pytest.approx(e1)

@@ -7,7 +7,7 @@ from ase.build import bulk
 from ase.neighborlist import neighbor_list
 
 from crosstrain.errors import StructureError
-from crosstrain.graph import SkinNeighbours, batch_graph, topology, triplets
+from crosstrain.graph import SkinNeighbours, batch_graph, min_pair_distance, topology, triplets
 from crosstrain.structure import Structure
 
 
@@ -30,6 +30,18 @@ def test_neighbours_match_ase(si_structure, cutoff):
     ours = sorted(zip(topo.centers, topo.neighbours, map(tuple, topo.shifts)))
     ref = sorted(zip(i, j, map(tuple, S)))
     assert ours == ref
+
+
+def test_min_pair_distance_matches_ase():
+    rng = np.random.default_rng(3)
+    small = bulk("Si", "diamond", a=5.43)  # 2 atoms: the nearest pairs are periodic images
+    cluster = Atoms("Si3", positions=[[0, 0, 0], [2.1, 0, 0], [0, 5, 0]])
+    for atoms in (bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2), small, cluster):
+        atoms.rattle(0.1, rng=rng)
+        ref = neighbor_list("d", atoms, 3.0).min()
+        assert min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, 3.0) == pytest.approx(ref, abs=1e-12)
+    far = Atoms("Si2", positions=[[0, 0, 0], [4.0, 0, 0]])
+    assert min_pair_distance(far.positions, far.cell.array, far.pbc, 3.0) == np.inf
 
 
 def test_triplets_match_brute_force_in_small_periodic_cell():

@@ -75,18 +75,20 @@ class CrosstrainCalculator(Calculator):
             self.compiled = energy_forces_fn(self.model, compile=True, dynamic=True)
 
     def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
-        """ASE's check, after a fast exact one: MD asks for the forces several times a step, and
-        ASE's tolerant comparison of every array cost ~5 % of a compiled 64-atom step."""
+        """ASE's check, after a fast exact one: MD asks for the forces several times a step and
+        moves only the positions, and ASE's tolerant comparison of every array cost ~5 % of a
+        compiled 64-atom step. Same atoms, cell and periodicity: unchanged, or only the positions
+        (the model reads nothing else of an ``Atoms``, so initial charges and moments are ignored)."""
         old = self.atoms
         if (
             old is not None
             and len(old) == len(atoms)
-            and np.array_equal(old.positions, atoms.positions)
             and np.array_equal(old.numbers, atoms.numbers)
             and np.array_equal(old.cell.array, atoms.cell.array)
             and np.array_equal(old.pbc, atoms.pbc)
         ):
-            return []
+            # an MD step moves only the atoms: say so without ASE's tolerant comparison (~0.3 ms)
+            return [] if np.array_equal(old.positions, atoms.positions) else ["positions"]
         return list(super().check_state(atoms, tol))
 
     def calculate(

@@ -44,6 +44,18 @@ class Topology:
         return int(self.idx_ji.size)
 
 
+def min_pair_distance(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> float:
+    """The shortest distance between two atoms (periodic images included) if below ``cutoff``, else inf."""
+    from vesin import NeighborList
+
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    box = np.asarray(cell, dtype=np.float64) if pbc.any() else np.zeros((3, 3))
+    (d,) = NeighborList(cutoff=float(cutoff), full_list=False).compute(
+        points=np.asarray(positions, dtype=np.float64), box=box, periodic=[bool(p) for p in pbc], quantities="d"
+    )
+    return float(d.min()) if d.size else float("inf")
+
+
 def neighbour_list(
     positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float, source: str = "structure"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
