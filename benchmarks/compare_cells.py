@@ -26,32 +26,61 @@ def load_arm(spec: str) -> tuple[str, dict[str, Any], str]:
     files, _, arm = spec.rpartition(":")
     cells: dict[str, Any] = {}
     for file in reversed(files.split(",") if files else []):
-        path = Path(file) if Path(file).exists() else RESULTS / file
-        if not path.exists():
-            raise SystemExit(f"{spec}: {file} is neither a path nor a file in benchmarks/results")
-        cells.update(json.loads(path.read_text()).get("cells", {}))
+        path = Path(file) if Path(file).is_file() else RESULTS / file
+        if not file or not path.is_file():
+            raise SystemExit(f"{spec}: {file!r} is neither a file nor a file in benchmarks/results")
+        try:
+            cells.update(json.loads(path.read_text()).get("cells", {}))
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise SystemExit(f"{path}: not a benchmark results file ({exc})") from None
     if not files or not any(key.startswith(f"{arm} n=") for key in cells):
         raise SystemExit(f"{spec}: give FILE[,FILE...]:ARM; no cells of arm {arm!r} there")
     return arm, cells, files
 
 
+def aligned(ca: dict[str, Any], cb: dict[str, Any], metric: str, where: str) -> tuple[list, list]:
+    """The two cells' values seed by seed (by their ``seeds`` lists where both record them)."""
+    if metric not in ca or metric not in cb:
+        raise SystemExit(f"{where}: {metric} missing in one of the cells")
+    va, vb = ca[metric]["values"], cb[metric]["values"]
+    sa, sb = ca.get("seeds"), cb.get("seeds")
+    if sa is not None and sb is not None:
+        if sorted(sa) != sorted(sb):
+            raise SystemExit(f"{where}: seeds {sa} against {sb}; pair the same seeds")
+        order = {seed: k for k, seed in enumerate(sb)}
+        vb = [vb[order[seed]] for seed in sa]
+    elif len(va) != len(vb):
+        raise SystemExit(f"{where}: {len(va)} seeds against {len(vb)}; pair the same seeds")
+    return va, vb
+
+
 def compare(a: tuple[str, dict[str, Any], str], b: tuple[str, dict[str, Any], str], sizes: list[int]) -> dict:
+    """Per size and metric: each side's cell (keys ``a`` and ``b``) and the paired comparison."""
     from crosstrain.analysis.comparison import cell, paired
 
     out: dict[str, Any] = {}
     for n in sizes:
         ca, cb = a[1].get(f"{a[0]} n={n}"), b[1].get(f"{b[0]} n={n}")
-        if ca is None or cb is None:
-            raise SystemExit(f"n={n}: missing in {a[2] if ca is None else b[2]}")
+        for arm, c in ((a, ca), (b, cb)):
+            if c is None:
+                raise SystemExit(f"n={n}: no cell '{arm[0]} n={n}' in {arm[2]}")
+        assert ca is not None and cb is not None
         entry: dict[str, Any] = {}
         for m in METRICS:
-            va, vb = ca[m]["values"], cb[m]["values"]
-            if len(va) != len(vb):
-                raise SystemExit(f"n={n} {m}: {len(va)} seeds against {len(vb)}; pair the same seeds")
+            if m not in ca and m not in cb:
+                continue
+            va, vb = aligned(ca, cb, m, f"n={n}")
             p = paired(va, vb)
-            entry[m] = {a[0]: cell(va).to_dict(), b[0]: cell(vb).to_dict(), "paired": p.to_dict(), "text": p.text()}
+            entry[m] = {"a": cell(va).to_dict(), "b": cell(vb).to_dict(), "paired": p.to_dict(), "text": p.text()}
         out[f"n={n}"] = entry
     return out
+
+
+def _fmt(c: dict[str, Any]) -> str:
+    if c["mean"] is None:
+        return f"all {c['n']} diverged"
+    spread = f" ± {c['std']:.4f}" if c["std"] is not None else ""
+    return f"{c['mean']:.4f}{spread}" + (f" ({c['diverged']} diverged)" if c["diverged"] else "")
 
 
 def main() -> None:
@@ -68,9 +97,10 @@ def main() -> None:
     cells = compare(a, b, args.sizes)
     for n, entry in cells.items():
         f = entry["force_mae"]
-        print(f"{n}: {a[0]} {f[a[0]]['mean']:.4f} ± {f[a[0]]['std'] or 0:.4f} vs {b[0]} "
-              f"{f[b[0]]['mean']:.4f} ± {f[b[0]]['std'] or 0:.4f} eV/Å: {f['text']}")  # fmt: skip
+        print(f"{n}: {a[0]} {_fmt(f['a'])} vs {b[0]} {_fmt(f['b'])} eV/Å: {f['text']}")
     out = {"benchmark": "compare_cells", "a": args.a, "b": args.b, "cells": cells, **provenance()}
+    # pairing assumes the runs share recipe, parent, steps, draws and test set: say what was assumed
+    out["assumed"] = "both arms ran with the same recipe, parent, steps, draws, validation and test sets"
     write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1))
 
 

@@ -131,10 +131,9 @@ def _second_half(frames: list[Atoms], n: int) -> list[Atoms]:
 
 
 def _min_distance(atoms: Atoms) -> float:
-    from ase.neighborlist import neighbor_list
+    from crosstrain.graph import min_pair_distance
 
-    d = neighbor_list("d", atoms, 3.0)
-    return float(d.min()) if d.size else np.inf
+    return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, 3.0)
 
 
 def stability_of(

@@ -58,10 +58,11 @@ class MDResult:
         return d
 
 
-def _min_distance(atoms: Atoms) -> float:
+def _min_distance(atoms: Atoms, threshold: float = 1.5) -> float:
+    """The closest pair's distance (inf when none is within ``max(3 Å, threshold)``)."""
     from crosstrain.graph import min_pair_distance
 
-    return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, 3.0)
+    return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, max(3.0, threshold + 0.5))
 
 
 def _dynamics(atoms: Atoms, settings: MDSettings) -> Any:
@@ -159,7 +160,7 @@ def _check(atoms: Atoms, s: MDSettings, t: float, ref_t: float, e0: float, n: in
     fmax = float(np.abs(forces).max())
     if fmax > s.max_force:
         return f"forces exploded ({fmax:.1f} eV/Å > {s.max_force:g})"
-    dmin = _min_distance(atoms)
+    dmin = _min_distance(atoms, s.min_distance)
     if dmin < s.min_distance:
         return f"atoms too close ({dmin:.2f} Å < {s.min_distance:g} Å)"
     if s.ensemble == "nve":
