@@ -44,15 +44,20 @@ class Topology:
         return int(self.idx_ji.size)
 
 
-def min_pair_distance(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> float:
-    """The shortest distance between two atoms (periodic images included) if below ``cutoff``, else inf."""
+def _vesin(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float, full: bool, quantities: str):
+    """vesin's neighbour search on one configuration (a zero box where nothing is periodic)."""
     from vesin import NeighborList
 
     pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
     box = np.asarray(cell, dtype=np.float64) if pbc.any() else np.zeros((3, 3))
-    (d,) = NeighborList(cutoff=float(cutoff), full_list=False).compute(
-        points=np.asarray(positions, dtype=np.float64), box=box, periodic=[bool(p) for p in pbc], quantities="d"
+    return NeighborList(cutoff=float(cutoff), full_list=full).compute(
+        points=np.asarray(positions, dtype=np.float64), box=box, periodic=[bool(p) for p in pbc], quantities=quantities
     )
+
+
+def min_pair_distance(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> float:
+    """The shortest distance between two atoms (periodic images included) if below ``cutoff``, else inf."""
+    (d,) = _vesin(positions, cell, pbc, cutoff, full=False, quantities="d")
     return float(d.min()) if d.size else float("inf")
 
 
@@ -60,17 +65,7 @@ def neighbour_list(
     positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float, source: str = "structure"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full neighbour list ``(centers, neighbours, shifts)`` within ``cutoff``, sorted by centre."""
-    from vesin import NeighborList
-
-    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
-    box = np.asarray(cell, dtype=np.float64) if pbc.any() else np.zeros((3, 3))
-    nl = NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, s, d = nl.compute(
-        points=np.asarray(positions, dtype=np.float64),
-        box=box,
-        periodic=[bool(p) for p in pbc],
-        quantities="ijSd",
-    )
+    i, j, s, d = _vesin(positions, cell, pbc, cutoff, full=True, quantities="ijSd")
     if d.size and d.min() < MIN_DISTANCE:
         k = int(np.argmin(d))
         raise StructureError(f"{source}: atoms {int(i[k])} and {int(j[k])} overlap (distance {d[k]:.2e} Å)")
