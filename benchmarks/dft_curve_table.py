@@ -5,8 +5,8 @@ as in ``compare_cells.py``; the first file holding a cell wins, so list a learni
 chosen rate first). Every cell is restricted to the same seeds (``--seeds``), and each arm is
 paired with the baseline on them: mean ± std, the number of seeds and of diverged runs, energies,
 the source element's error after transfer where it was measured, and the force gain over the
-baseline with the seeds that went its way and the paired tests. A size an arm did not run is left
-empty and listed, never filled in. Writes ``benchmarks/results/<name>.json`` and, with
+baseline with the seeds that went its way and the paired tests. A size an arm did not run, or ran
+on fewer seeds, is left empty and listed, never filled in. Writes ``benchmarks/results/<name>.json`` and, with
 ``--plot``, a figure of force MAE against the number of target structures:
 
     python benchmarks/dft_curve_table.py --baseline scratch --sizes 1 2 5 10 22 50 180 --name dft_curve5_arms \\
@@ -34,10 +34,13 @@ def restrict(c: dict[str, Any], metric: str, seeds: list[int], where: str) -> li
         if len(values) != len(seeds):
             raise SystemExit(f"{where}: {len(values)} values and no seed list; cannot pick seeds {seeds}")
         return list(values)
-    missing = [s for s in seeds if s not in have]
-    if missing:
-        raise SystemExit(f"{where}: seeds {missing} not run (the cell has {have}); choose --seeds it has")
     return [values[have.index(s)] for s in seeds]
+
+
+def has_seeds(c: dict[str, Any], seeds: list[int]) -> bool:
+    """Whether a cell holds every seed asked for (a cell without a seed list is taken by count)."""
+    have = c.get("seeds")
+    return have is None or all(s in have for s in seeds)
 
 
 def table(arms: list[tuple[str, dict[str, Any], str]], baseline: str, sizes: list[int], seeds: list[int]) -> dict:
@@ -49,9 +52,13 @@ def table(arms: list[tuple[str, dict[str, Any], str]], baseline: str, sizes: lis
     out: dict[str, Any] = {}
     for name, cells, files in arms:
         rows: dict[str, Any] = {}
+        incomplete: dict[str, Any] = {}  # size -> the seeds its cell has
         for n in sizes:
             c = cells.get(f"{name} n={n}")
             if c is None:
+                continue
+            if not has_seeds(c, seeds):
+                incomplete[f"n={n}"] = c["seeds"]
                 continue
             row: dict[str, Any] = {}
             for m in METRICS:
@@ -59,7 +66,7 @@ def table(arms: list[tuple[str, dict[str, Any], str]], baseline: str, sizes: lis
                 if values is not None:
                     row[m] = cell(values).to_dict()
             b = base[1].get(f"{baseline} n={n}")
-            if name != baseline and b is not None:
+            if name != baseline and b is not None and has_seeds(b, seeds):
                 ours = restrict(c, "force_mae", seeds, f"{files}: {name} n={n}")
                 theirs = restrict(b, "force_mae", seeds, f"{base[2]}: {baseline} n={n}")
                 assert ours is not None and theirs is not None
@@ -67,7 +74,8 @@ def table(arms: list[tuple[str, dict[str, Any], str]], baseline: str, sizes: lis
                 row["force_vs_baseline"] = {"paired": p.to_dict(), "text": p.text()}
             row["seconds_mean"] = c.get("seconds_mean")
             rows[f"n={n}"] = row
-        out[name] = {"files": files, "cells": rows, "sizes_missing": [n for n in sizes if f"n={n}" not in rows]}
+        missing = [n for n in sizes if f"n={n}" not in rows and f"n={n}" not in incomplete]
+        out[name] = {"files": files, "cells": rows, "sizes_missing": missing, "incomplete_seeds": incomplete}
     return out
 
 
@@ -154,6 +162,8 @@ def main() -> None:
     for name, arm in result.items():
         if arm["sizes_missing"]:
             print(f"{name}: not run at n = {', '.join(map(str, arm['sizes_missing']))}")
+        for size, have in arm["incomplete_seeds"].items():
+            print(f"{name}: {size} left out, it has seeds {have} only")
     out = {"benchmark": "dft_curve_table", "arms": args.arm, "baseline": args.baseline, "seeds": args.seeds}
     out |= {"table": result, "markdown": text, **provenance()}
     out["assumed"] = "every arm ran with the same recipe, parent, steps, draws, validation and test sets"
