@@ -76,7 +76,7 @@ def compare(a: tuple[str, dict[str, Any], str], b: tuple[str, dict[str, Any], st
     return out
 
 
-def _fmt(c: dict[str, Any]) -> str:
+def cell_text(c: dict[str, Any]) -> str:
     if c["mean"] is None:
         return f"all {c['n']} diverged"
     spread = f" ± {c['std']:.4f}" if c["std"] is not None else ""
@@ -97,7 +97,7 @@ def main() -> None:
     cells = compare(a, b, args.sizes)
     for n, entry in cells.items():
         f = entry["force_mae"]
-        print(f"{n}: {a[0]} {_fmt(f['a'])} vs {b[0]} {_fmt(f['b'])} eV/Å: {f['text']}")
+        print(f"{n}: {a[0]} {cell_text(f['a'])} vs {b[0]} {cell_text(f['b'])} eV/Å: {f['text']}")
     out = {"benchmark": "compare_cells", "a": args.a, "b": args.b, "cells": cells, **provenance()}
     # pairing assumes the runs share recipe, parent, steps, draws and test set: say what was assumed
     out["assumed"] = "both arms ran with the same recipe, parent, steps, draws, validation and test sets"

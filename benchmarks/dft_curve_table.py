@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from compare_cells import RESULTS, load_arm
+from compare_cells import RESULTS, cell_text, load_arm
 
 METRICS = ("force_mae", "energy_mae", "si_force_mae")
 
@@ -79,15 +79,6 @@ def table(arms: list[tuple[str, dict[str, Any], str]], baseline: str, sizes: lis
     return out
 
 
-def _cell_text(c: dict[str, Any] | None, digits: int) -> str:
-    if c is None:
-        return ""
-    if c["mean"] is None:
-        return f"all {c['n']} diverged"
-    spread = f" ± {c['std']:.{digits}f}" if c["std"] is not None else ""
-    return f"{c['mean']:.{digits}f}{spread}" + (f" ({c['diverged']} div.)" if c["diverged"] else "")
-
-
 def markdown(result: dict[str, Any], sizes: list[int], baseline: str) -> str:
     """One row per size, one column per arm: force MAE, and the gain over the baseline."""
     names = list(result)
@@ -99,7 +90,7 @@ def markdown(result: dict[str, Any], sizes: list[int], baseline: str) -> str:
             if row is None:
                 cols.append("–")
                 continue
-            text = _cell_text(row.get("force_mae"), 4)
+            text = cell_text(row["force_mae"])
             if a != baseline and "force_vs_baseline" in row:
                 q = row["force_vs_baseline"]["paired"]
                 if q["relative_mean"] is not None:
@@ -111,36 +102,18 @@ def markdown(result: dict[str, Any], sizes: list[int], baseline: str) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
+    """Force and energy MAE against n, mean ± std per arm (the study's learning-curve figure)."""
+    from crosstrain.study.results import plot_curve
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    summary = []
     for name, arm in result.items():
-        pts = [(int(k[2:]), c["force_mae"]) for k, c in arm["cells"].items() if c.get("force_mae", {}).get("mean")]
-        if not pts:
-            continue
-        pts.sort()
-        ax.errorbar(
-            [p[0] for p in pts],
-            [p[1]["mean"] for p in pts],
-            yerr=[p[1]["std"] or 0.0 for p in pts],
-            marker="o",
-            capsize=3,
-            label=name,
-        )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("Ge training structures")
-    ax.set_ylabel("test force MAE (eV/Å)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=120)
-    tmp.replace(path)
+        for key, row in arm["cells"].items():
+            entry: dict[str, Any] = {"strategy": name, "n_train": int(key[2:])}
+            for m in ("force_mae", "energy_mae"):
+                c = row.get(m) or {}
+                entry[f"test_{m}_mean"], entry[f"test_{m}_std"] = c.get("mean"), c.get("std") or 0.0
+            summary.append(entry)
+    plot_curve(summary, path)
 
 
 def main() -> None:
