@@ -1,6 +1,6 @@
-"""What active learning buys: active (``uncertain``) and ``stratified`` vs random selection of the
-same number of DFT calls, all from the same transferred start, and scratch with random selection,
-on one GPAW-labelled test set.
+"""What active learning buys: active (``uncertain``), ``stratified`` and ``coverage`` vs random
+selection of the same number of DFT calls, all from the same transferred start, and scratch with
+random selection, on one GPAW-labelled test set.
 
 The test set never takes part in choosing: its geometries come from Langevin MD with the
 Stillinger–Weber Ge potential (matscipy; not any model of the runs) on the explorer's cell kinds
@@ -8,8 +8,9 @@ Stillinger–Weber Ge potential (matscipy; not any model of the runs) on the exp
 frames per run, drawn with a seed no run uses; they are labelled with the runs' DFT settings.
 Per arm and seed the learning curve (test force and energy MAE after each round against DFT
 calls) is recorded; the summary gives, per arm, the mean ± std over seeds of the final errors and
-the DFT calls ``active`` and ``stratified`` needed to reach ``random``'s final force MAE (linear interpolation on
-its curve; "not reached" counts as the full budget). Every run resumes (``crosstrain active``).
+the DFT calls ``active``, ``stratified`` and ``coverage`` needed to reach ``random``'s final force
+MAE (linear interpolation on its curve; "not reached" counts as the full budget). Every run
+resumes (``crosstrain active``); ``--saved`` pairs an arm run now with arms saved earlier.
 
     python benchmarks/active_learning.py --seeds 3 --budget 24 --ecut 300 --kpoint-density 2.5
 """
@@ -28,6 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ARMS = {
     "active": ("rescaled", "uncertain"),
     "stratified": ("rescaled", "stratified"),
+    "coverage": ("rescaled", "coverage"),
     "random": ("rescaled", "random"),
     "scratch": ("scratch", "random"),
 }
@@ -138,6 +140,9 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS),
                         help="the results file holds the arms of this run only: to add an arm to cached "
                              "ones, name them all (finished runs are read back, not rerun)")  # fmt: skip
+    parser.add_argument("--saved", nargs="*", default=[],
+                        help="results files of earlier runs of this benchmark (same settings): their arms "
+                             "join the summary's paired comparisons (arms run now take precedence)")
     parser.add_argument("--out", default="runs/active_bench")
     parser.add_argument("--name", default="active_learning")
     args = parser.parse_args()
@@ -152,15 +157,31 @@ def main() -> None:
     labels = label_structures(geometries, Path(args.out) / "test", dft, workers=args.workers)
     test = [lab.apply(s) for s, lab in zip(geometries, labels.labels) if lab.ok]
     runs: dict[str, dict[int, dict[str, Any]]] = {arm: {} for arm in args.arms}
+    saved = saved_runs(args.saved, dft.sha256, args.arms)
     for seed in args.only_seeds or range(args.seeds):  # seed by seed: a partial result is already paired
         for arm in args.arms:
             runs[arm][seed] = run_arm(arm, seed, args, test)
             out = {"settings": {**vars(args), "dft_sha256": dft.sha256}, "test_structures": len(test),
                    "test_failed_labels": len(labels.failed),
-                   "runs": runs, "summary": summarise(runs, args.budget), **provenance()}  # fmt: skip
+                   "runs": runs, "saved": args.saved, "summary": summarise({**saved, **runs}, args.budget),
+                   **provenance()}  # fmt: skip
             RESULTS.mkdir(exist_ok=True)
             write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1, default=str))
     print(json.dumps(out["summary"], indent=1, default=str))
+
+
+def saved_runs(files: list[str], sha256: str, skip: list[str]) -> dict[str, dict[int, dict[str, Any]]]:
+    """The arms of earlier results files (not those run now); a file with other DFT settings stops."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for name in files:
+        path = Path(name) if Path(name).exists() else RESULTS / name
+        data = json.loads(path.read_text())
+        if data["settings"].get("dft_sha256") != sha256:
+            raise SystemExit(f"{path}: its DFT settings differ from this run's (dft_sha256); not comparable")
+        for arm, by_seed in data["runs"].items():
+            if arm not in skip:
+                out.setdefault(arm, {}).update({int(s): r for s, r in by_seed.items()})
+    return out
 
 
 def summarise(runs: dict[str, dict[int, dict[str, Any]]], budget: int) -> dict[str, Any]:
@@ -173,15 +194,15 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]], budget: int) -> dict[s
     for arm, by_seed in runs.items():
         summary[arm] = {k: asdict(cell([r.get(k) for r in by_seed.values()]))
                         for k in ("final_force_mae", "final_energy_mae", "member0_force_mae", "stable")}  # fmt: skip
-    pairs = (("active", "random"), ("stratified", "random"), ("stratified", "active"), ("random", "scratch"),
-             ("active", "scratch"))  # fmt: skip
+    pairs = (("active", "random"), ("stratified", "random"), ("stratified", "active"), ("coverage", "random"),
+             ("coverage", "active"), ("random", "scratch"), ("active", "scratch"))  # fmt: skip
     for arm, base in pairs:
         common = sorted(set(runs.get(arm, {})) & set(runs.get(base, {})))
         for key, suffix in (("final_force_mae", ""), ("member0_force_mae", "_member0")):
             if common:
                 a, b = ([runs[x][s].get(key) for s in common] for x in (arm, base))
                 summary[f"{arm}_vs_{base}{suffix}"] = paired(a, b).text()
-    for arm in ("active", "stratified"):
+    for arm in ("active", "stratified", "coverage"):
         common = sorted(set(runs.get(arm, {})) & set(runs.get("random", {})))
         needed = [calls_to_reach(runs[arm][s]["curve"], runs["random"][s]["final_force_mae"], budget)
                   for s in common if runs["random"][s]["final_force_mae"] is not None]  # fmt: skip

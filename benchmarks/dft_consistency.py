@@ -14,6 +14,7 @@ Labels are cached (``--dir``), so a killed run resumes. Writes
 
     python benchmarks/dft_consistency.py --workers 1
     python benchmarks/dft_consistency.py --workers 1 --surfaces 3    # and the 3 smallest slabs
+    python benchmarks/dft_consistency.py --workers 1 --surfaces 3 --slab "(3_2_1)"   # and a named one
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ def one_per_group(structures: list) -> list:
 def surfaces(structures: list, k: int) -> list:
     """The ``k`` smallest structures of the Surface group (slabs with vacuum)."""
     return sorted((s for s in structures if s.info.get("group") == "Surface" and s.stress is not None), key=len)[:k]
+
+
+def named_slabs(structures: list, names: list[str]) -> list:
+    """The slabs whose description contains one of ``names``; a name that matches none stops the run."""
+    slabs = [s for s in structures if s.info.get("group") == "Surface"]
+    out = []
+    for name in names:
+        match = [s for s in slabs if name in str(s.info.get("description"))]
+        if not match:
+            raise SystemExit(f"--slab {name!r}: no mlearn Ge slab's description contains it")
+        out += match
+    return out
 
 
 def surface_area(s) -> float:  # type: ignore[no-untyped-def]
@@ -102,6 +115,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--structures", type=int, default=4, help="mlearn Ge groups to recompute one structure of")
     parser.add_argument("--surfaces", type=int, default=1, help="the smallest K surface slabs to recompute")
+    parser.add_argument("--slab", nargs="*", default=[],
+                        help="slabs to recompute as well, by a part of their description (e.g. '(3_2_1)')")
     parser.add_argument("--ecut", type=float, default=350.0)
     parser.add_argument("--kpoint-density", type=float, default=3.5, dest="kpoint_density")
     parser.add_argument("--workers", type=int, default=None)
@@ -125,6 +140,7 @@ def main() -> None:
     )
     picks = one_per_group(mlearn)[: args.structures]
     picks += [s for s in surfaces(mlearn, args.surfaces) if all(s is not p for p in picks)]
+    picks += [s for s in named_slabs(mlearn, args.slab) if all(s is not p for p in picks)]
     run = label_structures(picks, folder / "mlearn", dft, workers=args.workers)
     rows = []
     for s, lab in zip(picks, run.labels):

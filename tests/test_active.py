@@ -146,4 +146,28 @@ def test_stratified_selection_takes_turns_over_the_kinds_of_cell():
     with pytest.raises(ConfigError, match="'stratified' needs a committee of at least 2"):
         ActiveSettings(selection="stratified", committee=1)
     modes = {m: ActiveSettings(selection=m, committee=3).members_per_round for m in MODES}
-    assert modes == {"uncertain": 3, "stratified": 3, "random": 1}  # stratified reads the deviation too
+    assert modes == {"uncertain": 3, "stratified": 3, "coverage": 3, "random": 1}  # all but random read it
+
+
+def test_coverage_selection_weighs_uncertainty_by_how_much_of_the_pool_a_pick_covers():
+    import numpy as np
+    from ase.build import bulk
+
+    from crosstrain.structure import Structure
+
+    cells = []
+    for k, a in enumerate([5.6, 5.6, 5.6, 6.3]):  # three near twins and one outlier
+        atoms = bulk("Ge", "diamond", a=a, cubic=True)
+        atoms.rattle(0.03, seed=k)
+        cells.append(Structure.from_atoms(atoms))
+    rng = np.random.default_rng(0)
+    deviation = np.array([0.5, 0.55, 0.5, 0.9])
+    # uncertainty alone takes the outlier; coverage takes the twin that covers the most deviation
+    assert select(cells, 1, "uncertain", rng, uncertainty=deviation)[0].index == 3
+    picks = select(cells, 2, "coverage", rng, uncertainty=deviation)
+    assert picks[0].index in (0, 1, 2) and picks[1].index == 3  # then the twins are covered
+    assert "covers the most uncovered committee force deviation" in picks[0].why
+    # a labelled twin already covers the cluster: the outlier comes first
+    assert select(cells, 1, "coverage", rng, labelled=[cells[0]], uncertainty=deviation)[0].index == 3
+    # no committee yet: the most representative candidate (a twin), not the farthest
+    assert select(cells, 1, "coverage", rng)[0].index in (0, 1, 2)

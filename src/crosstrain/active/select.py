@@ -12,6 +12,16 @@ surface), the kind with the most uncertain candidate first: pure uncertainty sam
 the rarest, most uncertain kind (measured: surfaces took 6–8 of 16 picks and the bulk error grew),
 while a test set, like a user's MD, covers all kinds. ``random`` is the baseline a fair
 comparison needs.
+
+``coverage`` reads the committee as a weight over the pool instead of a ranking: it picks, one at a
+time, the candidate that covers the most still-uncovered uncertainty of the pool, where candidate
+``j`` covers candidate ``i`` by ``K(i, j) = exp(−d²/h²)`` (``h = d₀/2``, assumed), a candidate's
+coverage is its best ``K`` to anything labelled or picked, and the gain of ``j`` is
+``Σᵢ uᵢ · max(0, K(i, j) − coveredᵢ)`` (greedy facility location, weights ``uᵢ`` the committee
+deviations; without a committee ``uᵢ = 1``: the most representative candidates). An outlier that
+is uncertain but unlike the rest of the pool covers only itself; a typical uncertain structure
+covers its neighbours too. Where a test set (or a user's MD) is drawn like the pool, that is the
+structure whose label is expected to help most.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ import numpy as np
 from crosstrain.errors import ConfigError
 from crosstrain.structure import Structure
 
-MODES = ("uncertain", "stratified", "random")
+MODES = ("uncertain", "stratified", "coverage", "random")
+COVERAGE_WIDTH = 0.5  # kernel width h in units of the median candidate distance d0 (assumed)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,8 @@ def select(
     known = np.array([fingerprint(s) for s in labelled]) if len(labelled) else np.zeros((0, fp.shape[1]))
     pair = np.sqrt(((fp[:, None, :] - fp[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(len(fp), np.inf))
     d0 = float(np.median(pair[np.isfinite(pair)])) if len(fp) > 1 else 1.0
+    if mode == "coverage":
+        return _coverage(fp, known, k, uncertainty, d0)
     kinds = np.array([_kind(s) for s in pool])
     turns: list[str | None] = list(_turns(kinds, k, uncertainty)) if mode == "stratified" else [None] * k
     picks: list[Pick] = []
@@ -99,6 +112,26 @@ def select(
         u = None if uncertainty is None else float(uncertainty[i])
         picks.append(Pick(i, u, why))
         chosen = np.vstack([chosen, fp[i : i + 1]])
+    return picks
+
+
+def _coverage(fp: np.ndarray, known: np.ndarray, k: int, uncertainty: np.ndarray | None, d0: float) -> list[Pick]:
+    """Greedy uncertainty-weighted facility location over the pool (see the module docstring)."""
+    h2 = (COVERAGE_WIDTH * max(d0, 1e-12)) ** 2
+    kernel = np.exp(-(((fp[:, None, :] - fp[None, :, :]) ** 2).sum(axis=2)) / h2)  # kernel[i, j]: j covers i
+    covered = np.exp(-(_distances(fp, known) ** 2) / h2) if len(known) else np.zeros(len(fp))
+    weight = np.ones(len(fp)) if uncertainty is None else uncertainty
+    total = float(weight.sum())
+    picks: list[Pick] = []
+    for _ in range(k):
+        gain = (weight[:, None] * np.maximum(kernel - covered[:, None], 0.0)).sum(axis=0)
+        gain[[p.index for p in picks]] = -np.inf
+        j = int(np.argmax(gain))
+        share = 100 * gain[j] / total if total > 0 else 0.0
+        what = "committee force deviation" if uncertainty is not None else "of the pool (no committee yet)"
+        picks.append(Pick(j, None if uncertainty is None else float(uncertainty[j]),
+                          f"covers the most uncovered {what}: {share:.0f} % of the pool's total"))  # fmt: skip
+        covered = np.maximum(covered, kernel[:, j])
     return picks
 
 
