@@ -1,0 +1,78 @@
+"""The n = 22 energy errors with the test set's one surface slab taken out, or relabelled by GPAW.
+
+The leak-free 25-structure Ge test set holds one surface slab, Ge (321). Every n = 22 model misses
+its mlearn energy by ~75–150 meV/atom, always too high, and a consistent GPAW calculation places
+mlearn's slabs 90–127 meV/atom *higher* relative to the bulk than their labels do
+(``benchmarks/dft_consistency.py --slab "(3_2_1)"`` recomputes this one). This script reruns
+nothing: from the saved results it gives, per arm and seed, the test energy MAE
+
+- as measured (all 25, mlearn labels: the figure the issue's target is on),
+- without the slab (the other 24),
+- with the slab's label moved by GPAW's slab-minus-bulk offset (``label + δ``, all 25),
+
+and pairs the arms seed by seed on each. The models' signed slab errors come from
+``slab_energies.json`` (``{arm} n=22 s{seed}``), the per-seed MAEs from ``dft_lr_search.json``
+(each arm at its chosen learning rate), δ from ``dft_consistency.json``. The relabelled figure is
+a sensitivity check, not a new test set: the mlearn labels stay the benchmark's.
+
+    python benchmarks/slab_relabelled.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TEST_SIZE = 25
+
+
+def adjusted(mae: float, slab_error: float, shift: float | None) -> dict[str, float | None]:
+    """One model's 25-structure MAE without the slab and with the slab's label moved by ``shift``
+    (meV/atom; ``slab_error`` = prediction − mlearn label for the slab)."""
+    rest = TEST_SIZE * mae - abs(slab_error)
+    return {"measured": mae, "without_slab": rest / (TEST_SIZE - 1),
+            "relabelled": None if shift is None else (rest + abs(slab_error - shift)) / TEST_SIZE}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arms", nargs="+", default=["rescaled", "scratch"], help="the first is paired with the rest")
+    parser.add_argument("--slab", default="(3_2_1)")
+    parser.add_argument("--name", default="slab_relabelled")
+    args = parser.parse_args()
+
+    from crosstrain.analysis.comparison import cell, paired
+    from crosstrain.io.atomic import write_text
+    from crosstrain.provenance import provenance
+
+    slabs = json.loads((RESULTS / "slab_energies.json").read_text())
+    search = json.loads((RESULTS / "dft_lr_search.json").read_text())["by_size"]["22"]
+    offsets = json.loads((RESULTS / "dft_consistency.json").read_text())["summary"].get("slab_minus_bulk_meV", {})
+    shift = next((v for k, v in offsets.items() if k.endswith(args.slab)), None)
+    if shift is None:
+        print(f"dft_consistency.json has no GPAW offset for {args.slab}: only 'without_slab' is given")
+    rows: dict[str, dict[str, list]] = {}
+    for arm in args.arms:
+        maes = search[arm]["test_energy_mae"]["values"]
+        seeds = [s for s in range(len(maes)) if f"{arm} n=22 s{s}" in slabs["models"]]
+        per_seed = [adjusted(maes[s], slabs["models"][f"{arm} n=22 s{s}"]["errors_meV"][args.slab], shift)
+                    for s in seeds]  # fmt: skip
+        rows[arm] = {"seeds": seeds, **{k: [r[k] for r in per_seed] for k in per_seed[0]}}
+    cells = {arm: {k: asdict(cell(v)) for k, v in r.items() if k != "seeds"} for arm, r in rows.items()}
+    first, *rest = args.arms
+    pairs = {f"{first}_vs_{b}": {k: paired(rows[first][k], rows[b][k]).text()
+                                  for k in ("measured", "without_slab", "relabelled") if rows[first][k][0] is not None}
+             for b in rest if rows[b]["seeds"] == rows[first]["seeds"]}  # fmt: skip
+    for arm, c in cells.items():
+        print(arm, {k: f"{v['mean']:.2f} ± {v['std']:.2f} (n={v['n']})" for k, v in c.items() if v["mean"] is not None})
+    print(json.dumps(pairs, indent=1))
+    out = {"benchmark": "slab_relabelled", "settings": vars(args), "slab_shift_meV": shift, "per_seed": rows,
+           "cells": cells, "pairs": pairs, **provenance()}  # fmt: skip
+    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
