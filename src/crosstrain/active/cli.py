@@ -101,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--final-steps", type=int, default=1500, dest="final_steps",
                    help="more steps for the final model on all labels (0: the last round's member 0 itself; "
                         "on transferred runs fewer steps gave lower force and higher energy errors)")
-    p.add_argument("--selection", default="uncertain", choices=MODES, help="'random' is the baseline")
+    p.add_argument("--selection", default="coverage", choices=MODES, help="'random' is the baseline")
     p.add_argument("--threshold", type=float, help="stop when no candidate's force deviation exceeds this (eV/Å)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, help="parallel DFT processes (default: one per core)")

@@ -53,7 +53,7 @@ class ActiveSettings:
     committee: int = 3
     steps: int = 300  # gradient steps per member per round
     final_steps: int = 1500  # 0: the final model is the last round's member 0 itself
-    selection: str = "uncertain"
+    selection: str = "coverage"  # the best measured committee selection (README); "uncertain" before 2026-11-30
     threshold: float | None = None  # eV/Å: stop when no candidate's force deviation exceeds it
     seed: int = 0
     workers: int | None = None  # DFT processes (default: one per core)
