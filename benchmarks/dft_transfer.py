@@ -166,7 +166,7 @@ def check_continue_from(args: argparse.Namespace, out: Path) -> dict[str, str]:
         if arm not in pairs or Path(pairs[arm]).resolve() == out.resolve():
             raise SystemExit(f"--continue-from: {arm} needs a folder of finished runs other than --dir {out}")
         for n in args.sizes:
-            for seed in range(args.seeds):
+            for seed in args.only_seeds or range(args.seeds):
                 ckpt = Path(pairs[arm]) / f"{arm}-n{n}-s{seed}.ckpt"
                 if not is_finished(ckpt):
                     raise SystemExit(f"--continue-from: {ckpt} is not a finished run")
@@ -181,6 +181,8 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=["scratch", "full", "full-zero-shot"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[22])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--only-seeds", type=int, nargs="+", dest="only_seeds",
+                        help="run (and summarise) these seeds only, e.g. to add seeds 3 4 to saved cells")
     parser.add_argument("--steps", type=int, default=1800, help="gradient steps per model (same for every arm)")
     parser.add_argument("--batch-size", type=int, default=4, dest="batch_size")
     parser.add_argument("--workers", type=int, default=2)
@@ -199,6 +201,7 @@ def main() -> None:
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
     continue_from = check_continue_from(args, out)
+    seeds = args.only_seeds or list(range(args.seeds))
     jobs = [
         {
             "strategy": s,
@@ -214,7 +217,7 @@ def main() -> None:
             "continue_from": continue_from,
         }  # fmt: skip
         for n in args.sizes
-        for seed in range(args.seeds)
+        for seed in seeds
         for s in args.strategies
     ]
     todo = [j for j in jobs if not (out / f"{j['strategy']}-n{j['n']}-s{j['seed']}.json").exists()]
@@ -227,7 +230,7 @@ def main() -> None:
                 print(f"{row['strategy']} n={row['n']} seed={row['seed']}: test F-MAE {f:.4f} ({row['seconds']} s)",
                       flush=True)  # fmt: skip
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    rows = [r for r in rows if r["strategy"] in args.strategies and r["n"] in args.sizes and r["seed"] < args.seeds]
+    rows = [r for r in rows if r["strategy"] in args.strategies and r["n"] in args.sizes and r["seed"] in seeds]
     meta = {"benchmark": "dft_transfer", "settings": {k: v for k, v in vars(args).items() if k != "summary_only"},
             "test_set": "mlearn Ge, leak-free split seed 0 (25 structures)",
             "wall_seconds_now": time.perf_counter() - t0,

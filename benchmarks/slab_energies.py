@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("--runs", nargs="*", default=[], help="FOLDER:ARM of dft_transfer.py runs")
     parser.add_argument("--n", type=int, default=22)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only-seeds", type=int, nargs="+", dest="only_seeds", help="these seeds of --runs only")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the models of the saved slab_energies.json that this run does not recompute")
     parser.add_argument("--model", nargs="*", default=[], help="NAME=CKPT trained on the whole training split")
     args = parser.parse_args()
 
@@ -65,7 +68,7 @@ def main() -> None:
     models: dict[str, dict[str, Any]] = {}
     for item in args.runs:
         folder, arm = item.split(":", 1)
-        for seed in range(args.seeds):
+        for seed in args.only_seeds or range(args.seeds):
             ckpt = Path(folder) / f"{arm}-n{args.n}-s{seed}.ckpt"
             trained = {s.source for s in draw(split["train"], args.n, seed)}
             models[f"{Path(folder).name}/{arm} s{seed}"] = {"ckpt": ckpt, "trained": trained}
@@ -73,7 +76,8 @@ def main() -> None:
         name, ckpt = item.split("=", 1)
         models[name] = {"ckpt": Path(ckpt), "trained": {s.source for s in split["train"]}}
 
-    rows = {}
+    saved = RESULTS / "slab_energies.json"
+    rows = json.loads(saved.read_text())["models"] if args.merge and saved.exists() else {}
     print(f"{'slab':<27}" + "".join(f"{n[:12]:>13}" for n in names))
     print(f"{'split':<27}" + "".join(f"{where[s.source]:>13}" for s in slabs))
     print(f"{'GPAW − mlearn':<27}" + "".join(f"{gpaw[n]:>13.0f}" if n in gpaw else f"{'':>13}" for n in names))

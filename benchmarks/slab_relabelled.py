@@ -37,6 +37,17 @@ def adjusted(mae: float, slab_error: float, shift: float | None) -> dict[str, fl
             "relabelled": None if shift is None else (rest + abs(slab_error - shift)) / TEST_SIZE}  # fmt: skip
 
 
+def model_of(models: dict, arm: str, seed: int) -> dict | None:
+    """The saved slab errors of ``arm``'s n = 22 model of ``seed``: named ``{arm} n=22 s{seed}`` or,
+    as ``slab_energies.py --runs FOLDER:ARM`` names them now, ``FOLDER/{arm} s{seed}`` (one such)."""
+    if f"{arm} n=22 s{seed}" in models:
+        return models[f"{arm} n=22 s{seed}"]
+    match = [m for name, m in models.items() if name.endswith(f"/{arm} s{seed}")]
+    if len(match) > 1:
+        raise SystemExit(f"slab_energies.json holds {len(match)} models named '.../{arm} s{seed}': keep one")
+    return match[0] if match else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arms", nargs="+", default=["rescaled", "scratch"], help="the first is paired with the rest")
@@ -57,9 +68,9 @@ def main() -> None:
     rows: dict[str, dict[str, list]] = {}
     for arm in args.arms:
         maes = search[arm]["test_energy_mae"]["values"]
-        seeds = [s for s in range(len(maes)) if f"{arm} n=22 s{s}" in slabs["models"]]
-        per_seed = [adjusted(maes[s], slabs["models"][f"{arm} n=22 s{s}"]["errors_meV"][args.slab], shift)
-                    for s in seeds]  # fmt: skip
+        found = {s: model_of(slabs["models"], arm, s) for s in range(len(maes))}
+        seeds = [s for s, m in found.items() if m is not None]
+        per_seed = [adjusted(maes[s], found[s]["errors_meV"][args.slab], shift) for s in seeds]
         rows[arm] = {"seeds": seeds, **{k: [r[k] for r in per_seed] for k in per_seed[0]}}
     cells = {arm: {k: asdict(cell(v)) for k, v in r.items() if k != "seeds"} for arm, r in rows.items()}
     first, *rest = args.arms
