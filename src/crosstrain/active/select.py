@@ -87,10 +87,11 @@ def select(
         return [Pick(int(i), None, "random") for i in rng.choice(len(pool), size=k, replace=False)]
     fp = np.array([fingerprint(s) for s in pool])
     known = np.array([fingerprint(s) for s in labelled]) if len(labelled) else np.zeros((0, fp.shape[1]))
-    pair = np.sqrt(((fp[:, None, :] - fp[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(len(fp), np.inf))
+    squared = ((fp[:, None, :] - fp[None, :, :]) ** 2).sum(axis=2)
+    pair = np.sqrt(squared) + np.diag(np.full(len(fp), np.inf))
     d0 = float(np.median(pair[np.isfinite(pair)])) if len(fp) > 1 else 1.0
     if mode == "coverage":
-        return _coverage(fp, known, k, uncertainty, d0)
+        return _coverage(fp, squared, known, k, uncertainty, d0)
     kinds = np.array([_kind(s) for s in pool])
     turns: list[str | None] = list(_turns(kinds, k, uncertainty)) if mode == "stratified" else [None] * k
     picks: list[Pick] = []
@@ -115,10 +116,13 @@ def select(
     return picks
 
 
-def _coverage(fp: np.ndarray, known: np.ndarray, k: int, uncertainty: np.ndarray | None, d0: float) -> list[Pick]:
-    """Greedy uncertainty-weighted facility location over the pool (see the module docstring)."""
+def _coverage(
+    fp: np.ndarray, squared: np.ndarray, known: np.ndarray, k: int, uncertainty: np.ndarray | None, d0: float
+) -> list[Pick]:
+    """Greedy uncertainty-weighted facility location over the pool (see the module docstring);
+    ``squared`` holds the pool's squared fingerprint distances."""
     h2 = (COVERAGE_WIDTH * max(d0, 1e-12)) ** 2
-    kernel = np.exp(-(((fp[:, None, :] - fp[None, :, :]) ** 2).sum(axis=2)) / h2)  # kernel[i, j]: j covers i
+    kernel = np.exp(-squared / h2)  # kernel[i, j]: j covers i
     covered = np.exp(-(_distances(fp, known) ** 2) / h2) if len(known) else np.zeros(len(fp))
     weight = np.ones(len(fp)) if uncertainty is None else uncertainty
     total = float(weight.sum())
