@@ -107,6 +107,11 @@ def test_skin_list_gives_the_fresh_topology_along_a_hot_trajectory():
         s = Structure.from_atoms(atoms, read_labels=False)
         assert _pairs(skin(s)) == _pairs(topology(s, 4.0))
     assert 1 < skin.builds < 40  # ~0.07 Å per step per atom: rebuilt every few steps, not every one
+    last = skin(s)
+    # moves too small for a pair to cross the cutoff: the same topology object again, still exact
+    atoms.positions += rng.normal(scale=1e-7, size=atoms.positions.shape)
+    s = Structure.from_atoms(atoms, read_labels=False)
+    assert skin(s) is last and _pairs(last) == _pairs(topology(s, 4.0))
     builds = skin.builds
     atoms.set_cell(atoms.cell * 1.01, scale_atoms=True)
     s = Structure.from_atoms(atoms, read_labels=False)

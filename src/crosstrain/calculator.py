@@ -39,7 +39,7 @@ class CrosstrainCalculator(Calculator):
     ``forces`` and, for fully periodic cells, ``stress`` (ASE's Voigt order, eV/Å³).
 
     ``compile=True`` computes energy and forces (what MD asks for) through ``torch.compile``
-    (:mod:`crosstrain.model.compiled`, dynamic shapes: one compile of 1-2 minutes per process,
+    (:mod:`crosstrain.model.compiled`, symbolic sizes: one compile of 1-2 minutes per process,
     then about twice the eager speed on a CPU); stress and per-atom energies stay eager. If
     torch.compile cannot build on the machine, the calculator warns once and stays eager.
 
@@ -72,7 +72,7 @@ class CrosstrainCalculator(Calculator):
 
             self.eager_model = self.model
             self.model = copy.deepcopy(self.model)  # the compiled copy runs unfused; eager keeps the fast kernels
-            self.compiled = energy_forces_fn(self.model, compile=True, dynamic=True)
+            self.compiled = energy_forces_fn(self.model, compile=True)
 
     def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
         """ASE's check, after a fast exact one: MD asks for the forces several times a step and

@@ -123,24 +123,33 @@ class SkinNeighbours:
         self._key: tuple | None = None
         self._reference: np.ndarray | None = None
         self._candidates: Topology | None = None
+        self._offsets = np.zeros((0, 3))
+        self._last: tuple[np.ndarray, Topology] | None = None
 
-    def _stale(self, structure: Structure, key: tuple) -> bool:
+    def _stale(self, pos: np.ndarray, key: tuple) -> bool:
         if self._candidates is None or self._reference is None or key != self._key:
             return True
-        moved = structure.positions - self._reference
+        moved = pos - self._reference
         return bool(np.einsum("ij,ij->i", moved, moved).max(initial=0.0) > (0.5 * self.skin) ** 2)
+
+    def _build(self, structure: Structure, pos: np.ndarray, key: tuple) -> None:
+        cand = topology(structure, self.cutoff + self.skin)
+        self._candidates, self._key, self._reference = cand, key, pos.copy()
+        self._offsets = cand.shifts @ np.asarray(structure.cell, dtype=np.float64)  # the cell is part of the key
+        self._last = None
+        self.builds += 1
 
     def __call__(self, structure: Structure) -> Topology:
         pos = np.asarray(structure.positions, dtype=np.float64)
         key = (structure.numbers.tobytes(), np.asarray(structure.cell).tobytes(), np.asarray(structure.pbc).tobytes())
-        if self._stale(structure, key):
-            self._candidates = topology(structure, self.cutoff + self.skin)
-            self._key, self._reference = key, pos.copy()
-            self.builds += 1
-        assert self._candidates is not None
+        if self._stale(pos, key):
+            self._build(structure, pos, key)
         cand = self._candidates
-        c, n, s = cand.centers, cand.neighbours, cand.shifts
-        vectors = pos[n] - pos[c] + s @ np.asarray(structure.cell, dtype=np.float64)
+        assert cand is not None
+        c, n = cand.centers, cand.neighbours
+        vectors = pos[n]
+        vectors -= pos[c]
+        vectors += self._offsets
         d2 = np.einsum("ij,ij->i", vectors, vectors)
         if d2.size and d2.min() < MIN_DISTANCE**2:
             k = int(np.argmin(d2))
@@ -148,10 +157,15 @@ class SkinNeighbours:
                 f"{structure.source}: atoms {int(c[k])} and {int(n[k])} overlap (distance {np.sqrt(d2[k]):.2e} Å)"
             )
         keep = d2 < self.cutoff**2
+        if self._last is not None and np.array_equal(keep, self._last[0]):
+            return self._last[1]  # the same pairs as last time: the same topology
         index = np.cumsum(keep) - 1  # candidate edge -> kept edge
-        both = keep[cand.idx_kj] & keep[cand.idx_ji]
+        both = keep[cand.idx_kj]
+        both &= keep[cand.idx_ji]
         kj, ji = index[cand.idx_kj[both]], index[cand.idx_ji[both]]
-        return Topology(c[keep], n[keep], s[keep], kj, ji)
+        result = Topology(c[keep], n[keep], cand.shifts[keep], kj, ji)
+        self._last = (keep, result)
+        return result
 
 
 @dataclass(frozen=True)

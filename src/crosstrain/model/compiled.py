@@ -3,16 +3,19 @@
 ``torch.compile`` cannot compile the usual ``autograd.grad(create_graph=True)`` training step
 ("does not support double backward"). Written functionally, as the gradient of a force loss
 built from ``grad`` of the energy, it compiles; inductor then fuses the many small elementwise
-operations that dominate an eager step on a CPU. A cold compile costs one to two minutes per
-distinct input shape (once per run with ``dynamic=True``: batches differ in atoms, edges and
-triplets), so this path pays off only for longer runs. The training loop's general step (energy,
-forces and stress terms) is :func:`crosstrain.train.compiled.loss_step`.
+operations that dominate an eager step on a CPU. A cold compile costs one to two minutes, so
+this path pays off only for longer runs. By default (``dynamic=None``) the sizes of a batch
+(atoms, edges, triplets, configurations: the first dimension of every graph tensor) are compiled
+as symbols, so one compile serves every batch, while the weights' shapes stay constants that
+inductor specialises its loops on (a compiled 64-atom MD step ~7 % faster than with every size
+symbolic, ``dynamic=True``). The training loop's general step (energy, forces and stress terms)
+is :func:`crosstrain.train.compiled.loss_step`.
 Compile one model per process (or call ``torch._dynamo.reset()`` between models).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 
 import torch
@@ -22,6 +25,16 @@ from crosstrain.graph import Graph
 from crosstrain.model.dimenet import DimeNetPP
 
 _GRAPH_FIELDS = [f.name for f in fields(Graph)]
+
+
+def graph_sizes_dynamic(tensors: Iterable[torch.Tensor]) -> list[torch.Tensor]:
+    """Mark the first dimension of each tensor (atoms, edges, triplets or configurations) as a
+    size that varies between calls, so that one compile serves every batch (``dynamic=None``)."""
+    out = list(tensors)
+    for t in out:
+        if t.dim() > 0:
+            torch._dynamo.maybe_mark_dynamic(t, 0)
+    return out
 
 
 def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
@@ -47,6 +60,8 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
 
     The loss is the mean over configurations of the summed squared force errors; ``grads`` maps
     parameter names to gradients. With ``compile=False`` the same function runs eagerly.
+    ``dynamic``: ``None`` batch sizes symbolic, weights constant; ``True`` every size symbolic;
+    ``False`` one compile per distinct shape.
     """
     model.set_fused(False)  # plain operations trace and fuse best
     energy = _energy_fn(model)
@@ -63,7 +78,10 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
 
     def step(graph: Graph, reference_forces: torch.Tensor):
         params = {k: v.detach() for k, v in model.named_parameters()}
-        grads, value = fn(params, reference_forces, *(getattr(graph, f) for f in _GRAPH_FIELDS))
+        tensors = [reference_forces, *(getattr(graph, f) for f in _GRAPH_FIELDS)]
+        if dynamic is None:
+            tensors = graph_sizes_dynamic(tensors)
+        grads, value = fn(params, *tensors)
         return value, grads
 
     return step
@@ -74,7 +92,7 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
 
     The model's weights are read once, here: the function serves a model that no longer trains
     (the calculator's private copy). Walking the modules for them on every call cost ~10 % of a
-    compiled 64-atom MD step.
+    compiled 64-atom MD step. ``dynamic`` as in :func:`force_loss_step`.
     """
     model.set_fused(False)
     energy = _energy_fn(model)
@@ -87,6 +105,7 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
     params = {k: v.detach() for k, v in model.named_parameters()}
 
     def run(graph: Graph):
-        return fn(params, *(getattr(graph, f) for f in _GRAPH_FIELDS))
+        tensors = [getattr(graph, f) for f in _GRAPH_FIELDS]
+        return fn(params, *(graph_sizes_dynamic(tensors) if dynamic is None else tensors))
 
     return run

@@ -10,7 +10,7 @@ from torch.func import grad, grad_and_value
 
 from crosstrain.config import TrainConfig
 from crosstrain.graph import Graph
-from crosstrain.model.compiled import _GRAPH_FIELDS, _energy_fn
+from crosstrain.model.compiled import _GRAPH_FIELDS, _energy_fn, graph_sizes_dynamic
 from crosstrain.model.derivatives import Prediction
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.train.batches import Batch, GlobalSize
@@ -32,11 +32,12 @@ def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, t
     return strained
 
 
-def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic: bool | None = True) -> Callable:
+def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic: bool | None = None) -> Callable:
     """``step(batch, weights, size) -> (loss, grads)``: the loss of :func:`crosstrain.train.loss.loss_terms`
     (same terms, weights and averaging) and its gradients with respect to the trainable parameters
     (a name -> tensor mapping). ``weights`` and ``size`` enter as tensors, so stage-two weights and
-    batch sizes do not recompile. With ``compile=False`` the same function runs eagerly."""
+    batch sizes do not recompile. With ``compile=False`` the same function runs eagerly; ``dynamic``
+    as in :func:`crosstrain.model.compiled.force_loss_step` (default: batch sizes symbolic)."""
     model.set_fused(False)
     energy = _strained_energy_fn(model)
     with_stress = cfg.loss == "energy_forces_stress"
@@ -65,7 +66,10 @@ def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic:
         zeros = batch.graph.cell.new_zeros
         e_ref = batch.energy if batch.energy is not None else zeros(batch.graph.n_graphs, dtype=torch.float64)
         s_ref = batch.stress if batch.stress is not None else zeros(batch.graph.cell.shape)
-        grads, value = fn(params, w, n, e_ref, batch.forces, s_ref, *(getattr(batch.graph, f) for f in _GRAPH_FIELDS))
+        tensors = [e_ref, batch.forces, s_ref, *(getattr(batch.graph, f) for f in _GRAPH_FIELDS)]
+        if dynamic is None:
+            tensors = graph_sizes_dynamic(tensors)
+        grads, value = fn(params, w, n, *tensors)
         return value, grads
 
     return step
