@@ -7,7 +7,7 @@ operations that dominate an eager step on a CPU. A cold compile costs one to two
 this path pays off only for longer runs. By default (``dynamic=None``) the sizes of a batch
 (atoms, edges, triplets, configurations: the first dimension of every graph tensor) are compiled
 as symbols, so one compile serves every batch, while the weights' shapes stay constants that
-inductor specialises its loops on (a compiled 64-atom MD step ~7 % faster than with every size
+inductor specialises its loops on (a compiled 64-atom call 7–10 % faster than with every size
 symbolic, ``dynamic=True``). The training loop's general step (energy, forces and stress terms)
 is :func:`crosstrain.train.compiled.loss_step`.
 Compile one model per process (or call ``torch._dynamo.reset()`` between models).
