@@ -89,6 +89,7 @@ def test_two_workers_on_postgres_one_killed_every_trial_runs_once(tmp_path, tiny
         ]
         if sum(t.state.name == "COMPLETE" for t in trials) >= 2 and mine:
             os.kill(victim.pid, signal.SIGSTOP)  # frozen, it cannot finish the trial between look and kill
+            time.sleep(0.5)  # ... but a commit it sent just before may still be landing: let it, then look
             if any(t.number == mine[0].number and t.state.name == "RUNNING" for t in _trials(postgres_url)):
                 os.kill(victim.pid, signal.SIGKILL)
                 killed = True
