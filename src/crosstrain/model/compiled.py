@@ -27,13 +27,16 @@ from crosstrain.model.dimenet import DimeNetPP
 _GRAPH_FIELDS = [f.name for f in fields(Graph)]
 
 
-def graph_sizes_dynamic(tensors: Iterable[torch.Tensor]) -> list[torch.Tensor]:
-    """Mark the first dimension of each tensor (atoms, edges, triplets or configurations) as a
-    size that varies between calls, so that one compile serves every batch (``dynamic=None``)."""
+def graph_sizes_dynamic(tensors: Iterable[torch.Tensor], dynamic: bool | None = None) -> list[torch.Tensor]:
+    """With ``dynamic=None`` (the default of the compiled functions here), mark the first
+    dimension of each tensor (atoms, edges, triplets or configurations) as a size that varies
+    between calls, so that one compile serves every batch; with ``True`` or ``False`` (torch
+    decides every size, or none) the tensors are passed on unmarked."""
     out = list(tensors)
-    for t in out:
-        if t.dim() > 0:
-            torch._dynamo.maybe_mark_dynamic(t, 0)
+    if dynamic is None:
+        for t in out:
+            if t.dim() > 0:
+                torch._dynamo.maybe_mark_dynamic(t, 0)
     return out
 
 
@@ -78,9 +81,7 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
 
     def step(graph: Graph, reference_forces: torch.Tensor):
         params = {k: v.detach() for k, v in model.named_parameters()}
-        tensors = [reference_forces, *(getattr(graph, f) for f in _GRAPH_FIELDS)]
-        if dynamic is None:
-            tensors = graph_sizes_dynamic(tensors)
+        tensors = graph_sizes_dynamic([reference_forces, *(getattr(graph, f) for f in _GRAPH_FIELDS)], dynamic)
         grads, value = fn(params, *tensors)
         return value, grads
 
@@ -106,6 +107,6 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
 
     def run(graph: Graph):
         tensors = [getattr(graph, f) for f in _GRAPH_FIELDS]
-        return fn(params, *(graph_sizes_dynamic(tensors) if dynamic is None else tensors))
+        return fn(params, *graph_sizes_dynamic(tensors, dynamic))
 
     return run

@@ -66,9 +66,8 @@ def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic:
         zeros = batch.graph.cell.new_zeros
         e_ref = batch.energy if batch.energy is not None else zeros(batch.graph.n_graphs, dtype=torch.float64)
         s_ref = batch.stress if batch.stress is not None else zeros(batch.graph.cell.shape)
-        tensors = [e_ref, batch.forces, s_ref, *(getattr(batch.graph, f) for f in _GRAPH_FIELDS)]
-        if dynamic is None:
-            tensors = graph_sizes_dynamic(tensors)
+        tensors = graph_sizes_dynamic([e_ref, batch.forces, s_ref, *(getattr(batch.graph, f) for f in _GRAPH_FIELDS)],
+                                      dynamic)  # fmt: skip
         grads, value = fn(params, w, n, *tensors)
         return value, grads
 
