@@ -65,12 +65,17 @@ def alternate(fns: dict, inputs: list, rounds: int, calls: int) -> tuple[dict, d
     return warmup, times
 
 
-def training_inputs(model):  # type: ignore[no-untyped-def]
+def sizes_of(graph) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return {"atoms": int(graph.numbers.shape[0]), "edges": int(graph.centers.shape[0]),
+            "triplets": int(graph.idx_kj.shape[0])}  # fmt: skip
+
+
+def training_inputs(model, cfg):  # type: ignore[no-untyped-def]
     """Two batches of 4 mlearn Si structures (the first 4 and the last 4 of the file: other sizes)
-    with the recipe's weights and each batch's size."""
+    with the recipe's loss weights at its first step and each batch's size."""
     from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
     from crosstrain.train.batches import Dataset, GlobalSize
-    from crosstrain.train.loss import Weights
+    from crosstrain.train.loss import weights_at
 
     structures = read_mlearn(mlearn_file(find_mlearn_root(), "Si"))
     data = Dataset(structures[:4] + structures[-4:], model.neighbour_cutoff, "mlearn Si")
@@ -78,7 +83,7 @@ def training_inputs(model):  # type: ignore[no-untyped-def]
     for idx in ([0, 1, 2, 3], [4, 5, 6, 7]):
         batch = data.batch(idx, dtype=model.dtype)
         size = GlobalSize(4, int(batch.graph.numbers.shape[0]))
-        out.append((batch, Weights(1.0, 1.0, 0.01), size))
+        out.append((batch, weights_at(cfg, 0, 1), size))
     return out
 
 
@@ -106,12 +111,11 @@ def main() -> None:
         from crosstrain.train.compiled import loss_step
 
         cfg = load_config("dft-cpu5").train
-        inputs = training_inputs(model)
+        inputs = training_inputs(model, cfg)
         fns = {"every size symbolic (dynamic=True)": loss_step(model, cfg, dynamic=True),
                "batch sizes symbolic (dynamic=None)": loss_step(model, cfg, dynamic=None),
                "the same step not compiled (compile=False)": loss_step(model, cfg, compile=False)}  # fmt: skip
-        sizes = [{"atoms": int(b.graph.numbers.shape[0]), "edges": int(b.graph.centers.shape[0]),
-                  "triplets": int(b.graph.idx_kj.shape[0])} for b, _, _ in inputs]  # fmt: skip
+        sizes = [sizes_of(b.graph) for b, _, _ in inputs]
         results = [fn(*inputs[1])[0] for fn in fns.values()]
         worst = max(abs(r - results[-1]) / abs(results[-1]) for r in results)
         agreement = {"max_loss_relative_difference_to_eager": float(worst)}
@@ -122,8 +126,7 @@ def main() -> None:
         inputs = [(g,) for g in graphs(model)]
         fns = {"every size symbolic (dynamic=True)": energy_forces_fn(model, dynamic=True),
                "batch sizes symbolic (dynamic=None)": energy_forces_fn(model, dynamic=None)}  # fmt: skip
-        sizes = [{"atoms": int(g.numbers.shape[0]), "edges": int(g.centers.shape[0]),
-                  "triplets": int(g.idx_kj.shape[0])} for (g,) in inputs]  # fmt: skip
+        sizes = [sizes_of(g) for (g,) in inputs]
         forces = [fn(*inputs[1])[1] for fn in fns.values()]
         agreement = {"max_force_difference_eV_per_A": float((forces[0] - forces[1]).abs().max())}
     warmup, times = alternate(fns, inputs, args.rounds, args.calls)
