@@ -89,11 +89,12 @@ def train_and_score(name: str, recipe: str, steps: int, data: list, test: list, 
 
 def slope(saved: Path) -> dict[str, Any]:
     """Random's member-0 learning-curve exponent between 16 and 32 calls, per seed and pooled."""
+    from active_learning import member0_curve  # the like-with-like curve of the benchmark's summary
+
     runs = json.loads(saved.read_text())["runs"]["random"]
     per_seed = {}
     for seed, run in runs.items():
-        at = {calls: force for calls, force, *_ in run["curve"][:-1]}
-        at[run["curve"][-1][0]] = run["member0_force_mae"]
+        at = {calls: force for calls, force, *_ in member0_curve(run)}
         per_seed[seed] = float(np.log(at[16] / at[32]) / np.log(2))
     a = float(np.mean(list(per_seed.values())))
     return {"per_seed": per_seed, "mean": a, "std": float(np.std(list(per_seed.values()), ddof=1)),
