@@ -77,6 +77,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print(f"{name}: {e['description']} ({HERE / e['file']})")
         print(f"    {err}" if err else "    (no recorded test errors)")
         print(f"    regenerate: {e['command']}")
+        if e.get("finetune"):
+            ft = e["finetune"]
+            print(f"    transfer --from {name}: recipe {ft['recipe']}, strategy {ft['strategy']} ({ft['evidence']})")
     if not models:
         print("no shipped models in this installation")
     print("recipes (crosstrain train --config NAME): " + ", ".join(recipes()))
@@ -150,7 +153,10 @@ def _cmd_data_sw(args: argparse.Namespace) -> int:
 def _cmd_data_mlearn(args: argparse.Namespace) -> int:
     from crosstrain.data.mlearn_dataset import build_mlearn_dataset
 
-    manifest = build_mlearn_dataset(args.out, args.root, tuple(args.elements), args.valid, args.test, args.seed)
+    manifest = build_mlearn_dataset(
+        args.out, args.root, tuple(args.elements), args.valid, args.test, args.seed, n_train=args.train,
+        train_seed=args.train_seed,
+    )  # fmt: skip
     print(f"mlearn data in {args.out}: " + ", ".join(f"{k} ({v['structures']})" for k, v in manifest["files"].items()))
     return 0
 
@@ -184,7 +190,9 @@ def _add_data_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--elements", nargs="+", default=["Si", "Ge"])
     p.add_argument("--valid", type=int, default=22, help="validation structures per element (22)")
     p.add_argument("--test", type=int, default=25, help="test structures per element (25)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split (0)")
+    p.add_argument("--train", type=int, help="keep a seeded draw of this many training structures (default: all)")
+    p.add_argument("--train-seed", type=int, default=0, dest="train_seed", help="seed of the --train draw (0)")
     p.set_defaults(func=_cmd_data_mlearn)
 
 
@@ -225,21 +233,28 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return list(args.set or []) + list(args.overrides or [])
 
 
-def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
-    from crosstrain.config import load_config
+def _cmd_train(args: argparse.Namespace) -> int:
+    from crosstrain.request import resolve
     from crosstrain.train.pipeline import fit
     from crosstrain.train.transfer import parse_element_map
 
-    overrides = _overrides(args)
-    if strategy is not None:
-        overrides.append(f"transfer.strategy={strategy}")
-    config = load_config(args.config, overrides)
-    parent = getattr(args, "parent", None)
-    element_map = parse_element_map(getattr(args, "map", None)) or None  # else the config's transfer.element_map
+    request = resolve(
+        args.data,
+        valid=args.valid,
+        config=args.config,
+        overrides=_overrides(args),
+        parent=getattr(args, "parent", None),
+        strategy=getattr(args, "strategy", None),
+        element_map=parse_element_map(getattr(args, "map", None)) or None,
+    )
+    first = os.environ.get("RANK", "0") == "0"  # under torchrun only the first process reports
+    if first:
+        print(f"crosstrain {args.command}: {request.describe()}", flush=True)
     if getattr(args, "zero_shot", False):
         from crosstrain.train.pipeline import zero_shot
 
-        report = zero_shot(config, args.data, args.out, parent, element_map, test=args.test)
+        report = zero_shot(request.config, list(request.data), args.out, test=args.test)
+        report["request"] = request.to_json()
         if "test" in report:
             m = report["test"]
             print(f"zero-shot on the test data: force MAE {m['force_mae']:.4f} eV/Å, "
@@ -251,23 +266,22 @@ def _cmd_train(args: argparse.Namespace, strategy: str | None = None) -> int:
             write_text(args.json, json.dumps(report, indent=2, default=str))
         return 0
     _, fitted = fit(
-        config,
-        args.data,
+        request.config,
+        list(request.data),
         args.out,
-        valid=args.valid,
-        parent=parent,
-        element_map=element_map,
+        valid=list(request.valid) if request.valid else None,
         source_valid=getattr(args, "source_valid", None),
         resume=args.resume,
         replay_data=getattr(args, "replay_data", None),
     )
-    if os.environ.get("RANK", "0") == "0":  # under torchrun only the first process reports
+    fitted["request"] = request.to_json()
+    if first:
         _print_report(fitted, args.json)
     return 0
 
 
 def _cmd_transfer(args: argparse.Namespace) -> int:
-    return _cmd_train(args, strategy=args.strategy)
+    return _cmd_train(args)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -403,9 +417,17 @@ def _cmd_md(args: argparse.Namespace) -> int:
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", nargs="+", required=True, help="training data (extxyz with forces)")
-    p.add_argument("--valid", nargs="+", help="validation data for early stopping and model selection")
+    p.add_argument(
+        "--valid",
+        nargs="+",
+        help="validation data for early stopping and model selection (default: a seeded 10 %% share of --data)",
+    )
     p.add_argument("--out", required=True, help="checkpoint to write (its .state.pt and .log.csv sit beside it)")
-    p.add_argument("--config", help="YAML config with sections model, train, transfer")
+    p.add_argument(
+        "--config",
+        help="YAML config or a shipped recipe's name (default: the parent's fine-tuning recipe; "
+        "for train, dft-cpu5 on data with energies)",
+    )
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its .state.pt")
     p.add_argument("--json", help="also write the report as JSON here")
@@ -471,8 +493,14 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
 def _add_transfer_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("transfer", help="initialise a model from a parent and fine-tune it")
     p.add_argument("--from", dest="parent", required=True, help="parent checkpoint, or a shipped model's name (si-dft)")
-    p.add_argument("--map", action="append", metavar="TARGET=SOURCE", help="e.g. Ge=Si")
-    p.add_argument("--strategy", default="full", choices=list(STRATEGIES))
+    p.add_argument(
+        "--map", action="append", metavar="TARGET=SOURCE", help="e.g. Ge=Si (inferred for one-element parent and data)"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=list(STRATEGIES),
+        help="how the model starts (default: the one the parent names, else rescaled; see 'crosstrain models')",
+    )
     p.add_argument(
         "--replay-data",
         nargs="+",

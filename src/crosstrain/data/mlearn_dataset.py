@@ -9,6 +9,7 @@ from typing import Any
 from crosstrain.data.extxyz import write_structures
 from crosstrain.data.manifest import write_json
 from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn, stratified_split
+from crosstrain.data.splits import draw
 from crosstrain.io.hashing import sha256_file
 from crosstrain.provenance import provenance
 
@@ -20,9 +21,14 @@ def build_mlearn_dataset(
     n_valid: int = 22,
     n_test: int | dict[str, int] = 25,
     seed: int = 0,
+    *,
+    n_train: int | None = None,
+    train_seed: int = 0,
 ) -> dict[str, Any]:
     """Write ``<El>.extxyz`` and its ``train``/``valid``/``test`` files, ``splits.json`` and a manifest.
-    ``n_test`` may differ per element (``{"Si": 0, "Ge": 25}``: the shipped Si parent's split)."""
+    ``n_test`` may differ per element (``{"Si": 0, "Ge": 25}``: the shipped Si parent's split).
+    ``n_train`` keeps a seeded draw (:func:`~crosstrain.data.splits.draw`, ``train_seed``) of the
+    training split: the few-structure regime of the benchmarks, drawn as they draw it."""
     root_path = find_mlearn_root(root)
     out = Path(out_dir)
     files: dict[str, Any] = {}
@@ -36,6 +42,8 @@ def build_mlearn_dataset(
         files[path.name] = {"sha256": sha256_file(path), "structures": len(structures)}
         tests = n_test.get(element, 25) if isinstance(n_test, dict) else n_test
         splits = stratified_split(structures, n_valid, tests, seed)
+        if n_train is not None:
+            splits["train"] = draw(splits["train"], n_train, train_seed)
         splits_doc[element] = splits
         for name, idx in splits.items():
             if not idx:  # --test 0: train on everything, test on an external set
@@ -50,6 +58,8 @@ def build_mlearn_dataset(
             "seed": seed,
             "n_valid": n_valid,
             "n_test": n_test,
+            "n_train": n_train,
+            "train_seed": train_seed if n_train is not None else None,
             "indices": splits_doc,
         },
     )

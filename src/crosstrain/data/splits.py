@@ -17,12 +17,14 @@ coarser, never let twins straddle. Without families each structure is its own un
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from crosstrain.errors import DataFileError
 from crosstrain.structure import Structure
 
+T = TypeVar("T")
 TWIN_ENERGY_TOL = 1e-6  # eV/atom
 
 
@@ -166,3 +168,12 @@ def leaks(structures: Sequence[Structure], split: dict[str, list[int]]) -> list[
                 out.append((owner[f][0], part, owner[f][1], i))
             owner.setdefault(f, (part, i))
     return out
+
+
+def draw(pool: Sequence[T], n: int, seed: int) -> list[T]:
+    """``n`` items of ``pool`` drawn with ``seed``, in pool order: how the learning-curve benchmarks
+    draw a training set of size ``n`` (every strategy sees the same draw for a seed)."""
+    if n < 1 or n > len(pool):
+        raise DataFileError(f"cannot draw {n} training structures from {len(pool)}")
+    order = np.random.default_rng(10_000 + seed).permutation(len(pool))[:n]
+    return [pool[i] for i in sorted(order.tolist())]

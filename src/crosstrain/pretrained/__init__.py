@@ -3,7 +3,9 @@
 ``crosstrain transfer --from si-dft`` loads ``si-dft.ckpt`` from this folder;
 ``crosstrain train --config dft-cpu`` reads ``crosstrain/recipes/dft-cpu.yaml``. A path always
 works as well. ``index.json`` describes each shipped model: what it was trained on, the one
-command that regenerates it and the test errors it reached (see ``crosstrain models``).
+command that regenerates it, the test errors it reached (see ``crosstrain models``) and
+``finetune``: the recipe and strategy ``crosstrain transfer --from NAME`` uses when the user names
+none, each with the record that chose it.
 """
 
 from __future__ import annotations
@@ -45,15 +47,21 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     return HERE / entry["file"]
 
 
-def entry_for(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The index entry of a shipped model given its path (matched by checksum), else ``None``."""
+def shipped_entry(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]] | None:
+    """The name and index entry of a shipped model given its path (matched by checksum), else ``None``."""
     from crosstrain.io.hashing import sha256_file
 
     digest = sha256_file(path)
-    for entry in index().values():
+    for name, entry in index().items():
         if sha256_file(HERE / entry["file"]) == digest:
-            return entry
+            return name, entry
     return None
+
+
+def entry_for(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The index entry of a shipped model given its path (matched by checksum), else ``None``."""
+    found = shipped_entry(path)
+    return found[1] if found else None
 
 
 def mlearn_split(spec: dict[str, Any]) -> dict[str, list]:

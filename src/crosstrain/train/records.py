@@ -34,3 +34,4 @@ class FitReport(TypedDict, total=False):
     seconds: float
     energy_shift_fit: Any
     checkpoint: str
+    request: dict[str, Any]  # the run request: each choice with its source (crosstrain.request)
