@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,8 @@ def main() -> None:
 
     from crosstrain.dft.label import label_structures
     from crosstrain.dft.settings import DFTSettings
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     dft = DFTSettings(ecut_ev=args.ecut, kpoint_density=args.kpoint_density)
     geometries = test_geometries()
@@ -160,7 +161,9 @@ def main() -> None:
     test = [lab.apply(s) for s, lab in zip(geometries, labels.labels) if lab.ok]
     runs: dict[str, dict[int, dict[str, Any]]] = {arm: {} for arm in args.arms}
     saved = saved_runs(args.saved, dft.sha256, args.arms)
-    for seed in args.only_seeds or range(args.seeds):  # seed by seed: a partial result is already paired
+    seeds = list(args.only_seeds or range(args.seeds))
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    for seed in seeds:  # seed by seed: a partial result is already paired
         for arm in args.arms:
             runs[arm][seed] = run_arm(arm, seed, args, test)
             out = {"settings": {**vars(args), "dft_sha256": dft.sha256}, "test_structures": len(test),
@@ -168,16 +171,20 @@ def main() -> None:
                    "runs": runs, "saved": args.saved, "summary": summarise({**saved, **runs}, args.budget),
                    **provenance()}  # fmt: skip
             RESULTS.mkdir(exist_ok=True)
-            write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1, default=str))
+            record = make_record("benchmark", command_line(), out, seeds=tuple(seeds),
+                                 threads=int(omp) if omp.isdigit() else None)  # fmt: skip
+            write_record(RESULTS / f"{args.name}.json", record)
     print(json.dumps(out["summary"], indent=1, default=str))
 
 
 def saved_runs(files: list[str], sha256: str, skip: list[str]) -> dict[str, dict[int, dict[str, Any]]]:
     """The arms of earlier results files (not those run now); a file with other DFT settings stops."""
+    from crosstrain.records import read_record
+
     out: dict[str, dict[int, dict[str, Any]]] = {}
     for name in files:
         path = Path(name) if Path(name).exists() else RESULTS / name
-        data = json.loads(path.read_text())
+        data = read_record(path).result
         if data["settings"].get("dft_sha256") != sha256:
             raise SystemExit(f"{path}: its DFT settings differ from this run's (dft_sha256); not comparable")
         for arm, by_seed in data["runs"].items():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,9 @@ def train_and_score(name: str, recipe: str, steps: int, data: list, test: list, 
 def slope(saved: Path) -> dict[str, Any]:
     """Random's member-0 learning-curve exponent between 16 and 32 calls, per seed and pooled."""
     from active_learning import member0_curve  # the like-with-like curve of the benchmark's summary
+    from crosstrain.records import read_record
 
-    runs = json.loads(saved.read_text())["runs"]["random"]
+    runs = read_record(saved).result["runs"]["random"]
     per_seed = {}
     for seed, run in runs.items():
         at = {calls: force for calls, force, *_ in member0_curve(run)}
@@ -130,8 +132,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from crosstrain.data.extxyz import read_structures
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     runs = Path(args.runs)
     test = read_structures(runs / "test" / "labelled.extxyz")
@@ -164,7 +166,12 @@ def main() -> None:
                                  for mix, counts in MIXES.items()}  # fmt: skip
         result["composition_summary"] = mix_summary(result["composition"])
     RESULTS.mkdir(exist_ok=True)
-    write_text(RESULTS / f"{args.name}.json", json.dumps({**result, **provenance()}, indent=1, default=str))
+    fits = [*result.get("steps", {}).get("fits", []), *result.get("all", []),
+            *(r for runs in result.get("composition", {}).values() for r in runs)]  # fmt: skip
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    seeds, threads = tuple(sorted({r["seed"] for r in fits})), int(omp) if omp.isdigit() else None
+    record = make_record("benchmark", command_line(), {**result, **provenance()}, seeds=seeds, threads=threads)
+    write_record(RESULTS / f"{args.name}.json", record)
     print(json.dumps(result, indent=1, default=str))
 
 

@@ -12,9 +12,10 @@ per-seed values in the results files. Writes ``benchmarks/results/<name>.json``:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from crosstrain.records import RecordError, command_line, make_record, read_record, write_record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ("force_mae", "energy_mae", "stress_mae")
@@ -30,9 +31,9 @@ def load_arm(spec: str) -> tuple[str, dict[str, Any], str]:
         if not file or not path.is_file():
             raise SystemExit(f"{spec}: {file!r} is neither a file nor a file in benchmarks/results")
         try:
-            cells.update(json.loads(path.read_text()).get("cells", {}))
-        except (json.JSONDecodeError, AttributeError) as exc:
-            raise SystemExit(f"{path}: not a benchmark results file ({exc})") from None
+            cells.update(read_record(path).result.get("cells", {}))
+        except RecordError as exc:
+            raise SystemExit(f"not a benchmark results file: {exc}") from None
     if not files or not any(key.startswith(f"{arm} n=") for key in cells):
         raise SystemExit(f"{spec}: give FILE[,FILE...]:ARM; no cells of arm {arm!r} there")
     return arm, cells, files
@@ -90,7 +91,6 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, required=True)
     parser.add_argument("--name", required=True)
     args = parser.parse_args()
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
 
     a, b = load_arm(args.a), load_arm(args.b)
@@ -101,7 +101,7 @@ def main() -> None:
     out = {"benchmark": "compare_cells", "a": args.a, "b": args.b, "cells": cells, **provenance()}
     # pairing assumes the runs share recipe, parent, steps, draws and test set: say what was assumed
     out["assumed"] = "both arms ran with the same recipe, parent, steps, draws, validation and test sets"
-    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1))
+    write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), out))
 
 
 if __name__ == "__main__":

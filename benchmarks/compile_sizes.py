@@ -19,7 +19,6 @@ a reference; it is not the trainer's eager path, which runs the fused model thro
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -98,10 +97,10 @@ def main() -> None:
 
     import torch
 
-    from crosstrain.io.atomic import write_text
     from crosstrain.io.checkpoint import load_checkpoint
     from crosstrain.pretrained import resolve_model
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     torch.set_num_threads(1)
     name = args.model or ("si-dft5" if args.training else "si-sw")
@@ -142,7 +141,7 @@ def main() -> None:
         print(f"{k}: {m:.2f} ms per call (median of {args.rounds} rounds)")
     print(f"ratio {new / old:.3f}; {agreement}")
     out = args.out or RESULTS / ("compiled_training_sizes.json" if args.training else "compile_sizes.json")
-    write_text(out, json.dumps(doc, indent=2))
+    write_record(out, make_record("benchmark", command_line(), doc, threads=1))
 
 
 if __name__ == "__main__":

@@ -127,8 +127,8 @@ def main() -> None:
     from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
     from crosstrain.dft.label import label_structures
     from crosstrain.dft.settings import DFTSettings
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     dft = DFTSettings(ecut_ev=args.ecut, kpoint_density=args.kpoint_density)
     folder = Path(args.dir)
@@ -171,7 +171,7 @@ def main() -> None:
     out = {"settings": {**dft.to_dict(), "sha256": dft.sha256}, "eos": eos, "mlearn_reference": reference,
            "structures": rows, "summary": summary, **provenance()}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    write_text(RESULTS / "dft_consistency.json", json.dumps(out, indent=1, default=str))
+    write_record(RESULTS / "dft_consistency.json", make_record("benchmark", command_line(), out))
     print(json.dumps(summary, indent=1))
 
 

@@ -16,11 +16,11 @@ on fewer seeds, is left empty and listed, never filled in. Writes ``benchmarks/r
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from compare_cells import RESULTS, cell_text, load_arm
+from crosstrain.records import command_line, make_record, write_record
 
 METRICS = ("force_mae", "energy_mae", "si_force_mae")
 
@@ -125,7 +125,6 @@ def main() -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
 
     arms = [load_arm(spec) for spec in args.arm]
@@ -140,7 +139,8 @@ def main() -> None:
     out = {"benchmark": "dft_curve_table", "arms": args.arm, "baseline": args.baseline, "seeds": args.seeds}
     out |= {"table": result, "markdown": text, **provenance()}
     out["assumed"] = "every arm ran with the same recipe, parent, steps, draws, validation and test sets"
-    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1))
+    record = make_record("benchmark", command_line(), out, seeds=tuple(args.seeds))
+    write_record(RESULTS / f"{args.name}.json", record)
     if args.plot:
         plot(result, args.plot)
 

@@ -165,8 +165,8 @@ def main() -> None:
                         help="allow sizes where an arm ran only some rates (searched over those)")  # fmt: skip
     args = parser.parse_args()
 
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     folders = {lr: Path(f) for lr, f in (item.split("=", 1) for item in args.runs)}
     seeds_at = {int(n): int(k) for n, k in (item.split("=", 1) for item in args.seeds_at)}
@@ -188,7 +188,8 @@ def main() -> None:
     out = {"benchmark": "dft_lr_search", "settings": {**vars(args), "plot": str(args.plot or "")},
            "by_size": {str(n): v for n, v in by_size.items()}, **provenance()}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1))
+    record = make_record("benchmark", command_line(), out, seeds=tuple(range(args.seeds)))
+    write_record(RESULTS / f"{args.name}.json", record)
     if args.plot:
         plot(by_size, args.plot)
         print(f"wrote {args.plot}")

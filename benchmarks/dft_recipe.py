@@ -21,11 +21,30 @@ either) with a named recipe plus overrides, evaluates it on the test set and add
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dft_recipe.json"
+
+
+def save(doc: dict[str, Any]) -> None:
+    """Write ``doc`` as the record of every command that made it: rows are added one command each,
+    so the record's command is the commands run so far, in order (``&&``)."""
+    from crosstrain.records import command_line, make_record, read_record, write_record
+
+    command = command_line()
+    if RESULTS.exists():
+        earlier = read_record(RESULTS).command.split(" && ")
+        command = " && ".join(earlier if command in earlier else [*earlier, command])
+    threads = {row.get("threads") for row in doc["rows"].values()}
+    write_record(RESULTS, make_record("benchmark", command, doc, threads=threads.pop() if len(threads) == 1 else None))
+
+
+def load() -> dict[str, Any]:
+    from crosstrain.records import read_record
+
+    return read_record(RESULTS).result if RESULTS.exists() else {"benchmark": "dft_recipe", "rows": {}}
 
 
 def main() -> None:
@@ -51,7 +70,6 @@ def main() -> None:
     import torch
 
     from crosstrain.config import load_config
-    from crosstrain.io.atomic import write_text
     from crosstrain.io.checkpoint import is_finished, load_checkpoint, read_metadata
     from crosstrain.pretrained import mlearn_split
     from crosstrain.provenance import provenance
@@ -86,9 +104,9 @@ def main() -> None:
         "evaluated_seconds": round(time.perf_counter() - t0, 1),
         **provenance(),
     }
-    doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"benchmark": "dft_recipe", "rows": {}}
+    doc = load()
     doc["rows"][args.name] = row
-    write_text(RESULTS, json.dumps(doc, indent=2))
+    save(doc)
     minutes = (row["train_wall_seconds"] or 0) / 60
     print(f"{args.name}: test force MAE {test['force_mae']:.4f} eV/Å, energy MAE {test['energy_mae']:.2f} "
           f"meV/atom, stress MAE {test['stress_mae']:.3f} GPa; training {minutes:.1f} min, "
@@ -98,9 +116,8 @@ def main() -> None:
 def summarise_seeds(name: str, rows: list[str]) -> None:
     """Mean ± std (and every value) of the test errors over rows that differ only in their seed."""
     from crosstrain.analysis.comparison import cell
-    from crosstrain.io.atomic import write_text
 
-    doc = json.loads(RESULTS.read_text())
+    doc = load()
     missing = [r for r in rows if r not in doc["rows"]]
     if missing:
         raise SystemExit(f"{RESULTS}: no row {', '.join(missing)}")
@@ -112,7 +129,7 @@ def summarise_seeds(name: str, rows: list[str]) -> None:
         summary[key] = cell([r["test"][key] for r in picked]).to_dict()
     summary["train_wall_seconds"] = cell([r["train_wall_seconds"] for r in picked]).to_dict()
     doc.setdefault("seed_summaries", {})[name] = summary
-    write_text(RESULTS, json.dumps(doc, indent=2))
+    save(doc)
     forces = cell([r["test"]["force_mae"] for r in picked])
     energies = cell([r["test"]["energy_mae"] for r in picked])
     print(f"{name}: forces {forces.text(4)} eV/Å {forces.values}, "

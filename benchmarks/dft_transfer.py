@@ -195,8 +195,8 @@ def main() -> None:
     parser.add_argument("--summary-only", action="store_true", dest="summary_only")
     args = parser.parse_args()
 
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -237,7 +237,8 @@ def main() -> None:
             **provenance()}  # fmt: skip
     summary = summarise(rows, meta)
     RESULTS.mkdir(exist_ok=True)
-    write_text(RESULTS / f"{args.name}.json", json.dumps(summary, indent=2))
+    record = make_record("benchmark", command_line(), summary, seeds=tuple(seeds), threads=args.threads)
+    write_record(RESULTS / f"{args.name}.json", record)
     print(table(summary))
 
 

@@ -17,7 +17,6 @@ be far lower than each. Writes ``benchmarks/results/<name>.json``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +63,9 @@ def main() -> None:
 
     import torch
 
-    from crosstrain.io.atomic import write_text
     from crosstrain.pretrained import mlearn_split
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     torch.set_num_threads(1)
     split = mlearn_split({"element": args.element, "valid": 22, "test": 25, "seed": 0})
@@ -86,7 +85,7 @@ def main() -> None:
     ]  # fmt: skip
     doc.update(provenance())
     RESULTS.mkdir(exist_ok=True)
-    write_text(RESULTS / f"{args.name}.json", json.dumps(doc, indent=2))
+    write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), doc, threads=1))
     for name, row in doc["rows"].items():
         cells = "; ".join(
             f"{part} {row[part]['all']['mae']:.2f} ("

@@ -21,8 +21,8 @@ import numpy as np
 
 from crosstrain.config import config_from_dict
 from crosstrain.data.extxyz import read_structures
-from crosstrain.io.atomic import write_text
 from crosstrain.provenance import provenance
+from crosstrain.records import command_line, make_record, write_record
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import evaluate
 from crosstrain.train.pipeline import fit
@@ -121,7 +121,7 @@ def main() -> None:
         "wall_seconds": round(time.perf_counter() - t0, 1),
         **provenance(),
     }
-    write_text(out / "learning_curve.json", json.dumps(doc, indent=2, default=str))
+    write_record(out / "learning_curve.json", make_record("benchmark", command_line(), doc, seeds=(0,)))
     print(f"saved {out / 'learning_curve.json'} ({doc['wall_seconds']:.0f} s)")
 
 

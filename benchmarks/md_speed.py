@@ -16,7 +16,6 @@ replica-steps per second next to R separate runs (R × the single-run rate). Res
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -101,8 +100,8 @@ def main() -> None:
 
     import torch
 
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     torch.set_num_threads(args.threads)
     rows = []
@@ -119,7 +118,7 @@ def main() -> None:
     doc = {"benchmark": "md_speed", "model": f"{args.model} (CPU preset)", "threads": args.threads,
            "seeds": {"rattle": 1, "velocities": 0}, "rows": rows, **provenance()}  # fmt: skip
     args.out.parent.mkdir(exist_ok=True)
-    write_text(args.out, json.dumps(doc, indent=2))
+    write_record(args.out, make_record("benchmark", command_line(), doc, threads=args.threads))
 
 
 if __name__ == "__main__":

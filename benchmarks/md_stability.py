@@ -173,8 +173,8 @@ def main() -> None:
 
     import torch
 
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     torch.set_num_threads(args.threads)
     temps = [f"{t:g}" for t in args.temperatures]
@@ -202,7 +202,8 @@ def main() -> None:
         }
     out.update(provenance())
     RESULTS.mkdir(exist_ok=True)
-    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=2))
+    record = make_record("benchmark", command_line(), out, seeds=(args.seed,), threads=args.threads)
+    write_record(RESULTS / f"{args.name}.json", record)
     for name in names:
         arm = out["arms"][name]
         by_t = arm["by_temperature"].items()

@@ -10,7 +10,6 @@ opt-in torch.func + torch.compile path (a cold compile takes 1-2 minutes per cas
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -21,12 +20,12 @@ import torch
 from ase.build import bulk
 
 from crosstrain.graph import batch_graph, topology
-from crosstrain.io.atomic import write_text
 from crosstrain.model.compiled import energy_forces_fn, force_loss_step
 from crosstrain.model.config import preset
 from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.provenance import provenance
+from crosstrain.records import command_line, make_record, write_record
 from crosstrain.species import SpeciesMap
 from crosstrain.structure import Structure
 
@@ -118,7 +117,9 @@ def main() -> None:
         **provenance(),
         "results": results,
     }
-    write_text(args.out, json.dumps(doc, indent=2))
+    threads = set(args.threads)  # one thread count: the record's; several: none
+    record = make_record("benchmark", command_line(), doc, threads=threads.pop() if len(threads) == 1 else None)
+    write_record(args.out, record)
     print(f"saved {args.out}")
 
 

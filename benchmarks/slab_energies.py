@@ -19,7 +19,6 @@ training draw is reproduced from the seed) and whole-split models given as ``NAM
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +51,8 @@ def main() -> None:
     parser.add_argument("--model", nargs="*", default=[], help="NAME=CKPT trained on the whole training split")
     args = parser.parse_args()
 
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, read_record, write_record
     from dft_transfer import draw, split_data
 
     split = split_data()
@@ -62,7 +61,7 @@ def main() -> None:
                    key=lambda s: s.info["description"])  # fmt: skip
     names = [s.info["description"].split("_mp-32_")[-1] for s in slabs]
     consistency = RESULTS / "dft_consistency.json"
-    gpaw = json.loads(consistency.read_text())["summary"].get("slab_minus_bulk_meV", {}) if consistency.exists() else {}
+    gpaw = read_record(consistency).result["summary"].get("slab_minus_bulk_meV", {}) if consistency.exists() else {}
     gpaw = {k.split("_mp-32_")[-1]: v for k, v in gpaw.items()}
 
     models: dict[str, dict[str, Any]] = {}
@@ -77,7 +76,8 @@ def main() -> None:
         models[name] = {"ckpt": Path(ckpt), "trained": {s.source for s in split["train"]}}
 
     saved = RESULTS / "slab_energies.json"
-    rows = json.loads(saved.read_text())["models"] if args.merge and saved.exists() else {}
+    previous = read_record(saved) if args.merge and saved.exists() else None
+    rows = previous.result["models"] if previous else {}
     print(f"{'slab':<27}" + "".join(f"{n[:12]:>13}" for n in names))
     print(f"{'split':<27}" + "".join(f"{where[s.source]:>13}" for s in slabs))
     print(f"{'GPAW − mlearn':<27}" + "".join(f"{gpaw[n]:>13.0f}" if n in gpaw else f"{'':>13}" for n in names))
@@ -97,7 +97,14 @@ def main() -> None:
     out = {"benchmark": "slab_energies", "settings": vars(args), "slabs": names,
            "split": {n: where[s.source] for n, s in zip(names, slabs)}, "gpaw_slab_minus_bulk_meV": gpaw,
            "models": rows, **provenance()}  # fmt: skip
-    write_text(RESULTS / "slab_energies.json", json.dumps(out, indent=1))
+    # --merge keeps the saved models: the record names every command that made them, in order
+    command = command_line()
+    seeds = set(args.only_seeds or range(args.seeds)) if args.runs else set()
+    if previous:
+        earlier = previous.command.split(" && ")
+        command = " && ".join(earlier if command in earlier else [*earlier, command])
+        seeds |= set(previous.seeds)
+    write_record(saved, make_record("benchmark", command, out, seeds=tuple(sorted(seeds))))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from crosstrain.records import command_line, make_record, read_record, write_record
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TEST_SIZE = 25
 
@@ -47,7 +49,7 @@ def rerun_maes(specs: list[str], arm: str) -> dict[int, float]:
         file, _, name = spec.rpartition(":")
         if name != arm:
             continue
-        cells = json.loads((Path(file) if Path(file).exists() else RESULTS / file).read_text())["cells"]
+        cells = read_record(Path(file) if Path(file).exists() else RESULTS / file).result["cells"]
         c = cells.get(f"{arm} n=22")
         if c is None:
             raise SystemExit(f"{file}: no '{arm} n=22' cell")
@@ -77,12 +79,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from crosstrain.analysis.comparison import cell, paired
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
 
-    slabs = json.loads((RESULTS / "slab_energies.json").read_text())
-    search = json.loads((RESULTS / "dft_lr_search.json").read_text())["by_size"]["22"]
-    offsets = json.loads((RESULTS / "dft_consistency.json").read_text())["summary"].get("slab_minus_bulk_meV", {})
+    slabs = read_record(RESULTS / "slab_energies.json").result
+    search = read_record(RESULTS / "dft_lr_search.json").result["by_size"]["22"]
+    offsets = read_record(RESULTS / "dft_consistency.json").result["summary"].get("slab_minus_bulk_meV", {})
     shift = next((v for k, v in offsets.items() if k.endswith(args.slab)), None)
     if shift is None:
         print(f"dft_consistency.json has no GPAW offset for {args.slab}: only 'without_slab' is given")
@@ -105,7 +106,7 @@ def main() -> None:
     print(json.dumps(pairs, indent=1))
     out = {"benchmark": "slab_relabelled", "settings": vars(args), "slab_shift_meV": shift, "per_seed": rows,
            "cells": cells, "pairs": pairs, **provenance()}  # fmt: skip
-    write_text(RESULTS / f"{args.name}.json", json.dumps(out, indent=1))
+    write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), out))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ the command places its workers and threads itself, so both should take the same 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -30,15 +29,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--omp", default="2", help="OMP_NUM_THREADS for the second run")
     args = parser.parse_args()
-    from crosstrain.io.atomic import write_text
     from crosstrain.provenance import provenance
+    from crosstrain.records import command_line, make_record, write_record
 
     clean = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     plain = timed(clean)
     omp = timed({**clean, "OMP_NUM_THREADS": args.omp})
     doc = {"benchmark": "sw_threads", "seconds_without": plain, f"seconds_with_OMP_NUM_THREADS_{args.omp}": omp,
            "ratio": omp / plain, **provenance()}  # fmt: skip
-    write_text(RESULTS, json.dumps(doc, indent=2))
+    write_record(RESULTS, make_record("benchmark", command_line(), doc))
     print(f"data sw: {plain:.0f} s without OMP_NUM_THREADS, {omp:.0f} s with OMP_NUM_THREADS={args.omp} "
           f"(ratio {omp / plain:.2f})")  # fmt: skip
 

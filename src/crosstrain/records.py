@@ -155,3 +155,24 @@ def read_record(path: str | os.PathLike[str]) -> Record:
 def with_result(record: Record, result: dict[str, Any]) -> Record:
     """``record`` with another result (the same command and provenance)."""
     return replace(record, result=result)
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The running command as typed from the repository root, for a record's ``command``:
+    ``python`` and the script's path relative to the root (the nearest folder above the script
+    holding ``pyproject.toml``), the arguments shell-quoted, ``OMP_NUM_THREADS=N`` in front when
+    the environment sets it; ``crosstrain ...`` for the installed command."""
+    import shlex
+    import sys
+
+    argv = list(sys.argv if argv is None else argv)
+    script = Path(argv[0]) if argv else Path("python")
+    if script.name == "crosstrain":
+        head = "crosstrain"
+    else:
+        path = script.resolve()
+        root = next((p for p in path.parents if (p / "pyproject.toml").is_file()), None)
+        head = "python " + shlex.quote(str(path.relative_to(root) if root else script))
+    omp = os.environ.get("OMP_NUM_THREADS")
+    prefix = f"OMP_NUM_THREADS={shlex.quote(omp)} " if omp else ""
+    return prefix + " ".join([head, *(shlex.quote(a) for a in argv[1:])])
