@@ -49,6 +49,7 @@ MIN_FOR_VALID = 5
 #: environment switch for checking a command chain end to end (never for results)
 SMOKE_ENV = "CROSSTRAIN_SMOKE"
 SMOKE_EPOCHS = 2
+SMOKE_STRUCTURES = 4
 
 Paths = Sequence[str | os.PathLike[str]]
 
@@ -359,8 +360,11 @@ def resolve(
     else:
         train_structures, valid_structures, text = _split_valid(structures, cfg.train.seed)
         choices.append(Choice("validation", text, "default"))
-    if smoke_mode():
-        choices.append(Choice("smoke", f"at most {SMOKE_EPOCHS} epochs, not compiled", SMOKE_ENV))
+    if smoke_mode():  # a quick check of the command chain: a few structures, a few epochs
+        train_structures = train_structures[:SMOKE_STRUCTURES]
+        valid_structures = None if valid_structures is None else valid_structures[:SMOKE_STRUCTURES]
+        text = f"at most {SMOKE_EPOCHS} epochs on {SMOKE_STRUCTURES} structures, not compiled"
+        choices.append(Choice("smoke", text, SMOKE_ENV))
     held = None if valid_structures is None else tuple(valid_structures)
     return RunRequest(cfg, tuple(train_structures), held, tuple(choices))
 

@@ -167,8 +167,9 @@ def phonon_frequencies(
     return {name: [float(f) for f in ph.get_frequencies(q)] for name, q in SPECIAL_POINTS.items()}
 
 
-def crystal_properties(element: str, calc: CalculatorFactory, a_guess: float) -> dict[str, Any]:
-    """Every number above for one element and calculator."""
+def crystal_properties(element: str, calc: CalculatorFactory, a_guess: float, quick: bool = False) -> dict[str, Any]:
+    """Every number above for one element and calculator (``quick``: without the relaxed vacancy
+    and the phonons, the slow ones)."""
     eos = equation_of_state(element, calc, a_guess)
     a0 = eos["a0"]
     props: dict[str, Any] = {
@@ -178,6 +179,8 @@ def crystal_properties(element: str, calc: CalculatorFactory, a_guess: float) ->
         "cohesive_energy": isolated_atom_energy(element, calc) - eos["energy_per_atom"],
     }
     props.update(elastic_constants(element, calc, a0))
+    if quick:
+        return props
     props["vacancy_formation_energy"] = vacancy_formation_energy(element, calc, a0)
     props["phonons_THz"] = phonon_frequencies(element, calc, a0)
     return props

@@ -56,8 +56,10 @@ def properties_table(
     reference: bool = True,
     dft: bool = False,
     mlearn_root: str | os.PathLike[str] | None = None,
+    quick: bool = False,
 ) -> dict[str, Any]:
-    """Properties of the model (if given), of the SW reference and (``dft``) of the mlearn PBE data."""
+    """Properties of the model (if given), of the SW reference and (``dft``) of the mlearn PBE data
+    (``quick``: no relaxed vacancy and no phonons)."""
     out: dict[str, Any] = {}
     for element in elements:
         entry: dict[str, Any] = {}
@@ -65,10 +67,10 @@ def properties_table(
             from crosstrain.calculator import CrosstrainCalculator
 
             entry["model"] = crystal_properties(
-                element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element)
+                element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), quick
             )
         if reference:
-            entry["sw"] = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element))
+            entry["sw"] = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick)
         if dft:
             entry["dft"] = dft_reference(element, mlearn_root)
         out[element] = entry
