@@ -93,6 +93,19 @@ def _cmd_models_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_results(args: argparse.Namespace) -> int:
+    from crosstrain.publish import publish
+
+    changed = publish(args.root, check=args.check)
+    if args.check and changed:
+        names = ", ".join(str(p) for p in changed)
+        print(f"crosstrain results: {len(changed)} generated file(s) differ from their records: {names}; "
+              "run 'crosstrain results'", file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"results: {len(changed)} file(s) {'would change' if args.check else 'written'}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from crosstrain.io.checkpoint import read_metadata
 
@@ -313,9 +326,14 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     from crosstrain.workflows.properties import format_table, properties_table
 
     elements = args.elements or (read_metadata(args.checkpoint)["species"] if args.checkpoint else ["Si", "Ge"])
+    from crosstrain.request import SMOKE_ENV, smoke_mode
+
+    if smoke_mode():
+        print(f"{SMOKE_ENV}: no relaxed vacancy and no phonons (a quick check, not a result)")
     table = properties_table(
-        args.checkpoint, elements, reference=not args.no_reference, dft=args.dft, mlearn_root=args.mlearn
-    )
+        args.checkpoint, elements, reference=not args.no_reference, dft=args.dft, mlearn_root=args.mlearn,
+        quick=smoke_mode(),
+    )  # fmt: skip
     print(format_table(table))
     if args.json:
         write_text(args.json, json.dumps(table, indent=2))
@@ -384,6 +402,11 @@ def _cmd_md(args: argparse.Namespace) -> int:
         from crosstrain.workflows.properties import lattice_guess
 
         atoms = bulk(args.element, "diamond", a=lattice_guess(args.element), cubic=True) * (2, 2, 2)
+    from crosstrain.request import SMOKE_ENV, smoke_mode
+
+    if smoke_mode() and args.steps > 20:
+        print(f"{SMOKE_ENV}: {args.steps} MD steps cut to 20 (a quick check, not a result)")
+        args.steps = 20
     settings = MDSettings(
         temperature=args.temperature,
         steps=args.steps,
@@ -579,6 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_parsers(sub)
 
     _add_models_parser(sub)
+
+    p = sub.add_parser("results", help="regenerate the docs' results pages and the README's table from the records")
+    p.add_argument("--root", default=".", help="the repository's root (default: here)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated file is out of date")
+    p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")

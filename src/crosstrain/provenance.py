@@ -35,7 +35,7 @@ def provenance() -> dict[str, Any]:
     import crosstrain
 
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpu": cpu_model(),
             "logical_cores": os.cpu_count(),

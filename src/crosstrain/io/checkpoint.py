@@ -185,7 +185,7 @@ def build_metadata(
         data_fingerprint=data_fingerprint,
         crosstrain_version=crosstrain.__version__,
         torch_version=torch.__version__,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         run=dict(extra or {}),
     )
 
