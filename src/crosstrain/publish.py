@@ -211,12 +211,34 @@ def speed(rec: Records) -> tuple[str, list[Headline]]:
     ]
     machine = r.machine.get("cpu", "unknown CPU")
     lines += ["", f"Machine: {machine}, {r.threads} thread(s).", "", f"Record: {cite(path, r, 2)}"]
+    lines += _tutorial_section(rec)
     best = max(rows, key=lambda x: x["steps_per_second"])
     head = Headline(
         "MD speed, 5 Å DFT model, 64 atoms, one thread", f"{best['steps_per_second']:.0f} steps/s ({best['mode']})",
         "speed.md", path,
     )  # fmt: skip
     return "\n".join(lines) + "\n", [head]
+
+
+def _tutorial_section(rec: Records) -> list[str]:
+    path = "benchmarks/tutorials/dft_pair_time.json"
+    if not (rec.root / path).is_file():
+        return []
+    r = rec[path]
+    steps = field(r, path, "steps")
+    lines = [
+        "",
+        "## How long the DFT tutorial takes",
+        "",
+        "The README's five commands, run as written, one after the other (wall time; the load average",
+        "before each shows whether other work shared the cores).",
+        "",
+        "| command | wall time (s) | load before |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{x['command']}` | {x['seconds']:.0f} | {x['load_before']:.1f} |" for x in steps]
+    total = field(r, path, "total_seconds")
+    return [*lines, f"| all | {total:.0f} ({total / 60:.1f} min) | |", "", f"Record: {cite(path, r)}"]
 
 
 PAGES: dict[str, Callable[[Records], tuple[str, list[Headline]]]] = {
