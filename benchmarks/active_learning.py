@@ -72,12 +72,20 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, test: list) -> dict[s
     strategy, selection = ARMS[arm]
     config = load_config("dft-cpu5")
     parent = None if strategy == "scratch" else args.parent
-    transfer = replace(config.transfer, strategy=Strategy(strategy), parent=parent,
-                       element_map={} if parent is None else {"Ge": "Si"})  # fmt: skip
+    transfer = replace(
+        config.transfer, strategy=Strategy(strategy), parent=parent, element_map={} if parent is None else {"Ge": "Si"}
+    )
     committee = 1 if selection == "random" else 3
-    active = ActiveSettings(budget=args.budget, batch=args.batch, initial=args.initial, selection=selection,
-                            seed=seed, committee=committee, workers=args.workers,
-                            final_steps=args.final_steps)  # fmt: skip
+    active = ActiveSettings(
+        budget=args.budget,
+        batch=args.batch,
+        initial=args.initial,
+        selection=selection,
+        seed=seed,
+        committee=committee,
+        workers=args.workers,
+        final_steps=args.final_steps,
+    )
     dft = DFTSettings(ecut_ev=args.ecut, kpoint_density=args.kpoint_density)
     request = Request("Ge", replace(config, transfer=transfer), dft, active, ExploreSettings(), test)
     from crosstrain.train.loop import TrainingDiverged
@@ -93,10 +101,15 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, test: list) -> dict[s
     curve.append((state["final"]["dft_calls"], final["force_mae"], final["energy_mae"]))
     last = state["rounds"][-1]["test"]  # member 0 on every label: the final model of --final-steps 0
     by_kind = final_by_kind(Path(state["final"]["checkpoint"]), test)
-    return {"curve": curve, "final_force_mae": final["force_mae"], "final_energy_mae": final["energy_mae"],
-            "member0_force_mae": last["force_mae"], "member0_energy_mae": last["energy_mae"],
-            "final_force_mae_by_kind": by_kind,
-            "stable": state["final"]["stability"]["fraction_stable"]}  # fmt: skip
+    return {
+        "curve": curve,
+        "final_force_mae": final["force_mae"],
+        "final_energy_mae": final["energy_mae"],
+        "member0_force_mae": last["force_mae"],
+        "member0_energy_mae": last["energy_mae"],
+        "final_force_mae_by_kind": by_kind,
+        "stable": state["final"]["stability"]["fraction_stable"],
+    }
 
 
 def final_by_kind(checkpoint: Path, test: list) -> dict[str, float]:
@@ -137,15 +150,29 @@ def main() -> None:
     parser.add_argument("--ecut", type=float, default=350.0)
     parser.add_argument("--kpoint-density", type=float, default=3.5, dest="kpoint_density")
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--final-steps", type=int, default=1500, dest="final_steps",
-                        help="more steps for the final model (crosstrain active's default; the summary "
-                             "also compares the last round's member 0, the final model of --final-steps 0)")
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS),
-                        help="the results file holds the arms of this run only: to add an arm to cached "
-                             "ones, name them all (finished runs are read back, not rerun)")  # fmt: skip
-    parser.add_argument("--saved", nargs="*", default=[],
-                        help="results files of earlier runs of this benchmark (same settings): their arms "
-                             "join the summary's paired comparisons (arms run now take precedence)")
+    parser.add_argument(
+        "--final-steps",
+        type=int,
+        default=1500,
+        dest="final_steps",
+        help="more steps for the final model (crosstrain active's default; the summary "
+        "also compares the last round's member 0, the final model of --final-steps 0)",
+    )
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        default=list(ARMS),
+        choices=list(ARMS),
+        help="the results file holds the arms of this run only: to add an arm to cached "
+        "ones, name them all (finished runs are read back, not rerun)",
+    )
+    parser.add_argument(
+        "--saved",
+        nargs="*",
+        default=[],
+        help="results files of earlier runs of this benchmark (same settings): their arms "
+        "join the summary's paired comparisons (arms run now take precedence)",
+    )
     parser.add_argument("--out", default="runs/active_bench")
     parser.add_argument("--name", default="active_learning")
     args = parser.parse_args()
@@ -166,13 +193,19 @@ def main() -> None:
     for seed in seeds:  # seed by seed: a partial result is already paired
         for arm in args.arms:
             runs[arm][seed] = run_arm(arm, seed, args, test)
-            out = {"settings": {**vars(args), "dft_sha256": dft.sha256}, "test_structures": len(test),
-                   "test_failed_labels": len(labels.failed),
-                   "runs": runs, "saved": args.saved, "summary": summarise({**saved, **runs}, args.budget),
-                   **provenance()}  # fmt: skip
+            out = {
+                "settings": {**vars(args), "dft_sha256": dft.sha256},
+                "test_structures": len(test),
+                "test_failed_labels": len(labels.failed),
+                "runs": runs,
+                "saved": args.saved,
+                "summary": summarise({**saved, **runs}, args.budget),
+                **provenance(),
+            }
             RESULTS.mkdir(exist_ok=True)
-            record = make_record("benchmark", command_line(), out, seeds=tuple(seeds),
-                                 threads=int(omp) if omp.isdigit() else None)  # fmt: skip
+            record = make_record(
+                "benchmark", command_line(), out, seeds=tuple(seeds), threads=int(omp) if omp.isdigit() else None
+            )
             write_record(RESULTS / f"{args.name}.json", record)
     print(json.dumps(out["summary"], indent=1, default=str))
 
@@ -201,10 +234,19 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]], budget: int) -> dict[s
 
     summary: dict[str, Any] = {}
     for arm, by_seed in runs.items():
-        summary[arm] = {k: asdict(cell([r.get(k) for r in by_seed.values()]))
-                        for k in ("final_force_mae", "final_energy_mae", "member0_force_mae", "stable")}  # fmt: skip
-    pairs = (("active", "random"), ("stratified", "random"), ("stratified", "active"), ("coverage", "random"),
-             ("coverage", "active"), ("random", "scratch"), ("active", "scratch"))  # fmt: skip
+        summary[arm] = {
+            k: asdict(cell([r.get(k) for r in by_seed.values()]))
+            for k in ("final_force_mae", "final_energy_mae", "member0_force_mae", "stable")
+        }
+    pairs = (
+        ("active", "random"),
+        ("stratified", "random"),
+        ("stratified", "active"),
+        ("coverage", "random"),
+        ("coverage", "active"),
+        ("random", "scratch"),
+        ("active", "scratch"),
+    )
     for arm, base in pairs:
         common = sorted(set(runs.get(arm, {})) & set(runs.get(base, {})))
         for key, suffix in (("final_force_mae", ""), ("member0_force_mae", "_member0")):
@@ -213,16 +255,24 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]], budget: int) -> dict[s
                 summary[f"{arm}_vs_{base}{suffix}"] = paired(a, b).text()
     for arm in ("active", "stratified", "coverage", "random"):
         common = sorted(set(runs.get(arm, {})) & set(runs.get("random", {})))
-        for suffix, curve_of, key in (("final", lambda r: r["curve"], "final_force_mae"),
-                                      ("member0", member0_curve, "member0_force_mae")):  # fmt: skip
+        for suffix, curve_of, key in (
+            ("final", lambda r: r["curve"], "final_force_mae"),
+            ("member0", member0_curve, "member0_force_mae"),
+        ):
             if arm == "random" and suffix == "member0":
                 continue  # random against its own member 0 at the budget: the budget, by definition
-            needed = [calls_to_reach(curve_of(runs[arm][s]), runs["random"][s][key], budget)
-                      for s in common if runs["random"][s].get(key) is not None]  # fmt: skip
+            needed = [
+                calls_to_reach(curve_of(runs[arm][s]), runs["random"][s][key], budget)
+                for s in common
+                if runs["random"][s].get(key) is not None
+            ]
             if needed:
                 mean = float(np.mean(needed))
-                summary[f"{arm}_calls_to_reach_random_{suffix}"] = {"per_seed": needed, "mean": mean,
-                                                                    "saving": 1 - mean / budget}  # fmt: skip
+                summary[f"{arm}_calls_to_reach_random_{suffix}"] = {
+                    "per_seed": needed,
+                    "mean": mean,
+                    "saving": 1 - mean / budget,
+                }
     return summary
 
 

@@ -82,10 +82,16 @@ def train_and_score(name: str, recipe: str, steps: int, data: list, test: list, 
     model = load_checkpoint(path).model
     m = evaluate(model, Dataset(test, model.neighbour_cutoff, "test data"), by=("group",))
     kinds = [s.info.get("kind") for s in data]
-    return {"recipe": recipe, "steps": steps, "seed": seed, "labels": len(data),
-            "labels_by_kind": {k: kinds.count(k) for k in KINDS},
-            "force_mae": m["force_mae"], "energy_mae": m["energy_mae"],
-            "force_mae_by_kind": {k: m["by_group"][k]["force_mae"] for k in KINDS}}  # fmt: skip
+    return {
+        "recipe": recipe,
+        "steps": steps,
+        "seed": seed,
+        "labels": len(data),
+        "labels_by_kind": {k: kinds.count(k) for k in KINDS},
+        "force_mae": m["force_mae"],
+        "energy_mae": m["energy_mae"],
+        "force_mae_by_kind": {k: m["by_group"][k]["force_mae"] for k in KINDS},
+    }
 
 
 def slope(saved: Path) -> dict[str, Any]:
@@ -99,8 +105,12 @@ def slope(saved: Path) -> dict[str, Any]:
         at = {calls: force for calls, force, *_ in member0_curve(run)}
         per_seed[seed] = float(np.log(at[16] / at[32]) / np.log(2))
     a = float(np.mean(list(per_seed.values())))
-    return {"per_seed": per_seed, "mean": a, "std": float(np.std(list(per_seed.values()), ddof=1)),
-            "error_gap_for_30pct_fewer_calls": float((1 / 0.7) ** a - 1)}  # fmt: skip
+    return {
+        "per_seed": per_seed,
+        "mean": a,
+        "std": float(np.std(list(per_seed.values()), ddof=1)),
+        "error_gap_for_30pct_fewer_calls": float((1 / 0.7) ** a - 1),
+    }
 
 
 def mix_summary(fits: dict[str, list[dict]]) -> dict[str, Any]:
@@ -111,10 +121,11 @@ def mix_summary(fits: dict[str, list[dict]]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for mix, runs in fits.items():
-        out[mix] = {"force_mae": asdict(cell([r["force_mae"] for r in runs])),
-                    "energy_mae": asdict(cell([r["energy_mae"] for r in runs])),
-                    "force_mae_by_kind": {k: float(np.mean([r["force_mae_by_kind"][k] for r in runs]))
-                                          for k in KINDS}}  # fmt: skip
+        out[mix] = {
+            "force_mae": asdict(cell([r["force_mae"] for r in runs])),
+            "energy_mae": asdict(cell([r["energy_mae"] for r in runs])),
+            "force_mae_by_kind": {k: float(np.mean([r["force_mae_by_kind"][k] for r in runs])) for k in KINDS},
+        }
     a, b = ([r["force_mae"] for r in fits[m]] for m in ("weighted", "balanced"))
     out["weighted_vs_balanced"] = paired(a, b).text()
     return out
@@ -125,8 +136,9 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/active_bench", help="benchmarks/active_learning.py's --out")
     parser.add_argument("--labels-of", default="random-s1", dest="labels_of")
     parser.add_argument("--saved", default=str(RESULTS / "active_learning32_random.json"))
-    parser.add_argument("--parts", nargs="+", default=["steps", "all", "composition"],
-                        choices=["steps", "all", "composition"])  # fmt: skip
+    parser.add_argument(
+        "--parts", nargs="+", default=["steps", "all", "composition"], choices=["steps", "all", "composition"]
+    )
     parser.add_argument("--out", default="runs/active_limits")
     parser.add_argument("--name", default="active_learning_limits")
     args = parser.parse_args()
@@ -147,27 +159,39 @@ def main() -> None:
         raise SystemExit(f"{len(leaked)} test structures are among the runs' labels; not a held-out test")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"runs": [p.name for p in folders], "distinct_labels": len(labels),
-                              "test_structures": len(test), "slope": slope(Path(args.saved))}  # fmt: skip
+    result: dict[str, Any] = {
+        "runs": [p.name for p in folders],
+        "distinct_labels": len(labels),
+        "test_structures": len(test),
+        "slope": slope(Path(args.saved)),
+    }
     if "steps" in args.parts:
         own = distinct_labels([runs / args.labels_of])
         loop = json.loads((runs / args.labels_of / "active.json").read_text())
-        result["steps"] = {"labels_of": args.labels_of,
-                           "loop": {"member0": loop["rounds"][-1]["test"]["force_mae"],
-                                    "final": loop["final"]["test"]["force_mae"]},
-                           "fits": [train_and_score(f"steps-{r}-{n}", r, n, own, test, out)
-                                    for r, n in STEPS_RUNS]}  # fmt: skip
+        result["steps"] = {
+            "labels_of": args.labels_of,
+            "loop": {"member0": loop["rounds"][-1]["test"]["force_mae"], "final": loop["final"]["test"]["force_mae"]},
+            "fits": [train_and_score(f"steps-{r}-{n}", r, n, own, test, out) for r, n in STEPS_RUNS],
+        }
     if "all" in args.parts:
         result["all"] = [train_and_score(f"all-{n}", "dft-cpu5", n, labels, test, out) for n in ALL_STEPS]
     if "composition" in args.parts:
-        result["composition"] = {mix: [train_and_score(f"mix-{mix}-s{seed}", "dft-cpu5", MIX_STEPS,
-                                                       draw(labels, counts, seed), test, out, seed)
-                                       for seed in range(MIX_DRAWS)]
-                                 for mix, counts in MIXES.items()}  # fmt: skip
+        result["composition"] = {
+            mix: [
+                train_and_score(
+                    f"mix-{mix}-s{seed}", "dft-cpu5", MIX_STEPS, draw(labels, counts, seed), test, out, seed
+                )
+                for seed in range(MIX_DRAWS)
+            ]
+            for mix, counts in MIXES.items()
+        }
         result["composition_summary"] = mix_summary(result["composition"])
     RESULTS.mkdir(exist_ok=True)
-    fits = [*result.get("steps", {}).get("fits", []), *result.get("all", []),
-            *(r for runs in result.get("composition", {}).values() for r in runs)]  # fmt: skip
+    fits = [
+        *result.get("steps", {}).get("fits", []),
+        *result.get("all", []),
+        *(r for runs in result.get("composition", {}).values() for r in runs),
+    ]
     omp = os.environ.get("OMP_NUM_THREADS", "")
     seeds, threads = tuple(sorted({r["seed"] for r in fits})), int(omp) if omp.isdigit() else None
     record = make_record("benchmark", command_line(), {**result, **provenance()}, seeds=seeds, threads=threads)

@@ -65,8 +65,11 @@ def alternate(fns: dict, inputs: list, rounds: int, calls: int) -> tuple[dict, d
 
 
 def sizes_of(graph) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    return {"atoms": int(graph.numbers.shape[0]), "edges": int(graph.centers.shape[0]),
-            "triplets": int(graph.idx_kj.shape[0])}  # fmt: skip
+    return {
+        "atoms": int(graph.numbers.shape[0]),
+        "edges": int(graph.centers.shape[0]),
+        "triplets": int(graph.idx_kj.shape[0]),
+    }
 
 
 def training_inputs(model, cfg):  # type: ignore[no-untyped-def]
@@ -111,9 +114,11 @@ def main() -> None:
 
         cfg = load_config("dft-cpu5").train
         inputs = training_inputs(model, cfg)
-        fns = {"every size symbolic (dynamic=True)": loss_step(model, cfg, dynamic=True),
-               "batch sizes symbolic (dynamic=None)": loss_step(model, cfg, dynamic=None),
-               "the same step not compiled (compile=False)": loss_step(model, cfg, compile=False)}  # fmt: skip
+        fns = {
+            "every size symbolic (dynamic=True)": loss_step(model, cfg, dynamic=True),
+            "batch sizes symbolic (dynamic=None)": loss_step(model, cfg, dynamic=None),
+            "the same step not compiled (compile=False)": loss_step(model, cfg, compile=False),
+        }
         sizes = [sizes_of(b.graph) for b, _, _ in inputs]
         results = [fn(*inputs[1])[0] for fn in fns.values()]
         worst = max(abs(r - results[-1]) / abs(results[-1]) for r in results)
@@ -123,20 +128,33 @@ def main() -> None:
 
         model = model.eval()
         inputs = [(g,) for g in graphs(model)]
-        fns = {"every size symbolic (dynamic=True)": energy_forces_fn(model, dynamic=True),
-               "batch sizes symbolic (dynamic=None)": energy_forces_fn(model, dynamic=None)}  # fmt: skip
+        fns = {
+            "every size symbolic (dynamic=True)": energy_forces_fn(model, dynamic=True),
+            "batch sizes symbolic (dynamic=None)": energy_forces_fn(model, dynamic=None),
+        }
         sizes = [sizes_of(g) for (g,) in inputs]
         forces = [fn(*inputs[1])[1] for fn in fns.values()]
         agreement = {"max_force_difference_eV_per_A": float((forces[0] - forces[1]).abs().max())}
     warmup, times = alternate(fns, inputs, args.rounds, args.calls)
     medians = {k: float(np.median(v)) for k, v in times.items()}
     old, new = list(medians.values())[:2]
-    rows = {k: {"median_ms_per_call": medians[k], "ms_per_call_by_round": times[k],
-                "compile_and_warmup_s": warmup[k]} for k in fns}  # fmt: skip
-    doc = {"benchmark": "compiled_training_sizes" if args.training else "compile_sizes", "model": name,
-           "threads": 1, "inputs": sizes, "seeds": {} if args.training else {"rattle": [1, 3]},
-           "rounds": args.rounds, "calls_per_input_per_round": args.calls, "rows": rows,
-           "ratio_new_over_old": new / old, **agreement, **provenance()}  # fmt: skip
+    rows = {
+        k: {"median_ms_per_call": medians[k], "ms_per_call_by_round": times[k], "compile_and_warmup_s": warmup[k]}
+        for k in fns
+    }
+    doc = {
+        "benchmark": "compiled_training_sizes" if args.training else "compile_sizes",
+        "model": name,
+        "threads": 1,
+        "inputs": sizes,
+        "seeds": {} if args.training else {"rattle": [1, 3]},
+        "rounds": args.rounds,
+        "calls_per_input_per_round": args.calls,
+        "rows": rows,
+        "ratio_new_over_old": new / old,
+        **agreement,
+        **provenance(),
+    }
     for k, m in medians.items():
         print(f"{k}: {m:.2f} ms per call (median of {args.rounds} rounds)")
     print(f"ratio {new / old:.3f}; {agreement}")

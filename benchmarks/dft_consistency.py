@@ -41,8 +41,13 @@ def lattice_constant(dft, folder: Path, workers: int | None) -> dict:  # type: i
     energies = [lab.energy for lab in run.labels]
     volumes = [s.volume for s in cells]
     v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
-    return {"a0": float((v0) ** (1 / 3)), "bulk_modulus_GPa": float(b * 160.21766208), "grid": grid.tolist(),
-            "energies": energies, "seconds_per_label": float(np.mean([x.seconds for x in run.labels]))}  # fmt: skip
+    return {
+        "a0": float((v0) ** (1 / 3)),
+        "bulk_modulus_GPa": float(b * 160.21766208),
+        "grid": grid.tolist(),
+        "energies": energies,
+        "seconds_per_label": float(np.mean([x.seconds for x in run.labels])),
+    }
 
 
 def one_per_group(structures: list) -> list:
@@ -107,16 +112,23 @@ def offsets_by_kind(rows: list) -> dict:
     slabs = {r["description"]: r["energy_difference_per_atom"] for r in rows if r["group"] == "Surface"}
     if not bulk or not slabs:
         return {}
-    return {"bulk_offset_meV": 1000 * float(np.mean(bulk)), "bulk_offset_spread_meV": 1000 * float(np.std(bulk)),
-            "slab_minus_bulk_meV": {d: 1000 * (v - float(np.mean(bulk))) for d, v in slabs.items()}}  # fmt: skip
+    return {
+        "bulk_offset_meV": 1000 * float(np.mean(bulk)),
+        "bulk_offset_spread_meV": 1000 * float(np.std(bulk)),
+        "slab_minus_bulk_meV": {d: 1000 * (v - float(np.mean(bulk))) for d, v in slabs.items()},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--structures", type=int, default=4, help="mlearn Ge groups to recompute one structure of")
     parser.add_argument("--surfaces", type=int, default=1, help="the smallest K surface slabs to recompute")
-    parser.add_argument("--slab", nargs="*", default=[],
-                        help="slabs to recompute as well, by a part of their description (e.g. '(3_2_1)')")
+    parser.add_argument(
+        "--slab",
+        nargs="*",
+        default=[],
+        help="slabs to recompute as well, by a part of their description (e.g. '(3_2_1)')",
+    )
     parser.add_argument("--ecut", type=float, default=350.0)
     parser.add_argument("--kpoint-density", type=float, default=3.5, dest="kpoint_density")
     parser.add_argument("--workers", type=int, default=None)
@@ -149,27 +161,44 @@ def main() -> None:
             continue
         df = np.asarray(lab.forces) - s.forces
         ds = (np.asarray(lab.stress) - s.stress) * 160.21766208
-        rows.append({"source": s.source, "group": s.info.get("group"), "atoms": len(s),
-                     "description": s.info.get("description"),
-                     "force_mae": float(np.abs(df).mean()), "force_rmse": float(np.sqrt((df**2).mean())),
-                     "energy_difference_per_atom": (lab.energy - s.energy) / len(s),
-                     "stress_mae_GPa": float(np.abs(ds).mean()), "seconds": lab.seconds})  # fmt: skip
+        rows.append(
+            {
+                "source": s.source,
+                "group": s.info.get("group"),
+                "atoms": len(s),
+                "description": s.info.get("description"),
+                "force_mae": float(np.abs(df).mean()),
+                "force_rmse": float(np.sqrt((df**2).mean())),
+                "energy_difference_per_atom": (lab.energy - s.energy) / len(s),
+                "stress_mae_GPa": float(np.abs(ds).mean()),
+                "seconds": lab.seconds,
+            }
+        )
     ok = [r for r in rows if "failed" not in r]
     offsets = [r["energy_difference_per_atom"] for r in ok]
     summary = {
-        "a0_gpaw": eos["a0"], "a0_mlearn_zero_stress": reference["a0"], "a0_mlearn_cell": reference["a0_cell"],
+        "a0_gpaw": eos["a0"],
+        "a0_mlearn_zero_stress": reference["a0"],
+        "a0_mlearn_cell": reference["a0_cell"],
         "force_mae": float(np.mean([r["force_mae"] for r in ok])) if ok else None,
         "energy_offset_per_atom_mean": float(np.mean(offsets)) if offsets else None,
         "energy_offset_per_atom_spread_meV": float(1000 * np.std(offsets)) if len(offsets) > 1 else None,  # all
         "stress_mae_GPa": float(np.mean([r["stress_mae_GPa"] for r in ok])) if ok else None,
         **offsets_by_kind(ok),
-    }  # fmt: skip
+    }
     if any(r["group"] == "Surface" for r in ok) and any(r["group"] != "Surface" for r in ok):
         elastic = min(s.energy / len(s) for s in mlearn if s.info.get("group") == "Elastic")
-        summary["surface_energy_J_m2"] = surface_energies([s for s in picks if s.info.get("group") == "Surface"],
-                                                          ok, elastic)  # fmt: skip
-    out = {"settings": {**dft.to_dict(), "sha256": dft.sha256}, "eos": eos, "mlearn_reference": reference,
-           "structures": rows, "summary": summary, **provenance()}  # fmt: skip
+        summary["surface_energy_J_m2"] = surface_energies(
+            [s for s in picks if s.info.get("group") == "Surface"], ok, elastic
+        )
+    out = {
+        "settings": {**dft.to_dict(), "sha256": dft.sha256},
+        "eos": eos,
+        "mlearn_reference": reference,
+        "structures": rows,
+        "summary": summary,
+        **provenance(),
+    }
     RESULTS.mkdir(exist_ok=True)
     write_record(RESULTS / "dft_consistency.json", make_record("benchmark", command_line(), out))
     print(json.dumps(summary, indent=1))

@@ -99,14 +99,21 @@ def summarise(runs: dict[str, dict[str, list]], strategies: list[str]) -> dict[s
     for s in strategies:
         lr, score = choose(runs[s])
         rows = runs[s][lr]
-        summary[s] = {"chosen_lr": lr, "rates_run": sorted(runs[s]), "mean_valid_force_mae_by_lr": score,
-                      "test_force_mae": cell(test(rows, "force_mae")).to_dict(),
-                      "test_energy_mae": cell(test(rows, "energy_mae")).to_dict(),
-                      "by_lr": {k: {"test_force_mae": cell(test(v, "force_mae")).text(4),
-                                    "test_energy_mae": cell(test(v, "energy_mae")).text(1),
-                                    "valid_energy_mae": float(np.mean([r["valid"]["energy_mae"] if r["valid"]
-                                                                       else np.inf for r in v]))}
-                                for k, v in runs[s].items()}}  # fmt: skip
+        summary[s] = {
+            "chosen_lr": lr,
+            "rates_run": sorted(runs[s]),
+            "mean_valid_force_mae_by_lr": score,
+            "test_force_mae": cell(test(rows, "force_mae")).to_dict(),
+            "test_energy_mae": cell(test(rows, "energy_mae")).to_dict(),
+            "by_lr": {
+                k: {
+                    "test_force_mae": cell(test(v, "force_mae")).text(4),
+                    "test_energy_mae": cell(test(v, "energy_mae")).text(1),
+                    "valid_energy_mae": float(np.mean([r["valid"]["energy_mae"] if r["valid"] else np.inf for r in v])),
+                }
+                for k, v in runs[s].items()
+            },
+        }
     if "scratch" in runs:
         base = runs["scratch"][summary["scratch"]["chosen_lr"]]
         for s in (s for s in strategies if s != "scratch"):
@@ -159,10 +166,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--name", default="dft_lr_search")
     parser.add_argument("--plot", type=Path, help="learning-curve figure (PNG) over --sizes")
-    parser.add_argument("--seeds-at", nargs="*", default=[], dest="seeds_at",
-                        help="N=K: only K seeds at size N (e.g. 50=2 where the third was not run)")  # fmt: skip
-    parser.add_argument("--partial", action="store_true",
-                        help="allow sizes where an arm ran only some rates (searched over those)")  # fmt: skip
+    parser.add_argument(
+        "--seeds-at",
+        nargs="*",
+        default=[],
+        dest="seeds_at",
+        help="N=K: only K seeds at size N (e.g. 50=2 where the third was not run)",
+    )
+    parser.add_argument(
+        "--partial", action="store_true", help="allow sizes where an arm ran only some rates (searched over those)"
+    )
     args = parser.parse_args()
 
     from crosstrain.provenance import provenance
@@ -180,13 +193,19 @@ def main() -> None:
     for n, summary in by_size.items():
         for s, row in summary.items():
             chosen = row["by_lr"][row["chosen_lr"]]
-            print(f"n = {n}, {s}: chosen lr {row['chosen_lr']} (validation force MAE by lr "
-                  f"{row['mean_valid_force_mae_by_lr']}); test forces {chosen['test_force_mae']} eV/Å, "
-                  f"energies {chosen['test_energy_mae']} meV/atom")  # fmt: skip
+            print(
+                f"n = {n}, {s}: chosen lr {row['chosen_lr']} (validation force MAE by lr "
+                f"{row['mean_valid_force_mae_by_lr']}); test forces {chosen['test_force_mae']} eV/Å, "
+                f"energies {chosen['test_energy_mae']} meV/atom"
+            )
             if "force_mae_vs_scratch" in row:
                 print(f"  vs scratch: forces {row['force_mae_vs_scratch']}; energies {row['energy_mae_vs_scratch']}")
-    out = {"benchmark": "dft_lr_search", "settings": {**vars(args), "plot": str(args.plot or "")},
-           "by_size": {str(n): v for n, v in by_size.items()}, **provenance()}  # fmt: skip
+    out = {
+        "benchmark": "dft_lr_search",
+        "settings": {**vars(args), "plot": str(args.plot or "")},
+        "by_size": {str(n): v for n, v in by_size.items()},
+        **provenance(),
+    }
     RESULTS.mkdir(exist_ok=True)
     record = make_record("benchmark", command_line(), out, seeds=tuple(range(args.seeds)))
     write_record(RESULTS / f"{args.name}.json", record)

@@ -108,9 +108,11 @@ def main() -> None:
     doc["rows"][args.name] = row
     save(doc)
     minutes = (row["train_wall_seconds"] or 0) / 60
-    print(f"{args.name}: test force MAE {test['force_mae']:.4f} eV/Å, energy MAE {test['energy_mae']:.2f} "
-          f"meV/atom, stress MAE {test['stress_mae']:.3f} GPa; training {minutes:.1f} min, "
-          f"{row['threads']} thread(s)")  # fmt: skip
+    print(
+        f"{args.name}: test force MAE {test['force_mae']:.4f} eV/Å, energy MAE {test['energy_mae']:.2f} "
+        f"meV/atom, stress MAE {test['stress_mae']:.3f} GPa; training {minutes:.1f} min, "
+        f"{row['threads']} thread(s)"
+    )
 
 
 def summarise_seeds(name: str, rows: list[str]) -> None:
@@ -122,9 +124,13 @@ def summarise_seeds(name: str, rows: list[str]) -> None:
     if missing:
         raise SystemExit(f"{RESULTS}: no row {', '.join(missing)}")
     picked = [doc["rows"][r] for r in rows]
-    summary = {"rows": rows, "recipes": [[r["recipe"], *r["overrides"]] for r in picked],
-               "parents": [r.get("parent") for r in picked],
-               "n_test": picked[0]["n_test"], "n_train": picked[0]["n_train"]}  # fmt: skip
+    summary = {
+        "rows": rows,
+        "recipes": [[r["recipe"], *r["overrides"]] for r in picked],
+        "parents": [r.get("parent") for r in picked],
+        "n_test": picked[0]["n_test"],
+        "n_train": picked[0]["n_train"],
+    }
     for key in ("force_mae", "energy_mae", "stress_mae"):
         summary[key] = cell([r["test"][key] for r in picked]).to_dict()
     summary["train_wall_seconds"] = cell([r["train_wall_seconds"] for r in picked]).to_dict()
@@ -132,8 +138,9 @@ def summarise_seeds(name: str, rows: list[str]) -> None:
     save(doc)
     forces = cell([r["test"]["force_mae"] for r in picked])
     energies = cell([r["test"]["energy_mae"] for r in picked])
-    print(f"{name}: forces {forces.text(4)} eV/Å {forces.values}, "
-          f"energies {energies.text(2)} meV/atom {energies.values}")  # fmt: skip
+    print(
+        f"{name}: forces {forces.text(4)} eV/Å {forces.values}, energies {energies.text(2)} meV/atom {energies.values}"
+    )
 
 
 if __name__ == "__main__":

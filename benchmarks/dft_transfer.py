@@ -70,22 +70,42 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         parent = str(Path(job["continue_from"][base]) / f"{base}-n{job['n']}-s{job['seed']}.ckpt")
         element_map, base = {"Ge": "Ge"}, "full"
     every = max(1, epochs // 60)  # about 60 validations whatever the size; patience = 10 of them
-    overrides = [f"train.seed={job['seed']}", f"train.epochs={epochs}", f"train.threads={job['threads']}",
-                 f"train.batch_size={job['batch_size']}", f"transfer.strategy={base}",
-                 f"train.valid_every={every}", f"train.patience={10 * every}"]  # fmt: skip
+    overrides = [
+        f"train.seed={job['seed']}",
+        f"train.epochs={epochs}",
+        f"train.threads={job['threads']}",
+        f"train.batch_size={job['batch_size']}",
+        f"transfer.strategy={base}",
+        f"train.valid_every={every}",
+        f"train.patience={10 * every}",
+    ]
     config = load_config(job["recipe"], overrides + job["overrides"])
     ckpt = out / f"{strategy}-n{job['n']}-s{job['seed']}.ckpt"
     t0 = time.perf_counter()
-    row: dict[str, Any] = {"strategy": strategy, "n": job["n"], "seed": job["seed"], "epochs": epochs,
-                           "steps": epochs * math.ceil(len(train) / job["batch_size"]), "diverged": False}  # fmt: skip
+    row: dict[str, Any] = {
+        "strategy": strategy,
+        "n": job["n"],
+        "seed": job["seed"],
+        "epochs": epochs,
+        "steps": epochs * math.ceil(len(train) / job["batch_size"]),
+        "diverged": False,
+    }
     try:
         if strategy.endswith("-zero-shot"):
             report = zero_shot(config, train, ckpt, parent, element_map, test=data["test"])
             row["test"] = report["test"]
             model = None
         else:
-            result, report = fit(config, train, ckpt, valid=data["valid"], parent=parent,
-                                 element_map=element_map, resume=True, progress=False)  # fmt: skip
+            result, report = fit(
+                config,
+                train,
+                ckpt,
+                valid=data["valid"],
+                parent=parent,
+                element_map=element_map,
+                resume=True,
+                progress=False,
+            )
             model = result.model
             row["test"] = evaluate(model, Dataset(data["test"], model.neighbour_cutoff, "test"), by=("group",))
             row["best_epoch"] = report["best_epoch"]
@@ -137,8 +157,10 @@ def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any
 def table(summary: dict[str, Any]) -> str:
     from crosstrain.analysis.comparison import Cell
 
-    lines = ["| strategy | n | force MAE (eV/Å) | energy MAE (meV/atom) | stress MAE (GPa) | Si force MAE | s/run |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| strategy | n | force MAE (eV/Å) | energy MAE (meV/atom) | stress MAE (GPa) | Si force MAE | s/run |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, e in summary["cells"].items():
         s, n = name.split(" n=")
         f, en = Cell(**{**e["force_mae"], "values": ()}), Cell(**{**e["energy_mae"], "values": ()})
@@ -147,8 +169,10 @@ def table(summary: dict[str, Any]) -> str:
         lines.append(f"| {s} | {n} | {f.text(4)} | {en.text(1)} | {st.text(2)} | {si} | {e['seconds_mean']:.0f} |")
     for name, e in summary["cells"].items():
         if "force_mae_vs_scratch_text" in e:
-            lines.append(f"\n{name} vs scratch: forces {e['force_mae_vs_scratch_text']}; "
-                         f"energies {e['energy_mae_vs_scratch_text']}")  # fmt: skip
+            lines.append(
+                f"\n{name} vs scratch: forces {e['force_mae_vs_scratch_text']}; "
+                f"energies {e['energy_mae_vs_scratch_text']}"
+            )
     return "\n".join(lines)
 
 
@@ -181,17 +205,28 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=["scratch", "full", "full-zero-shot"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[22])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--only-seeds", type=int, nargs="+", dest="only_seeds",
-                        help="run (and summarise) these seeds only, e.g. to add seeds 3 4 to saved cells")
+    parser.add_argument(
+        "--only-seeds",
+        type=int,
+        nargs="+",
+        dest="only_seeds",
+        help="run (and summarise) these seeds only, e.g. to add seeds 3 4 to saved cells",
+    )
     parser.add_argument("--steps", type=int, default=1800, help="gradient steps per model (same for every arm)")
     parser.add_argument("--batch-size", type=int, default=4, dest="batch_size")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="threads per worker")
     parser.add_argument("--dir", default="runs/dft_transfer", help="checkpoints and per-run JSON")
     parser.add_argument("--name", default="dft_transfer", help="results file stem in benchmarks/results")
-    parser.add_argument("--continue-from", nargs="+", default=[], dest="continue_from", metavar="ARM=DIR",
-                        help="continue each arm's finished run in DIR (its checkpoint for the same n and seed) "
-                             "with --recipe, strategy full: a further training stage, arms still paired by seed")
+    parser.add_argument(
+        "--continue-from",
+        nargs="+",
+        default=[],
+        dest="continue_from",
+        metavar="ARM=DIR",
+        help="continue each arm's finished run in DIR (its checkpoint for the same n and seed) "
+        "with --recipe, strategy full: a further training stage, arms still paired by seed",
+    )
     parser.add_argument("--summary-only", action="store_true", dest="summary_only")
     args = parser.parse_args()
 
@@ -215,7 +250,7 @@ def main() -> None:
             "threads": args.threads,
             "dir": str(out),
             "continue_from": continue_from,
-        }  # fmt: skip
+        }
         for n in args.sizes
         for seed in seeds
         for s in args.strategies
@@ -227,14 +262,19 @@ def main() -> None:
         with ProcessPoolExecutor(args.workers) as pool:
             for row in pool.map(run_one, todo):
                 f = row["test"]["force_mae"] if row.get("test") else float("nan")
-                print(f"{row['strategy']} n={row['n']} seed={row['seed']}: test F-MAE {f:.4f} ({row['seconds']} s)",
-                      flush=True)  # fmt: skip
+                print(
+                    f"{row['strategy']} n={row['n']} seed={row['seed']}: test F-MAE {f:.4f} ({row['seconds']} s)",
+                    flush=True,
+                )
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     rows = [r for r in rows if r["strategy"] in args.strategies and r["n"] in args.sizes and r["seed"] in seeds]
-    meta = {"benchmark": "dft_transfer", "settings": {k: v for k, v in vars(args).items() if k != "summary_only"},
-            "test_set": "mlearn Ge, leak-free split seed 0 (25 structures)",
-            "wall_seconds_now": time.perf_counter() - t0,
-            **provenance()}  # fmt: skip
+    meta = {
+        "benchmark": "dft_transfer",
+        "settings": {k: v for k, v in vars(args).items() if k != "summary_only"},
+        "test_set": "mlearn Ge, leak-free split seed 0 (25 structures)",
+        "wall_seconds_now": time.perf_counter() - t0,
+        **provenance(),
+    }
     summary = summarise(rows, meta)
     RESULTS.mkdir(exist_ok=True)
     record = make_record("benchmark", command_line(), summary, seeds=tuple(seeds), threads=args.threads)

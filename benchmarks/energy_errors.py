@@ -46,8 +46,9 @@ def signed_errors(checkpoint: str, split: dict[str, list]) -> dict[str, np.ndarr
 
 
 def by_group(errors: np.ndarray, groups: list[str]) -> dict[str, Any]:
-    table: dict[str, Any] = {"all": {"n": int(errors.size), "mae": float(np.abs(errors).mean()),
-                                     "mean": float(errors.mean())}}  # fmt: skip
+    table: dict[str, Any] = {
+        "all": {"n": int(errors.size), "mae": float(np.abs(errors).mean()), "mean": float(errors.mean())}
+    }
     for g in sorted(set(groups)):
         e = errors[[k for k, name in enumerate(groups) if name == g]]
         table[g] = {"n": int(e.size), "mae": float(np.abs(e).mean()), "mean": float(e.mean())}
@@ -79,10 +80,14 @@ def main() -> None:
         mean = {part: np.mean([e[part] for e in errors.values()], axis=0) for part in PARTS}
         doc["rows"]["committee"] = {part: by_group(mean[part], groups[part]) for part in PARTS}
     doc["test_structures"] = [
-        {"source": s.source, "group": groups["test"][k], "atoms": len(s.numbers),
-         "errors": {name: round(float(e["test"][k]), 3) for name, e in errors.items()}}
+        {
+            "source": s.source,
+            "group": groups["test"][k],
+            "atoms": len(s.numbers),
+            "errors": {name: round(float(e["test"][k]), 3) for name, e in errors.items()},
+        }
         for k, s in enumerate(split["test"])
-    ]  # fmt: skip
+    ]
     doc.update(provenance())
     RESULTS.mkdir(exist_ok=True)
     write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), doc, threads=1))

@@ -81,8 +81,14 @@ def measure_replicas(replicas: int, steps: int, model_name: str = "si-dft") -> d
     seconds = time.perf_counter() - t0
     rate = replicas * steps / seconds
     stable = sum(r.stable for r in results)
-    return {"atoms": 64, "mode": "replicas", "replicas": replicas, "steps": steps,
-            "replica_steps_per_second": rate, "stable": stable}  # fmt: skip
+    return {
+        "atoms": 64,
+        "mode": "replicas",
+        "replicas": replicas,
+        "steps": steps,
+        "replica_steps_per_second": rate,
+        "stable": stable,
+    }
 
 
 def main() -> None:
@@ -109,14 +115,23 @@ def main() -> None:
         for compiled in (False,) if args.no_compile else (False, True):
             row = measure(n, compiled, args.steps, args.warmup, args.device, args.model)
             rows.append(row)
-            print(f"{n:5d} atoms {row['mode']:8s} on {args.device}: {row['steps_per_second']:7.1f} steps/s "
-                  f"(warm-up {row['warmup_seconds']:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"{n:5d} atoms {row['mode']:8s} on {args.device}: {row['steps_per_second']:7.1f} steps/s "
+                f"(warm-up {row['warmup_seconds']:.0f} s)",
+                flush=True,
+            )
     for r in args.replicas:
         row = measure_replicas(r, args.steps, args.model)
         rows.append(row)
         print(f"{r} replicas of 64 atoms, batched: {row['replica_steps_per_second']:7.1f} replica-steps/s", flush=True)
-    doc = {"benchmark": "md_speed", "model": f"{args.model} (CPU preset)", "threads": args.threads,
-           "seeds": {"rattle": 1, "velocities": 0}, "rows": rows, **provenance()}  # fmt: skip
+    doc = {
+        "benchmark": "md_speed",
+        "model": f"{args.model} (CPU preset)",
+        "threads": args.threads,
+        "seeds": {"rattle": 1, "velocities": 0},
+        "rows": rows,
+        **provenance(),
+    }
     args.out.parent.mkdir(exist_ok=True)
     write_record(args.out, make_record("benchmark", command_line(), doc, threads=args.threads))
 

@@ -77,15 +77,17 @@ def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any
     result = {
         "checkpoint": path,
         "fraction_stable": report["fraction_stable"],
-        "runs": {t: [{"stable": r["stable"], "time_ps": r["time_ps"], "reason": r["reason"]} for r in v["runs"]]
-                 for t, v in report["by_temperature"].items()},
+        "runs": {
+            t: [{"stable": r["stable"], "time_ps": r["time_ps"], "reason": r["reason"]} for r in v["runs"]]
+            for t, v in report["by_temperature"].items()
+        },
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "run_steps_per_second": round(
             len(args.temperatures) * args.runs * settings.steps / (time.perf_counter() - t0), 1
         ),
         "mode": "compiled, sequential" if args.compile else "eager, batched replicas",
         "settings": run_settings(args, path),
-    }  # fmt: skip
+    }
     write_text(cache, json.dumps(result, indent=1))
     return result
 

@@ -46,8 +46,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=22)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only-seeds", type=int, nargs="+", dest="only_seeds", help="these seeds of --runs only")
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the models of the saved slab_energies.json that this run does not recompute")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the models of the saved slab_energies.json that this run does not recompute",
+    )
     parser.add_argument("--model", nargs="*", default=[], help="NAME=CKPT trained on the whole training split")
     args = parser.parse_args()
 
@@ -57,8 +60,10 @@ def main() -> None:
 
     split = split_data()
     where = {s.source: part for part, items in split.items() for s in items}
-    slabs = sorted((s for items in split.values() for s in items if s.info.get("group") == "Surface"),
-                   key=lambda s: s.info["description"])  # fmt: skip
+    slabs = sorted(
+        (s for items in split.values() for s in items if s.info.get("group") == "Surface"),
+        key=lambda s: s.info["description"],
+    )
     names = [s.info["description"].split("_mp-32_")[-1] for s in slabs]
     consistency = RESULTS / "dft_consistency.json"
     gpaw = read_record(consistency).result["summary"].get("slab_minus_bulk_meV", {}) if consistency.exists() else {}
@@ -86,17 +91,26 @@ def main() -> None:
         seen = [s.source in m["trained"] for s in slabs]
         unseen = [e for e, k in zip(errors, seen) if not k]
         on = [e for e, k in zip(errors, seen) if k]
-        rows[name] = {"errors_meV": dict(zip(names, errors)), "trained_on": [n for n, k in zip(names, seen) if k],
-                      "mean_unseen_meV": float(np.mean(unseen)) if unseen else None,
-                      "mean_seen_meV": float(np.mean(on)) if on else None}  # fmt: skip
+        rows[name] = {
+            "errors_meV": dict(zip(names, errors)),
+            "trained_on": [n for n, k in zip(names, seen) if k],
+            "mean_unseen_meV": float(np.mean(unseen)) if unseen else None,
+            "mean_seen_meV": float(np.mean(on)) if on else None,
+        }
         print(f"{name[-26:]:<27}" + "".join(f"{e:>12.0f}{'*' if k else ' '}" for e, k in zip(errors, seen)))
     print(
         "(* the slab is in the model's training draw (zero-shot: its scales and energy reference were fitted on it);"
         " errors are prediction − mlearn label, meV/atom)"
     )
-    out = {"benchmark": "slab_energies", "settings": vars(args), "slabs": names,
-           "split": {n: where[s.source] for n, s in zip(names, slabs)}, "gpaw_slab_minus_bulk_meV": gpaw,
-           "models": rows, **provenance()}  # fmt: skip
+    out = {
+        "benchmark": "slab_energies",
+        "settings": vars(args),
+        "slabs": names,
+        "split": {n: where[s.source] for n, s in zip(names, slabs)},
+        "gpaw_slab_minus_bulk_meV": gpaw,
+        "models": rows,
+        **provenance(),
+    }
     # --merge keeps the saved models: the record names every command that made them, in order
     command = command_line()
     seeds = set(args.only_seeds or range(args.seeds)) if args.runs else set()

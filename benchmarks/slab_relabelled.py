@@ -38,8 +38,11 @@ def adjusted(mae: float, slab_error: float, shift: float | None) -> dict[str, fl
     """One model's 25-structure MAE without the slab and with the slab's label moved by ``shift``
     (meV/atom; ``slab_error`` = prediction − mlearn label for the slab)."""
     rest = TEST_SIZE * mae - abs(slab_error)
-    return {"measured": mae, "without_slab": rest / (TEST_SIZE - 1),
-            "relabelled": None if shift is None else (rest + abs(slab_error - shift)) / TEST_SIZE}  # fmt: skip
+    return {
+        "measured": mae,
+        "without_slab": rest / (TEST_SIZE - 1),
+        "relabelled": None if shift is None else (rest + abs(slab_error - shift)) / TEST_SIZE,
+    }
 
 
 def rerun_maes(specs: list[str], arm: str) -> dict[int, float]:
@@ -72,9 +75,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arms", nargs="+", default=["rescaled", "scratch"], help="the first is paired with the rest")
     parser.add_argument("--slab", default="(3_2_1)")
-    parser.add_argument("--rerun", nargs="*", default=[], metavar="FILE:ARM",
-                        help="dft_transfer results of seeds retrained for their slab errors: their own MAEs "
-                             "replace dft_lr_search's for those seeds (the MAE and the slab error of one model)")
+    parser.add_argument(
+        "--rerun",
+        nargs="*",
+        default=[],
+        metavar="FILE:ARM",
+        help="dft_transfer results of seeds retrained for their slab errors: their own MAEs "
+        "replace dft_lr_search's for those seeds (the MAE and the slab error of one model)",
+    )
     parser.add_argument("--name", default="slab_relabelled")
     args = parser.parse_args()
 
@@ -98,14 +106,27 @@ def main() -> None:
         rows[arm] = {"seeds": seeds, **{k: [r[k] for r in per_seed] for k in per_seed[0]}}
     cells = {arm: {k: asdict(cell(v)) for k, v in r.items() if k != "seeds"} for arm, r in rows.items()}
     first, *rest = args.arms
-    pairs = {f"{first}_vs_{b}": {k: paired(rows[first][k], rows[b][k]).text()
-                                  for k in ("measured", "without_slab", "relabelled") if rows[first][k][0] is not None}
-             for b in rest if rows[b]["seeds"] == rows[first]["seeds"]}  # fmt: skip
+    pairs = {
+        f"{first}_vs_{b}": {
+            k: paired(rows[first][k], rows[b][k]).text()
+            for k in ("measured", "without_slab", "relabelled")
+            if rows[first][k][0] is not None
+        }
+        for b in rest
+        if rows[b]["seeds"] == rows[first]["seeds"]
+    }
     for arm, c in cells.items():
         print(arm, {k: f"{v['mean']:.2f} ± {v['std']:.2f} (n={v['n']})" for k, v in c.items() if v["mean"] is not None})
     print(json.dumps(pairs, indent=1))
-    out = {"benchmark": "slab_relabelled", "settings": vars(args), "slab_shift_meV": shift, "per_seed": rows,
-           "cells": cells, "pairs": pairs, **provenance()}  # fmt: skip
+    out = {
+        "benchmark": "slab_relabelled",
+        "settings": vars(args),
+        "slab_shift_meV": shift,
+        "per_seed": rows,
+        "cells": cells,
+        "pairs": pairs,
+        **provenance(),
+    }
     write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), out))
 
 

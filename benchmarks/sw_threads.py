@@ -20,8 +20,12 @@ RESULTS = Path(__file__).resolve().parent / "results" / "sw_threads.json"
 def timed(env: dict[str, str]) -> float:
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "crosstrain.cli", "data", "sw", "--out", out], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "crosstrain.cli", "data", "sw", "--out", out],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - t0
 
 
@@ -35,11 +39,18 @@ def main() -> None:
     clean = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     plain = timed(clean)
     omp = timed({**clean, "OMP_NUM_THREADS": args.omp})
-    doc = {"benchmark": "sw_threads", "seconds_without": plain, f"seconds_with_OMP_NUM_THREADS_{args.omp}": omp,
-           "ratio": omp / plain, **provenance()}  # fmt: skip
+    doc = {
+        "benchmark": "sw_threads",
+        "seconds_without": plain,
+        f"seconds_with_OMP_NUM_THREADS_{args.omp}": omp,
+        "ratio": omp / plain,
+        **provenance(),
+    }
     write_record(RESULTS, make_record("benchmark", command_line(), doc))
-    print(f"data sw: {plain:.0f} s without OMP_NUM_THREADS, {omp:.0f} s with OMP_NUM_THREADS={args.omp} "
-          f"(ratio {omp / plain:.2f})")  # fmt: skip
+    print(
+        f"data sw: {plain:.0f} s without OMP_NUM_THREADS, {omp:.0f} s with OMP_NUM_THREADS={args.omp} "
+        f"(ratio {omp / plain:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -23,10 +23,21 @@ COARSE = DFTSettings(ecut_ev=150, kpoint_density=1.0)
 
 def request(**active):
     config = load_config("dft-cpu5", ["train.batch_size=2"])
-    config = replace(config, transfer=replace(config.transfer, strategy=Strategy.RESCALED, parent="si-dft5",
-                                              element_map={"Ge": "Si"}))  # fmt: skip
-    settings = {"budget": 3, "initial": 2, "batch": 1, "committee": 2, "steps": 4, "final_steps": 4,
-                "stability_temperatures": (300.0,), "stability_ps": 0.02, **active}  # fmt: skip
+    config = replace(
+        config,
+        transfer=replace(config.transfer, strategy=Strategy.RESCALED, parent="si-dft5", element_map={"Ge": "Si"}),
+    )
+    settings = {
+        "budget": 3,
+        "initial": 2,
+        "batch": 1,
+        "committee": 2,
+        "steps": 4,
+        "final_steps": 4,
+        "stability_temperatures": (300.0,),
+        "stability_ps": 0.02,
+        **active,
+    }
     explore = ExploreSettings(temperatures=(600.0,), kinds=("bulk", "strained"), md_steps=10, frames=2)
     return Request("Ge", config, COARSE, ActiveSettings(**settings), explore)
 

@@ -37,10 +37,21 @@ def test_more_workers_than_cores_is_one_line(tmp_path, capsys):
     from crosstrain.parallel import available_cores
 
     many = str(available_cores() + 1)
-    for args in (["data", "sw", "--out", str(tmp_path / "sw"), "--workers", many],
-                 ["study", "--spec", "sw-quick", "--dir", str(tmp_path / "st"), "--workers", many],
-                 ["transferability", "--data", str(tmp_path), "--source", "si-sw", "--out", str(tmp_path / "f"),
-                  "--workers", many]):  # fmt: skip
+    for args in (
+        ["data", "sw", "--out", str(tmp_path / "sw"), "--workers", many],
+        ["study", "--spec", "sw-quick", "--dir", str(tmp_path / "st"), "--workers", many],
+        [
+            "transferability",
+            "--data",
+            str(tmp_path),
+            "--source",
+            "si-sw",
+            "--out",
+            str(tmp_path / "f"),
+            "--workers",
+            many,
+        ],
+    ):
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         assert f"--workers {many} is more than the" in err and "\n" not in err

@@ -184,8 +184,12 @@ def test_a_split_that_cannot_be_leak_free_is_refused():
     from crosstrain.structure import Structure
 
     # 12 structures in 2 families of 6 twins: 3 test structures would split a family
-    s = [Structure(np.eye(3) * (k + 1), [14, 14, 14], np.eye(3) * 10, True, energy=-3.0 * (1 + k // 6),
-                   forces=np.zeros((3, 3))) for k in range(12)]  # fmt: skip
+    s = [
+        Structure(
+            np.eye(3) * (k + 1), [14, 14, 14], np.eye(3) * 10, True, energy=-3.0 * (1 + k // 6), forces=np.zeros((3, 3))
+        )
+        for k in range(12)
+    ]
     with pytest.raises(DataFileError, match="without splitting a family"):
         stratified_split(s, 0, 3, seed=0)
     assert len(stratified_split(s, 0, 6, seed=0)["test"]) == 6

@@ -85,8 +85,12 @@ def test_unknown_schema_version_names_file_and_field(tmp_path: Path, version: ob
 
 
 def test_wrong_type_and_empty_command_and_other_schema(tmp_path: Path) -> None:
-    for changes, field in (({"threads": "1"}, "threads"), ({"command": "  "}, "command"),
-                           ({"schema": "other"}, "schema"), ({"extra": 1}, "extra")):  # fmt: skip
+    for changes, field in (
+        ({"threads": "1"}, "threads"),
+        ({"command": "  "}, "command"),
+        ({"schema": "other"}, "schema"),
+        ({"extra": 1}, "extra"),
+    ):
         path = write(tmp_path, record_json(**changes))
         with pytest.raises(RecordError, match=field) as err:
             read_record(path)
@@ -106,10 +110,17 @@ def test_bad_json_and_missing_file_name_the_file(tmp_path: Path) -> None:
 
 
 def test_write_read_round_trip(tmp_path: Path) -> None:
-    record = Record(kind="benchmark", command="OMP_NUM_THREADS=1 python benchmarks/x.py --seeds 2",
-                    result={"cells": {"scratch n=22": {"values": [0.1, 0.2]}}, "Å": "ü"}, commit="abc1234",
-                    date="2026-12-01T10:00:00+00:00", machine={"cpu": "x", "logical_cores": 2}, threads=1,
-                    seeds=(0, 1), versions={"python": "3.11"})  # fmt: skip
+    record = Record(
+        kind="benchmark",
+        command="OMP_NUM_THREADS=1 python benchmarks/x.py --seeds 2",
+        result={"cells": {"scratch n=22": {"values": [0.1, 0.2]}}, "Å": "ü"},
+        commit="abc1234",
+        date="2026-12-01T10:00:00+00:00",
+        machine={"cpu": "x", "logical_cores": 2},
+        threads=1,
+        seeds=(0, 1),
+        versions={"python": "3.11"},
+    )
     path = write_record(tmp_path / "sub" / "r.json", record)
     assert read_record(path) == record
     data = json.loads(path.read_text(encoding="utf-8"))

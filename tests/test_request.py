@@ -25,8 +25,14 @@ def forces_only(structures: list[Structure]) -> list[Structure]:
 
 def test_shipped_parent_decides_recipe_strategy_and_map(ge):
     r = resolve(ge["train"], valid=ge["valid"], parent="si-dft5")
-    explicit = resolve(ge["train"], valid=ge["valid"], parent="si-dft5", config="dft-cpu5-finetune",
-                       strategy="rescaled", element_map={"Ge": "Si"})  # fmt: skip
+    explicit = resolve(
+        ge["train"],
+        valid=ge["valid"],
+        parent="si-dft5",
+        config="dft-cpu5-finetune",
+        strategy="rescaled",
+        element_map={"Ge": "Si"},
+    )
     assert r.config == explicit.config  # the shortest command is the explicit best recipe
     assert r.choice("recipe").value == "dft-cpu5-finetune" and r.choice("recipe").source == "parent si-dft5"
     assert r.choice("strategy").value == "rescaled" and r.choice("map").value == "Ge=Si"
@@ -124,13 +130,17 @@ def test_cli_bad_requests_are_one_line_exit_2_nothing_written(tmp_path, capsys, 
     bare = write_structures(tmp_path / "bare.extxyz", forces_only(ge["train"]))
     out = tmp_path / "out.ckpt"
     cases = [
-        (["transfer", "--from", "si-dft5", "--data", str(data), "--out", str(out), "--set", "model.cutoff=4.2"],
-         "model.cutoff"),
-        (["transfer", "--from", "si-dft", "--config", "dft-cpu5", "--data", str(data), "--out", str(out)],
-         "model.cutoff"),
+        (
+            ["transfer", "--from", "si-dft5", "--data", str(data), "--out", str(out), "--set", "model.cutoff=4.2"],
+            "model.cutoff",
+        ),
+        (
+            ["transfer", "--from", "si-dft", "--config", "dft-cpu5", "--data", str(data), "--out", str(out)],
+            "model.cutoff",
+        ),
         (["train", "--config", "dft-cpu5", "--data", str(bare), "--out", str(out)], "bare.extxyz"),
         (["transfer", "--from", "si-dft5", "--map", "Ge=Xx", "--data", str(data), "--out", str(out)], "Xx"),
-    ]  # fmt: skip
+    ]
     for argv, needle in cases:
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()

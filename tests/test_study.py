@@ -118,10 +118,18 @@ def test_a_strategys_own_settings_are_searched_for_it_alone():
     from crosstrain.study.jobs import training_config
     from crosstrain.study.worker import search_space
 
-    space = {"lr": {"low": 1e-3, "high": 1e-2}, "l2sp_alpha": {"low": 1e-4, "high": 1e-1, "log": True},
-             "replay_ratio": [0.5, 1.0]}  # fmt: skip
-    spec = spec_from_dict({**TINY, "grid": {**TINY["grid"], "strategies": ["scratch", "l2sp", "replay"]},
-                           "search": {**TINY["search"], "space": space}})  # fmt: skip
+    space = {
+        "lr": {"low": 1e-3, "high": 1e-2},
+        "l2sp_alpha": {"low": 1e-4, "high": 1e-1, "log": True},
+        "replay_ratio": [0.5, 1.0],
+    }
+    spec = spec_from_dict(
+        {
+            **TINY,
+            "grid": {**TINY["grid"], "strategies": ["scratch", "l2sp", "replay"]},
+            "search": {**TINY["search"], "space": space},
+        }
+    )
     assert [p.name for p in search_space(spec, "scratch")] == ["lr"]
     assert [p.name for p in search_space(spec, "l2sp")] == ["lr", "l2sp_alpha"]
     assert [p.name for p in search_space(spec, "replay")] == ["lr", "replay_ratio"]
@@ -189,9 +197,13 @@ def test_study_end_to_end_in_process(tmp_path, tiny_data):
     finals = [r for r in rows if r["stage"] == "final"]
     assert all(float(r["test_force_mae"]) > 0 and Path(r["checkpoint"]).exists() for r in finals)
     assert {(s["strategy"], s["n_train"], s["seeds"]) for s in doc["summary"]} == {
-        ("full", 1, 2), ("full", 2, 2), ("scratch", 1, 2), ("scratch", 2, 2),
-        ("full zero-shot", 1, 2), ("full zero-shot", 2, 2),  # the transferred starts on the same test set
-    }  # fmt: skip
+        ("full", 1, 2),
+        ("full", 2, 2),
+        ("scratch", 1, 2),
+        ("scratch", 2, 2),
+        ("full zero-shot", 1, 2),
+        ("full zero-shot", 2, 2),  # the transferred starts on the same test set
+    }
     zero = [s for s in doc["summary"] if s["strategy"] == "full zero-shot"]
     assert all(s["test_force_mae_mean"] > 0 and s["valid_force_mae_mean"] is None for s in zero)
     assert "test force MAE" in (folder / "report.md").read_text()
@@ -304,9 +316,15 @@ def test_summary_counts_diverged_runs_and_headline_pairs_seeds():
     from crosstrain.study.results import headline, summarise
 
     def row(strategy, seed, force, diverged=False):
-        return {"stage": "final", "state": "COMPLETE", "strategy": strategy, "n_train": 5, "seed": seed,
-                "test_force_mae": None if diverged else force,
-                "diverged": "loss became nan" if diverged else None}  # fmt: skip
+        return {
+            "stage": "final",
+            "state": "COMPLETE",
+            "strategy": strategy,
+            "n_train": 5,
+            "seed": seed,
+            "test_force_mae": None if diverged else force,
+            "diverged": "loss became nan" if diverged else None,
+        }
 
     rows = [row("full", 0, 0.05), row("full", 1, 0.06), row("full", 2, 0.0, diverged=True)]
     rows += [row("scratch", 0, 0.08), row("scratch", 1, 0.07), row("scratch", 2, 0.09)]
@@ -322,8 +340,15 @@ def test_the_report_states_whether_the_papers_claims_hold():
     from crosstrain.study.results import claims
 
     def row(strategy, n, seed, force):
-        return {"stage": "final", "state": "COMPLETE", "strategy": strategy, "n_train": n, "seed": seed,
-                "test_force_mae": force, "diverged": None}  # fmt: skip
+        return {
+            "stage": "final",
+            "state": "COMPLETE",
+            "strategy": strategy,
+            "n_train": n,
+            "seed": seed,
+            "test_force_mae": force,
+            "diverged": None,
+        }
 
     scratch = [row("scratch", n, s, 0.1) for n in (1, 4) for s in (0, 1)]
     shrinking = [row("full", 1, s, 0.07) for s in (0, 1)] + [row("full", 4, s, 0.04) for s in (0, 1)]

@@ -370,9 +370,12 @@ def test_rescaled_scales_from_one_sheared_crystal_use_its_stress(si_parent, tmp_
 
     def scales(loss):
         config = config_from_dict(
-            {"model": {"preset": "cpu", **MODEL}, "train": {"epochs": 1, "lr": 1e-12, "dtype": "float64", "loss": loss},
-             "transfer": {"strategy": "rescaled"}}
-        )  # fmt: skip
+            {
+                "model": {"preset": "cpu", **MODEL},
+                "train": {"epochs": 1, "lr": 1e-12, "dtype": "float64", "loss": loss},
+                "transfer": {"strategy": "rescaled"},
+            }
+        )
         _, report = fit(config, target, tmp_path / f"{loss}.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
         return report["init"]["scales"]["Ge"]
 
@@ -405,13 +408,21 @@ def test_config_reads_exponent_floats_and_rejects_text(tmp_path):
 def test_replay_keeps_the_source_element_in_the_training_set(sw, si_parent, tmp_path):
     out, _ = si_parent
     config = config_from_dict(
-        {"model": {"preset": "cpu", **MODEL}, "train": {"epochs": 1, "batch_size": 2, "dtype": "float64"},
-         "transfer": {"strategy": "replay", "replay_ratio": 2.0}}
-    )  # fmt: skip
+        {
+            "model": {"preset": "cpu", **MODEL},
+            "train": {"epochs": 1, "batch_size": 2, "dtype": "float64"},
+            "transfer": {"strategy": "replay", "replay_ratio": 2.0},
+        }
+    )
     result, report = fit(
-        config, sw["ge_train"], tmp_path / "r.ckpt", parent=out, element_map={"Ge": "Si"},
-        replay_data=sw["si_train"], progress=False,
-    )  # fmt: skip
+        config,
+        sw["ge_train"],
+        tmp_path / "r.ckpt",
+        parent=out,
+        element_map={"Ge": "Si"},
+        replay_data=sw["si_train"],
+        progress=False,
+    )
     meta = read_metadata(tmp_path / "r.ckpt")
     assert meta["n_replay"] == 2 * len(sw["ge_train"]) and meta["n_train"] == 3 * len(sw["ge_train"])
     assert set(meta["species"]) == {"Si", "Ge"}
@@ -451,8 +462,9 @@ def test_learning_rate_schedules():
 def test_resume_may_add_patience_but_not_change_the_trajectory(sw, tmp_path):
     out = tmp_path / "m.ckpt"
     fit(cfg(epochs=2), sw["si_train"], out, valid=sw["si_valid"], progress=False)
-    result, _ = fit(cfg(epochs=2, patience=1, threads=1), sw["si_train"], out, valid=sw["si_valid"], resume=True,
-                    progress=False)  # fmt: skip
+    result, _ = fit(
+        cfg(epochs=2, patience=1, threads=1), sw["si_train"], out, valid=sw["si_valid"], resume=True, progress=False
+    )
     assert len(result.history) == 2
     with pytest.raises(CrosstrainError, match="other training settings"):
         fit(cfg(epochs=2, lr=1e-2), sw["si_train"], out, valid=sw["si_valid"], resume=True, progress=False)
@@ -472,8 +484,12 @@ def test_stage_two_weights_and_loss_selection():
         loss="energy_forces", forces_weight=2, stage_two=0.5, stage_two_energy_weight=50, select_on="loss"
     )
     assert selection_metric(loss, metrics) == pytest.approx(2 * 0.1**2 + 50 * 0.004**2)
-    for bad in ({"stage_two": 1.0}, {"stage_two_energy_weight": -1.0}, {"select_on": "energy"},
-                {"select_on": "loss", "loss": "forces"}):  # fmt: skip
+    for bad in (
+        {"stage_two": 1.0},
+        {"stage_two_energy_weight": -1.0},
+        {"select_on": "energy"},
+        {"select_on": "loss", "loss": "forces"},
+    ):
         with pytest.raises(ConfigError):
             TrainConfig(**bad)
 
@@ -544,8 +560,15 @@ def test_loop_with_the_functional_step_follows_the_autograd_loop(sw, si_parent, 
     runs = {}
     for compiled in (False, True):
         config = cfg(epochs=2, loss="energy_forces_stress", ema_decay=0.9, compile=compiled, strategy=strategy)
-        result, _ = fit(config, sw["ge_train"], tmp_path / f"{compiled}.ckpt", parent=out, element_map={"Ge": "Si"},
-                        valid=sw["ge_valid"], progress=False)  # fmt: skip
+        result, _ = fit(
+            config,
+            sw["ge_train"],
+            tmp_path / f"{compiled}.ckpt",
+            parent=out,
+            element_map={"Ge": "Si"},
+            valid=sw["ge_valid"],
+            progress=False,
+        )
         runs[compiled] = result
     for a, b in zip(runs[False].history, runs[True].history):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-8)
@@ -565,8 +588,9 @@ def test_compiled_training_follows_eager_training(sw, tmp_path):
     runs = {}
     for compiled in (False, True):
         config = cfg(epochs=2, loss="energy_forces_stress", compile=compiled, valid_every=1)
-        runs[compiled], _ = fit(config, sw["si_train"], tmp_path / f"{compiled}.ckpt", valid=sw["si_valid"],
-                                progress=False)  # fmt: skip
+        runs[compiled], _ = fit(
+            config, sw["si_train"], tmp_path / f"{compiled}.ckpt", valid=sw["si_valid"], progress=False
+        )
     for a, b in zip(runs[False].history, runs[True].history):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-6)
         assert b["valid_force_mae"] == pytest.approx(a["valid_force_mae"], rel=1e-6)

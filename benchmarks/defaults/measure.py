@@ -75,9 +75,15 @@ def one(arm: str, seed: int, work: Path, n: int) -> dict[str, Any]:
     seconds = run(command + f" --resume --json {arm}-s{seed}.fit.json", work)
     run(f"crosstrain evaluate {ckpt} {data}/Ge.test.extxyz --json {arm}-s{seed}.test.json", work)
     fit = json.loads((work / f"{arm}-s{seed}.fit.json").read_text())
-    row = {"arm": arm, "seed": seed, "n_train": n or "all", "command": command, "seconds": round(seconds, 1),
-           "request": fit.get("request", {}).get("choices"),
-           "test": errors(json.loads((work / f"{arm}-s{seed}.test.json").read_text()))}  # fmt: skip
+    row = {
+        "arm": arm,
+        "seed": seed,
+        "n_train": n or "all",
+        "command": command,
+        "seconds": round(seconds, 1),
+        "request": fit.get("request", {}).get("choices"),
+        "test": errors(json.loads((work / f"{arm}-s{seed}.test.json").read_text())),
+    }
     done.write_text(json.dumps(row, indent=2))
     return row
 
@@ -89,8 +95,11 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         cell: dict[str, Any] = {"n": len(mine), "seeds": [r["seed"] for r in mine]}
         for key in ("force_mae", "energy_mae", "energy_mae_without_slabs", "stress_mae"):
             v = np.array([r["test"][key] for r in mine], dtype=float)
-            cell[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                         "values": v.tolist()}  # fmt: skip
+            cell[key] = {
+                "mean": float(v.mean()),
+                "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                "values": v.tolist(),
+            }
         out[arm] = cell
     return out
 

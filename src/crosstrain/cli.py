@@ -99,8 +99,11 @@ def _cmd_results(args: argparse.Namespace) -> int:
     changed = publish(args.root, check=args.check)
     if args.check and changed:
         names = ", ".join(str(p) for p in changed)
-        print(f"crosstrain results: {len(changed)} generated file(s) differ from their records: {names}; "
-              "run 'crosstrain results'", file=sys.stderr)  # fmt: skip
+        print(
+            f"crosstrain results: {len(changed)} generated file(s) differ from their records: {names}; "
+            "run 'crosstrain results'",
+            file=sys.stderr,
+        )
         return 1
     print(f"results: {len(changed)} file(s) {'would change' if args.check else 'written'}")
     return 0
@@ -167,9 +170,15 @@ def _cmd_data_mlearn(args: argparse.Namespace) -> int:
     from crosstrain.data.mlearn_dataset import build_mlearn_dataset
 
     manifest = build_mlearn_dataset(
-        args.out, args.root, tuple(args.elements), args.valid, args.test, args.seed, n_train=args.train,
+        args.out,
+        args.root,
+        tuple(args.elements),
+        args.valid,
+        args.test,
+        args.seed,
+        n_train=args.train,
         train_seed=args.train_seed,
-    )  # fmt: skip
+    )
     print(f"mlearn data in {args.out}: " + ", ".join(f"{k} ({v['structures']})" for k, v in manifest["files"].items()))
     return 0
 
@@ -270,8 +279,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         report["request"] = request.to_json()
         if "test" in report:
             m = report["test"]
-            print(f"zero-shot on the test data: force MAE {m['force_mae']:.4f} eV/Å, "
-                  f"energy MAE {m['energy_mae'] or float('nan'):.2f} meV/atom")  # fmt: skip
+            print(
+                f"zero-shot on the test data: force MAE {m['force_mae']:.4f} eV/Å, "
+                f"energy MAE {m['energy_mae'] or float('nan'):.2f} meV/atom"
+            )
         print(f"wrote {args.out} (no training step)")
         if args.json:
             from crosstrain.io.atomic import write_text
@@ -331,9 +342,13 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     if smoke_mode():
         print(f"{SMOKE_ENV}: no relaxed vacancy and no phonons (a quick check, not a result)")
     table = properties_table(
-        args.checkpoint, elements, reference=not args.no_reference, dft=args.dft, mlearn_root=args.mlearn,
+        args.checkpoint,
+        elements,
+        reference=not args.no_reference,
+        dft=args.dft,
+        mlearn_root=args.mlearn,
         quick=smoke_mode(),
-    )  # fmt: skip
+    )
     print(format_table(table))
     if args.json:
         write_text(args.json, json.dumps(table, indent=2))
@@ -352,8 +367,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             raise ConfigError(f"--model {item!r}: give NAME=CHECKPOINT (e.g. transfer=ge_full.ckpt)")
         models[name] = path
     test = read_structures(args.test, require=("forces",)) if args.test else None
-    settings = ValidationSettings(temperatures=tuple(args.temperatures), md_steps=args.md_steps,
-                                  equilibration_steps=min(args.md_steps // 3, 1000))  # fmt: skip
+    settings = ValidationSettings(
+        temperatures=tuple(args.temperatures), md_steps=args.md_steps, equilibration_steps=min(args.md_steps // 3, 1000)
+    )
     validate_models(models, args.element, args.out, test, settings)
     print(f"wrote {args.out}/report.md, report.html, validation.json and plots")
     return 0
@@ -363,10 +379,20 @@ def _cmd_transferability(args: argparse.Namespace) -> int:
     from crosstrain.parallel import plan_workers
     from crosstrain.workflows.temperature_transfer import temperature_transfer
 
-    r = temperature_transfer(args.data, args.source, args.out, element=args.element, source_element=args.source_element,
-                             train_temperature=args.train_temperature, per_temperature=args.per_temperature,
-                             steps=args.steps, seed=args.seed, reference=args.reference,
-                             models=args.models, workers=plan_workers(args.workers, 2 * args.models))  # fmt: skip
+    r = temperature_transfer(
+        args.data,
+        args.source,
+        args.out,
+        element=args.element,
+        source_element=args.source_element,
+        train_temperature=args.train_temperature,
+        per_temperature=args.per_temperature,
+        steps=args.steps,
+        seed=args.seed,
+        reference=args.reference,
+        models=args.models,
+        workers=plan_workers(args.workers, 2 * args.models),
+    )
     print(f"full transfer has the lower median force error at {r['full_better_at']}; report in {args.out}/report.md")
     return 0
 

@@ -44,15 +44,18 @@ class Topology:
         return int(self.idx_ji.size)
 
 
-def _vesin(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float, full: bool, quantities: str):
+def _vesin(
+    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float, full: bool, quantities: str
+) -> tuple[np.ndarray, ...]:
     """vesin's neighbour search on one configuration (a zero box where nothing is periodic)."""
     from vesin import NeighborList
 
     pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
     box = np.asarray(cell, dtype=np.float64) if pbc.any() else np.zeros((3, 3))
-    return NeighborList(cutoff=float(cutoff), full_list=full).compute(
+    found: tuple[np.ndarray, ...] = NeighborList(cutoff=float(cutoff), full_list=full).compute(
         points=np.asarray(positions, dtype=np.float64), box=box, periodic=[bool(p) for p in pbc], quantities=quantities
     )
+    return found
 
 
 def min_pair_distance(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> float:
@@ -104,6 +107,10 @@ def topology(structure: Structure, cutoff: float) -> Topology:
     return Topology(c, n, s, kj, ji)
 
 
+#: what a Verlet list is valid for: the atoms' numbers, the cell and the periodicity (as bytes)
+_CellKey = tuple[bytes, bytes, bytes]
+
+
 class SkinNeighbours:
     """Topologies of a moving configuration from a Verlet list with a skin (for MD).
 
@@ -120,19 +127,19 @@ class SkinNeighbours:
             raise ValueError(f"cutoff must be positive and skin non-negative, got {cutoff} and {skin}")
         self.cutoff, self.skin = float(cutoff), float(skin)
         self.builds = 0
-        self._key: tuple | None = None
+        self._key: _CellKey | None = None
         self._reference: np.ndarray | None = None
         self._candidates: Topology | None = None
         self._offsets = np.zeros((0, 3))
         self._last: tuple[np.ndarray, Topology] | None = None
 
-    def _stale(self, pos: np.ndarray, key: tuple) -> bool:
+    def _stale(self, pos: np.ndarray, key: _CellKey) -> bool:
         if self._candidates is None or self._reference is None or key != self._key:
             return True
         moved = pos - self._reference
         return bool(np.einsum("ij,ij->i", moved, moved).max(initial=0.0) > (0.5 * self.skin) ** 2)
 
-    def _build(self, structure: Structure, pos: np.ndarray, key: tuple) -> None:
+    def _build(self, structure: Structure, pos: np.ndarray, key: _CellKey) -> None:
         cand = topology(structure, self.cutoff + self.skin)
         self._candidates, self._key, self._reference = cand, key, pos.copy()
         self._offsets = cand.shifts @ np.asarray(structure.cell, dtype=np.float64)  # the cell is part of the key

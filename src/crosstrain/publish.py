@@ -214,9 +214,11 @@ def speed(rec: Records) -> tuple[str, list[Headline]]:
     lines += _tutorial_section(rec)
     best = max(rows, key=lambda x: x["steps_per_second"])
     head = Headline(
-        "MD speed, 5 Å DFT model, 64 atoms, one thread", f"{best['steps_per_second']:.0f} steps/s ({best['mode']})",
-        "speed.md", path,
-    )  # fmt: skip
+        "MD speed, 5 Å DFT model, 64 atoms, one thread",
+        f"{best['steps_per_second']:.0f} steps/s ({best['mode']})",
+        "speed.md",
+        path,
+    )
     return "\n".join(lines) + "\n", [head]
 
 

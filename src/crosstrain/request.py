@@ -279,8 +279,9 @@ def _strategy(text: Any, where: str) -> Strategy:
         ) from None
 
 
-def _train_settings(base: _Base, user: dict[str, Any], config_name: str | None,
-                    structures: Sequence[Structure]) -> tuple[dict[str, Any], Choice]:  # fmt: skip
+def _train_settings(
+    base: _Base, user: dict[str, Any], config_name: str | None, structures: Sequence[Structure]
+) -> tuple[dict[str, Any], Choice]:
     """The train section: the base recipe under the user's settings, the loss the data allow."""
     merged = _merge(base.data if config_name is None else {}, user)
     train = dict(merged.get("train") or {})

@@ -77,7 +77,7 @@ class Structure:
         if self.stress is not None:
             stress = np.asarray(self.stress, dtype=np.float64)
             if stress.shape == (6,):
-                stress = voigt_6_to_full_3x3_stress(stress)
+                stress = voigt_6_to_full_3x3_stress(stress)  # type: ignore[no-untyped-call]  # (ase: unannotated)
             object.__setattr__(self, "stress", _as_float_array(stress, (3, 3), "stress", src))
 
     def __len__(self) -> int:
@@ -101,11 +101,12 @@ class Structure:
             energy = results.get("energy", results.get("free_energy"))
             forces = results.get("forces")
             stress = results.get("stress")
+        # ase's Atoms getters are unannotated
         return cls(
-            positions=atoms.get_positions(),
-            numbers=atoms.get_atomic_numbers(),
-            cell=np.asarray(atoms.get_cell()),
-            pbc=atoms.get_pbc(),
+            positions=atoms.get_positions(),  # type: ignore[no-untyped-call]
+            numbers=atoms.get_atomic_numbers(),  # type: ignore[no-untyped-call]
+            cell=np.asarray(atoms.get_cell()),  # type: ignore[no-untyped-call]
+            pbc=atoms.get_pbc(),  # type: ignore[no-untyped-call]
             energy=energy,
             forces=forces,
             stress=stress,
@@ -124,9 +125,10 @@ class Structure:
                 results["free_energy"] = self.energy
             if self.forces is not None:
                 results["forces"] = self.forces.copy()
+            # ase's stress conversion and SinglePointCalculator are unannotated
             if self.stress is not None:
-                results["stress"] = full_3x3_to_voigt_6_stress(self.stress)
-            atoms.calc = SinglePointCalculator(atoms, **results)
+                results["stress"] = full_3x3_to_voigt_6_stress(self.stress)  # type: ignore[no-untyped-call]
+            atoms.calc = SinglePointCalculator(atoms, **results)  # type: ignore[no-untyped-call]
         return atoms
 
     @property

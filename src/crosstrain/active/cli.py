@@ -23,14 +23,28 @@ def _cmd_active(args: argparse.Namespace) -> int:
         ),
     )
     explore = ExploreSettings(
-        **{k: v for k, v in {"temperatures": args.temperatures and tuple(args.temperatures),
-                             "kinds": args.kinds and tuple(args.kinds), "md_steps": args.md_steps}.items() if v}
-    )  # fmt: skip
+        **{
+            k: v
+            for k, v in {
+                "temperatures": args.temperatures and tuple(args.temperatures),
+                "kinds": args.kinds and tuple(args.kinds),
+                "md_steps": args.md_steps,
+            }.items()
+            if v
+        }
+    )
     active = ActiveSettings(
-        budget=args.budget, batch=args.batch, initial=args.initial, committee=args.committee, steps=args.steps,
-        final_steps=args.final_steps, selection=args.selection, threshold=args.threshold, seed=args.seed,
+        budget=args.budget,
+        batch=args.batch,
+        initial=args.initial,
+        committee=args.committee,
+        steps=args.steps,
+        final_steps=args.final_steps,
+        selection=args.selection,
+        threshold=args.threshold,
+        seed=args.seed,
         workers=args.workers,
-    )  # fmt: skip
+    )
     request = Request(args.element, config, settings_from_args(args), active, explore, _test_set(args))
     check_request(request)
     state = run_active(request, args.out, log=lambda m: print(m, flush=True))
@@ -98,9 +112,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=4, help="structures labelled per round")
     p.add_argument("--committee", type=int, default=3, help="models whose disagreement is the uncertainty")
     p.add_argument("--steps", type=int, default=300, help="gradient steps per member per round")
-    p.add_argument("--final-steps", type=int, default=1500, dest="final_steps",
-                   help="more steps for the final model on all labels (0: the last round's member 0 itself; "
-                        "on transferred runs fewer steps gave lower force and higher energy errors)")
+    p.add_argument(
+        "--final-steps",
+        type=int,
+        default=1500,
+        dest="final_steps",
+        help="more steps for the final model on all labels (0: the last round's member 0 itself; "
+        "on transferred runs fewer steps gave lower force and higher energy errors)",
+    )
     p.add_argument("--selection", default="coverage", choices=MODES, help="'random' is the baseline")
     p.add_argument("--threshold", type=float, help="stop when no candidate's force deviation exceeds this (eV/Å)")
     p.add_argument("--seed", type=int, default=0)

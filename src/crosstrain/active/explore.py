@@ -108,8 +108,14 @@ def explore(
             run_seed = int(rng.integers(2**31))
             cell = base_cell(kind, element, a, rng, settings)
             traj = workdir / f"{kind}-{t:g}K.extxyz"
-            md = MDSettings(temperature=t, steps=settings.md_steps, seed=run_seed, trajectory=str(traj),
-                            trajectory_every=every, min_distance=settings.min_distance)  # fmt: skip
+            md = MDSettings(
+                temperature=t,
+                steps=settings.md_steps,
+                seed=run_seed,
+                trajectory=str(traj),
+                trajectory_every=every,
+                min_distance=settings.min_distance,
+            )
             result = run_md(cell, calc_factory(), md)
             frames: list[Atoms] = list(read(str(traj), index=":")) if traj.exists() else []
             kept = _second_half(frames, settings.frames)

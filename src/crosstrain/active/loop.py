@@ -107,8 +107,11 @@ def seed_pool(element: str, rng: np.random.Generator, settings: ExploreSettings,
             atoms = base_cell(kind, element, a, rng, settings)
             atoms.rattle(0.1, seed=int(rng.integers(2**31)))
             s = Structure.from_atoms(atoms, source=f"{kind} seed cell {k}", read_labels=False)
-            out.append(Structure(s.positions, s.numbers, s.cell, s.pbc, info={"kind": kind, "temperature": 0.0},
-                                 source=s.source))  # fmt: skip
+            out.append(
+                Structure(
+                    s.positions, s.numbers, s.cell, s.pbc, info={"kind": kind, "temperature": 0.0}, source=s.source
+                )
+            )
     return out
 
 
@@ -209,9 +212,12 @@ def _choose(
     stop = None
     if a.threshold is not None and largest is not None and largest < a.threshold:
         picks, stop = [], f"no candidate's committee force deviation exceeds {a.threshold:g} eV/Å"
-    return {"picks": [{**asdict(p), "source": pool[p.index].source, "what": _what(pool[p.index])} for p in picks],
-            "pool": len(pool),
-            "largest_deviation": largest, "stop": stop}  # fmt: skip
+    return {
+        "picks": [{**asdict(p), "source": pool[p.index].source, "what": _what(pool[p.index])} for p in picks],
+        "pool": len(pool),
+        "largest_deviation": largest,
+        "stop": stop,
+    }
 
 
 def _what(s: Structure) -> str:
@@ -245,8 +251,9 @@ def _pick(
 def _explore_with(member: Path, request: Request, rng: np.random.Generator, folder: Path) -> list[Structure]:
     from crosstrain.calculator import CrosstrainCalculator
 
-    return explore(request.element, lambda: CrosstrainCalculator(member), request.explore,
-                   int(rng.integers(2**31)), folder / "md")  # fmt: skip
+    return explore(
+        request.element, lambda: CrosstrainCalculator(member), request.explore, int(rng.integers(2**31)), folder / "md"
+    )
 
 
 def _train_round(
@@ -258,7 +265,7 @@ def _train_round(
     members = [
         train_member(
             request.config, labelled, folder / f"member-{m}.ckpt", m, a.seed, a.steps, previous[m] if previous else None
-        )  # fmt: skip
+        )
         for m in range(n)
     ]
     seconds = time.perf_counter() - t0
@@ -292,8 +299,15 @@ def _final(request: Request, out: Path, chosen: list[Structure], previous: list[
     labelled = _labelled(out, len(chosen))
     path = out / f"final-{len(chosen):03d}calls.ckpt"
     if request.active.final_steps > 0 or not previous:
-        final = train_member(request.config, labelled, path, 0, request.active.seed, request.active.final_steps,
-                             previous[0] if previous else None)  # fmt: skip
+        final = train_member(
+            request.config,
+            labelled,
+            path,
+            0,
+            request.active.seed,
+            request.active.final_steps,
+            previous[0] if previous else None,
+        )
     else:  # the last round's member 0 has seen every label: it is the final model, under its own name
         final = _copy_atomic(previous[0], path)
     result: dict[str, Any] = {"checkpoint": str(final), "dft_calls": len(chosen), "labels": len(labelled)}
@@ -301,8 +315,9 @@ def _final(request: Request, out: Path, chosen: list[Structure], previous: list[
         result["test"] = _evaluate(final, request.test)
     active = request.active
     # the recipe's compile switch (members train eagerly whatever it says: their rounds are short)
-    result["stability"] = stability_of(final, request.element, active.stability_temperatures, active.stability_ps,
-                                       compile=request.config.train.compile)  # fmt: skip
+    result["stability"] = stability_of(
+        final, request.element, active.stability_temperatures, active.stability_ps, compile=request.config.train.compile
+    )
     log(f"final model {final}: {len(labelled)} labels, stable MD {result['stability']['fraction_stable']:.0%}")
     return result
 
@@ -335,9 +350,11 @@ def _load_state(out: Path, request: Request) -> dict[str, Any]:
             s["active"] = {k: v for k, v in s["active"].items() if k not in ("budget", "workers")}
         changed = sorted(k for k in new if old.get(k) != new[k])
         if changed:
-            raise ConfigError(f"{out}: this folder holds a run with other settings ({', '.join(changed)}); "
-                              "resume it with its own settings (only --budget and --workers may change) "
-                              "or use another --out")  # fmt: skip
+            raise ConfigError(
+                f"{out}: this folder holds a run with other settings ({', '.join(changed)}); "
+                "resume it with its own settings (only --budget and --workers may change) "
+                "or use another --out"
+            )
         state["settings"] = settings
         return state
     return {"settings": settings, "rounds": [], "kinds": list(KINDS)}

@@ -133,8 +133,13 @@ def _coverage(
         j = int(np.argmax(gain))
         share = 100 * gain[j] / total if total > 0 else 0.0
         what = "committee force deviation" if uncertainty is not None else "of the pool (no committee yet)"
-        picks.append(Pick(j, None if uncertainty is None else float(uncertainty[j]),
-                          f"covers the most uncovered {what}: {share:.0f} % of the pool's total"))  # fmt: skip
+        picks.append(
+            Pick(
+                j,
+                None if uncertainty is None else float(uncertainty[j]),
+                f"covers the most uncovered {what}: {share:.0f} % of the pool's total",
+            )
+        )
         covered = np.maximum(covered, kernel[:, j])
     return picks
 

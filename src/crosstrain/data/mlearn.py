@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.data.splits import stratified_split  # noqa: F401 (re-exported)
+from crosstrain.data.splits import stratified_split as stratified_split  # re-exported
 from crosstrain.errors import CrosstrainError, DataFileError
 from crosstrain.species import to_atomic_number
 from crosstrain.structure import Structure

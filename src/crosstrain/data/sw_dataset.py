@@ -90,7 +90,14 @@ def build_sw_dataset(
     return manifest
 
 
-def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:
+def _run_jobs(
+    todo: list[tuple[SWParameters, float]],
+    protocol: SWProtocol,
+    parts: Path,
+    workers: int,
+    progress: bool,
+    job_seconds: list[float],
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = [TextColumn("SW data"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
@@ -106,7 +113,7 @@ def _run_jobs(todo, protocol, parts, workers, progress, job_seconds) -> None:
             bar.advance(task)
 
 
-def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWProtocol, version: str) -> dict:
+def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWProtocol, version: str) -> dict[str, Any]:
     files: dict[str, Any] = {}
     splits_doc: dict[str, Any] = {}
     for p in params:

@@ -42,10 +42,24 @@ class Parent:
 
 
 _CORE = (
-    "format", "format_version", "crosstrain_version", "torch_version", "created", "architecture", "model",
-    "species", "cutoff", "units", "dtype", "energy_shift", "energy_scale", "length_scale", "parent", "training",
+    "format",
+    "format_version",
+    "crosstrain_version",
+    "torch_version",
+    "created",
+    "architecture",
+    "model",
+    "species",
+    "cutoff",
+    "units",
+    "dtype",
+    "energy_shift",
+    "energy_scale",
+    "length_scale",
+    "parent",
+    "training",
     "data_fingerprint",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)

@@ -153,8 +153,12 @@ def _check_replicas(
     forces = stack.get_forces()
     failed = {}
     for k, seed in enumerate(alive):
-        one = Atoms(numbers=stack.numbers[k * n : (k + 1) * n], positions=stack.positions[k * n : (k + 1) * n],
-                    cell=stack.cell, pbc=stack.pbc)  # fmt: skip
+        one = Atoms(
+            numbers=stack.numbers[k * n : (k + 1) * n],
+            positions=stack.positions[k * n : (k + 1) * n],
+            cell=stack.cell,
+            pbc=stack.pbc,
+        )
         one.set_velocities(stack.get_velocities()[k * n : (k + 1) * n])
         one.calc = _Fixed(forces[k * n : (k + 1) * n], float(calc.results["replica_energies"][k]))
         t = float(one.get_temperature())
@@ -171,8 +175,12 @@ def _broken(stack: Atoms, alive: np.ndarray, n: int, exc: Exception) -> dict[int
 
     bad = {}
     for k in range(len(alive)):
-        one = Atoms(numbers=stack.numbers[k * n : (k + 1) * n], positions=stack.positions[k * n : (k + 1) * n],
-                    cell=stack.cell, pbc=stack.pbc)  # fmt: skip
+        one = Atoms(
+            numbers=stack.numbers[k * n : (k + 1) * n],
+            positions=stack.positions[k * n : (k + 1) * n],
+            cell=stack.cell,
+            pbc=stack.pbc,
+        )
         try:
             topology(Structure.from_atoms(one, source=f"replica {k}", read_labels=False), 1.0)
         except Exception as err:

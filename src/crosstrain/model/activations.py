@@ -8,6 +8,8 @@ back to ordinary autograd, so every order stays correct.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -26,13 +28,13 @@ class _SiLUGrad(torch.autograd.Function):
     """``grad * silu'(x)``, differentiable in both arguments."""
 
     @staticmethod
-    def forward(ctx, x, grad):
+    def forward(ctx: Any, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous()
         ctx.save_for_backward(x, grad)
         return grad * _silu_d1(x)
 
     @staticmethod
-    def backward(ctx, g2):
+    def backward(ctx: Any, g2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, grad = ctx.saved_tensors
         g2 = g2.contiguous()
         if torch.is_grad_enabled():  # third order: plain autograd expressions
@@ -47,14 +49,16 @@ class _SiLUGrad(torch.autograd.Function):
 
 class _SiLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
         return torch.nn.functional.silu(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
-        return _SiLUGrad.apply(x, grad)
+        # torch's Function.apply is unannotated
+        out: torch.Tensor = _SiLUGrad.apply(x, grad)  # type: ignore[no-untyped-call]
+        return out
 
 
 class FastSiLU(nn.Module):
@@ -68,5 +72,7 @@ class FastSiLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused:
-            return _SiLU.apply(x)
+            # torch's Function.apply is unannotated
+            out: torch.Tensor = _SiLU.apply(x)  # type: ignore[no-untyped-call]
+            return out
         return torch.nn.functional.silu(x)

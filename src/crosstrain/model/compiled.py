@@ -26,6 +26,13 @@ from crosstrain.model.dimenet import DimeNetPP
 
 _GRAPH_FIELDS = [f.name for f in fields(Graph)]
 
+#: parameter (or gradient) tensors by name, as ``named_parameters`` gives them
+Params = dict[str, torch.Tensor]
+#: ``step(graph, reference_forces) -> (loss, grads)``
+ForceLossStep = Callable[[Graph, torch.Tensor], tuple[torch.Tensor, Params]]
+#: ``fn(graph) -> (energies, forces)``
+EnergyForcesFn = Callable[[Graph], tuple[torch.Tensor, torch.Tensor]]
+
 
 def graph_sizes_dynamic(tensors: Iterable[torch.Tensor], dynamic: bool | None = None) -> list[torch.Tensor]:
     """With ``dynamic=None`` (the default of the compiled functions here), mark the first
@@ -48,9 +55,13 @@ def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tens
     """
     buffers = dict(model.named_buffers())
 
-    def energy(params, positions, *graph_tensors):
+    def energy(
+        params: Params, positions: torch.Tensor, *graph_tensors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         graph = Graph(**dict(zip(_GRAPH_FIELDS, graph_tensors)))
-        atom_energies = functional_call(model, (params, buffers), (graph, positions, graph.cell), {"per_atom": True})
+        atom_energies: torch.Tensor = functional_call(
+            model, (params, buffers), (graph, positions, graph.cell), {"per_atom": True}
+        )
         graphs = torch.arange(graph.cell.shape[0], device=positions.device)
         one_hot = (graph.batch.unsqueeze(0) == graphs.unsqueeze(1)).to(atom_energies.dtype)
         return atom_energies.sum(), one_hot @ atom_energies
@@ -58,7 +69,7 @@ def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tens
     return energy
 
 
-def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> Callable:
+def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> ForceLossStep:
     """``step(graph, reference_forces) -> (loss, grads)`` for the paper's force-matching loss.
 
     The loss is the mean over configurations of the summed squared force errors; ``grads`` maps
@@ -69,9 +80,9 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
     model.set_fused(False)  # plain operations trace and fuse best
     energy = _energy_fn(model)
 
-    def loss(params, reference, *tensors):
+    def loss(params: Params, reference: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
         positions = tensors[0]
-        forces = -grad(energy, argnums=1, has_aux=True)(params, positions, *tensors)[0]
+        forces: torch.Tensor = -grad(energy, argnums=1, has_aux=True)(params, positions, *tensors)[0]
         n_graphs = tensors[_GRAPH_FIELDS.index("cell")].shape[0]
         return ((forces - reference) ** 2).sum() / n_graphs
 
@@ -79,7 +90,7 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
     if compile:
         fn = torch.compile(fn, dynamic=dynamic)
 
-    def step(graph: Graph, reference_forces: torch.Tensor):
+    def step(graph: Graph, reference_forces: torch.Tensor) -> tuple[torch.Tensor, Params]:
         params = {k: v.detach() for k, v in model.named_parameters()}
         tensors = graph_sizes_dynamic([reference_forces, *(getattr(graph, f) for f in _GRAPH_FIELDS)], dynamic)
         grads, value = fn(params, *tensors)
@@ -88,7 +99,7 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
     return step
 
 
-def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> Callable:
+def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> EnergyForcesFn:
     """``fn(graph) -> (energies, forces)`` for inference, optionally compiled.
 
     The model's weights are read once, here: the function serves a model that no longer trains
@@ -98,15 +109,16 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
     model.set_fused(False)
     energy = _energy_fn(model)
 
-    def per_graph(params, *tensors):
+    def per_graph(params: Params, *tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         g, (_, per_graph) = grad_and_value(energy, argnums=1, has_aux=True)(params, tensors[0], *tensors)
         return per_graph, -g
 
     fn = torch.compile(per_graph, dynamic=dynamic) if compile else per_graph
     params = {k: v.detach() for k, v in model.named_parameters()}
 
-    def run(graph: Graph):
+    def run(graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
         tensors = [getattr(graph, f) for f in _GRAPH_FIELDS]
-        return fn(params, *graph_sizes_dynamic(tensors, dynamic))
+        out: tuple[torch.Tensor, torch.Tensor] = fn(params, *graph_sizes_dynamic(tensors, dynamic))
+        return out
 
     return run

@@ -8,6 +8,8 @@ added by copying another element's rows (see :meth:`DimeNetPP.copy_element`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -41,7 +43,10 @@ class EmbeddingBlock(nn.Module):
     def forward(self, numbers: torch.Tensor, rbf: torch.Tensor, graph: Graph) -> torch.Tensor:
         x = self.emb(numbers)
         r = self.act(self.lin_rbf(rbf))
-        return self.act(self.lin_center(x)[graph.centers] + self.lin_neighbour(x)[graph.neighbours] + self.lin_edge(r))
+        m: torch.Tensor = self.act(
+            self.lin_center(x)[graph.centers] + self.lin_neighbour(x)[graph.neighbours] + self.lin_edge(r)
+        )
+        return m
 
 
 class InteractionBlock(nn.Module):
@@ -71,7 +76,7 @@ class InteractionBlock(nn.Module):
         x_kj = self.act(self.lin_down(x_kj))
         interact = triplet_interaction if self.fused else triplet_interaction_reference
         x_kj = interact(x_kj, sbf_emb, self.lin_sbf2.weight.t(), graph.idx_ji, graph.idx_kj, m.shape[0])
-        h = x_ji + self.act(self.lin_up(x_kj))
+        h: torch.Tensor = x_ji + self.act(self.lin_up(x_kj))
         for layer in self.before_skip:
             h = layer(h)
         h = self.act(self.lin(h)) + m
@@ -98,7 +103,8 @@ class OutputBlock(nn.Module):
         x = self.lin_up(x)
         for lin in self.lins:
             x = self.act(lin(x))
-        return self.lin_out(x).squeeze(-1)
+        out: torch.Tensor = self.lin_out(x)
+        return out.squeeze(-1)
 
 
 def _sbf_weight(block: nn.Module) -> torch.Tensor:
@@ -137,10 +143,10 @@ class DimeNetPP(nn.Module):
         # s_i and s_j is seen by the network with its length multiplied by sqrt(s_i s_j)
         self.register_buffer("length_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
 
-    def _apply(self, fn, recurse=True):
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> DimeNetPP:
         # ``model.to(float32)`` must not round the per-element energy shifts and scales
         keep = {name: getattr(self, name) for name in ("energy_shift", "energy_scale", "length_scale")}
-        super()._apply(fn, recurse)
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]  # (unannotated in torch)
         for name, value in keep.items():
             setattr(self, name, value.to(device=getattr(self, name).device, dtype=torch.float64))
         return self
@@ -185,10 +191,10 @@ class DimeNetPP(nn.Module):
         angular = self.sbf.angular(cos)  # (T, L)
         # every block's first sbf projection at once: one pass over the (T, L*N) basis
         w_sbf = torch.cat([_sbf_weight(block) for block in self.interactions], dim=0)
-        sbf_emb = self.sbf.project(radial, angular, graph.idx_kj, w_sbf).split(self.config.basis_emb_size, dim=1)
+        sbf_emb = torch.split(self.sbf.project(radial, angular, graph.idx_kj, w_sbf), self.config.basis_emb_size, dim=1)
         n_atoms = graph.numbers.shape[0]
         m = self.embedding(graph.numbers, rbf, graph)
-        out = self.outputs[0](m, rbf, graph, n_atoms)
+        out: torch.Tensor = self.outputs[0](m, rbf, graph, n_atoms)
         for interaction, output, s_emb in zip(self.interactions, self.outputs[1:], sbf_emb):
             m = interaction(m, rbf, s_emb, graph)
             out = out + output(m, rbf, graph, n_atoms)

@@ -187,4 +187,5 @@ class Residual(nn.Module):
         self.act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.act(self.lin2(self.act(self.lin1(x))))
+        y: torch.Tensor = self.act(self.lin2(self.act(self.lin1(x))))
+        return x + y

@@ -18,13 +18,16 @@ triplets in chunks, so that T×C temporaries stay small and in cache.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import torch
 
 G, X, S, W = 0, 1, 2, 3
 CHUNK_ELEMENTS = 1 << 17  # triplets per chunk × channels
 
 
-def _chunks(n: int, width: int):
+def _chunks(n: int, width: int) -> Iterator[tuple[int, int]]:
     step = max(256, CHUNK_ELEMENTS // max(width, 1))
     for lo in range(0, n, step):
         yield lo, min(n, lo + step)
@@ -59,15 +62,25 @@ def _partial(slot: int, args: list[torch.Tensor], ji: torch.Tensor, kj: torch.Te
 
 class _TripletForm(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, slot, ji, kj, n_rows, g, x, s, w):
-        args = [g, x, s, w]
+    def forward(
+        ctx: Any,
+        slot: int,
+        ji: torch.Tensor,
+        kj: torch.Tensor,
+        n_rows: int,
+        g: torch.Tensor | None,
+        x: torch.Tensor | None,
+        s: torch.Tensor | None,
+        w: torch.Tensor | None,
+    ) -> torch.Tensor:
         ctx.slot, ctx.n_rows = slot, n_rows
-        placeholder = torch.empty(0)
-        ctx.save_for_backward(ji, kj, *(placeholder if a is None else a for a in args))
+        placeholder = torch.empty(0)  # for the slot's argument (None), which the partial does not read
+        args = [placeholder if a is None else a for a in (g, x, s, w)]
+        ctx.save_for_backward(ji, kj, *args)
         return _partial(slot, args, ji, kj, n_rows)
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         ji, kj, *args = ctx.saved_tensors
         args[ctx.slot] = grad_out
         grads: list[torch.Tensor | None] = [None, None, None, None]
@@ -75,7 +88,8 @@ class _TripletForm(torch.autograd.Function):
             if k != ctx.slot and ctx.needs_input_grad[4 + k]:
                 others: list[torch.Tensor | None] = list(args)
                 others[k] = None  # F is linear in every slot: ∂F/∂k does not depend on k
-                grads[k] = _TripletForm.apply(k, ji, kj, ctx.n_rows, *others)
+                # torch's Function.apply is unannotated
+                grads[k] = _TripletForm.apply(k, ji, kj, ctx.n_rows, *others)  # type: ignore[no-untyped-call]
         return (None, None, None, None, *grads)
 
 
@@ -83,7 +97,9 @@ def triplet_interaction(
     x: torch.Tensor, s: torch.Tensor, w: torch.Tensor, idx_ji: torch.Tensor, idx_kj: torch.Tensor, n_edges: int
 ) -> torch.Tensor:
     """``out[ji] = Σ_t x[kj(t)] ⊙ (s[t] @ w)`` summed over the triplets t of edge ji, shape (E, C)."""
-    return _TripletForm.apply(G, idx_ji, idx_kj, n_edges, None, x, s, w)
+    # torch's Function.apply is unannotated
+    out: torch.Tensor = _TripletForm.apply(G, idx_ji, idx_kj, n_edges, None, x, s, w)  # type: ignore[no-untyped-call]
+    return out
 
 
 def triplet_interaction_reference(

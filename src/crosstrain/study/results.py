@@ -208,8 +208,9 @@ def claims(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]
         grows = all(gains[x] >= gains[y] for x, y in zip(ordered, ordered[1:]))
         trend = ", ".join(f"{100 * gains[n]:.0f} % at n = {n}" for n in ordered)
         c2 = "holds" if grows else "does not hold"
-        lines.append(f"- `{strategy}`: C1 (better than scratch at every n) {c1}; "
-                     f"C2 (the gain grows as n shrinks) {c2}: {trend}")  # fmt: skip
+        lines.append(
+            f"- `{strategy}`: C1 (better than scratch at every n) {c1}; C2 (the gain grows as n shrinks) {c2}: {trend}"
+        )
     return lines
 
 

@@ -27,10 +27,24 @@ from crosstrain.study.worker import Log, Study, plan, run_worker
 
 def worker_command(study: Study, url: str, threads: int, heartbeat: int, grace: int) -> list[str]:
     return [
-        sys.executable, "-m", "crosstrain.cli", "study", "worker",
-        "--dir", str(study.folder), "--storage", url, "--name", study.spec.name,
-        "--threads", str(threads), "--heartbeat", str(heartbeat), "--grace", str(grace),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "crosstrain.cli",
+        "study",
+        "worker",
+        "--dir",
+        str(study.folder),
+        "--storage",
+        url,
+        "--name",
+        study.spec.name,
+        "--threads",
+        str(threads),
+        "--heartbeat",
+        str(heartbeat),
+        "--grace",
+        str(grace),
+    ]
 
 
 def _run_processes(

@@ -112,9 +112,10 @@ def requeue_orphans(study: Any) -> int:
             orphans = [
                 t.trial_id
                 for t in running
-                if not t.heartbeats and t.datetime_start is not None
+                if not t.heartbeats
+                and t.datetime_start is not None
                 and (now - t.datetime_start).total_seconds() > (grace or GRACE_SECONDS)
-            ]  # fmt: skip
+            ]
         finally:
             session.close()
     except Exception:  # noqa: BLE001

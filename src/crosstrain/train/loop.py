@@ -58,7 +58,8 @@ def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
     x = step / max(total_steps, 1)
     if cfg.schedule == "cosine":
         return cfg.lr * warm * (cfg.lr_decay + (1 - cfg.lr_decay) * 0.5 * (1 + math.cos(math.pi * x)))
-    return cfg.lr * warm * cfg.lr_decay**x
+    decay: float = cfg.lr_decay**x
+    return cfg.lr * warm * decay
 
 
 #: settings that may change when a run resumes: they decide when to validate or stop, or how many
@@ -123,7 +124,9 @@ class _Trainer:
         if cfg.ema_decay is not None:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-            self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+            # torch's get_ema_multi_avg_fn is unannotated
+            avg_fn = get_ema_multi_avg_fn(cfg.ema_decay)  # type: ignore[no-untyped-call]
+            self.ema = AveragedModel(model, multi_avg_fn=avg_fn, use_buffers=True)
         self.penalty = penalty
         self.n_batches = math.ceil(len(data) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.n_batches
@@ -190,7 +193,7 @@ class _Trainer:
         if self.penalty is not None:  # e.g. l2sp's pull towards the parent (crosstrain.train.transfer)
             loss = loss + self.penalty(self.model) / self.world
         if loss.requires_grad:
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # (unannotated in torch)
         return loss
 
     def compiled_gradients(self, batch: Any, weights: Any, n_global: Any) -> Any:

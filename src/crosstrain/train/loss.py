@@ -115,7 +115,7 @@ class ErrorSums:
             sub = self.by_group.setdefault(g, ErrorSums())
             sub._add(pred, batch, [k for k, name in enumerate(groups) if name == g])
 
-    def _add(self, pred: Prediction, batch: Batch, select) -> None:
+    def _add(self, pred: Prediction, batch: Batch, select: slice | list[int]) -> None:
         graph_idx = torch.arange(batch.graph.n_graphs)[select]
         atom_mask = torch.isin(batch.graph.batch, graph_idx.to(batch.graph.batch.device))
         self.n_graphs += int(graph_idx.numel())

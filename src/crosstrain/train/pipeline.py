@@ -172,10 +172,13 @@ def zero_shot(
     if s.parent is None:
         raise ConfigError("a zero-shot model is a transferred start: give a transfer strategy and a parent")
     save_checkpoint(
-        s.model, out, parent=s.init.parent, training={"zero_shot": True, **config.to_dict()["train"]},
+        s.model,
+        out,
+        parent=s.init.parent,
+        training={"zero_shot": True, **config.to_dict()["train"]},
         data_fingerprint=fingerprint(s.structures),
         extra={"transfer": s.init.info, "stopped": "zero-shot: no training step", "n_train": len(s.structures)},
-    )  # fmt: skip
+    )
     report: dict[str, Any] = {"init": s.init.info, "checkpoint": str(out)}
     if test is not None:
         structures = as_structures(test, ("forces",))

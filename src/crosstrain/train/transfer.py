@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from crosstrain.train.batches import Dataset
 from crosstrain.train.scales import apply_scales
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+T = TypeVar("T")
 
 
 Penalty = Callable[[torch.nn.Module], torch.Tensor]
@@ -195,7 +196,7 @@ def initialise(
     return Initialised(model, parent_link, penalty, info)
 
 
-def replay_sample(source: list, n_target: int, ratio: float, seed: int) -> list:
+def replay_sample(source: list[T], n_target: int, ratio: float, seed: int) -> list[T]:
     """``ceil(ratio × n_target)`` structures of the parent's data (all of them if fewer), drawn
     with ``seed``: what ``replay`` adds to the target training set."""
     k = min(len(source), max(1, int(np.ceil(ratio * n_target))))

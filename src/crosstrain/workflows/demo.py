@@ -82,9 +82,16 @@ def _config(strategy: str, epochs: int, batch: int, lr: float = 2e-3, dft: bool 
         from crosstrain.config import load_config
 
         every = max(1, epochs // 60)
-        overrides = [f"train.epochs={epochs}", f"train.batch_size={batch}", "train.seed=0",
-                     f"train.valid_every={every}", f"train.patience={10 * every}", "train.threads=null",
-                     f"transfer.strategy={strategy}", f"train.compile={str(compile).lower()}"]  # fmt: skip
+        overrides = [
+            f"train.epochs={epochs}",
+            f"train.batch_size={batch}",
+            "train.seed=0",
+            f"train.valid_every={every}",
+            f"train.patience={10 * every}",
+            "train.threads=null",
+            f"transfer.strategy={strategy}",
+            f"train.compile={str(compile).lower()}",
+        ]
         return load_config("dft-cpu5-finetune" if Strategy(strategy).needs_parent else "dft-cpu5", overrides)
     return config_from_dict(
         {
@@ -104,8 +111,11 @@ def _source_model(models: Path, sc: DemoScale, scale: str, dft: bool, si_train, 
         path = resolve_model(name)
         log(f"2/5 Si model: the shipped parent {name} ({path.name}); its validation errors on the demo's Si set")
         model = load_checkpoint(path).model
-        return path, {"valid": evaluate(model, Dataset(si_valid, model.neighbour_cutoff, "Si valid"), 8, by=()),
-                      "checkpoint": str(path), "shipped": name}  # fmt: skip
+        return path, {
+            "valid": evaluate(model, Dataset(si_valid, model.neighbour_cutoff, "Si valid"), 8, by=()),
+            "checkpoint": str(path),
+            "shipped": name,
+        }
     log(f"2/5 Si model on {len(si_train)} Si structures")
     config = _config("scratch", sc.parent_epochs, 4, dft=dft, compile=sc.compile)  # the Ge models' architecture
     return models / "si.ckpt", _train("Si", models / "si.ckpt", log, config=config, data=si_train, valid=si_valid)
@@ -247,9 +257,13 @@ def _ge_stage(
     log(f"4/5 evaluation on {len(ge_test)} held-out Ge structures; zero-shot starts on the same test set")
     for strategy in ("full", "rescaled"):  # the transferred starts, no training step, tested like the rest
         reports.setdefault(strategy, {})["zero_shot_test"] = zero_shot(
-            _config(strategy, 1, batch, dft=dft), ge_train, models / f"ge_{strategy}_zero_shot.ckpt", si_ckpt,
-            {"Ge": "Si"}, test=ge_test,
-        )  # fmt: skip
+            _config(strategy, 1, batch, dft=dft),
+            ge_train,
+            models / f"ge_{strategy}_zero_shot.ckpt",
+            si_ckpt,
+            {"Ge": "Si"},
+            test=ge_test,
+        )
     reports["rescaled"].setdefault("init", reports["rescaled"]["zero_shot_test"]["init"])
     tests = {}
     for strategy in (arm, "scratch"):

@@ -112,10 +112,15 @@ def temperature_transfer(
     if reference is not None:
         each.update(by_temperature({"reference": load_checkpoint(reference).model}, test))
     errors = {arm: _pooled(each, arm) for arm in ("full", "scratch", "reference") if _pooled(each, arm)}
-    boxplot(errors, folder / "force_by_temperature.png",
-            f"{element}: {models} models per arm, each trained on one structure at {t_train:g} K")  # fmt: skip
-    per_model = {arm: {t: [float(np.median(each[f"{arm} {k}"][t])) for k in range(models)] for t in each[f"{arm} 0"]}
-                 for arm in ("full", "scratch")}  # fmt: skip
+    boxplot(
+        errors,
+        folder / "force_by_temperature.png",
+        f"{element}: {models} models per arm, each trained on one structure at {t_train:g} K",
+    )
+    per_model = {
+        arm: {t: [float(np.median(each[f"{arm} {k}"][t])) for k in range(models)] for t in each[f"{arm} 0"]}
+        for arm in ("full", "scratch")
+    }
     medians = {arm: {t: float(np.median(v)) for t, v in m.items()} for arm, m in per_model.items()}
     if "reference" in each:
         medians["reference"] = {t: float(np.median(v)) for t, v in each["reference"].items()}
@@ -159,14 +164,27 @@ def _arm_jobs(
     jobs = []
     for k, pick in enumerate(picks):
         for strategy in ("full", "scratch"):
-            cfg = config_from_dict({
-                "model": architecture,
-                "train": {"epochs": steps, "batch_size": 1, "lr": lr, "lr_decay": 0.1, "seed": seed + k,
-                          "valid_every": every},
-                "transfer": {"strategy": strategy},
-            })  # fmt: skip
-            train = {"config": cfg, "data": [pick], "valid": valid, "parent": source,
-                     "element_map": {element: source_element}}  # fmt: skip
+            cfg = config_from_dict(
+                {
+                    "model": architecture,
+                    "train": {
+                        "epochs": steps,
+                        "batch_size": 1,
+                        "lr": lr,
+                        "lr_decay": 0.1,
+                        "seed": seed + k,
+                        "valid_every": every,
+                    },
+                    "transfer": {"strategy": strategy},
+                }
+            )
+            train = {
+                "config": cfg,
+                "data": [pick],
+                "valid": valid,
+                "parent": source,
+                "element_map": {element: source_element},
+            }
             jobs.append((f"{strategy} {k}", folder / f"{element}_{strategy}_{k}.ckpt", train))
     return jobs
 

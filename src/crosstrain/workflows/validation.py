@@ -74,8 +74,9 @@ def _structure_md(
 
     atoms = bulk(element, "diamond", a=a0, cubic=True) * ((s.supercell,) * 3)
     traj = folder / f"md_{name}_{t:g}K.extxyz"
-    settings = MDSettings(temperature=t, steps=s.md_steps, seed=s.seed, trajectory=str(traj),
-                          trajectory_every=s.frame_every)  # fmt: skip
+    settings = MDSettings(
+        temperature=t, steps=s.md_steps, seed=s.seed, trajectory=str(traj), trajectory_every=s.frame_every
+    )
     r = run_md(atoms, factory(), settings)
     out: dict[str, Any] = {"stable": r.stable, "reason": r.reason, "time_ps": r.time_ps}
     if not r.stable:
