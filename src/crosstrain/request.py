@@ -191,7 +191,9 @@ def _split_valid(structures: list[Structure], seed: int) -> tuple[list[Structure
     return train, valid, f"{len(valid)} of {n} structures held out (seeded {seed}, whole families)"
 
 
-def _infer_map(parent_species: Sequence[str], data_elements: set[str]) -> tuple[dict[str, str], str] | None:
+def infer_map(parent_species: Sequence[str], data_elements: set[str]) -> tuple[dict[str, str], str] | None:
+    """The element map a one-element parent and one-element data imply, with where it came from
+    (``None`` when it is ambiguous)."""
     if len(parent_species) == 1 and len(data_elements) == 1:
         (target,) = data_elements
         source = parent_species[0]
@@ -384,7 +386,7 @@ def _element_map(
     if user_transfer.get("element_map"):
         return dict(user_transfer["element_map"]), "user"
     elements = {symbol(int(z)) for s in structures for z in s.numbers}
-    inferred = _infer_map(ckpt.model.species.symbols, elements)
+    inferred = infer_map(ckpt.model.species.symbols, elements)
     if inferred is not None:
         return inferred
     return {}, "none given"

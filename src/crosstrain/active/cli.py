@@ -14,7 +14,7 @@ def _cmd_active(args: argparse.Namespace) -> int:
     from crosstrain.dft.cli import settings_from_args
     from crosstrain.train.transfer import parse_element_map
 
-    element_map = parse_element_map(args.map)
+    element_map = parse_element_map(args.map) or _inferred_map(args.parent, args.element)
     config = load_config(args.recipe, args.set)
     config = replace(
         config,
@@ -50,6 +50,21 @@ def _cmd_active(args: argparse.Namespace) -> int:
     state = run_active(request, args.out, log=lambda m: print(m, flush=True))
     print(f"report: {write_report(state, args.out)}")
     return 0
+
+
+def _inferred_map(parent: str, element: str) -> dict[str, str]:
+    """Without ``--map``: a one-element parent maps onto the target element (said in one line)."""
+    from crosstrain.io.checkpoint import read_metadata
+    from crosstrain.pretrained import resolve_model
+    from crosstrain.request import infer_map
+
+    found = infer_map(list(read_metadata(resolve_model(parent))["species"]), {element})
+    if found is None:
+        return {}
+    mapping, source = found
+    if mapping:
+        print(f"crosstrain active: map {', '.join(f'{t}={s}' for t, s in mapping.items())} ({source})", flush=True)
+    return mapping
 
 
 def _test_set(args: argparse.Namespace) -> list | None:
@@ -102,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("active", help="transfer, then choose, compute (DFT) and learn the next structures")
     p.add_argument("--element", required=True, help="the target element, e.g. Ge")
     p.add_argument("--from", dest="parent", help="parent checkpoint or shipped model name (e.g. si-dft5)")
-    p.add_argument("--map", nargs="*", help="element map target=source, e.g. Ge=Si")
+    p.add_argument("--map", nargs="*", help="element map target=source, e.g. Ge=Si (inferred for a one-element parent)")
     p.add_argument("--strategy", default="rescaled", choices=STRATEGIES)
     p.add_argument("--recipe", default="dft-cpu5", help="training recipe (name or YAML)")
     p.add_argument("--set", action="append", default=[], help="recipe override, e.g. train.lr=1e-3")
