@@ -76,8 +76,8 @@ class CrosstrainCalculator(Calculator):
 
     def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
         """ASE's check, after a fast exact one: MD asks for the forces several times a step and
-        moves only the positions, and ASE's tolerant comparison of every array cost ~5 % of a
-        compiled 64-atom step. Same atoms, cell and periodicity: unchanged, or only the positions
+        moves only the positions, and ASE's tolerant comparison of every array cost a noticeable
+        share of a compiled 64-atom step. Same atoms, cell and periodicity: unchanged, or only the positions
         (the model reads nothing else of an ``Atoms``, so initial charges and moments are ignored).
         The fast path compares exactly, so a looser ``tol`` can only cost a recomputation."""
         old = self.atoms

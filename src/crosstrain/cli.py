@@ -495,7 +495,9 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", choices=["nvt", "nve"], default="nvt")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trajectory", help="write an extxyz trajectory here")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (1-2 min once, then ~2x faster)")
+    p.add_argument(
+        "--compile", action="store_true", help="torch.compile the model (a compile of minutes once, then faster steps)"
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the model's device)")
     p.add_argument("--runs", type=int, help="stability test: independent runs per temperature")
     p.add_argument("--temperatures", help="stability test temperatures, e.g. 300,1200,2400")

@@ -100,7 +100,7 @@ class TrainConfig:
     stage_two_forces_weight: Weight | None = None
     stage_two_stress_weight: Weight | None = None
     select_on: Literal["forces", "loss"] = "forces"
-    compile: bool = False  # torch.compile the training step (~2x faster steps on a CPU after a 1-2 min compile)
+    compile: bool = False  # torch.compile the training step (faster steps after a compile of minutes)
 
     @model_validator(mode="after")
     def _selection_needs_energies(self) -> TrainConfig:
@@ -123,10 +123,10 @@ class TransferConfig:
     length_scale: PositiveNumber | None = None  # rescaled: target lengths x scale = source lengths
     energy_scale: PositiveNumber | None = None  # rescaled: target energies = scale x source energies
     # rescaled: fit the scales on the forces (default) or on the training loss (energies and stress
-    # too); measured at n = 22 on mlearn Ge: "loss" 14.1 vs 9.4 meV/atom, forces alike (README)
+    # too); "loss" gave worse energies at n = 22 on mlearn Ge (benchmarks/results/dft_transfer5_loss_scales.json)
     scale_fit: Literal["forces", "loss"] = "forces"
-    # replay: parent-data structures per target structure; 2 measured at n = 22 on mlearn Ge (3 seeds):
-    # Ge +6 % and Si +16 % over `full` and the parent, against +8 % and +29 % at 1 (README)
+    # replay: parent-data structures per target structure; 2 kept both elements closer to `full` and the
+    # parent than 1 at n = 22 on mlearn Ge (benchmarks/results/dft_transfer5_replay2_vs_full.json)
     replay_ratio: PositiveNumber = 2.0
 
     @field_validator("parent", mode="before")

@@ -16,9 +16,9 @@ Every stage writes its result atomically before the next starts (pool, choice, l
 checkpoints, the round's record in ``active.json``), so a killed run resumes where it stopped.
 The final model is the last round's member 0 (trained on every label) trained ``final_steps``
 more (``final_steps=0``: that member itself); then it runs a short MD stability test. The extra
-steps trade forces for energies: in the 6 transferred benchmark runs of
-``benchmarks/active_learning.py`` 1,500 more steps raised the test force MAE by 1-6 % and lowered
-the energy MAE by 5-42 %, every time (for scratch the forces improved on 2 of 3).
+steps trade forces for energies: in the transferred benchmark runs of
+``benchmarks/active_learning.py`` they raised the test force error a little and lowered the
+energy error more (the records ``benchmarks/results/active_learning*.json``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class ActiveSettings:
     committee: int = 3
     steps: int = 300  # gradient steps per member per round
     final_steps: int = 1500  # 0: the final model is the last round's member 0 itself
-    selection: str = "coverage"  # the best measured committee selection (README); "uncertain" before 2026-11-30
+    # the best measured committee selection (benchmarks/results/active_learning_coverage5.json);
+    # "uncertain" before 2026-11-30
+    selection: str = "coverage"
     threshold: float | None = None  # eV/Å: stop when no candidate's force deviation exceeds it
     seed: int = 0
     workers: int | None = None  # DFT processes (default: one per core)

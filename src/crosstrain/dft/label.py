@@ -35,7 +35,7 @@ from crosstrain.structure import Structure
 INSTALL_HINT = (
     "GPAW is not installed; install it with: apt-get install g++ libxc-dev libopenblas-dev libfftw3-dev "
     "&& GPAW_CONFIG=/absolute/path/to/install/gpaw-siteconfig.py pip install gpaw gpaw-data (the file "
-    "is in the crosstrain repository; the path must be absolute; see the README's 'DFT labels' section)"
+    "is in the crosstrain repository; the path must be absolute; see the docs' active-learning tutorial)"
 )
 
 

@@ -7,8 +7,8 @@ operations that dominate an eager step on a CPU. A cold compile costs one to two
 this path pays off only for longer runs. By default (``dynamic=None``) the sizes of a batch
 (atoms, edges, triplets, configurations: the first dimension of every graph tensor) are compiled
 as symbols, so one compile serves every batch, while the weights' shapes stay constants that
-inductor specialises its loops on (a compiled 64-atom call 7–10 % faster than with every size
-symbolic, ``dynamic=True``). The training loop's general step (energy, forces and stress terms)
+inductor specialises its loops on (faster than with every size symbolic, ``dynamic=True``:
+``benchmarks/results/compile_sizes.json``). The training loop's general step (energy, forces and stress terms)
 is :func:`crosstrain.train.compiled.loss_step`.
 Compile one model per process (or call ``torch._dynamo.reset()`` between models).
 """
@@ -103,8 +103,8 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
     """``fn(graph) -> (energies, forces)`` for inference, optionally compiled.
 
     The model's weights are read once, here: the function serves a model that no longer trains
-    (the calculator's private copy). Walking the modules for them on every call cost ~10 % of a
-    compiled 64-atom MD step. ``dynamic`` as in :func:`force_loss_step`.
+    (the calculator's private copy). Walking the modules for them on every call cost a noticeable
+    share of a compiled 64-atom MD step. ``dynamic`` as in :func:`force_loss_step`.
     """
     model.set_fused(False)
     energy = _energy_fn(model)

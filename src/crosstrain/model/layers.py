@@ -143,7 +143,7 @@ class SphericalBasis(nn.Module):
         ``torch.compile`` (``fused = False``) each edge's radial part is projected first and the
         gather and the sum over l fuse into one loop: otherwise inductor inlines the per-edge
         Bessel functions into the per-triplet gather and evaluates their sines and cosines once per
-        triplet (about 15-30x as often); this order is ~1.6x faster compiled and ~1.5x slower eagerly.
+        triplet (many times as often); this order is faster compiled and slower eagerly.
         """
         if self.fused:
             return (radial.index_select(0, idx_kj) * angular.unsqueeze(-1)).flatten(1) @ weight.t()

@@ -103,8 +103,8 @@ def startup_trials(spec: StudySpec) -> int:
     """Search trials planned at plan time (the spec's point, then seeded random points) before TPE
     takes over: Optuna's own ``n_startup_trials`` default, 10. With fewer points of history TPE's
     proposal is a random draw whose seed and history depend on the workers' timing, which made
-    two runs of one small study choose different settings (measured: sw-quick, 3 trials, the
-    n = 64 `full` cell at 0.013 and 0.022 eV/Å); planned points make a small search reproducible."""
+    two runs of one small study choose different settings (seen on sw-quick with 3 trials); planned
+    points make a small search reproducible."""
     return min(spec.trials, 10)
 
 

@@ -12,10 +12,9 @@ forces`` (the default) the fit matches the target forces (F_target ≈ s_E · F_
 the model is evaluated once on the scaled geometry; the loss is then a quadratic function of
 s_E and of the per-element reference energies (energies, forces and stress are linear in s_E),
 so the best s_E has a closed form, a weighted linear least-squares fit. s_L is the candidate with
-the lowest loss on a grid (see :func:`estimate_scales`). Measured on mlearn Ge from 22
-structures (3 seeds, ``benchmarks/results/dft_transfer5_loss_scales.json``): ``loss`` gives the
-same forces after fine-tuning (0.0441 vs 0.0436 eV/Å) and worse energies (14.1 vs 9.4 meV/atom),
-so ``forces`` stays the default.
+the lowest loss on a grid (see :func:`estimate_scales`). On mlearn Ge from 22 structures
+``loss`` gave the same forces after fine-tuning and worse energies (the record
+``benchmarks/results/dft_transfer5_loss_scales.json``), so ``forces`` stays the default.
 """
 
 from __future__ import annotations
