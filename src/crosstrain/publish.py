@@ -52,9 +52,13 @@ def field(record: Record, source: str, *keys: str | int) -> Any:
     return value
 
 
-def pm(cell: dict[str, Any], digits: int, scale: float = 1.0) -> str:
-    """``mean ± std (n = N, D diverged)`` of a statistics cell (``mean``, ``std``, ``n``)."""
-    text = f"{cell['mean'] * scale:.{digits}f} ± {cell['std'] * scale:.{digits}f} (n = {cell['n']}"
+def pm(cell: dict[str, Any], digits: int, source: str = "a record") -> str:
+    """``mean ± std (n = N, D diverged)`` of a statistics cell (``mean``, ``std``, ``n`` or ``values``)."""
+    missing = [k for k in ("mean", "std") if k not in cell] + ([] if "n" in cell or "values" in cell else ["n"])
+    if missing:
+        raise CrosstrainError(f"{source}: field {missing[0]!r} is missing from a statistics cell")
+    n = cell["n"] if "n" in cell else len(cell["values"])
+    text = f"{cell['mean']:.{digits}f} ± {cell['std']:.{digits}f} (n = {n}"
     return text + (f", {cell['diverged']} diverged)" if cell.get("diverged") else ")")
 
 
@@ -77,9 +81,20 @@ def dft_transfer(rec: Records) -> tuple[str, list[Headline]]:
     lr_path = "benchmarks/results/dft_lr_search.json"
     slab_path = "benchmarks/results/slab_relabelled.json"
     lr, slab = rec[lr_path], rec[slab_path]
-    cell = field(lr, lr_path, "by_size", "22")
-    resc, scr = field(lr, lr_path, "by_size", "22", "rescaled"), field(lr, lr_path, "by_size", "22", "scratch")
-    e = {arm: field(slab, slab_path, "cells", arm) for arm in ("rescaled", "scratch")}
+
+    def forces(arm: str) -> str:
+        return pm(field(lr, lr_path, "by_size", "22", arm, "test_force_mae"), 4, lr_path)
+
+    def energies(arm: str, kind: str) -> dict[str, Any]:
+        cell: dict[str, Any] = field(slab, slab_path, "cells", arm, kind)
+        return cell
+
+    def chosen(arm: str) -> str:
+        return str(field(lr, lr_path, "by_size", "22", arm, "chosen_lr"))
+
+    def e_pm(arm: str, kind: str) -> str:
+        return pm(energies(arm, kind), 2, slab_path)
+
     lines = [
         "# Ge from 22 DFT structures: transfer against scratch",
         "",
@@ -92,14 +107,14 @@ def dft_transfer(rec: Records) -> tuple[str, list[Headline]]:
         "",
         "| | `rescaled` from `si-dft5` | `scratch` |",
         "|---|---|---|",
-        f"| test force MAE (eV/Å) | {pm(resc['test_force_mae'], 4)} | {pm(scr['test_force_mae'], 4)} |",
-        f"| test energy MAE without the slab (meV/atom) | {pm(e['rescaled']['without_slab'], 2)} "
-        f"| {pm(e['scratch']['without_slab'], 2)} |",
-        f"| test energy MAE, mlearn labels (meV/atom) | {pm(e['rescaled']['measured'], 2)} "
-        f"| {pm(e['scratch']['measured'], 2)} |",
-        f"| chosen peak learning rate | {resc['chosen_lr']} | {scr['chosen_lr']} |",
+        f"| test force MAE (eV/Å) | {forces('rescaled')} | {forces('scratch')} |",
+        f"| test energy MAE without the slab (meV/atom) | {e_pm('rescaled', 'without_slab')} "
+        f"| {e_pm('scratch', 'without_slab')} |",
+        f"| test energy MAE, mlearn labels (meV/atom) | {e_pm('rescaled', 'measured')} "
+        f"| {e_pm('scratch', 'measured')} |",
+        f"| chosen peak learning rate | {chosen('rescaled')} | {chosen('scratch')} |",
         "",
-        f"Forces, paired by seed: {resc['force_mae_vs_scratch']}.",
+        f"Forces, paired by seed: {field(lr, lr_path, 'by_size', '22', 'rescaled', 'force_mae_vs_scratch')}.",
         "",
         "Energies without the slab, paired by seed: "
         f"{field(slab, slab_path, 'pairs', 'rescaled_vs_scratch', 'without_slab')}.",
@@ -108,27 +123,29 @@ def dft_transfer(rec: Records) -> tuple[str, list[Headline]]:
         "",
         "Records:",
         "",
-        f"- {cite(lr_path, lr, 2)}",
-        f"- {cite(slab_path, slab, 2)}",
+        f"- {cite(lr_path, lr)}",
+        f"- {cite(slab_path, slab)}",
     ]
     lines += _slab_section(rec)
     lines += _defaults_section(rec)
+    mean = {
+        (a, k): float(energies(a, k)["mean"]) for a in ("rescaled", "scratch") for k in ("without_slab", "measured")
+    }
     heads = [
         Headline(
             "Ge forces from 22 DFT structures, `rescaled` from `si-dft5` vs `scratch`",
-            f"{pm(resc['test_force_mae'], 4)} vs {pm(scr['test_force_mae'], 4)} eV/Å",
+            f"{forces('rescaled')} vs {forces('scratch')} eV/Å",
             "dft-transfer.md",
             lr_path,
         ),
         Headline(
-            "Ge energies from 22 DFT structures, without the slab (mlearn labels)",
-            f"{e['rescaled']['without_slab']['mean']:.1f} vs {e['scratch']['without_slab']['mean']:.1f} meV/atom "
-            f"({e['rescaled']['measured']['mean']:.1f} vs {e['scratch']['measured']['mean']:.1f})",
+            "Ge energies from 22 DFT structures, without the slab (mlearn labels), 5 seeds",
+            f"{mean['rescaled', 'without_slab']:.1f} vs {mean['scratch', 'without_slab']:.1f} meV/atom "
+            f"({mean['rescaled', 'measured']:.1f} vs {mean['scratch', 'measured']:.1f})",
             "dft-transfer.md",
             slab_path,
         ),
     ]
-    del cell
     return "\n".join(lines) + "\n", heads
 
 
@@ -176,11 +193,22 @@ def _defaults_section(rec: Records) -> list[str]:
         "|---|---|---|---|",
     ]
     for arm, cell in summary.items():
+        cells = [field(r, path, "summary", arm, key) for key in ("force_mae", "energy_mae_without_slabs", "energy_mae")]
+        seeds = ", ".join(str(x) for x in cell.get("seeds", []))
         lines.append(
-            f"| `{arm}` | {pm(cell['force_mae'], 4)} | {pm(cell['energy_mae_without_slabs'], 2)} "
-            f"| {pm(cell['energy_mae'], 2)} |"
+            f"| `{arm}` (seeds {seeds}) | {pm(cells[0], 4, path)} | {pm(cells[1], 2, path)} | {pm(cells[2], 2, path)} |"
         )
-    return [*lines, "", f"Record: {cite(path, r, 2)}"]
+    rows = field(r, path, "rows")
+    by_seed: dict[int, dict[str, float]] = {}
+    for row in rows:
+        by_seed.setdefault(int(row["seed"]), {})[row["arm"]] = float(row["test"]["force_mae"])
+    both = sorted(seed for seed, arms in by_seed.items() if len(arms) == 2)
+    same = all(len(set(by_seed[seed].values())) == 1 for seed in both)
+    if both:
+        verdict = "identical to every digit" if same else "not identical"
+        seeds = ", ".join(str(x) for x in both)
+        lines += ["", f"On the seeds both arms ran ({seeds}) their test force errors are {verdict}."]
+    return [*lines, "", f"Record: {cite(path, r)}"]
 
 
 def sw_demo(rec: Records) -> tuple[str, list[Headline]]:
