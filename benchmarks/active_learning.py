@@ -94,21 +94,22 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, test: list) -> dict[s
         state = run_active(request, Path(args.out) / f"{arm}-s{seed}", log=lambda m: print(f"{arm} s{seed}: {m}"))
     except TrainingDiverged as exc:  # counted, never dropped
         return {"curve": [], "final_force_mae": None, "final_energy_mae": None, "stable": None, "diverged": str(exc)}
-    final = state["final"]["test"]
+    assert state.final is not None and state.final.test is not None  # a finished run with a test set
+    final = state.final.test
     # per round the committee's member 0 (short rounds); the last point is the final model, the one
     # compared across arms (so reaching random's final error mid-curve is a conservative figure)
-    curve = [(r["dft_calls"], r["test"]["force_mae"], r["test"]["energy_mae"]) for r in state["rounds"][:-1]]
-    curve.append((state["final"]["dft_calls"], final["force_mae"], final["energy_mae"]))
-    last = state["rounds"][-1]["test"]  # member 0 on every label: the final model of --final-steps 0
-    by_kind = final_by_kind(Path(state["final"]["checkpoint"]), test)
+    curve = [(r.dft_calls, r.test.force_mae, r.test.energy_mae) for r in state.rounds[:-1] if r.test]
+    curve.append((state.final.dft_calls, final.force_mae, final.energy_mae))
+    last = state.rounds[-1].test  # member 0 on every label: the final model of --final-steps 0
+    by_kind = final_by_kind(Path(state.final.checkpoint), test)
     return {
         "curve": curve,
-        "final_force_mae": final["force_mae"],
-        "final_energy_mae": final["energy_mae"],
-        "member0_force_mae": last["force_mae"],
-        "member0_energy_mae": last["energy_mae"],
+        "final_force_mae": final.force_mae,
+        "final_energy_mae": final.energy_mae,
+        "member0_force_mae": last.force_mae if last else None,
+        "member0_energy_mae": last.energy_mae if last else None,
         "final_force_mae_by_kind": by_kind,
-        "stable": state["final"]["stability"]["fraction_stable"],
+        "stable": state.final.stability.fraction_stable,
     }
 
 
@@ -120,8 +121,8 @@ def final_by_kind(checkpoint: Path, test: list) -> dict[str, float]:
 
     model = load_checkpoint(checkpoint).model
     tagged = [replace(s, info={**s.info, "group": s.source.split()[2]}) for s in test]
-    groups = evaluate(model, Dataset(tagged, model.neighbour_cutoff, "test"), by=("group",))["by_group"]
-    return {kind: m["force_mae"] for kind, m in groups.items()}
+    groups = evaluate(model, Dataset(tagged, model.neighbour_cutoff, "test"), by=("group",)).by_group or {}
+    return {kind: m.force_mae for kind, m in groups.items()}
 
 
 def calls_to_reach(curve: list, target: float, budget: int) -> float:

@@ -88,9 +88,9 @@ def train_and_score(name: str, recipe: str, steps: int, data: list, test: list, 
         "seed": seed,
         "labels": len(data),
         "labels_by_kind": {k: kinds.count(k) for k in KINDS},
-        "force_mae": m["force_mae"],
-        "energy_mae": m["energy_mae"],
-        "force_mae_by_kind": {k: m["by_group"][k]["force_mae"] for k in KINDS},
+        "force_mae": m.force_mae,
+        "energy_mae": m.energy_mae,
+        "force_mae_by_kind": {k: (m.by_group or {})[k].force_mae for k in KINDS},
     }
 
 

@@ -99,8 +99,8 @@ def main() -> None:
         "best_epoch": read_metadata(ckpt).get("best_epoch"),
         "train_wall_seconds": history[-1].get("seconds"),
         "threads": config.train.threads or torch.get_num_threads(),
-        "test": test,
-        "train_errors": {k: train[k] for k in ("force_mae", "energy_mae", "stress_mae")},
+        "test": test.to_json(),
+        "train_errors": {"force_mae": train.force_mae, "energy_mae": train.energy_mae, "stress_mae": train.stress_mae},
         "evaluated_seconds": round(time.perf_counter() - t0, 1),
         **provenance(),
     }

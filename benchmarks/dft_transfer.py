@@ -57,7 +57,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from crosstrain.train.batches import Dataset
     from crosstrain.train.evaluate import evaluate
     from crosstrain.train.loop import TrainingDiverged
-    from crosstrain.train.pipeline import fit, zero_shot
+    from crosstrain.train.pipeline import fit, zero_shot_report
 
     torch.set_num_threads(job["threads"])
     data = split_data()
@@ -92,8 +92,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     }
     try:
         if strategy.endswith("-zero-shot"):
-            report = zero_shot(config, train, ckpt, parent, element_map, test=data["test"])
-            row["test"] = report["test"]
+            zero = zero_shot_report(config, train, ckpt, parent, element_map, test=data["test"])
+            row["test"] = zero.test.to_json() if zero.test is not None else None
             model = None
         else:
             result, report = fit(
@@ -107,14 +107,16 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
                 progress=False,
             )
             model = result.model
-            row["test"] = evaluate(model, Dataset(data["test"], model.neighbour_cutoff, "test"), by=("group",))
-            row["best_epoch"] = report["best_epoch"]
+            row["test"] = evaluate(
+                model, Dataset(data["test"], model.neighbour_cutoff, "test"), by=("group",)
+            ).to_json()
+            row["best_epoch"] = report.best_epoch
     except TrainingDiverged as exc:
         row.update(diverged=True, reason=str(exc), test=None)
         model = None
     if model is not None and "Si" in model.species.symbols:
         src = source_valid()
-        row["source_retention"] = evaluate(model, Dataset(src, model.neighbour_cutoff, "Si valid"), by=())
+        row["source_retention"] = evaluate(model, Dataset(src, model.neighbour_cutoff, "Si valid"), by=()).to_json()
     row["seconds"] = round(time.perf_counter() - t0, 1)
     write_text(out / f"{strategy}-n{job['n']}-s{job['seed']}.json", json.dumps(row, indent=2))
     return row

@@ -93,10 +93,10 @@ def main() -> None:
                 "strategy": strategy,
                 "epochs": epochs,
                 "batch_size": batch,
-                "test_force_mae": test["force_mae"],
-                "test_energy_mae_meV": test["energy_mae"],
-                "zero_shot_force_mae": (report.get("zero_shot") or {}).get("force_mae"),
-                "seconds": report["seconds"],
+                "test_force_mae": test.force_mae,
+                "test_energy_mae_meV": test.energy_mae,
+                "zero_shot_force_mae": report.zero_shot.force_mae if report.zero_shot is not None else None,
+                "seconds": report.seconds,
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -112,8 +112,9 @@ def main() -> None:
             element_map={"Ge": "Si"},
             progress=False,
         )
-        zero[strategy] = {"zero_shot": report["zero_shot"], "init": report["init"]}
-        print(strategy, "zero-shot force MAE", report["zero_shot"]["force_mae"], flush=True)
+        start = report.zero_shot.to_json() if report.zero_shot is not None else None
+        zero[strategy] = {"zero_shot": start, "init": report.init}
+        print(strategy, "zero-shot force MAE", (start or {}).get("force_mae"), flush=True)
     doc = {
         "benchmark": "learning_curve_quick",
         "rows": rows,

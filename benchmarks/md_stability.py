@@ -76,10 +76,10 @@ def run_model(path: str, args: argparse.Namespace, cache: Path) -> dict[str, Any
         report = stability(cell, None, args.temperatures, args.runs, settings, model=batched(path))
     result = {
         "checkpoint": path,
-        "fraction_stable": report["fraction_stable"],
+        "fraction_stable": report.fraction_stable,
         "runs": {
-            t: [{"stable": r["stable"], "time_ps": r["time_ps"], "reason": r["reason"]} for r in v["runs"]]
-            for t, v in report["by_temperature"].items()
+            t: [{"stable": r.stable, "time_ps": r.time_ps, "reason": r.reason} for r in v.runs]
+            for t, v in report.by_temperature.items()
         },
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "run_steps_per_second": round(

@@ -45,15 +45,15 @@ def request(**active):
 def test_active_learning_runs_resumes_and_reports(tmp_path):
     out = tmp_path / "run"
     state = run_active(request(), out, log=lambda m: None)
-    assert [r["dft_calls"] for r in state["rounds"]] == [2, 3]
-    assert state["stopped"] == "the budget of 3 DFT calls is spent"
+    assert [r.dft_calls for r in state.rounds] == [2, 3]
+    assert state.stopped == "the budget of 3 DFT calls is spent"
     labelled = read_structures(out / "dft" / "labelled.extxyz", require=("energy", "forces", "stress"))
     assert len(labelled) == 3
-    picks = state["rounds"][1]["choice"]["picks"]
+    picks = state.rounds[1].choice["picks"]
     assert len(picks) == 1 and picks[0]["uncertainty"] > 0 and "deviation" in picks[0]["why"]
     assert picks[0]["what"] in {f"{k} cell, 600 K" for k in ("bulk", "strained")}  # the report says what it was
-    stability = state["final"]["stability"]
-    assert set(stability["by_temperature"]) == {"300"} and len(stability["by_temperature"]["300"]["runs"]) == 2
+    stability = state.final.stability.report
+    assert set(stability.by_temperature) == {"300"} and len(stability.by_temperature["300"].runs) == 2
     labels = sorted((out / "dft" / "labels").glob("*/*.json"))
     stamps = [p.stat().st_mtime_ns for p in labels]
     # killed after the labels of round 1, before its committee finished: resume trains, never relabels
@@ -64,14 +64,14 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     saved["rounds"] = saved["rounds"][:1]
     (out / "active.json").write_text(json.dumps(saved))
     again = run_active(request(), out, log=lambda m: None)
-    assert [r["dft_calls"] for r in again["rounds"]] == [2, 3]
+    assert [r.dft_calls for r in again.rounds] == [2, 3]
     assert [p.stat().st_mtime_ns for p in sorted((out / "dft" / "labels").glob("*/*.json"))] == stamps
-    assert again["rounds"][1]["choice"]["picks"] == picks  # the same choice, read back
+    assert again.rounds[1].choice["picks"] == picks  # the same choice, read back
     text = write_report(again, out).read_text()
     assert "| 1 | 3 | 3 |" in text and "round 1: " in text and f"{picks[0]['what']}: " in text
     # a finished run run again is read back: no training, no stability MD
     stamp = (out / "final-003calls.ckpt").stat().st_mtime_ns
-    assert run_active(request(), out, log=lambda m: None)["final"] == again["final"]
+    assert run_active(request(), out, log=lambda m: None).final == again.final
     assert (out / "final-003calls.ckpt").stat().st_mtime_ns == stamp
     # a resumed run keeps its settings: another seed is refused, a larger budget is not
     with pytest.raises(ConfigError, match="other settings"):
@@ -87,7 +87,7 @@ def test_active_learning_runs_resumes_and_reports(tmp_path):
     plain = run_active(request(final_steps=0), tmp_path / "copy", log=lambda m: None)
     member = sorted((tmp_path / "copy" / "round-01").glob("member-0*.ckpt"))[0]
     assert (tmp_path / "copy" / "final-003calls.ckpt").read_bytes() == member.read_bytes()
-    assert set(plain["final"]["stability"]["by_temperature"]) == {"300"}  # and it ran its MD check
+    assert set(plain.final.stability.report.by_temperature) == {"300"}  # and it ran its MD check
     copied = sorted((tmp_path / "copy" / "dft" / "labels").glob("*/*.json"))
     assert [p.stat().st_mtime_ns for p in copied] == stamps  # copytree keeps the times: nothing relabelled
 

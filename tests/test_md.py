@@ -10,7 +10,7 @@ from ase.io import read
 from crosstrain.analysis.references import sw_calculator
 from crosstrain.cli import main
 from crosstrain.md.run import MDSettings, run_md
-from crosstrain.md.stability import stability
+from crosstrain.md.stability import StabilityReport, stability
 
 pytest.importorskip("matscipy")
 
@@ -65,10 +65,12 @@ def test_blow_up_is_a_result_not_a_crash():
 
 def test_stability_harness_fractions():
     report = stability(si8(), lambda: sw_calculator("Si"), [300.0, 900.0], runs=2, settings=MDSettings(steps=100))
-    assert report["fraction_stable"] == 1.0
-    assert set(report["by_temperature"]) == {"300", "900"}
+    assert report.fraction_stable == 1.0
+    assert set(report.by_temperature) == {"300", "900"}
     bad = stability(si8(), lambda: Exploding().inner, [300.0], runs=2, settings=MDSettings(steps=2000, timestep_fs=2.0))
-    assert bad["fraction_stable"] == 0.0 and bad["by_temperature"]["300"]["mean_time_to_failure_ps"] > 0
+    assert bad.fraction_stable == 0.0 and bad.by_temperature["300"].mean_time_to_failure_ps > 0
+    for r in (report, bad):  # what the JSON holds reads back
+        assert StabilityReport.from_json(json.loads(json.dumps(r.to_json()))) == r
 
 
 def test_md_command(tmp_path, capsys):
@@ -112,6 +114,6 @@ def test_failing_replicas_are_recorded_and_removed_while_the_rest_go_on():
     assert all("temperature ran away" in r.reason and r.steps_done < 200 for r in failed)
     assert all(r.steps_done == 200 for r in results if r.stable)
     report = stability(si8(), None, [300.0], 4, tight, model=model)
-    assert report["batched"] and report["by_temperature"]["300"]["fraction_stable"] == pytest.approx(
+    assert report.batched and report.by_temperature["300"].fraction_stable == pytest.approx(
         np.mean([r.stable for r in run_replicas(si8(), model, tight, seeds=[300, 1300, 2300, 3300])])
     )

@@ -313,42 +313,30 @@ def test_search_points_are_seeded_and_start_from_the_spec_settings():
 
 
 def test_summary_counts_diverged_runs_and_headline_pairs_seeds():
+    from crosstrain.study.records import StudyRow
     from crosstrain.study.results import headline, summarise
 
     def row(strategy, seed, force, diverged=False):
-        return {
-            "stage": "final",
-            "state": "COMPLETE",
-            "strategy": strategy,
-            "n_train": 5,
-            "seed": seed,
-            "test_force_mae": None if diverged else force,
-            "diverged": "loss became nan" if diverged else None,
-        }
+        values = {"test_force_mae": None if diverged else force, "diverged": "loss became nan" if diverged else None}
+        return StudyRow("s", "final", strategy, 5, seed, "COMPLETE", seed, f"{strategy}/{seed}", values=values)
 
     rows = [row("full", 0, 0.05), row("full", 1, 0.06), row("full", 2, 0.0, diverged=True)]
     rows += [row("scratch", 0, 0.08), row("scratch", 1, 0.07), row("scratch", 2, 0.09)]
-    by = {s["strategy"]: s for s in summarise(rows)}
-    assert by["full"]["seeds"] == 3 and by["full"]["diverged"] == 1
-    assert by["full"]["test_force_mae_mean"] == pytest.approx(0.055)
-    assert by["full"]["test_force_mae_median"] == pytest.approx(0.06)  # the diverged run ranks last
+    by = {s.strategy: s for s in summarise(rows)}
+    assert by["full"].seeds == 3 and by["full"].diverged == 1
+    assert by["full"].metrics["test_force_mae"].mean == pytest.approx(0.055)
+    assert by["full"].metrics["test_force_mae"].median == pytest.approx(0.06)  # the diverged run ranks last
     (line,) = headline(rows, ("scratch", "full"))
     assert "3 seeds" in line and "better on 2 of 3 seeds" in line and "1 / 0 runs diverged" in line
 
 
 def test_the_report_states_whether_the_papers_claims_hold():
+    from crosstrain.study.records import StudyRow
     from crosstrain.study.results import claims
 
     def row(strategy, n, seed, force):
-        return {
-            "stage": "final",
-            "state": "COMPLETE",
-            "strategy": strategy,
-            "n_train": n,
-            "seed": seed,
-            "test_force_mae": force,
-            "diverged": None,
-        }
+        values = {"test_force_mae": force, "diverged": None}
+        return StudyRow("s", "final", strategy, n, seed, "COMPLETE", seed, f"{strategy}/{n}/{seed}", values=values)
 
     scratch = [row("scratch", n, s, 0.1) for n in (1, 4) for s in (0, 1)]
     shrinking = [row("full", 1, s, 0.07) for s in (0, 1)] + [row("full", 4, s, 0.04) for s in (0, 1)]

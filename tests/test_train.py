@@ -141,7 +141,7 @@ def test_every_strategy_starts_from_least_squares_reference_energies(sw, si_pare
     step at a vanishing learning rate, the post-hoc least-squares shift has nothing left to add."""
     ge = sw["ge_train"] + sw["ge_valid"]
     scratch, report = fit(cfg(epochs=1, lr=1e-12), ge, tmp_path / "s.ckpt", progress=False)
-    assert "Ge" in report["init"]["energy_reference_fit"]
+    assert "Ge" in report.init["energy_reference_fit"]
     assert abs(scratch.energy_shift["Ge"]) < 1e-6
     out, _ = si_parent
     full, report = fit(
@@ -153,7 +153,7 @@ def test_every_strategy_starts_from_least_squares_reference_energies(sw, si_pare
         progress=False,
     )
     assert abs(full.energy_shift["Ge"]) < 1e-6
-    assert "Ge" in report["init"]["energy_reference_fit"]
+    assert "Ge" in report.init["energy_reference_fit"]
 
 
 def test_bad_transfer_inputs(sw, si_parent, tmp_path):
@@ -228,14 +228,14 @@ def test_other_strategies_run_and_record_themselves(sw, si_parent, tmp_path, str
         progress=False,
     )
     assert read_metadata(tmp_path / "ge.ckpt")["parent"]["strategy"] == strategy
-    assert report["zero_shot"]["force_mae"] > 0 and report["retention"]["force_mae"] > 0
+    assert report.zero_shot.force_mae > 0 and report.retention.force_mae > 0
     if strategy == "freeze":
         for (k, v), (_, w) in zip(
             result.model.interactions.state_dict().items(), before.interactions.state_dict().items()
         ):
             assert torch.equal(v, w), k
     if strategy == "rescaled":
-        scales = report["init"]["scales"]["Ge"]
+        scales = report.init["scales"]["Ge"]
         assert 0.83 <= scales["length_scale"] <= 1.17 and scales["energy_scale"] > 0
         assert "nearest-neighbour ratio 0.96" in scales["how"]  # Si/Ge bond lengths in the data
 
@@ -286,9 +286,9 @@ def test_rescaled_is_exact_for_a_scaled_copy_of_the_source(sw, si_parent, tmp_pa
         }
     )
     _, report = fit(config, target, tmp_path / "ge.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
-    assert report["init"]["scales"]["Ge"]["energy_scale"] == pytest.approx(s_en, rel=1e-9)
-    assert report["zero_shot"]["force_mae"] < 1e-8
-    assert report["zero_shot"]["energy_mae"] < 1e-6
+    assert report.init["scales"]["Ge"]["energy_scale"] == pytest.approx(s_en, rel=1e-9)
+    assert report.zero_shot.force_mae < 1e-8
+    assert report.zero_shot.energy_mae < 1e-6
     _, full = fit(
         cfg(epochs=1, strategy="full", lr=1e-12),
         target,
@@ -297,7 +297,7 @@ def test_rescaled_is_exact_for_a_scaled_copy_of_the_source(sw, si_parent, tmp_pa
         element_map={"Ge": "Si"},
         progress=False,
     )
-    assert full["zero_shot"]["force_mae"] > 1e-3
+    assert full.zero_shot.force_mae > 1e-3
 
 
 def _scaled_copy(parent, structures, s_len, s_en):
@@ -346,11 +346,11 @@ def test_rescaled_scales_minimise_the_training_loss_with_energies_and_stress(sw,
     # a wrong energy scale costs loss in all three terms
     assert eq.solve(energy_scale=0.8)[1] > 1e-6
     _, report = fit(config, target, tmp_path / "ge.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
-    scales = report["init"]["scales"]["Ge"]
+    scales = report.init["scales"]["Ge"]
     assert scales["length_scale"] == pytest.approx(s_len, abs=0.003)
     assert scales["energy_scale"] == pytest.approx(s_en, rel=0.05)
     assert "least squares on the loss (energies, forces and stress)" in scales["how"]
-    assert report["zero_shot"]["stress_mae"] < 0.05 * np.mean([np.abs(s.stress).mean() * 160.2 for s in target])
+    assert report.zero_shot.stress_mae < 0.05 * np.mean([np.abs(s.stress).mean() * 160.2 for s in target])
 
 
 def test_rescaled_scales_from_one_sheared_crystal_use_its_stress(si_parent, tmp_path):
@@ -377,7 +377,7 @@ def test_rescaled_scales_from_one_sheared_crystal_use_its_stress(si_parent, tmp_
             }
         )
         _, report = fit(config, target, tmp_path / f"{loss}.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
-        return report["init"]["scales"]["Ge"]
+        return report.init["scales"]["Ge"]
 
     with_stress = scales("energy_forces_stress")
     assert with_stress["length_scale"] == pytest.approx(s_len, abs=0.003)
@@ -426,23 +426,23 @@ def test_replay_keeps_the_source_element_in_the_training_set(sw, si_parent, tmp_
     meta = read_metadata(tmp_path / "r.ckpt")
     assert meta["n_replay"] == 2 * len(sw["ge_train"]) and meta["n_train"] == 3 * len(sw["ge_train"])
     assert set(meta["species"]) == {"Si", "Ge"}
-    assert set(report["init"]["energy_reference_fit"]) == {"Si", "Ge"}
+    assert set(report.init["energy_reference_fit"]) == {"Si", "Ge"}
     with pytest.raises(ConfigError, match="--replay-data"):  # a parent that did not ship brings no data
         fit(config, sw["ge_train"], tmp_path / "x.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
 
 
 def test_zero_shot_is_the_transferred_start_evaluated_on_test(sw, si_parent, tmp_path):
-    from crosstrain.train.pipeline import start, zero_shot
+    from crosstrain.train.pipeline import start, zero_shot_report
 
     out, _ = si_parent
     config = cfg(strategy="full")
-    report = zero_shot(config, sw["ge_train"], tmp_path / "z.ckpt", out, {"Ge": "Si"}, test=sw["ge_valid"])
+    report = zero_shot_report(config, sw["ge_train"], tmp_path / "z.ckpt", out, {"Ge": "Si"}, test=sw["ge_valid"])
     assert read_metadata(tmp_path / "z.ckpt")["stopped"].startswith("zero-shot")
     model = start(config, sw["ge_train"], out, {"Ge": "Si"}).model
     graph = batch_graph([sw["ge_valid"][0]], cutoff=model.cutoff, dtype=torch.float64)
     saved = load_checkpoint(tmp_path / "z.ckpt").model
     assert torch.allclose(predict(saved, graph).forces, predict(model, graph).forces)
-    assert report["test"]["force_mae"] > 0 and report["test"]["n_structures"] == len(sw["ge_valid"])
+    assert report.test.force_mae > 0 and report.test.n_structures == len(sw["ge_valid"])
 
 
 def test_learning_rate_schedules():
@@ -473,12 +473,13 @@ def test_resume_may_add_patience_but_not_change_the_trajectory(sw, tmp_path):
 def test_stage_two_weights_and_loss_selection():
     from crosstrain.config import TrainConfig
     from crosstrain.train.loss import Weights, final_weights, selection_metric, weights_at
+    from crosstrain.train.records import Metrics
 
     c = TrainConfig(loss="energy_forces", energy_weight=1, forces_weight=2, stage_two=0.75, stage_two_energy_weight=50)
     assert weights_at(c, 74, 100) == Weights(1, 2, c.stress_weight)
     assert weights_at(c, 75, 100) == final_weights(c) == Weights(50, 2, c.stress_weight)
     assert final_weights(TrainConfig(stage_two_energy_weight=50)) == Weights(1, 1, 0.1)  # no stage two set
-    metrics = {"force_mae": 0.05, "force_rmse": 0.1, "energy_mae": 3.0, "energy_rmse": 4.0}
+    metrics = Metrics(n_structures=1.0, force_mae=0.05, force_rmse=0.1, energy_mae=3.0, energy_rmse=4.0)
     assert selection_metric(c, metrics) == pytest.approx(0.05)  # default: the force MAE
     loss = TrainConfig(
         loss="energy_forces", forces_weight=2, stage_two=0.5, stage_two_energy_weight=50, select_on="loss"

@@ -221,34 +221,30 @@ def _add_data_parsers(sub: argparse._SubParsersAction) -> None:
 def _print_report(report: FitReport, as_json: str | None) -> None:
     from crosstrain.io.atomic import write_text
 
-    def fmt(m: Metrics | None) -> str:
-        if not m:
-            return "-"
+    def fmt(m: Metrics) -> str:
         parts = []
-        if m.get("force_mae") is not None:
-            parts.append(f"force MAE {m['force_mae']:.4f} eV/Å")
-        if m.get("energy_mae") is not None:
-            parts.append(f"energy MAE {m['energy_mae']:.2f} meV/atom")
-        if m.get("stress_mae") is not None:
-            parts.append(f"stress MAE {m['stress_mae']:.3f} GPa")
+        if m.force_mae is not None:
+            parts.append(f"force MAE {m.force_mae:.4f} eV/Å")
+        if m.energy_mae is not None:
+            parts.append(f"energy MAE {m.energy_mae:.2f} meV/atom")
+        if m.stress_mae is not None:
+            parts.append(f"stress MAE {m.stress_mae:.3f} GPa")
         return ", ".join(parts)
 
-    for key in ("zero_shot", "valid", "retention"):
-        if key in report:
-            label = {
-                "zero_shot": f"zero-shot (before training, on the {report.get('selected_on', 'validation data')})",
-                "valid": "validation",
-                "retention": "source element (retention)",
-            }[key]
-            print(f"{label}: {fmt(report[key])}")
-    if "checkpoint" in report:
-        print(
-            f"best epoch {report['best_epoch']} on the {report.get('selected_on', 'validation data')} "
-            f"({report['stopped']}); {report['seconds']:.0f} s; "
-            f"wrote {report['checkpoint']}"
-        )
+    labels = {
+        "zero-shot (before training, on the " + report.selected_on + ")": report.zero_shot,
+        "validation": report.valid,
+        "source element (retention)": report.retention,
+    }
+    for label, m in labels.items():
+        if m is not None:
+            print(f"{label}: {fmt(m)}")
+    print(
+        f"best epoch {report.best_epoch} on the {report.selected_on} ({report.stopped}); {report.seconds:.0f} s; "
+        f"wrote {report.checkpoint}"
+    )
     if as_json:
-        write_text(as_json, json.dumps(report, indent=2, default=str))
+        write_text(as_json, json.dumps(report.to_json(), indent=2, default=str))
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -273,21 +269,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if first:
         print(f"crosstrain {args.command}: {request.describe()}", flush=True)
     if getattr(args, "zero_shot", False):
-        from crosstrain.train.pipeline import zero_shot
+        from crosstrain.train.pipeline import zero_shot_report
 
-        report = zero_shot(request.config, list(request.data), args.out, test=args.test)
-        report["request"] = request.to_json()
-        if "test" in report:
-            m = report["test"]
+        data = list(request.data) + (
+            list(request.valid or ()) if args.valid is None else []
+        )  # no training: no share held out
+        report = zero_shot_report(request.config, data, args.out, test=args.test)
+        report = report.with_request(request.to_json())
+        if report.test is not None:
+            m = report.test
             print(
-                f"zero-shot on the test data: force MAE {m['force_mae']:.4f} eV/Å, "
-                f"energy MAE {m['energy_mae'] or float('nan'):.2f} meV/atom"
+                f"zero-shot on the test data: force MAE {m.force_mae or float('nan'):.4f} eV/Å, "
+                f"energy MAE {m.energy_mae or float('nan'):.2f} meV/atom"
             )
         print(f"wrote {args.out} (no training step)")
         if args.json:
             from crosstrain.io.atomic import write_text
 
-            write_text(args.json, json.dumps(report, indent=2, default=str))
+            write_text(args.json, json.dumps(report.to_json(), indent=2, default=str))
         return 0
     _, fitted = fit(
         request.config,
@@ -298,7 +297,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         replay_data=getattr(args, "replay_data", None),
     )
-    fitted["request"] = request.to_json()
+    fitted = fitted.with_request(request.to_json())
     if first:
         _print_report(fitted, args.json)
     return 0
@@ -312,22 +311,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from crosstrain.train.pipeline import evaluate_checkpoint
 
     report = evaluate_checkpoint(args.checkpoint, args.data, args.batch_size)
-    for path, m in report["files"].items():
-        line = f"{path}: {m['n_structures']:.0f} structures, force MAE {m['force_mae']:.4f} eV/Å"
-        line += f" (RMSE {m['force_rmse']:.4f})"
-        if m.get("energy_mae") is not None:
-            line += f", energy MAE {m['energy_mae']:.2f} meV/atom (RMSE {m['energy_rmse']:.2f})"
-        if m.get("stress_mae") is not None:
-            line += f", stress MAE {m['stress_mae']:.3f} GPa"
+    for path, m in report.files.items():
+        line = f"{path}: {m.n_structures:.0f} structures, force MAE {m.force_mae:.4f} eV/Å"
+        line += f" (RMSE {m.force_rmse:.4f})"
+        if m.energy_mae is not None:
+            line += f", energy MAE {m.energy_mae:.2f} meV/atom (RMSE {m.energy_rmse:.2f})"
+        if m.stress_mae is not None:
+            line += f", stress MAE {m.stress_mae:.3f} GPa"
         print(line)
-        for key in ("by_group", "by_temperature"):
-            for name, g in (m.get(key) or {}).items():
-                e = f", energy {g['energy_mae']:.2f} meV/atom" if g.get("energy_mae") is not None else ""
-                print(f"    {key[3:]} {name}: force MAE {g['force_mae']:.4f} eV/Å{e} ({g['n_structures']:.0f})")
+        for key, groups in (("group", m.by_group), ("temperature", m.by_temperature)):
+            for name, g in (groups or {}).items():
+                e = f", energy {g.energy_mae:.2f} meV/atom" if g.energy_mae is not None else ""
+                print(f"    {key} {name}: force MAE {g.force_mae:.4f} eV/Å{e} ({g.n_structures:.0f})")
     if args.json:
         from crosstrain.io.atomic import write_text
 
-        write_text(args.json, json.dumps(report, indent=2))
+        write_text(args.json, json.dumps(report.to_json(), indent=2))
     return 0
 
 
@@ -351,7 +350,7 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     )
     print(format_table(table))
     if args.json:
-        write_text(args.json, json.dumps(table, indent=2))
+        write_text(args.json, json.dumps(table.to_json(), indent=2))
     return 0
 
 
@@ -448,11 +447,11 @@ def _cmd_md(args: argparse.Namespace) -> int:
             from crosstrain.md.replicas import batched
 
             model = batched(args.checkpoint, device=args.device)
-        report = stability(atoms, factory, temps, args.runs, settings, progress=True, model=model)
+        report = stability(atoms, factory, temps, args.runs, settings, progress=True, model=model).to_json()
         print(f"fraction stable: {report['fraction_stable']:.2f}")
     else:
         result = run_md(atoms, factory(), settings)
-        report = result.to_dict()
+        report = result.to_json()
         status = "stable" if result.stable else f"FAILED after {result.time_ps:.3f} ps: {result.reason}"
         print(
             f"{args.ensemble.upper()} {args.temperature:g} K, {result.steps_done} steps: {status}; "

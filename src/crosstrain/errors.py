@@ -29,3 +29,7 @@ class CheckpointError(CrosstrainError, ValueError):
 
 class ConfigError(CrosstrainError, ValueError):
     """An invalid configuration value."""
+
+
+class SchemaError(CrosstrainError, ValueError):
+    """JSON that does not hold the result record it should; the message names the record and the field."""

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from crosstrain.active.records import ModelStability
 from crosstrain.errors import ConfigError
 from crosstrain.structure import Structure
 
@@ -144,7 +145,7 @@ def _min_distance(atoms: Atoms) -> float:
 
 def stability_of(
     checkpoint: Path, element: str, temperatures: Sequence[float], ps: float, compile: bool = True
-) -> dict[str, Any]:
+) -> ModelStability:
     """Langevin MD of the 64-atom cell at the model's lattice constant, 2 runs per temperature
     (:func:`crosstrain.md.stability.stability`). With ``compile`` and enough steps to repay the
     compile (``COMPILE_FROM`` run-steps in all), one compiled calculator runs them one after another
@@ -168,5 +169,4 @@ def stability_of(
     else:
         model = load_checkpoint(checkpoint).model
         result = stability(cell, None, list(temperatures), runs, MDSettings(steps=steps), model=model)
-    fractions = [t["fraction_stable"] for t in result["by_temperature"].values()]
-    return {"a0": a, "fraction_stable": sum(fractions) / len(fractions), **result}
+    return ModelStability(a0=a, report=result)

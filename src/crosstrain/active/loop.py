@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import numpy as np
 
 from crosstrain.active.committee import committee_forces, force_deviation, train_member
 from crosstrain.active.explore import KINDS, ExploreSettings, base_cell, explore, stability_of
+from crosstrain.active.records import ActiveState, FinalModel, RoundRecord
 from crosstrain.active.select import MODES, Pick, finite_deviation, select
 from crosstrain.config import Config
 from crosstrain.data.extxyz import read_structures, write_structures
@@ -117,7 +118,7 @@ def seed_pool(element: str, rng: np.random.Generator, settings: ExploreSettings,
     return out
 
 
-def run_active(request: Request, out: str | Path, log: Log = print) -> dict[str, Any]:
+def run_active(request: Request, out: str | Path, log: Log = print) -> ActiveState:
     """Run (or resume) the loop into ``out``; returns the record also written to ``active.json``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,22 +130,22 @@ def run_active(request: Request, out: str | Path, log: Log = print) -> dict[str,
         more = _choose_and_label(request, out, folder, r, chosen, members, log)
         if len(more) == len(chosen):
             choice = json.loads((folder / "choice.json").read_text())
-            state["stopped"] = choice.get("stop") or "nothing left to choose"
+            state = replace(state, stopped=choice.get("stop") or "nothing left to choose")
             break
         chosen = more
         labelled = _labelled(out, len(chosen))
         t0 = time.perf_counter()
         members = _train_round(request, folder, labelled, members, log)
-        if len(state["rounds"]) <= r:
-            record = _round_record(request, r, folder, labelled, len(chosen), members)
-            state["rounds"].append({**record, "train_seconds": time.perf_counter() - t0})
+        if len(state.rounds) <= r:
+            record = _round_record(request, r, folder, labelled, len(chosen), members, t0)
+            state = replace(state, rounds=(*state.rounds, record))
             _save_state(out, state)
         if len(chosen) >= request.active.budget:
-            state["stopped"] = f"the budget of {request.active.budget} DFT calls is spent"
+            state = replace(state, stopped=f"the budget of {request.active.budget} DFT calls is spent")
             break
-    done = state.get("final")
-    if not (done and done["dft_calls"] == len(chosen) and Path(done["checkpoint"]).is_file()):  # never redone
-        state["final"] = _final(request, out, chosen, members, log)
+    done = state.final
+    if not (done and done.dft_calls == len(chosen) and Path(done.checkpoint).is_file()):  # never redone
+        state = replace(state, final=_final(request, out, chosen, members, log))
         _save_state(out, state)
     return state
 
@@ -277,15 +278,14 @@ def _train_round(
 
 
 def _round_record(
-    request: Request, r: int, folder: Path, labelled: list[Structure], n_calls: int, members: list[Path]
-) -> dict[str, Any]:
-    record: dict[str, Any] = {"round": r, "dft_calls": n_calls, "labels": len(labelled)}
-    choice = folder / "choice.json"
-    if choice.exists():
-        record["choice"] = json.loads(choice.read_text())
-    if request.test:
-        record["test"] = _evaluate(members[0], request.test)
-    return record
+    request: Request, r: int, folder: Path, labelled: list[Structure], n_calls: int, members: list[Path], t0: float
+) -> RoundRecord:
+    """The round's record; its ``train_seconds`` count from ``t0`` (the committee's training) to
+    the end of member 0's test evaluation."""
+    choice_file = folder / "choice.json"
+    choice = json.loads(choice_file.read_text()) if choice_file.exists() else None
+    test = _evaluate(members[0], request.test) if request.test else None
+    return RoundRecord(r, n_calls, len(labelled), time.perf_counter() - t0, choice=choice, test=test)
 
 
 def _evaluate(checkpoint: Path, test: list[Structure]) -> Metrics:
@@ -297,7 +297,7 @@ def _evaluate(checkpoint: Path, test: list[Structure]) -> Metrics:
     return evaluate(model, Dataset(test, model.neighbour_cutoff, "test data"), by=())
 
 
-def _final(request: Request, out: Path, chosen: list[Structure], previous: list[Path] | None, log: Log) -> dict:
+def _final(request: Request, out: Path, chosen: list[Structure], previous: list[Path] | None, log: Log) -> FinalModel:
     labelled = _labelled(out, len(chosen))
     path = out / f"final-{len(chosen):03d}calls.ckpt"
     if request.active.final_steps > 0 or not previous:
@@ -312,16 +312,14 @@ def _final(request: Request, out: Path, chosen: list[Structure], previous: list[
         )
     else:  # the last round's member 0 has seen every label: it is the final model, under its own name
         final = _copy_atomic(previous[0], path)
-    result: dict[str, Any] = {"checkpoint": str(final), "dft_calls": len(chosen), "labels": len(labelled)}
-    if request.test:
-        result["test"] = _evaluate(final, request.test)
+    test = _evaluate(final, request.test) if request.test else None
     active = request.active
     # the recipe's compile switch (members train eagerly whatever it says: their rounds are short)
-    result["stability"] = stability_of(
+    stability = stability_of(
         final, request.element, active.stability_temperatures, active.stability_ps, compile=request.config.train.compile
     )
-    log(f"final model {final}: {len(labelled)} labels, stable MD {result['stability']['fraction_stable']:.0%}")
-    return result
+    log(f"final model {final}: {len(labelled)} labels, stable MD {stability.fraction_stable:.0%}")
+    return FinalModel(str(final), len(chosen), len(labelled), stability, test=test)
 
 
 def _copy_atomic(source: Path, target: Path) -> Path:
@@ -334,7 +332,7 @@ def _copy_atomic(source: Path, target: Path) -> Path:
     return target
 
 
-def _load_state(out: Path, request: Request) -> dict[str, Any]:
+def _load_state(out: Path, request: Request) -> ActiveState:
     path = out / "active.json"
     settings = {
         "active": asdict(request.active),
@@ -345,8 +343,8 @@ def _load_state(out: Path, request: Request) -> dict[str, Any]:
         "config": request.config.to_dict(),
     }
     if path.exists():
-        state = json.loads(path.read_text())
-        old = json.loads(json.dumps(state["settings"], default=str))
+        state = ActiveState.from_json(json.loads(path.read_text()))
+        old = json.loads(json.dumps(state.settings, default=str))
         new = json.loads(json.dumps(settings, default=str))
         for s in (old, new):  # a resumed run may raise its budget or change its DFT workers, nothing else
             s["active"] = {k: v for k, v in s["active"].items() if k not in ("budget", "workers")}
@@ -357,10 +355,9 @@ def _load_state(out: Path, request: Request) -> dict[str, Any]:
                 "resume it with its own settings (only --budget and --workers may change) "
                 "or use another --out"
             )
-        state["settings"] = settings
-        return state
-    return {"settings": settings, "rounds": [], "kinds": list(KINDS)}
+        return replace(state, settings=settings)
+    return ActiveState(settings, rounds=(), kinds=KINDS)
 
 
-def _save_state(out: Path, state: dict[str, Any]) -> None:
-    write_text(out / "active.json", json.dumps(state, indent=1, default=str))
+def _save_state(out: Path, state: ActiveState) -> None:
+    write_text(out / "active.json", json.dumps(state.to_json(), indent=1, default=str))

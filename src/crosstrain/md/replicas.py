@@ -116,13 +116,13 @@ def run_replicas(template: Atoms, model: DimeNetPP, settings: MDSettings, seeds:
         for k in failed:
             s = int(alive[k])
             reason = failed[k]
-            results[s] = MDResult(False, reason, done, done * settings.timestep_fs / 1000, temps[s])
+            results[s] = MDResult(False, reason, done, done * settings.timestep_fs / 1000, tuple(temps[s]))
         if failed:
             keep = [k for k in range(len(alive)) if k not in failed]
             stack = _select(stack, keep, n)
             alive = alive[keep]
     for s in alive:
-        results[int(s)] = MDResult(True, "", done, done * settings.timestep_fs / 1000, temps[int(s)])
+        results[int(s)] = MDResult(True, "", done, done * settings.timestep_fs / 1000, tuple(temps[int(s)]))
     return [results[s] for s in seeds]
 
 

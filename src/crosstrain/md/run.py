@@ -7,13 +7,14 @@ energy drift beyond a bound) stops and is reported as a failure with its time; i
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from ase import Atoms, units
 
 from crosstrain.errors import ConfigError
+from crosstrain.schema import Fields
 
 
 @dataclass(frozen=True)
@@ -40,22 +41,48 @@ class MDSettings:
             raise ConfigError("steps, timestep and temperature must be positive")
 
 
-@dataclass
+@dataclass(frozen=True)
 class MDResult:
+    """One MD run: whether it stayed physical (else why and when it failed), the temperature every
+    ``check_every`` steps and, when asked, the velocity frames. ``to_json`` leaves out the
+    velocities and masses (``--json`` of ``crosstrain md``); they take no part in equality."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
     stable: bool
     reason: str
     steps_done: int
     time_ps: float
-    temperatures: list[float] = field(default_factory=list)
-    energy_drift_per_atom: float = 0.0
-    velocities: np.ndarray | None = None  # (frames, atoms, 3), Å/(ASE time) when requested
-    masses: np.ndarray | None = None
+    temperatures: tuple[float, ...] = ()  # K
+    energy_drift_per_atom: float = 0.0  # eV/atom
+    velocities: np.ndarray | None = field(default=None, compare=False)  # (frames, atoms, 3), Å/(ASE time)
+    masses: np.ndarray | None = field(default=None, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("velocities")
-        d.pop("masses")
-        return d
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        object.__setattr__(self, "energy_drift_per_atom", float(self.energy_drift_per_atom))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stable": self.stable,
+            "reason": self.reason,
+            "steps_done": self.steps_done,
+            "time_ps": self.time_ps,
+            "temperatures": list(self.temperatures),
+            "energy_drift_per_atom": self.energy_drift_per_atom,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        f = Fields(data, "MDResult")
+        return cls(
+            stable=f.flag("stable"),
+            reason=f.text("reason"),
+            steps_done=f.integer("steps_done"),
+            time_ps=f.number("time_ps"),
+            temperatures=tuple(f.numbers("temperatures")),
+            energy_drift_per_atom=f.number("energy_drift_per_atom"),
+        )
 
 
 def _min_distance(atoms: Atoms, threshold: float = 1.5) -> float:
@@ -130,13 +157,13 @@ def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
             dyn.run(chunk)
         except Exception as exc:
             reason = f"evaluation failed: {type(exc).__name__}: {exc}"
-            return MDResult(False, reason, done, done * settings.timestep_fs / 1000, temps)
+            return MDResult(False, reason, done, done * settings.timestep_fs / 1000, tuple(temps))
         done += chunk
         temps.append(float(atoms.get_temperature()))
         reason = _check(atoms, settings, temps[-1], settings.temperature, e0, n)
         if reason:
             drift = (atoms.get_total_energy() - e0) / n
-            return MDResult(False, reason, done, done * settings.timestep_fs / 1000, temps, drift)
+            return MDResult(False, reason, done, done * settings.timestep_fs / 1000, tuple(temps), drift)
     drift = (atoms.get_total_energy() - e0) / n
     velocities = np.array(frames) if frames else None
     return MDResult(
@@ -144,7 +171,7 @@ def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
         "",
         done,
         done * settings.timestep_fs / 1000,
-        temps,
+        tuple(temps),
         float(drift),
         velocities,
         atoms.get_masses() if frames else None,

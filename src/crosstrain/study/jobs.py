@@ -74,9 +74,10 @@ def run_job(
         "train_seconds": round(result.seconds, 2),
         "checkpoint": str(out),
     }
-    row.update(_metrics("valid", report["valid"]))
-    if "zero_shot" in report:
-        row.update(_metrics("zero_shot", report["zero_shot"]))
+    if report.valid is not None:  # fit validates on d.valid: always there
+        row.update(_metrics("valid", report.valid))
+    if report.zero_shot is not None:
+        row.update(_metrics("zero_shot", report.zero_shot))
     if test:
         model = result.model.eval()
         row.update(_metrics("test", evaluate(model, Dataset(data.test, model.neighbour_cutoff, "test"), 8, by=())))
@@ -90,6 +91,6 @@ def run_job(
 
 
 def _metrics(prefix: str, m: Metrics) -> dict[str, float | None]:
-    values = (m.get("force_mae"), m.get("force_rmse"), m.get("energy_mae"), m.get("energy_rmse"))
+    values = (m.force_mae, m.force_rmse, m.energy_mae, m.energy_rmse)
     keys = ("force_mae", "force_rmse", "energy_mae", "energy_rmse")
     return {f"{prefix}_{k}": (None if v is None else float(v)) for k, v in zip(keys, values)}

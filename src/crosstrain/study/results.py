@@ -18,14 +18,15 @@ from typing import Any
 from crosstrain.io.atomic import write_text
 from crosstrain.provenance import provenance
 from crosstrain.report import markdown_table, save_figure, write_report
+from crosstrain.study.records import HP, METRICS, ROW_FIELDS, CellSummary, Spread, StudyRow
 from crosstrain.study.worker import Study
 
-METRICS = ("test_force_mae", "test_energy_mae", "valid_force_mae", "valid_energy_mae")
-_FIRST = ("study", "stage", "strategy", "n_train", "seed", "state", "trial", "job")
+_FIRST = ROW_FIELDS
 
 
-def collect_rows(study: Study) -> list[dict[str, Any]]:
-    """Every trial with a job, search and retraining, as flat rows."""
+def collect_rows(study: Study) -> list[StudyRow]:
+    """Every trial with a job, search and retraining, as rows (hyperparameters: the searched ones,
+    or the selected ones a retraining trial records as ``hp_*`` attributes)."""
     rows = []
     for strategy, size in study.cells():
         for stage in ("hpo", "final"):
@@ -33,19 +34,22 @@ def collect_rows(study: Study) -> list[dict[str, Any]]:
                 job = t.user_attrs.get("job")
                 if job is None:
                     continue
-                row: dict[str, Any] = {
-                    "study": study.spec.name,
-                    "stage": stage,
-                    "strategy": strategy,
-                    "n_train": size,
-                    "seed": t.params.get("seed", study.spec.search_seed),
-                    "state": t.state.name,
-                    "trial": t.number,
-                    "job": job,
-                }
-                row.update({f"hp_{k}": v for k, v in t.params.items() if k != "seed"})
-                row.update({k: v for k, v in t.user_attrs.items() if k != "job"})
-                row["objective"] = t.value
+                attrs = {k: v for k, v in t.user_attrs.items() if k != "job"}
+                hps = {k: v for k, v in t.params.items() if k != "seed"}
+                hps.update({k.removeprefix(HP): v for k, v in attrs.items() if k.startswith(HP)})
+                row = StudyRow(
+                    study=study.spec.name,
+                    stage=stage,
+                    strategy=strategy,
+                    n_train=size,
+                    seed=int(t.params.get("seed", study.spec.search_seed)),
+                    state=t.state.name,
+                    trial=t.number,
+                    job=job,
+                    hyperparameters=hps,
+                    values={k: v for k, v in attrs.items() if not k.startswith(HP)},
+                    objective=t.value,
+                )
                 rows.append(row)
     return rows
 
@@ -63,59 +67,46 @@ def write_csv(path: Path, rows: list[dict[str, Any]], first: tuple[str, ...] = _
     return path
 
 
-def _final_cells(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
-    cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+def _final_cells(rows: list[StudyRow]) -> dict[tuple[str, int], list[StudyRow]]:
+    cells: dict[tuple[str, int], list[StudyRow]] = {}
     for r in rows:
-        if r["stage"] == "final" and r["state"] == "COMPLETE":
-            cells.setdefault((r["strategy"], int(r["n_train"])), []).append(r)
-    return {k: sorted(v, key=lambda r: int(r["seed"])) for k, v in cells.items()}
+        if r.stage == "final" and r.state == "COMPLETE":
+            cells.setdefault((r.strategy, r.n_train), []).append(r)
+    return {k: sorted(v, key=lambda r: r.seed) for k, v in cells.items()}
 
 
-def _value(r: dict[str, Any], metric: str) -> float | None:
-    """A run's metric, ``None`` for a diverged run or a missing number (counted, never dropped)."""
-    v = r.get(metric)
-    if r.get("diverged") or v in (None, ""):
-        return None
-    return float(v)
-
-
-def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (strategy, size): seeds, diverged runs, and mean, std (ddof=1), median of each metric.
-
-    Mean and std are over the runs that finished; the median counts a diverged run as worse than
-    any finished one (see :mod:`crosstrain.analysis.comparison`)."""
+def _spread(values: list[float | None]) -> Spread:
+    """Mean and std (ddof=1; 0 for one run) over the runs that finished, and the median counting a
+    diverged run as worse than any finished one (see :mod:`crosstrain.analysis.comparison`)."""
     from crosstrain.analysis.comparison import cell
 
+    c = cell(values)
+    return Spread(c.mean, c.std if c.std is not None else (0.0 if c.mean is not None else None), c.median)
+
+
+def summarise(rows: list[StudyRow]) -> list[CellSummary]:
+    """Per (strategy, size): seeds, diverged runs, and mean, std (ddof=1), median of each metric;
+    then, for a transfer, its zero-shot starts (see :func:`_zero_shot_entry`)."""
     out = []
     for (strategy, n), rs in sorted(_final_cells(rows).items()):
-        entry: dict[str, Any] = {"strategy": strategy, "n_train": n, "seeds": len(rs)}
-        entry["diverged"] = sum(1 for r in rs if r.get("diverged"))
-        for m in METRICS:
-            c = cell([_value(r, m) for r in rs])
-            entry[f"{m}_mean"] = c.mean
-            entry[f"{m}_std"] = c.std if c.std is not None else (0.0 if c.mean is not None else None)
-            entry[f"{m}_median"] = c.median
-        out.append(entry)
-        if any(r.get("zero_shot_test_force_mae") not in (None, "") for r in rs):
+        metrics = {m: _spread([r.metric(m) for r in rs]) for m in METRICS}
+        out.append(CellSummary(strategy, n, len(rs), sum(1 for r in rs if r.diverged), metrics))
+        if any(r.values.get("zero_shot_test_force_mae") not in (None, "") for r in rs):
             out.append(_zero_shot_entry(strategy, n, rs))
     return out
 
 
-def _zero_shot_entry(strategy: str, n: int, rs: list[dict[str, Any]]) -> dict[str, Any]:
+def _zero_shot_entry(strategy: str, n: int, rs: list[StudyRow]) -> CellSummary:
     """The transferred starts of a cell (no training step; the energy reference and, for
     ``rescaled``, the scales fitted on the n structures) on the same test set: row "<strategy> zero-shot"."""
-    from crosstrain.analysis.comparison import cell
-
-    entry: dict[str, Any] = {"strategy": f"{strategy} zero-shot", "n_train": n, "seeds": len(rs), "diverged": 0}
-    for m in METRICS:
-        values = [_value(r, f"zero_shot_{m}") for r in rs] if m.startswith("test_") else [None] * len(rs)
-        c = cell(values)
-        entry[f"{m}_mean"], entry[f"{m}_median"] = c.mean, c.median
-        entry[f"{m}_std"] = c.std if c.std is not None else (0.0 if c.mean is not None else None)
-    return entry
+    metrics = {
+        m: _spread([r.metric(f"zero_shot_{m}") for r in rs] if m.startswith("test_") else [None] * len(rs))
+        for m in METRICS
+    }
+    return CellSummary(f"{strategy} zero-shot", n, len(rs), 0, metrics)
 
 
-def plot_curve(summary: list[dict[str, Any]], path: Path, chemical_accuracy: float | None = None) -> Path:
+def plot_curve(summary: list[CellSummary], path: Path, chemical_accuracy: float | None = None) -> Path:
     from crosstrain.report import pyplot
 
     plt = pyplot()
@@ -123,14 +114,14 @@ def plot_curve(summary: list[dict[str, Any]], path: Path, chemical_accuracy: flo
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     panels = (("test_force_mae", "test force MAE (eV/Å)"), ("test_energy_mae", "test energy MAE (meV/atom)"))
     for ax, (metric, label) in zip(axes, panels):
-        for strategy in sorted({s["strategy"] for s in summary}):
-            pts = [s for s in summary if s["strategy"] == strategy and s[f"{metric}_mean"] is not None]
+        for strategy in sorted({s.strategy for s in summary}):
+            pts = [s.metrics[metric] for s in summary if s.strategy == strategy and s.metrics[metric].mean is not None]
             if pts:
-                x = [p["n_train"] for p in pts]
+                x = [s.n_train for s in summary if s.strategy == strategy and s.metrics[metric].mean is not None]
                 ax.errorbar(
                     x,
-                    [p[f"{metric}_mean"] for p in pts],
-                    yerr=[p[f"{metric}_std"] for p in pts],
+                    [p.mean for p in pts],
+                    yerr=[p.std for p in pts],
                     marker="o",
                     capsize=3,
                     label=strategy,
@@ -155,7 +146,7 @@ def _fmt(mean: float | None, std: float | None, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def headline(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]:
+def headline(rows: list[StudyRow], strategies: tuple[str, ...]) -> list[str]:
     """Each transfer strategy against scratch per size, seed by seed: the gain of the means, on how
     many seeds transfer was better, the per-seed spread, a paired test and whether spreads overlap."""
     from crosstrain.analysis.comparison import paired
@@ -164,12 +155,12 @@ def headline(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[st
     lines = []
     for strategy in (s for s in strategies if s != "scratch"):
         for n in sorted({k[1] for k in cells}):
-            a = {int(r["seed"]): r for r in cells.get((strategy, n), [])}
-            b = {int(r["seed"]): r for r in cells.get(("scratch", n), [])}
+            a = {r.seed: r for r in cells.get((strategy, n), [])}
+            b = {r.seed: r for r in cells.get(("scratch", n), [])}
             seeds = sorted(set(a) & set(b))
             if not seeds:
                 continue
-            values = [_value(a[s], "test_force_mae") for s in seeds], [_value(b[s], "test_force_mae") for s in seeds]
+            values = [a[s].metric("test_force_mae") for s in seeds], [b[s].metric("test_force_mae") for s in seeds]
             diverged = sum(v is None for v in values[0]), sum(v is None for v in values[1])
             lines.append(
                 f"- n = {n}, {len(seeds)} seeds: `{strategy}` against scratch, test force MAE {paired(*values).text()}"
@@ -178,7 +169,7 @@ def headline(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[st
     return lines
 
 
-def claims(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]:
+def claims(rows: list[StudyRow], strategies: tuple[str, ...]) -> list[str]:
     """The paper's two claims, stated plainly for each transfer strategy: C1, transfer is better than
     scratch at every size (on the mean and on the majority of seeds, a diverged run losing); C2, the
     relative gain grows as the size shrinks (non-increasing in n)."""
@@ -191,12 +182,12 @@ def claims(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> list[str]
         gains: dict[int, float] = {}
         losing = []
         for n in sizes:
-            a = {int(r["seed"]): r for r in cells.get((strategy, n), [])}
-            b = {int(r["seed"]): r for r in cells.get(("scratch", n), [])}
+            a = {r.seed: r for r in cells.get((strategy, n), [])}
+            b = {r.seed: r for r in cells.get(("scratch", n), [])}
             seeds = sorted(set(a) & set(b))
             if not seeds:
                 continue
-            p = paired([_value(a[s], "test_force_mae") for s in seeds], [_value(b[s], "test_force_mae") for s in seeds])
+            p = paired([a[s].metric("test_force_mae") for s in seeds], [b[s].metric("test_force_mae") for s in seeds])
             if p.relative_mean is not None:
                 gains[n] = p.relative_mean
             if p.relative_mean is None or p.relative_mean <= 0 or 2 * p.a_better <= p.n_pairs:
@@ -221,12 +212,12 @@ def write_results(
     folder, spec = study.folder, study.spec
     rows = collect_rows(study)
     summary = summarise(rows)
-    write_csv(folder / "results.csv", rows)
-    write_csv(folder / "summary.csv", summary, first=("strategy", "n_train", "seeds"))
+    write_csv(folder / "results.csv", [r.to_json() for r in rows])
+    write_csv(folder / "summary.csv", [s.to_json() for s in summary], first=("strategy", "n_train", "seeds"))
     doc = {
         "spec": spec.to_dict(),
         "sizes": study.sizes,
-        "summary": summary,
+        "summary": [s.to_json() for s in summary],
         "status": status,
         "wall_seconds_this_run": wall_seconds,
         **provenance(),
@@ -235,18 +226,12 @@ def write_results(
     figure = None
     if summary:
         figure = plot_curve(summary, folder / "learning_curve.png", spec.chemical_accuracy_mev)
-    table = [
-        [
-            s["strategy"],
-            s["n_train"],
-            s["seeds"],
-            s["diverged"],
-            _fmt(s["test_force_mae_mean"], s["test_force_mae_std"], 4),
-            "–" if s["test_force_mae_median"] is None else f"{s['test_force_mae_median']:.4f}",
-            _fmt(s["test_energy_mae_mean"], s["test_energy_mae_std"], 2),
-        ]
-        for s in summary
-    ]
+    table = []
+    for s in summary:
+        force, energy = s.metrics["test_force_mae"], s.metrics["test_energy_mae"]
+        median = "–" if force.median is None else f"{force.median:.4f}"
+        table.append([s.strategy, s.n_train, s.seeds, s.diverged, _fmt(force.mean, force.std, 4), median])
+        table[-1].append(_fmt(energy.mean, energy.std, 2))
     lines = [f"# crosstrain study `{spec.name}`", ""]
     lines += headline(rows, spec.strategies) or ["No retrained models yet."]
     stated = claims(rows, spec.strategies)

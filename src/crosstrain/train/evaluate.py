@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -51,14 +52,14 @@ def evaluate(
             labels = _group_labels(data, batch.indices, key)
             if labels is not None:
                 totals[key].add(pred, batch, labels)
-    out: Metrics = totals["all"].metrics()
+    out = totals["all"].metrics()
     for key in by:
         if totals[key].by_group:
             groups = {g: s.metrics() for g, s in sorted(totals[key].by_group.items(), key=_sort_key)}
             if key == "group":
-                out["by_group"] = groups
+                out = replace(out, by_group=groups)
             elif key == "temperature":
-                out["by_temperature"] = groups
+                out = replace(out, by_temperature=groups)
             else:
                 raise ValueError(f"evaluate: no breakdown by {key!r} (group or temperature)")
     return out

@@ -339,16 +339,15 @@ def _progress(disable: bool) -> Any:
 def _after_epoch(trainer: _Trainer, cfg: TrainConfig, train_loss: float, t0: float) -> tuple[dict[str, Any], Metrics]:
     """Validate if due, append the epoch's record to the history and keep the best model."""
     due = trainer.epoch % cfg.valid_every == 0 or trainer.epoch == cfg.epochs
-    none: Metrics = {"force_mae": None, "force_rmse": None, "energy_mae": None}
-    metrics = trainer.validate() if due else none
+    metrics = trainer.validate() if due else Metrics(n_structures=0.0)  # not validated this epoch
     record = {
         "epoch": trainer.epoch,
         "step": trainer.step,
         "lr": trainer.lr_at(trainer.step),
         "train_loss": train_loss,
-        "valid_force_mae": metrics["force_mae"],
-        "valid_force_rmse": metrics["force_rmse"],
-        "valid_energy_mae": metrics.get("energy_mae"),
+        "valid_force_mae": metrics.force_mae,
+        "valid_force_rmse": metrics.force_rmse,
+        "valid_energy_mae": metrics.energy_mae,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     trainer.history.append(record)
@@ -357,7 +356,7 @@ def _after_epoch(trainer: _Trainer, cfg: TrainConfig, train_loss: float, t0: flo
         trainer.best = {
             "epoch": trainer.epoch,
             "metric": chosen,
-            "force_mae": metrics["force_mae"],
+            "force_mae": metrics.force_mae,
             "model": copy.deepcopy(trainer.eval_model().state_dict()),
         }
     return record, metrics
@@ -365,11 +364,11 @@ def _after_epoch(trainer: _Trainer, cfg: TrainConfig, train_loss: float, t0: flo
 
 def _status(trainer: _Trainer, train_loss: float, metrics: Metrics) -> str:
     status = f"loss {train_loss:.4g}"
-    if metrics["force_mae"] is not None:
+    if metrics.force_mae is not None:
         where = "valid" if trainer.valid is not None else "train"  # no validation set: training data
-        status += f"  {where} F-MAE {metrics['force_mae']:.4f} eV/Å "
-        if metrics.get("energy_mae") is not None:
-            status += f"E-MAE {metrics['energy_mae']:.1f} meV/atom "
+        status += f"  {where} F-MAE {metrics.force_mae:.4f} eV/Å "
+        if metrics.energy_mae is not None:
+            status += f"E-MAE {metrics.energy_mae:.1f} meV/atom "
         status += f"(best @ {trainer.best['epoch']})"
     return status
 

@@ -85,11 +85,11 @@ def selection_metric(cfg: TrainConfig, metrics: Metrics) -> float | None:
     """The validation figure that picks the best model (lower is better): the force MAE, or with
     ``select_on: loss`` the force and energy terms of the loss with the final weights, from the
     validation RMSEs (forces in eV/Å, energies in eV/atom; stress is not validated)."""
-    if cfg.select_on == "forces" or metrics.get("force_mae") is None:
-        return metrics.get("force_mae")
+    if cfg.select_on == "forces" or metrics.force_mae is None:
+        return metrics.force_mae
     w = final_weights(cfg)
-    energy = (metrics.get("energy_rmse") or 0.0) / 1000
-    force = metrics.get("force_rmse") or 0.0
+    energy = (metrics.energy_rmse or 0.0) / 1000
+    force = metrics.force_rmse or 0.0
     return w.forces * force**2 + w.energy * energy**2
 
 
@@ -157,12 +157,13 @@ class ErrorSums:
     def metrics(self) -> Metrics:
         """``energy_mae``/``energy_rmse`` in meV/atom, ``force_mae``/``force_rmse`` in eV/Å,
         ``stress_mae`` in GPa (``None`` where the data carry no such label)."""
-        out: Metrics = {"n_structures": float(self.n_graphs)}
-        has_energy = self.energy_sq > 0 or self.energy_abs > 0
-        out["energy_mae"] = 1000 * self.energy_abs / self.n_graphs if self.n_graphs and has_energy else None
-        out["energy_rmse"] = 1000 * (self.energy_sq / self.n_graphs) ** 0.5 if self.n_graphs and has_energy else None
+        energy = bool(self.n_graphs) and (self.energy_sq > 0 or self.energy_abs > 0)
         n = self.n_force_components
-        out["force_mae"] = self.force_abs / n if n else None
-        out["force_rmse"] = (self.force_sq / n) ** 0.5 if n else None
-        out["stress_mae"] = EV_PER_A3_IN_GPA * self.stress_abs / self.n_stress if self.n_stress else None
-        return out
+        return Metrics(
+            n_structures=float(self.n_graphs),
+            energy_mae=1000 * self.energy_abs / self.n_graphs if energy else None,
+            energy_rmse=1000 * (self.energy_sq / self.n_graphs) ** 0.5 if energy else None,
+            force_mae=self.force_abs / n if n else None,
+            force_rmse=(self.force_sq / n) ** 0.5 if n else None,
+            stress_mae=EV_PER_A3_IN_GPA * self.stress_abs / self.n_stress if self.n_stress else None,
+        )

@@ -22,7 +22,7 @@ from crosstrain.train.batches import Dataset
 from crosstrain.train.distributed import init_from_env
 from crosstrain.train.evaluate import evaluate, fit_energy_shift
 from crosstrain.train.loop import TrainResult, train
-from crosstrain.train.records import FitReport
+from crosstrain.train.records import EvaluationReport, FitReport, Metrics, ZeroShotReport
 from crosstrain.train.scales import data_stats
 from crosstrain.train.transfer import RULES, Initialised, initialise
 
@@ -66,9 +66,9 @@ def fit(
     if valid is not None:
         valid_structures = as_structures(valid, ("forces",))
     valid_set = Dataset(valid_structures, model.neighbour_cutoff, name="validation data") if valid_structures else None
-    report: FitReport = {"init": init.info, "selected_on": "validation data" if valid_set else "training data"}
+    zero = None
     if parent_ckpt is not None:
-        report["zero_shot"] = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
+        zero = evaluate(model, valid_set or train_set, config.train.batch_size, by=())
     metadata = _fit_metadata(config, s, len(valid_structures or []))
     result = train(
         model,
@@ -82,21 +82,24 @@ def fit(
         resume=resume,
         progress=progress,
     )
-    if valid_set is not None:
-        report["valid"] = evaluate(result.model, valid_set, config.train.batch_size, by=())
+    valid_metrics = None if valid_set is None else evaluate(result.model, valid_set, config.train.batch_size, by=())
+    retention = None
     if source_valid is not None:
         src = as_structures(source_valid)
-        report["retention"] = evaluate(
+        retention = evaluate(
             result.model, Dataset(src, model.neighbour_cutoff, "source validation"), config.train.batch_size, by=()
         )
-    report.update(
-        {
-            "best_epoch": result.best_epoch,
-            "stopped": result.stopped,
-            "seconds": round(result.seconds, 2),
-            "energy_shift_fit": result.energy_shift,
-            "checkpoint": str(result.checkpoint),
-        }
+    report = FitReport(
+        init=init.info,
+        selected_on="validation data" if valid_set else "training data",
+        best_epoch=result.best_epoch,
+        stopped=result.stopped,
+        seconds=round(result.seconds, 2),
+        energy_shift_fit=result.energy_shift,
+        checkpoint=str(result.checkpoint),
+        zero_shot=zero,
+        valid=valid_metrics,
+        retention=retention,
     )
     return result, report
 
@@ -158,14 +161,14 @@ def start(
     return Start(model, init, train_set, structures, parent_ckpt, len(structures) - n_given)
 
 
-def zero_shot(
+def zero_shot_report(
     config: Config,
     data: Paths | list[Structure],
     out: str | os.PathLike[str],
     parent: str | os.PathLike[str] | None = None,
     element_map: dict[str, str] | None = None,
     test: Paths | list[Structure] | None = None,
-) -> dict[str, Any]:
+) -> ZeroShotReport:
     """The transferred model before any training step (its strategy's fits on ``data`` done),
     saved to ``out`` and evaluated on ``test``: the honest zero-shot baseline."""
     s = start(config, data, parent, element_map)
@@ -179,11 +182,11 @@ def zero_shot(
         data_fingerprint=fingerprint(s.structures),
         extra={"transfer": s.init.info, "stopped": "zero-shot: no training step", "n_train": len(s.structures)},
     )
-    report: dict[str, Any] = {"init": s.init.info, "checkpoint": str(out)}
+    metrics = None
     if test is not None:
         structures = as_structures(test, ("forces",))
-        report["test"] = evaluate(s.model, Dataset(structures, s.model.neighbour_cutoff, "test data"), by=())
-    return report
+        metrics = evaluate(s.model, Dataset(structures, s.model.neighbour_cutoff, "test data"), by=())
+    return ZeroShotReport(init=s.init.info, checkpoint=str(out), test=metrics)
 
 
 def with_request(
@@ -208,18 +211,19 @@ def as_structures(x: Paths | list[Structure], require: Sequence[str] = ()) -> li
     return read_many(x, require=require)  # type: ignore[arg-type]  # paths
 
 
-def evaluate_checkpoint(checkpoint: str | os.PathLike[str], data: Paths, batch_size: int = 8) -> dict[str, Any]:
+def evaluate_checkpoint(checkpoint: str | os.PathLike[str], data: Paths, batch_size: int = 8) -> EvaluationReport:
     """Errors of a saved model on each data file and on all of them together."""
     ck = load_checkpoint(resolve_model(checkpoint))
     model = ck.model
-    out: dict[str, Any] = {"checkpoint": str(checkpoint), "files": {}}
+    files: dict[str, Metrics] = {}
     everything = []
     for p in data:
         structures = read_structures(p)
         for s in structures:
             model.species.check(s.numbers, source=s.source)
         everything += structures
-        out["files"][str(p)] = evaluate(model, Dataset(structures, model.neighbour_cutoff, str(p)), batch_size)
+        files[str(p)] = evaluate(model, Dataset(structures, model.neighbour_cutoff, str(p)), batch_size)
+    combined = None
     if len(data) > 1:
-        out["all"] = evaluate(model, Dataset(everything, model.neighbour_cutoff, "all"), batch_size, by=())
-    return out
+        combined = evaluate(model, Dataset(everything, model.neighbour_cutoff, "all"), batch_size, by=())
+    return EvaluationReport(checkpoint=str(checkpoint), files=files, all=combined)

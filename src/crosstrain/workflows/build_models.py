@@ -65,7 +65,7 @@ def _install(name: str, ckpt: Path, valid: list) -> None:
     model = load_checkpoint(ckpt).model
     m = evaluate(model, Dataset(valid, model.neighbour_cutoff, "held-out"), by=())
     known = entries()
-    errors = {"force_mae": m.get("force_mae"), "energy_mae": m.get("energy_mae"), "stress_mae": m.get("stress_mae")}
+    errors = {"force_mae": m.force_mae, "energy_mae": m.energy_mae, "stress_mae": m.stress_mae}
     known[name]["errors"] = {k: round(v, 5) for k, v in errors.items() if v}
     known[name]["errors_on"] = f"the {len(valid)} held-out structures of its data (used for model selection)"
     shutil.copyfile(ckpt, HERE / known[name]["file"])

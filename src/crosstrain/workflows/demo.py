@@ -37,8 +37,8 @@ from crosstrain.report import markdown_table, save_figure, write_report
 from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import evaluate
-from crosstrain.train.pipeline import fit, zero_shot
-from crosstrain.train.records import Metrics
+from crosstrain.train.pipeline import fit, zero_shot_report
+from crosstrain.train.records import FitReport
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,14 @@ def _source_model(models: Path, sc: DemoScale, scale: str, dft: bool, si_train, 
         log(f"2/5 Si model: the shipped parent {name} ({path.name}); its validation errors on the demo's Si set")
         model = load_checkpoint(path).model
         return path, {
-            "valid": evaluate(model, Dataset(si_valid, model.neighbour_cutoff, "Si valid"), 8, by=()),
+            "valid": evaluate(model, Dataset(si_valid, model.neighbour_cutoff, "Si valid"), 8, by=()).to_json(),
             "checkpoint": str(path),
             "shipped": name,
         }
     log(f"2/5 Si model on {len(si_train)} Si structures")
     config = _config("scratch", sc.parent_epochs, 4, dft=dft, compile=sc.compile)  # the Ge models' architecture
-    return models / "si.ckpt", _train("Si", models / "si.ckpt", log, config=config, data=si_train, valid=si_valid)
+    report = _train("Si", models / "si.ckpt", log, config=config, data=si_train, valid=si_valid)
+    return models / "si.ckpt", report.to_json()
 
 
 def _same_run(ckpt: Path, config: Any, data: list[Structure], parent: Any = None, element_map: Any = None) -> bool:
@@ -133,12 +134,12 @@ def _same_run(ckpt: Path, config: Any, data: list[Structure], parent: Any = None
     return meta.get("config") == wanted and meta.get("data_fingerprint") == fingerprint(data)
 
 
-def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:
+def _train(name: str, ckpt: Path, log, **kwargs) -> FitReport:
     saved = ckpt.with_suffix(".report.json")
     if is_finished(ckpt) and saved.exists():
         if _same_run(ckpt, kwargs["config"], kwargs["data"], kwargs.get("parent"), kwargs.get("element_map")):
             log(f"{name}: reusing {ckpt}")
-            return dict(json.loads(saved.read_text()))
+            return FitReport.from_json(json.loads(saved.read_text()))
         log(f"{name}: {ckpt} was trained with other settings or data; training again")
         from crosstrain.train.loop import log_path, state_path
 
@@ -146,8 +147,8 @@ def _train(name: str, ckpt: Path, log, **kwargs) -> dict[str, Any]:
             stale.unlink(missing_ok=True)
     log(f"{name}: training")
     _, report = fit(out=ckpt, resume=True, **kwargs)
-    write_text(ckpt.with_suffix(".report.json"), json.dumps(report, indent=2, default=str))
-    return dict(report)
+    write_text(ckpt.with_suffix(".report.json"), json.dumps(report.to_json(), indent=2, default=str))
+    return report
 
 
 def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | None, log) -> tuple[list, ...]:
@@ -234,9 +235,9 @@ def _ge_stage(
     ge_valid: list[Structure],
     ge_test: list[Structure],
     log: Callable[[str], None],
-) -> tuple[dict[str, Any], dict[str, Metrics]]:
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Stages 3 and 4: the Ge models (transfer and scratch) and their zero-shot starts, all
-    evaluated on the same test set."""
+    evaluated on the same test set; as the JSON of their records, for ``demo.json``."""
     batch = min(4 if dft else 2, len(ge_train))
     epochs = max(1, sc.ge_steps // int(np.ceil(len(ge_train) / batch)))
     arm = transfer_arm(dft)
@@ -253,23 +254,23 @@ def _ge_stage(
             parent=si_ckpt,
             element_map={"Ge": "Si"},
             source_valid=si_valid if Strategy(strategy).needs_parent else None,
-        )
+        ).to_json()
     log(f"4/5 evaluation on {len(ge_test)} held-out Ge structures; zero-shot starts on the same test set")
     for strategy in ("full", "rescaled"):  # the transferred starts, no training step, tested like the rest
-        reports.setdefault(strategy, {})["zero_shot_test"] = zero_shot(
+        reports.setdefault(strategy, {})["zero_shot_test"] = zero_shot_report(
             _config(strategy, 1, batch, dft=dft),
             ge_train,
             models / f"ge_{strategy}_zero_shot.ckpt",
             si_ckpt,
             {"Ge": "Si"},
             test=ge_test,
-        )
+        ).to_json()
     reports["rescaled"].setdefault("init", reports["rescaled"]["zero_shot_test"]["init"])
     tests = {}
     for strategy in (arm, "scratch"):
         model = load_checkpoint(models / f"ge_{strategy}.ckpt").model
         key = "group" if dft else "temperature"
-        tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=(key,))
+        tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=(key,)).to_json()
     return reports, tests
 
 
@@ -306,8 +307,8 @@ def _md_stage(
     for name, factory in factories.items():
         report = stability(cell, factory, list(sc.md_temperatures), sc.md_runs, MDSettings(steps=sc.md_steps))
         result["stability"][name] = {
-            "fraction_stable": report["fraction_stable"],
-            "by_temperature": {t: v["fraction_stable"] for t, v in report["by_temperature"].items()},
+            "fraction_stable": report.fraction_stable,
+            "by_temperature": {t: v.fraction_stable for t, v in report.by_temperature.items()},
         }
     spectra = {}
     runs = {"SW reference": lambda: sw_calculator("Ge"), **factories} if reference else factories

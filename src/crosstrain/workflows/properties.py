@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
 from crosstrain.analysis.crystal import crystal_properties
 from crosstrain.analysis.references import sw_calculator
+from crosstrain.errors import SchemaError
+from crosstrain.schema import Fields
 from crosstrain.species import reference_crystal
 
 ROWS = [
@@ -35,6 +38,62 @@ def _flatten(p: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+#: the sources of a table's columns, in their order
+SOURCES = ("model", "sw", "dft")
+
+
+@dataclass(frozen=True)
+class ElementProperties:
+    """One element's columns: the model's and the SW reference's crystal properties
+    (:func:`~crosstrain.analysis.crystal.crystal_properties`), the DFT data's
+    (:func:`dft_reference`); each present when asked for."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    model: dict[str, Any] | None = None
+    sw: dict[str, Any] | None = None
+    dft: dict[str, Any] | None = None
+
+    def columns(self) -> dict[str, dict[str, Any]]:
+        """The present sources and their properties, in the order model, sw, dft."""
+        values = {"model": self.model, "sw": self.sw, "dft": self.dft}
+        return {source: v for source, v in values.items() if v is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        return self.columns()
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        f = Fields(data, "ElementProperties")
+        unknown = [name for name in f.names() if name not in SOURCES]
+        if unknown:
+            raise SchemaError(f"ElementProperties: unknown field {unknown[0]!r} (known: {', '.join(SOURCES)})")
+        return cls(**{source: f.mapping(source) for source in SOURCES if source in f})
+
+
+@dataclass(frozen=True)
+class PropertiesTable:
+    """The ``crosstrain properties`` table, per element (``--json``: ``{element: {source: {...}}}``)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    elements: dict[str, ElementProperties] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {element: e.to_json() for element, e in self.elements.items()}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        f = Fields(data, "PropertiesTable")
+        elements = {}
+        for element in f.names():
+            try:
+                elements[element] = ElementProperties.from_json(f.value(element))
+            except SchemaError as exc:
+                raise SchemaError(f"PropertiesTable: element {element!r}: {exc}") from None
+        return cls(elements)
+
+
 def lattice_guess(element: str) -> float:
     """ASE's reference lattice constant of ``element``, 5.5 Å where it has none."""
     return reference_crystal(element)[1] or 5.5
@@ -57,31 +116,29 @@ def properties_table(
     dft: bool = False,
     mlearn_root: str | os.PathLike[str] | None = None,
     quick: bool = False,
-) -> dict[str, Any]:
+) -> PropertiesTable:
     """Properties of the model (if given), of the SW reference and (``dft``) of the mlearn PBE data
     (``quick``: no relaxed vacancy and no phonons)."""
-    out: dict[str, Any] = {}
+    out: dict[str, ElementProperties] = {}
     for element in elements:
-        entry: dict[str, Any] = {}
+        model = sw = ref = None
         if checkpoint is not None:
             from crosstrain.calculator import CrosstrainCalculator
 
-            entry["model"] = crystal_properties(
-                element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), quick
-            )
+            model = crystal_properties(element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), quick)
         if reference:
-            entry["sw"] = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick)
+            sw = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick)
         if dft:
-            entry["dft"] = dft_reference(element, mlearn_root)
-        out[element] = entry
-    return out
+            ref = dft_reference(element, mlearn_root)
+        out[element] = ElementProperties(model=model, sw=sw, dft=ref)
+    return PropertiesTable(out)
 
 
-def format_table(table: dict[str, Any]) -> str:
+def format_table(table: PropertiesTable) -> str:
     from crosstrain.report import markdown_table
 
-    columns = [(el, src) for el, entry in table.items() for src in entry]
-    flat = {c: _flatten(table[c[0]][c[1]]) for c in columns}
+    columns = [(el, src) for el, entry in table.elements.items() for src in entry.columns()]
+    flat = {(el, src): _flatten(table.elements[el].columns()[src]) for el, src in columns}
     rows = [[label, *("–" if flat[c].get(key) is None else flat[c][key] for c in columns)] for key, label in ROWS]
     text = markdown_table(["property", *(f"{el} {src}" for el, src in columns)], rows)
     if any(src == "model" for _, src in columns):
