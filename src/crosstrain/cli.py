@@ -31,10 +31,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
+    from crosstrain.request import SMOKE_ENV, smoke_mode
     from crosstrain.workflows.demo import headline, run_demo
 
     console = Console()
     out = args.out or ("crosstrain-demo-dft" if args.dft else "crosstrain-demo")
+    if args.scale is None:
+        args.scale = "tiny" if smoke_mode() else "quick"
+        if smoke_mode():
+            console.print(f"{SMOKE_ENV}: the demo at its tiny scale (a quick check, not a result)")
     result = run_demo(
         out,
         scale=args.scale,
@@ -597,7 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: crosstrain-demo, or crosstrain-demo-dft with --dft)")
     p.add_argument("--dft", action="store_true", help="the DFT demo on the mlearn Si and Ge data")
     p.add_argument("--mlearn", help="folder with Si/ and Ge/training.json (default: the copy shipped with crosstrain)")
-    p.add_argument("--scale", default="quick", choices=["quick", "tiny"], help="quick (default) or tiny (a test)")
+    p.add_argument(
+        "--scale", choices=["quick", "tiny"], help="quick (default; tiny under CROSSTRAIN_SMOKE) or tiny (a test)"
+    )
     p.add_argument("--smoke", action="store_true", help="only the core smoke run (fresh model on a Si cell)")
     p.add_argument("--preset", default="cpu", help="model preset for --smoke: cpu or paper")
     p.add_argument("--seed", type=int, default=0, help="seed for --smoke")

@@ -126,12 +126,18 @@ def _same_run(ckpt: Path, config: Any, data: list[Structure], parent: Any = None
     """Whether the finished ``ckpt`` was trained with this configuration (parent included) on these
     structures: a demo folder from an older version or scale is not reused."""
     from crosstrain.data.manifest import fingerprint
-    from crosstrain.io.checkpoint import read_metadata
+    from crosstrain.io.checkpoint import file_sha256, read_metadata
     from crosstrain.train.pipeline import with_request
 
     meta = read_metadata(ckpt)
     wanted = json.loads(json.dumps(with_request(config, parent, element_map).to_dict(), default=str))
-    return meta.get("config") == wanted and meta.get("data_fingerprint") == fingerprint(data)
+    have = json.loads(json.dumps(meta.get("config") or {}))
+    # the parent by its contents, not by the path it was given as (relative, absolute, moved folder)
+    for c in (wanted, have):
+        c.get("transfer", {}).pop("parent", None)
+    linked = parent is not None and config.transfer.strategy.needs_parent  # scratch ignores the parent
+    same_parent = not linked or (meta.get("parent") or {}).get("sha256") == file_sha256(parent)
+    return have == wanted and same_parent and meta.get("data_fingerprint") == fingerprint(data)
 
 
 def _train(name: str, ckpt: Path, log, **kwargs) -> FitReport:
