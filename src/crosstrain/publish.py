@@ -62,6 +62,10 @@ def pm(cell: dict[str, Any], digits: int, source: str = "a record") -> str:
     return text + (f", {cell['diverged']} diverged)" if cell.get("diverged") else ")")
 
 
+def _seeds(record: Record) -> str:
+    return ", ".join(str(s) for s in record.seeds) or "(not recorded)"
+
+
 def cite(rel: str, record: Record, depth: int = 0) -> str:
     """A record's path (in the repository, outside the docs), its command, date and commit."""
     return f"`{rel}` — `{record.command}` ({record.date[:10]}, commit {record.commit})"
@@ -104,6 +108,8 @@ def dft_transfer(rec: Records) -> tuple[str, list[Headline]]:
         "shipped `si-dft5` parent against `scratch`, same draws, same validation set, same budget, the",
         "peak learning rate of each arm chosen on validation from the same two values. Test: the 25 held-out",
         "structures of the `crosstrain data mlearn` split (seed 0), which share no family with training.",
+        f"Seeds {_seeds(lr)}: each seed draws the training structures and initialises the model, the",
+        "same draw for both arms; statistics are mean ± standard deviation over seeds, diverged runs counted.",
         "",
         "| | `rescaled` from `si-dft5` | `scratch` |",
         "|---|---|---|",
@@ -231,7 +237,7 @@ def sw_demo(rec: Records) -> tuple[str, list[Headline]]:
     for n in sizes:
         full, scratch = cells[("full", n)], cells[("scratch", n)]
         lines.append(f"| {n} | {_row(full)} | {_row(scratch)} |")
-    lines += ["", f"Record: {cite(path, r, 2)}"]
+    lines += ["", f"Seeds {_seeds(r)}, the same draws for both arms.", "", f"Record: {cite(path, r)}"]
     n0 = sizes[0]
     head = Headline(
         f"SW Ge forces from {n0} structure(s), `full` from `si-sw` vs `scratch`",
