@@ -71,3 +71,12 @@ def test_named_parents_and_recipes(tmp_path, capsys):
     assert "no shipped model of that name" in err and err.count("\n") == 1
     assert main(["models"]) == 0
     assert "dft-cpu" in capsys.readouterr().out
+
+
+def test_md_refuses_an_element_the_model_does_not_know(capsys):
+    assert main(["md", "si-dft5", "--element", "Ge", "--steps", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "crosstrain: error: --element Ge contains element(s) Ge that the model does not know (model elements: Si)"
+    )

@@ -432,6 +432,12 @@ def _cmd_md(args: argparse.Namespace) -> int:
         from crosstrain.workflows.properties import lattice_guess
 
         atoms = bulk(args.element, "diamond", a=lattice_guess(args.element), cubic=True) * (2, 2, 2)
+    if args.checkpoint != "sw":  # an element the model does not know is refused before the first step
+        from crosstrain.io.checkpoint import read_metadata
+        from crosstrain.species import SpeciesMap
+
+        known = SpeciesMap.from_elements(read_metadata(args.checkpoint)["species"])
+        known.check(atoms.numbers, source=args.structure or f"--element {args.element}")
     from crosstrain.request import SMOKE_ENV, smoke_mode
 
     if smoke_mode() and args.steps > 20:
