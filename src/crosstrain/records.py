@@ -31,18 +31,8 @@ from crosstrain.errors import CrosstrainError
 
 SCHEMA = "crosstrain.record"
 SCHEMA_VERSION = 1
-#: fields every record carries, with the JSON type each must have
-FIELDS: dict[str, type | tuple[type, ...]] = {
-    "kind": str,
-    "command": str,
-    "commit": str,
-    "date": str,
-    "machine": dict,
-    "threads": (int, type(None)),
-    "seeds": list,
-    "versions": dict,
-    "result": dict,
-}
+#: the fields of the envelope (read by :func:`parse_record`)
+FIELDS = ("kind", "command", "commit", "date", "machine", "threads", "seeds", "versions", "result")
 
 
 class RecordError(CrosstrainError, ValueError):
@@ -102,42 +92,42 @@ def write_record(path: str | os.PathLike[str], record: Record) -> Path:
 
 def parse_record(data: Any, source: str) -> Record:
     """The :class:`Record` held by plain JSON ``data``; ``source`` names it in errors."""
-    if not isinstance(data, dict):
-        raise RecordError(f"{source}: a record is a JSON object, got {type(data).__name__}")
-    if data.get("schema") != SCHEMA:
-        raise RecordError(f"{source}: field 'schema' must be {SCHEMA!r} (got {data.get('schema')!r})")
-    version = data.get("schema_version")
-    if not isinstance(version, int):
-        raise RecordError(f"{source}: field 'schema_version' is missing or not an integer")
-    if version > SCHEMA_VERSION:
-        raise RecordError(
-            f"{source}: field 'schema_version' is {version}, newer than this crosstrain reads "
-            f"({SCHEMA_VERSION}); upgrade crosstrain"
+    from crosstrain.errors import SchemaError
+    from crosstrain.schema import Fields
+
+    try:
+        f = Fields(data, source)
+        if f.value("schema") != SCHEMA:
+            raise RecordError(f"{source}: field 'schema' must be {SCHEMA!r} (got {data.get('schema')!r})")
+        version = f.integer("schema_version")
+        if version > SCHEMA_VERSION:
+            raise RecordError(
+                f"{source}: field 'schema_version' is {version}, newer than this crosstrain reads "
+                f"({SCHEMA_VERSION}); upgrade crosstrain"
+            )
+        if version < 1:
+            raise RecordError(f"{source}: field 'schema_version' {version} is not a known schema version")
+        unknown = sorted(set(f.names()) - set(FIELDS) - {"schema", "schema_version"})
+        if unknown:
+            raise RecordError(f"{source}: unknown field {unknown[0]!r}")
+        threads = f.value("threads")
+        record = Record(
+            kind=f.text("kind"),
+            command=f.text("command"),
+            result=f.mapping("result"),
+            commit=f.text("commit"),
+            date=f.text("date"),
+            machine=f.mapping("machine"),
+            threads=None if threads is None else f.integer("threads"),
+            seeds=tuple(int(s) for s in f.numbers("seeds")),
+            versions=f.mapping("versions"),
+            schema_version=version,
         )
-    if version < 1:
-        raise RecordError(f"{source}: field 'schema_version' {version} is not a known schema version")
-    for name, kind in FIELDS.items():
-        if name not in data:
-            raise RecordError(f"{source}: field {name!r} is missing")
-        if not isinstance(data[name], kind):
-            raise RecordError(f"{source}: field {name!r} has the wrong type ({type(data[name]).__name__})")
-    if not data["command"].strip():
+    except SchemaError as exc:
+        raise RecordError(str(exc)) from None
+    if not record.command.strip():
         raise RecordError(f"{source}: field 'command' is empty: a record names the command that made it")
-    unknown = sorted(set(data) - set(FIELDS) - {"schema", "schema_version"})
-    if unknown:
-        raise RecordError(f"{source}: unknown field {unknown[0]!r}")
-    return Record(
-        kind=data["kind"],
-        command=data["command"],
-        result=data["result"],
-        commit=data["commit"],
-        date=data["date"],
-        machine=data["machine"],
-        threads=data["threads"],
-        seeds=tuple(int(s) for s in data["seeds"]),
-        versions=data["versions"],
-        schema_version=version,
-    )
+    return record
 
 
 def read_record(path: str | os.PathLike[str]) -> Record:
