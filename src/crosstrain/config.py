@@ -227,18 +227,22 @@ def resolve_recipe(name_or_path: str | os.PathLike[str]) -> Path:
     raise ConfigError(f"{name_or_path}: no such config file and no shipped recipe of that name ({names})")
 
 
+def read_config_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
+    """The plain data of a YAML config (a path or the name of a shipped recipe) and its path."""
+    p = resolve_recipe(path)
+    try:
+        data = load_yaml(p.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: a config is a mapping with sections model, train, transfer")
+    return data, p
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config (a path or the name of a shipped recipe, e.g. ``dft-cpu``; or the defaults)
     and apply ``overrides``."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = resolve_recipe(path)
-        try:
-            data = load_yaml(p.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{p}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: a config is a mapping with sections model, train, transfer")
+    data = read_config_file(path)[0] if path is not None else {}
     return config_from_dict(apply_overrides(data, overrides or []))

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from crosstrain.config import Config, Strategy, apply_overrides, config_from_dict, load_yaml, resolve_recipe
+from crosstrain.config import Config, Strategy, apply_overrides, config_from_dict, read_config_file
 from crosstrain.errors import ConfigError
 from crosstrain.structure import Structure
 
@@ -102,19 +102,6 @@ class RunRequest:
 def smoke_mode() -> bool:
     """Whether ``CROSSTRAIN_SMOKE`` asks for the quick end-to-end check."""
     return os.environ.get(SMOKE_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _read_config_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
-    p = resolve_recipe(path)
-    try:
-        data = load_yaml(p.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
-    except Exception as exc:  # yaml.YAMLError and decoding errors
-        raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: a config is a mapping with sections model, train, transfer")
-    return data, p
 
 
 def _recipe_name(path: Path) -> str:
@@ -223,7 +210,7 @@ def _parent_base(parent: str, ckpt: Any) -> _Base:
     shipped = shipped_entry(ckpt.path) if ckpt.path else None
     if shipped is not None and shipped[1].get("finetune"):
         name, entry = shipped
-        data, path = _read_config_file(entry["finetune"]["recipe"])
+        data, path = read_config_file(entry["finetune"]["recipe"])
         label = f"parent {name}"
         return _Base(data, _recipe_name(path), label, True, Strategy(entry["finetune"]["strategy"]), label)
     known = set(TrainConfig.__dataclass_fields__) - {"loss", "select_on", "seed", "device"}
@@ -244,7 +231,7 @@ def _choose_base(parent: Any, ckpt: Any, structures: Sequence[Structure]) -> _Ba
     if ckpt is not None:
         return _parent_base(str(parent), ckpt)
     if _labels(structures)[0]:
-        data, _ = _read_config_file(DFT_RECIPE)
+        data, _ = read_config_file(DFT_RECIPE)
         return _Base(data, DFT_RECIPE, "data: labelled with energies", True)
     return _Base({}, "built-in defaults", "data: forces only", False)
 
@@ -263,7 +250,7 @@ def _user_settings(
     user: dict[str, Any] = {}
     name = None
     if config is not None:
-        user, path = _read_config_file(config)
+        user, path = read_config_file(config)
         name = _recipe_name(path)
     user = apply_overrides(user, list(overrides))
     unknown = sorted(set(user) - {"model", "train", "transfer"})
