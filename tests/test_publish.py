@@ -33,7 +33,7 @@ def copy(tmp_path) -> Path:
 
 def test_check_fails_when_a_record_changes(copy, capsys):
     assert main(["results", "--root", str(copy), "--check"]) == 0
-    path = copy / "benchmarks" / "results" / "dft_lr_search.json"
+    path = copy / "benchmarks" / "dft-transfer" / "dft_lr_search.json"
     doc = json.loads(path.read_text())
     doc["result"]["by_size"]["22"]["rescaled"]["test_force_mae"]["mean"] += 0.01
     path.write_text(json.dumps(doc))
@@ -53,7 +53,7 @@ def test_check_fails_when_a_record_changes(copy, capsys):
     ],
 )
 def test_bad_record_is_one_line_and_writes_nothing(copy, capsys, change, needle):
-    path = copy / "benchmarks" / "results" / "dft_lr_search.json"
+    path = copy / "benchmarks" / "dft-transfer" / "dft_lr_search.json"
     doc = json.loads(path.read_text())
     change(doc)
     path.write_text(json.dumps(doc))
@@ -74,7 +74,7 @@ def test_readme_without_the_generated_block(copy):
 
 
 def test_not_json_names_the_file(copy):
-    path = copy / "benchmarks" / "results" / "slab_relabelled.json"
+    path = copy / "benchmarks" / "dft-energies" / "slab_relabelled.json"
     path.write_text("{not json")
     with pytest.raises(RecordError, match="slab_relabelled.json: not valid JSON"):
         render(copy)

@@ -123,10 +123,10 @@ class TransferConfig:
     length_scale: PositiveNumber | None = None  # rescaled: target lengths x scale = source lengths
     energy_scale: PositiveNumber | None = None  # rescaled: target energies = scale x source energies
     # rescaled: fit the scales on the forces (default) or on the training loss (energies and stress
-    # too); "loss" gave worse energies at n = 22 on mlearn Ge (benchmarks/results/dft_transfer5_loss_scales.json)
+    # too); "loss" gave worse energies at n = 22 on mlearn Ge (benchmarks/dft-transfer/dft_transfer5_loss_scales.json)
     scale_fit: Literal["forces", "loss"] = "forces"
     # replay: parent-data structures per target structure; 2 kept both elements closer to `full` and the
-    # parent than 1 at n = 22 on mlearn Ge (benchmarks/results/dft_transfer5_replay2_vs_full.json)
+    # parent than 1 at n = 22 on mlearn Ge (benchmarks/dft-transfer/dft_transfer5_replay2_vs_full.json)
     replay_ratio: PositiveNumber = 2.0
 
     @field_validator("parent", mode="before")

@@ -82,8 +82,8 @@ class Headline:
 
 
 def dft_transfer(rec: Records) -> tuple[str, list[Headline]]:
-    lr_path = "benchmarks/results/dft_lr_search.json"
-    slab_path = "benchmarks/results/slab_relabelled.json"
+    lr_path = "benchmarks/dft-transfer/dft_lr_search.json"
+    slab_path = "benchmarks/dft-energies/slab_relabelled.json"
     lr, slab = rec[lr_path], rec[slab_path]
 
     def forces(arm: str) -> str:
@@ -157,7 +157,7 @@ def dft_transfer(rec: Records) -> tuple[str, list[Headline]]:
 
 def _slab_section(rec: Records) -> list[str]:
     """The evidence that the mlearn Ge slab labels sit apart from the bulk cells."""
-    path = "benchmarks/results/slab_energies.json"
+    path = "benchmarks/dft-energies/slab_energies.json"
     r = rec[path]
     shifts = field(r, path, "gpaw_slab_minus_bulk_meV")
     values = [float(v) for v in shifts.values()]
@@ -184,7 +184,7 @@ def _slab_section(rec: Records) -> list[str]:
 
 def _train_default_lines(rec: Records, cell: dict[str, Any], path: str) -> list[str]:
     """``crosstrain train`` with no --config on every training structure, beside the recipe's own record."""
-    ref_path = "benchmarks/results/dft_recipe.json"
+    ref_path = "benchmarks/dft-recipe/dft_recipe.json"
     ref = rec[ref_path]
     test = field(ref, ref_path, "rows", "cpu5-150ep", "test")
     seeds = ", ".join(str(x) for x in cell.get("seeds", []))
@@ -238,7 +238,7 @@ def _defaults_section(rec: Records) -> list[str]:
 
 
 def sw_demo(rec: Records) -> tuple[str, list[Headline]]:
-    path = "benchmarks/results/study_sw_quick.json"
+    path = "benchmarks/sw-learning-curve/study_sw_quick.json"
     r = rec[path]
     rows = field(r, path, "summary")
     cells = {(row["strategy"], row["n_train"]): row for row in rows}
@@ -274,7 +274,7 @@ def _row(row: dict[str, Any]) -> str:
 
 
 def speed(rec: Records) -> tuple[str, list[Headline]]:
-    path = "benchmarks/results/md_speed_5A.json"
+    path = "benchmarks/md-speed/md_speed_5A.json"
     r = rec[path]
     rows = field(r, path, "rows")
     lines = [

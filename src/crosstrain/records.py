@@ -7,7 +7,7 @@ made::
     {
       "schema": "crosstrain.record", "schema_version": 1,
       "kind": "benchmark",                      # what made it: benchmark, train, study, ...
-      "command": "python benchmarks/dft_transfer.py --parent si-dft5 --sizes 22 --seeds 5",
+      "command": "python benchmarks/dft-transfer/dft_transfer.py --parent si-dft5 --sizes 22 --seeds 5",
       "commit": "79a182b", "date": "2026-12-01T10:00:00+00:00",
       "machine": {"cpu": "...", "logical_cores": 2, "platform": "..."},
       "threads": 1, "seeds": [0, 1, 2, 3, 4],

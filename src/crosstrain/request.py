@@ -36,11 +36,11 @@ from crosstrain.structure import Structure
 DFT_RECIPE = "dft-cpu5"
 #: a parent given as a file fine-tunes at this factor times its own peak learning rate: the
 #: search at n = 22 chose 5e-4 over the parent recipe's 2e-3 for rescaled transfer
-#: (benchmarks/results/dft_lr_search.json)
+#: (benchmarks/dft-transfer/dft_lr_search.json)
 FINETUNE_LR_FACTOR = 0.25
-FINETUNE_EVIDENCE = "benchmarks/results/dft_lr_search.json"
+FINETUNE_EVIDENCE = "benchmarks/dft-transfer/dft_lr_search.json"
 #: a parent given as a file and no --strategy: the strategy with the lowest test forces at n = 22
-#: for both shipped DFT parents (benchmarks/results/dft_transfer.json, dft_transfer5_5seeds.json)
+#: for both shipped DFT parents (benchmarks/dft-transfer/dft_transfer.json, dft_transfer5_5seeds.json)
 DEFAULT_STRATEGY = Strategy.RESCALED
 #: share of the data held out for validation when none is given (at least one structure from
 #: ``MIN_FOR_VALID`` structures on; below that, models are selected on the training data)
@@ -223,7 +223,7 @@ def _parent_base(parent: str, ckpt: Any) -> _Base:
         f"parent file, lr x {FINETUNE_LR_FACTOR}: {FINETUNE_EVIDENCE}",
         False,
         DEFAULT_STRATEGY,
-        "default for a parent file: benchmarks/results/dft_transfer.json",
+        "default for a parent file: benchmarks/dft-transfer/dft_transfer.json",
     )
 
 

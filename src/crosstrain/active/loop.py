@@ -17,8 +17,8 @@ checkpoints, the round's record in ``active.json``), so a killed run resumes whe
 The final model is the last round's member 0 (trained on every label) trained ``final_steps``
 more (``final_steps=0``: that member itself); then it runs a short MD stability test. The extra
 steps trade forces for energies: in the transferred benchmark runs of
-``benchmarks/active_learning.py`` they raised the test force error a little and lowered the
-energy error more (the records ``benchmarks/results/active_learning*.json``).
+``benchmarks/active-learning/active_learning.py`` they raised the test force error a little and lowered the
+energy error more (the records ``benchmarks/active-learning/active_learning*.json``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class ActiveSettings:
     committee: int = 3
     steps: int = 300  # gradient steps per member per round
     final_steps: int = 1500  # 0: the final model is the last round's member 0 itself
-    # the best measured committee selection (benchmarks/results/active_learning_coverage5.json);
+    # the best measured committee selection (benchmarks/active-learning/active_learning_coverage5.json);
     # "uncertain" before 2026-11-30
     selection: str = "coverage"
     threshold: float | None = None  # eV/Å: stop when no candidate's force deviation exceeds it

@@ -3,7 +3,7 @@
 A label is only comparable with labels computed with the same settings, so every cached label
 carries the settings' hash and a cache entry is reused only for the same structure *and* the
 same hash. The defaults are PBE plane waves as GPAW recommends for Ge/Si bulk (350 eV, assumed;
-checked against the mlearn PBE data by ``benchmarks/dft_consistency.py``), Fermi–Dirac
+checked against the mlearn PBE data by ``benchmarks/dft-energies/dft_consistency.py``), Fermi–Dirac
 smearing of 0.1 eV, Γ-centred k-points at a density of 3.5 points per Å⁻¹ (ASE's
 ``kpts={'density': ...}``), and SCF convergence to 1e-6 eV per valence electron in energy and
 1e-5 in density.

@@ -8,7 +8,7 @@ this path pays off only for longer runs. By default (``dynamic=None``) the sizes
 (atoms, edges, triplets, configurations: the first dimension of every graph tensor) are compiled
 as symbols, so one compile serves every batch, while the weights' shapes stay constants that
 inductor specialises its loops on (faster than with every size symbolic, ``dynamic=True``:
-``benchmarks/results/compile_sizes.json``). The training loop's general step (energy, forces and stress terms)
+``benchmarks/model-speed/compile_sizes.json``). The training loop's general step (energy, forces and stress terms)
 is :func:`crosstrain.train.compiled.loss_step`.
 Compile one model per process (or call ``torch._dynamo.reset()`` between models).
 """

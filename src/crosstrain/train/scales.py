@@ -14,7 +14,7 @@ s_E and of the per-element reference energies (energies, forces and stress are l
 so the best s_E has a closed form, a weighted linear least-squares fit. s_L is the candidate with
 the lowest loss on a grid (see :func:`estimate_scales`). On mlearn Ge from 22 structures
 ``loss`` gave the same forces after fine-tuning and worse energies (the record
-``benchmarks/results/dft_transfer5_loss_scales.json``), so ``forces`` stays the default.
+``benchmarks/dft-transfer/dft_transfer5_loss_scales.json``), so ``forces`` stays the default.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ DFT_SCALES = {
 
 def transfer_arm(dft: bool) -> str:
     """The transfer strategy the demo trains: ``rescaled`` on DFT data (best there:
-    ``benchmarks/results/dft_transfer5_5seeds.json``), the paper's ``full`` on SW data."""
+    ``benchmarks/dft-transfer/dft_transfer5_5seeds.json``), the paper's ``full`` on SW data."""
     return "rescaled" if dft else "full"
 
 
@@ -523,7 +523,7 @@ def _what_was_done(result: dict[str, Any]) -> list[str]:
         (
             "- CPU preset DimeNet++ with a 5 Å cutoff: the dft-cpu5 recipe (energies, forces and stress; cosine "
             "decay), the transfer at its fine-tuning step (dft-cpu5-finetune, lr 5e-4: each arm at the rate chosen "
-            "on validation at n = 22 in benchmarks/dft_lr_search.py), the same steps, validation set and least-squares "
+            "on validation at n = 22 in benchmarks/dft-transfer/dft_lr_search.py), the same steps, validation set and least-squares "
             "energy reference at the start for transfer and scratch."
             if result["data"].startswith("mlearn")
             else "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings "

@@ -1,15 +1,15 @@
 """Where the all-data Ge energy error comes from: per-structure signed errors of finished models.
 
 For each model (``NAME=CHECKPOINT``) and each part of the leak-free mlearn split (seed 0: 180
-training, 23 validation, 25 test structures; ``benchmarks/dft_recipe.py``), the signed energy
+training, 23 validation, 25 test structures; ``benchmarks/dft-recipe/dft_recipe.py``), the signed energy
 error per atom of every structure, and per group (AIMD-NVT, Elastic, Surface, Vacancy) its mean
 (the offset the model leaves on the whole group) and its MAE. A training error as large as the
 test error says the model does not fit its own training energies (under-fitting, not
 over-fitting); the same sign for every model says the offset is systematic, not seed noise. The
 committee row is the mean prediction of all models: if their errors were independent it would
-be far lower than each. Writes ``benchmarks/results/<name>.json``.
+be far lower than each. Writes ``benchmarks/dft-energies/<name>.json``.
 
-    python benchmarks/energy_errors.py --name energy_errors_stage2 \\
+    python benchmarks/dft-energies/energy_errors.py --name energy_errors_stage2 \\
         s0=runs/dft_recipe/cpu5-s2.ckpt s1=runs/dft_recipe/cpu5-s2-seed1.ckpt \\
         s2=runs/dft_recipe/cpu5-s2-seed2.ckpt s3=runs/dft_recipe/cpu5-s2-seed3.ckpt
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 PARTS = ("train", "valid", "test")
 
 

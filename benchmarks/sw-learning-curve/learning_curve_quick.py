@@ -6,7 +6,7 @@ zero-shot error of `full` and `rescaled`. A quick single-seed version of the pap
 `crosstrain study --spec sw-quick` runs the grid with seeds and a hyperparameter search.
 
     crosstrain data sw --out runs/sw
-    python benchmarks/learning_curve_quick.py --data runs/sw --out runs/curve
+    python benchmarks/sw-learning-curve/learning_curve_quick.py --data runs/sw --out runs/curve
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ seed, so arms are compared seed by seed. Transfer arms also record their zero-sh
 the test set (the parent with its fits on the n structures, no training step). Diverged runs
 are recorded and counted. Each run is saved as it finishes, so a killed benchmark resumes.
 
-    python benchmarks/dft_transfer.py --parent si-dft --sizes 22 --seeds 5 --workers 2
-    python benchmarks/dft_transfer.py --summary-only      # rewrite the summary from saved runs
+    python benchmarks/dft-transfer/dft_transfer.py --parent si-dft --sizes 22 --seeds 5 --workers 2
+    python benchmarks/dft-transfer/dft_transfer.py --summary-only      # rewrite the summary from saved runs
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 
 
 def split_data() -> dict[str, list]:

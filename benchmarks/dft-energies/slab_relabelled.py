@@ -3,7 +3,7 @@
 The leak-free 25-structure Ge test set holds one surface slab, Ge (321). Every n = 22 model misses
 its mlearn energy by ~75–150 meV/atom, always too high, and a consistent GPAW calculation places
 mlearn's slabs 90–127 meV/atom *higher* relative to the bulk than their labels do
-(``benchmarks/dft_consistency.py --slab "(3_2_1)"`` recomputes this one). This script reruns
+(``benchmarks/dft-energies/dft_consistency.py --slab "(3_2_1)"`` recomputes this one). This script reruns
 nothing: from the saved results it gives, per arm and seed, the test energy MAE
 
 - as measured (all 25, mlearn labels: the figure the issue's target is on),
@@ -16,7 +16,7 @@ and pairs the arms seed by seed on each. The models' signed slab errors come fro
 a sensitivity check, not a new test set: the mlearn labels stay the benchmark's. Seeds whose
 models were retrained to read their slab errors (``--rerun``) take that model's own MAE.
 
-    python benchmarks/slab_relabelled.py --rerun dft_transfer5_n22_rerun_rescaled_s3.json:rescaled \
+    python benchmarks/dft-energies/slab_relabelled.py --rerun dft_transfer5_n22_rerun_rescaled_s3.json:rescaled \
         dft_transfer5_n22_rerun_rescaled_s4.json:rescaled dft_transfer5_n22_rerun_scratch_s3.json:scratch \
         dft_transfer5_n22_rerun_scratch_s4.json:scratch
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from crosstrain.records import command_line, make_record, read_record, write_record
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 TEST_SIZE = 25
 
 
@@ -52,7 +52,8 @@ def rerun_maes(specs: list[str], arm: str) -> dict[int, float]:
         file, _, name = spec.rpartition(":")
         if name != arm:
             continue
-        cells = read_record(Path(file) if Path(file).exists() else RESULTS / file).result["cells"]
+        path = Path(file) if Path(file).exists() else RESULTS.parent / "dft-transfer" / file
+        cells = read_record(path).result["cells"]
         c = cells.get(f"{arm} n=22")
         if c is None:
             raise SystemExit(f"{file}: no '{arm} n=22' cell")
@@ -90,7 +91,7 @@ def main() -> None:
     from crosstrain.provenance import provenance
 
     slabs = read_record(RESULTS / "slab_energies.json").result
-    search = read_record(RESULTS / "dft_lr_search.json").result["by_size"]["22"]
+    search = read_record(RESULTS.parent / "dft-transfer" / "dft_lr_search.json").result["by_size"]["22"]
     offsets = read_record(RESULTS / "dft_consistency.json").result["summary"].get("slab_minus_bulk_meV", {})
     shift = next((v for k, v in offsets.items() if k.endswith(args.slab)), None)
     if shift is None:

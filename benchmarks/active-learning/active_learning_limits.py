@@ -1,6 +1,6 @@
 """What limits the active-learning benchmark's learning curve: the training, the labels, or their mix?
 
-Run after ``benchmarks/active_learning.py`` (it reads that benchmark's folders: every run's DFT
+Run after ``benchmarks/active-learning/active_learning.py`` (it reads that benchmark's folders: every run's DFT
 labels and the GPAW-labelled test set; no new DFT call is made). Every model here starts like the
 benchmark's arms (``si-dft5``, ``rescaled``, ``--map Ge=Si``), trains a fixed number of gradient
 steps with no validation set (the model after the last step, as the loop's members) and is scored
@@ -18,7 +18,7 @@ on the same 32 test structures, per kind of cell:
                  learning curve between 16 and 32 calls (``E ~ calls^-a``), and what a saving of
                  30 % of the calls is in error at equal calls, ``(1/0.7)^a - 1``
 
-Each model resumes or is reused from ``--out``; ``python benchmarks/active_learning_limits.py``
+Each model resumes or is reused from ``--out``; ``python benchmarks/active-learning/active_learning_limits.py``
 (~75 CPU-minutes, ``--parts`` runs a subset, two processes on two cores share ``--out``).
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 KINDS = ("bulk", "strained", "vacancy", "surface")  # the test set's order, 8 structures each
 STEPS_RUNS = (("dft-cpu5-finetune", 1200), ("dft-cpu5-finetune", 4000), ("dft-cpu5", 4000))
 ALL_STEPS = (4000, 10000)
@@ -133,7 +133,7 @@ def mix_summary(fits: dict[str, list[dict]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", default="runs/active_bench", help="benchmarks/active_learning.py's --out")
+    parser.add_argument("--runs", default="runs/active_bench", help="active_learning.py's --out")
     parser.add_argument("--labels-of", default="random-s1", dest="labels_of")
     parser.add_argument("--saved", default=str(RESULTS / "active_learning32_random.json"))
     parser.add_argument(

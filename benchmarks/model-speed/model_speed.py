@@ -4,7 +4,8 @@ Training step = energy + forces (create_graph) + force loss + backward to the pa
 Inference = energy + forces. Both presets, 1 thread and all threads; ``--compile`` adds the
 opt-in torch.func + torch.compile path (a cold compile takes 1-2 minutes per case).
 
-    python benchmarks/model_speed.py [--compile] [--repeats 10] [--out benchmarks/results/model_speed.json]
+    python benchmarks/model-speed/model_speed.py [--compile] [--repeats 10] \\
+        [--out benchmarks/model-speed/model_speed.json]
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def main() -> None:
     parser.add_argument("--threads", nargs="+", type=int, default=[1, os.cpu_count() or 1])
     parser.add_argument("--compile", action="store_true", help="also time the torch.compile path")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "model_speed.json"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "model_speed.json"))
     args = parser.parse_args()
     results = []
     modes = [False, True] if args.compile else [False]

@@ -6,10 +6,11 @@ chosen rate first). Every cell is restricted to the same seeds (``--seeds``), an
 paired with the baseline on them: mean ± std, the number of seeds and of diverged runs, energies,
 the source element's error after transfer where it was measured, and the force gain over the
 baseline with the seeds that went its way and the paired tests. A size an arm did not run, or ran
-on fewer seeds, is left empty and listed, never filled in. Writes ``benchmarks/results/<name>.json`` and, with
+on fewer seeds, is left empty and listed, never filled in. Writes ``benchmarks/dft-transfer/<name>.json`` and, with
 ``--plot``, a figure of force MAE against the number of target structures:
 
-    python benchmarks/dft_curve_table.py --baseline scratch --sizes 1 2 5 10 22 50 180 --name dft_curve5_arms \\
+    python benchmarks/dft-transfer/dft_curve_table.py --baseline scratch --sizes 1 2 5 10 22 50 180 \\
+        --name dft_curve5_arms \\
         --arm dft_transfer5_small.json,dft_transfer5_n5.json,dft_transfer5.json,dft_transfer5_n50.json:scratch ...
 """
 

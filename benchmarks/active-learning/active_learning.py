@@ -14,7 +14,7 @@ with like on member-0 curves (``_member0``) and against random's final model (``
 own curve is given too: it reaches its final model's error before the budget). Every run
 resumes (``crosstrain active``); ``--saved`` pairs an arm run now with arms saved earlier.
 
-    python benchmarks/active_learning.py --seeds 3 --budget 24 --ecut 300 --kpoint-density 2.5
+    python benchmarks/active-learning/active_learning.py --seeds 3 --budget 24 --ecut 300 --kpoint-density 2.5
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 ARMS = {
     "active": ("rescaled", "uncertain"),
     "stratified": ("rescaled", "stratified"),

@@ -1,7 +1,7 @@
 """`crosstrain data sw` with and without OMP_NUM_THREADS set by the environment (as on clusters):
 the command places its workers and threads itself, so both should take the same time.
 
-    python benchmarks/sw_threads.py [--omp 2]    # -> benchmarks/results/sw_threads.json
+    python benchmarks/sw-threads/sw_threads.py [--omp 2]    # -> benchmarks/sw-threads/sw_threads.json
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "sw_threads.json"
+RESULTS = Path(__file__).resolve().parent / "sw_threads.json"
 
 
 def timed(env: dict[str, str]) -> float:

@@ -14,9 +14,9 @@ two arms of the same size, models are paired by index (the same training structu
 comparison says on how many pairs the first arm was at least as stable. Every model's result is
 saved in ``--dir`` as it finishes, so a killed benchmark resumes; a cached result made with other
 settings (length, time step, temperatures, runs, seed, cell) is refused with one line. Writes
-``benchmarks/results/<name>.json`` with settings, seeds and provenance.
+``benchmarks/md-stability/<name>.json`` with settings, seeds and provenance.
 
-    python benchmarks/md_stability.py --arm full='runs/fig4/Ge_full_*.ckpt' \\
+    python benchmarks/md-stability/md_stability.py --arm full='runs/fig4/Ge_full_*.ckpt' \\
         --arm scratch='runs/fig4/Ge_scratch_*.ckpt' --element Ge --temperatures 900 1500 --name md_stability_50ps
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 
 
 def models_of(pattern: str) -> list[str]:

@@ -7,9 +7,9 @@ eager calculator and the compiled one
 first steps are warm-up and not timed. ``--replicas`` adds the stability harness's batched mode
 (:mod:`crosstrain.md.replicas`: R independent 64-atom runs in one model call per step), as
 replica-steps per second next to R separate runs (R × the single-run rate). Results go to
-``benchmarks/results/md_speed.json``.
+``benchmarks/md-speed/md_speed.json``.
 
-    python benchmarks/md_speed.py [--atoms 64 216 512 1000] [--steps 100] [--threads 1] [--no-compile]
+    python benchmarks/md-speed/md_speed.py [--atoms 64 216 512 1000] [--steps 100] [--threads 1] [--no-compile]
                                   [--replicas 1 2 4 8]
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results" / "md_speed.json"
+RESULTS = Path(__file__).resolve().parent / "md_speed.json"
 REPEATS = {64: (2, 2, 2), 216: (3, 3, 3), 512: (4, 4, 4), 1000: (5, 5, 5)}
 
 

@@ -3,17 +3,18 @@
 Trains a Ge model on every Ge training structure of the leak-free mlearn split (seed 0: 180
 training, 23 validation for model selection, 25 test structures that share no family with
 either) with a named recipe plus overrides, evaluates it on the test set and adds one row to
-``benchmarks/results/dft_recipe.json`` (rows are keyed by ``--name``; a finished checkpoint in
+``benchmarks/dft-recipe/dft_recipe.json`` (rows are keyed by ``--name``; a finished checkpoint in
 ``--dir`` is evaluated again, not retrained, and keeps its recorded training time).
 
-    python benchmarks/dft_recipe.py --name cpu-300ep --recipe dft-cpu
-    python benchmarks/dft_recipe.py --name cpu-r5-150ep --recipe dft-cpu --set model.cutoff=5.0 --set train.epochs=150
-    python benchmarks/dft_recipe.py --name cpu5-s2-seeds --seeds-of cpu5-s2 cpu5-s2-seed1 cpu5-s2-seed2
+    python benchmarks/dft-recipe/dft_recipe.py --name cpu-300ep --recipe dft-cpu
+    python benchmarks/dft-recipe/dft_recipe.py --name cpu-r5-150ep --recipe dft-cpu \\
+        --set model.cutoff=5.0 --set train.epochs=150
+    python benchmarks/dft-recipe/dft_recipe.py --name cpu5-s2-seeds --seeds-of cpu5-s2 cpu5-s2-seed1 cpu5-s2-seed2
 
 ``--parent CKPT`` continues a finished Ge model with the recipe instead of starting from scratch
 (``transfer.strategy=full``, Ge mapped onto itself), e.g. a short energy-weighted third stage:
 
-    python benchmarks/dft_recipe.py --name cpu5-s2-seed2-ew300 --recipe dft-cpu5-finetune \\
+    python benchmarks/dft-recipe/dft_recipe.py --name cpu5-s2-seed2-ew300 --recipe dft-cpu5-finetune \\
         --parent runs/dft_recipe/cpu5-s2-seed2.ckpt --set train.energy_weight=300 --set train.epochs=30 \\
         --set train.lr=2e-4 --set train.warmup_steps=50 --set train.select_on=loss --set train.patience=100
 """
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results" / "dft_recipe.json"
+RESULTS = Path(__file__).resolve().parent / "dft_recipe.json"
 
 
 def save(doc: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ the weights' shapes constant (``dynamic=None``, the default since 2026-11-30).
 Both functions are compiled in one process and called in alternation on two 64-atom graphs of
 different sizes (a rattled diamond cell, the shipped ``si-sw`` model, one thread), so a drift of
 the machine's speed hits both alike. Prints and saves the per-call medians and their ratio to
-``benchmarks/results/compile_sizes.json``.
+``benchmarks/model-speed/compile_sizes.json``.
 
 ``--training`` does the same for the compiled training step (``crosstrain.train.compiled.loss_step``
 with the ``dft-cpu5`` recipe's energy + forces + stress loss, the shipped ``si-dft5`` model):
@@ -12,8 +12,8 @@ two batches of 4 mlearn Si structures of different sizes (``compiled_training_si
 same ``torch.func`` step not compiled runs alongside, for its loss (the agreement check) and as
 a reference; it is not the trainer's eager path, which runs the fused model through autograd.
 
-    python benchmarks/compile_sizes.py [--rounds 10] [--calls 20] [--model si-sw]
-    python benchmarks/compile_sizes.py --training --rounds 10 --calls 3
+    python benchmarks/model-speed/compile_sizes.py [--rounds 10] [--calls 20] [--model si-sw]
+    python benchmarks/model-speed/compile_sizes.py --training --rounds 10 --calls 3
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 
 
 def graphs(model, n: int = 2):  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """The same search for every arm: each strategy picks its learning rate on the validation set.
 
-``benchmarks/dft_transfer.py`` runs one fixed recipe for all arms. A fine-tuned start may want a
+``benchmarks/dft-transfer/dft_transfer.py`` runs one fixed recipe for all arms. A fine-tuned start may want a
 smaller step than a random one, so this summary gives every arm the same small search: the runs
 of ``dft_transfer.py`` at several learning rates (one folder per rate, same seeds, same draws,
 same steps, same validation and test sets), and per arm the rate with the lowest mean
@@ -9,10 +9,11 @@ part in the choice). The chosen runs are then compared on the test set seed by s
 
 Validation figures are those of each run's selected epoch, read from its training log.
 
-    python benchmarks/dft_transfer.py --parent si-dft5 --recipe dft-cpu5 --strategies scratch rescaled \\
+    python benchmarks/dft-transfer/dft_transfer.py --parent si-dft5 --recipe dft-cpu5 --strategies scratch rescaled \\
         --sizes 22 --seeds 3 --set train.lr=5e-4 --dir runs/dft_transfer5lr --name dft_transfer5_lr5e-4
-    python benchmarks/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr --seeds 3
-    python benchmarks/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr --seeds 3 \\
+    python benchmarks/dft-transfer/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr --seeds 3
+    python benchmarks/dft-transfer/dft_lr_search.py --runs 2e-3=runs/dft_transfer5 5e-4=runs/dft_transfer5lr \\
+        --seeds 3 \\
         --sizes 5 22 50 --name dft_curve5 --plot docs/dft_curve5.png --partial   # the learning curve
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 
 
 def validation_at_best(run: Path) -> dict[str, float]:

@@ -5,14 +5,14 @@ The mlearn Ge set holds 11 surface slabs (one per orientation); the leak-free sp
 always too high. This benchmark prints, for each model and each slab, the signed per-atom energy
 error (prediction − mlearn label, meV/atom) and whether the model trained on that slab, next to
 how much higher a consistent GPAW calculation places the slab relative to the bulk structures than
-mlearn does (``slab_minus_bulk_meV`` from ``benchmarks/dft_consistency.py --surfaces K``, where
+mlearn does (``slab_minus_bulk_meV`` from ``benchmarks/dft-energies/dft_consistency.py --surfaces K``, where
 that slab was recomputed).
 
 Models: the ``dft_transfer.py`` runs in ``--runs`` folders (``{arm}-n{n}-s{seed}.ckpt``; their
 training draw is reproduced from the seed) and whole-split models given as ``NAME=CKPT``
-(trained on the split's 180 training structures). Writes ``benchmarks/results/slab_energies.json``.
+(trained on the split's 180 training structures). Writes ``benchmarks/dft-energies/slab_energies.json``.
 
-    python benchmarks/slab_energies.py --runs runs/dft_transfer5lr:rescaled runs/dft_transfer5:scratch \\
+    python benchmarks/dft-energies/slab_energies.py --runs runs/dft_transfer5lr:rescaled runs/dft_transfer5:scratch \\
         --n 22 --seeds 3 --model all-Ge=runs/dft_recipe/cpu5-s2.ckpt
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 
 
 def signed_errors(ckpt: Path, slabs: list) -> list[float]:
@@ -54,11 +54,12 @@ def main() -> None:
     parser.add_argument("--model", nargs="*", default=[], help="NAME=CKPT trained on the whole training split")
     args = parser.parse_args()
 
+    from crosstrain.data.splits import draw
+    from crosstrain.pretrained import mlearn_split
     from crosstrain.provenance import provenance
     from crosstrain.records import command_line, make_record, read_record, write_record
-    from dft_transfer import draw, split_data
 
-    split = split_data()
+    split = mlearn_split({"element": "Ge", "valid": 22, "test": 25, "seed": 0})  # the benchmarks' split
     where = {s.source: part for part, items in split.items() for s in items}
     slabs = sorted(
         (s for items in split.values() for s in items if s.info.get("group") == "Surface"),

@@ -3,9 +3,9 @@
 ``dft_transfer.py`` compares an arm with ``scratch`` only when both ran in the same invocation.
 An arm added later (same recipe, parent, draws, seeds, validation and test sets; the draw of seed
 ``s`` depends only on ``n`` and ``s``) is paired here with the cells already saved, from the
-per-seed values in the results files. Writes ``benchmarks/results/<name>.json``:
+per-seed values in the results files. Writes ``benchmarks/dft-transfer/<name>.json``:
 
-    python benchmarks/compare_cells.py --a dft_transfer5_full_small.json:full \\
+    python benchmarks/dft-transfer/compare_cells.py --a dft_transfer5_full_small.json:full \\
         --b dft_transfer5_small.json,dft_transfer5_n5.json:scratch --sizes 1 2 5 10 --name dft_curve5_full_vs_scratch
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from crosstrain.records import RecordError, command_line, make_record, read_record, write_record
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 METRICS = ("force_mae", "energy_mae", "stress_mae")
 
 
@@ -29,7 +29,7 @@ def load_arm(spec: str) -> tuple[str, dict[str, Any], str]:
     for file in reversed(files.split(",") if files else []):
         path = Path(file) if Path(file).is_file() else RESULTS / file
         if not file or not path.is_file():
-            raise SystemExit(f"{spec}: {file!r} is neither a file nor a file in benchmarks/results")
+            raise SystemExit(f"{spec}: {file!r} is neither a file nor a record in this folder")
         try:
             cells.update(read_record(path).result.get("cells", {}))
         except RecordError as exc:

@@ -10,11 +10,11 @@
    data sets place a surface relative to the bulk), and the stress difference.
 
 Labels are cached (``--dir``), so a killed run resumes. Writes
-``benchmarks/results/dft_consistency.json``.
+``benchmarks/dft-energies/dft_consistency.json``.
 
-    python benchmarks/dft_consistency.py --workers 1
-    python benchmarks/dft_consistency.py --workers 1 --surfaces 3    # and the 3 smallest slabs
-    python benchmarks/dft_consistency.py --workers 1 --surfaces 3 --slab "(3_2_1)"   # and a named one
+    python benchmarks/dft-energies/dft_consistency.py --workers 1
+    python benchmarks/dft-energies/dft_consistency.py --workers 1 --surfaces 3    # and the 3 smallest slabs
+    python benchmarks/dft-energies/dft_consistency.py --workers 1 --surfaces 3 --slab "(3_2_1)"   # and a named one
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent
 
 
 def lattice_constant(dft, folder: Path, workers: int | None) -> dict:  # type: ignore[no-untyped-def]
