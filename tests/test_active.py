@@ -105,7 +105,7 @@ def test_selection_prefers_uncertain_and_diverse_candidates():
         cells.append(Structure.from_atoms(atoms))
     rng = np.random.default_rng(0)
     # 0 and 1 are near twins: after the most uncertain (0), the diverse 2 beats the twin 1
-    picks = select(cells, 2, "uncertain", rng, uncertainty=np.array([1.0, 0.9, 0.5]))
+    picks = select(cells, 2, mode="uncertain", rng=rng, uncertainty=np.array([1.0, 0.9, 0.5]))
     assert [p.index for p in picks] == [0, 2]
     forces = np.zeros((2, 3, 3))
     forces[1, 2, 0] = 0.2  # one atom, two members 0.2 eV/Å apart
@@ -143,16 +143,16 @@ def test_stratified_selection_takes_turns_over_the_kinds_of_cell():
     rng = np.random.default_rng(0)
     deviation = np.array([1.0, 0.9, 0.8, 0.2, 0.1])
     # uncertainty alone takes the three surfaces; stratified alternates, the surfaces (most uncertain) first
-    assert sorted(p.index for p in select(cells, 3, "uncertain", rng, uncertainty=deviation)) == [0, 1, 2]
-    picks = select(cells, 3, "stratified", rng, uncertainty=deviation)
+    assert sorted(p.index for p in select(cells, 3, mode="uncertain", rng=rng, uncertainty=deviation)) == [0, 1, 2]
+    picks = select(cells, 3, mode="stratified", rng=rng, uncertainty=deviation)
     assert [cells[p.index].info["kind"] for p in picks] == ["surface", "bulk", "surface"]
     assert picks[0].index == 0 and "bulk cells' turn" in picks[1].why
     # no committee yet: the most plentiful kind first, farthest-point within each kind; a kind that
     # runs out leaves the rounds
-    first = select(cells, 5, "stratified", rng)
+    first = select(cells, 5, mode="stratified", rng=rng)
     assert [cells[p.index].info["kind"] for p in first] == ["surface", "bulk", "surface", "bulk", "surface"]
     # a frame the committee cannot evaluate ranks with the most uncertain
-    nan = select(cells, 1, "stratified", rng, uncertainty=np.array([0.5, 0.4, 0.3, np.nan, 0.1]))
+    nan = select(cells, 1, mode="stratified", rng=rng, uncertainty=np.array([0.5, 0.4, 0.3, np.nan, 0.1]))
     assert nan[0].index in (0, 3)
     with pytest.raises(ConfigError, match="'stratified' needs a committee of at least 2"):
         ActiveSettings(selection="stratified", committee=1)
@@ -174,11 +174,11 @@ def test_coverage_selection_weighs_uncertainty_by_how_much_of_the_pool_a_pick_co
     rng = np.random.default_rng(0)
     deviation = np.array([0.5, 0.55, 0.5, 0.9])
     # uncertainty alone takes the outlier; coverage takes the twin that covers the most deviation
-    assert select(cells, 1, "uncertain", rng, uncertainty=deviation)[0].index == 3
-    picks = select(cells, 2, "coverage", rng, uncertainty=deviation)
+    assert select(cells, 1, mode="uncertain", rng=rng, uncertainty=deviation)[0].index == 3
+    picks = select(cells, 2, mode="coverage", rng=rng, uncertainty=deviation)
     assert picks[0].index in (0, 1, 2) and picks[1].index == 3  # then the twins are covered
     assert "covers the most uncovered committee force deviation" in picks[0].why
     # a labelled twin already covers the cluster: the outlier comes first
-    assert select(cells, 1, "coverage", rng, labelled=[cells[0]], uncertainty=deviation)[0].index == 3
+    assert select(cells, 1, mode="coverage", rng=rng, labelled=[cells[0]], uncertainty=deviation)[0].index == 3
     # no committee yet: the most representative candidate (a twin), not the farthest
-    assert select(cells, 1, "coverage", rng)[0].index in (0, 1, 2)
+    assert select(cells, 1, mode="coverage", rng=rng)[0].index in (0, 1, 2)

@@ -11,6 +11,9 @@ def test_demo_smoke_run(tmp_path, capsys):
     assert result["max_force_fd_error_eV_per_A"] < 1e-3
     assert abs(result["energy_eV"]) > 0
     assert "forces vs finite differences" in capsys.readouterr().out
+    from crosstrain.workflows.smoke import SmokeResult
+
+    assert SmokeResult.from_json(result).to_json() == result and len(SmokeResult.from_json(result).forces_eV_per_A) == 8
 
 
 def test_init_and_info(tmp_path, capsys):

@@ -39,9 +39,11 @@ def test_min_pair_distance_matches_ase():
     for atoms in (bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2), small, cluster):
         atoms.rattle(0.1, rng=rng)
         ref = neighbor_list("d", atoms, 3.0).min()
-        assert min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, 3.0) == pytest.approx(ref, abs=1e-12)
+        assert min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, cutoff=3.0) == pytest.approx(
+            ref, abs=1e-12
+        )
     far = Atoms("Si2", positions=[[0, 0, 0], [4.0, 0, 0]])
-    assert min_pair_distance(far.positions, far.cell.array, far.pbc, 3.0) == np.inf
+    assert min_pair_distance(far.positions, far.cell.array, far.pbc, cutoff=3.0) == np.inf
 
 
 def test_triplets_match_brute_force_in_small_periodic_cell():
@@ -73,7 +75,7 @@ def test_overlapping_atoms_are_an_error():
 
 
 def test_triplets_of_empty_list():
-    kj, ji = triplets(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3), int), 3)
+    kj, ji = triplets(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3), int), n_atoms=3)
     assert kj.size == 0 and ji.size == 0
 
 

@@ -113,7 +113,7 @@ def test_failing_replicas_are_recorded_and_removed_while_the_rest_go_on():
     assert len(results) == 4 and failed  # an 8-atom cell's temperature fluctuates past 1.3 x target
     assert all("temperature ran away" in r.reason and r.steps_done < 200 for r in failed)
     assert all(r.steps_done == 200 for r in results if r.stable)
-    report = stability(si8(), None, [300.0], 4, tight, model=model)
+    report = stability(si8(), None, [300.0], runs=4, settings=tight, model=model)
     assert report.batched and report.by_temperature["300"].fraction_stable == pytest.approx(
         np.mean([r.stable for r in run_replicas(si8(), model, tight, seeds=[300, 1300, 2300, 3300])])
     )

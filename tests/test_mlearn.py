@@ -68,6 +68,10 @@ def test_cli_writes_extxyz_and_manifest(tmp_path):
     assert len(train) == 214 - 47
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["files"]["Si.extxyz"]["structures"] == 214
+    from crosstrain.data.mlearn_dataset import MLearnManifest
+
+    read = MLearnManifest.from_json(manifest)
+    assert read.sources["Si"].records == 214 and read.to_json() == manifest
     assert "group" in train[0].info
 
 

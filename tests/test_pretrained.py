@@ -12,8 +12,8 @@ def test_index_entries_name_their_data_recipe_and_command(tmp_path):
     known = entries()
     assert {"si-dft", "si-sw"} <= set(known)
     for name, e in known.items():
-        assert e["command"] == f"crosstrain models build {name}" and e["recipe"] in recipes()
-    train, valid = training_data(known["si-dft"]["data"], tmp_path)
+        assert e.command == f"crosstrain models build {name}" and e.recipe in recipes()
+    train, valid = training_data(known["si-dft"].data, tmp_path)
     assert (len(train), len(valid)) == (192, 22)
     assert {s.info["family"] for s in train}.isdisjoint(s.info["family"] for s in valid)
 
@@ -23,7 +23,7 @@ def test_shipped_models_load_and_carry_their_errors():
 
     for name, e in index().items():
         ck = load_checkpoint(resolve_model(name))
-        assert "Si" in ck.model.species.symbols and (HERE / e["file"]).stat().st_size < 10e6
-        assert e["errors"]["force_mae"] > 0
+        assert "Si" in ck.model.species.symbols and (HERE / e.file).stat().st_size < 10e6
+        assert e.errors is not None and e.errors["force_mae"] > 0
     with pytest.raises(CheckpointError, match="no shipped model"):
         resolve_model("si-nonexistent")

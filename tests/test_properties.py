@@ -36,8 +36,8 @@ def test_sw_si_equation_of_state_and_elastic_constants():
 
 def test_sw_si_vacancy_and_phonons():
     e = vacancy_formation_energy("Si", sw_calculator("Si"), 5.431)
-    assert e["unrelaxed"] == pytest.approx(2 * 2.1683, abs=1e-6)  # four bonds of -eps broken, exactly 2 eps
-    assert e["relaxed"] == pytest.approx(2.82, abs=0.05)
+    assert e.unrelaxed == pytest.approx(2 * 2.1683, abs=1e-6)  # four bonds of -eps broken, exactly 2 eps
+    assert e.relaxed == pytest.approx(2.82, abs=0.05)
     freqs = phonon_frequencies("Si", sw_calculator("Si"), 5.431)
     assert max(abs(f) for f in freqs["Gamma"][:3]) < 1e-3  # acoustic modes vanish at Γ
     assert min(freqs["Gamma"][3:]) == pytest.approx(max(freqs["Gamma"]), rel=1e-6)  # triply degenerate optical
@@ -53,6 +53,10 @@ def test_properties_command_for_a_model_and_the_reference(tmp_path, capsys):
     assert main(["properties", str(ckpt), "--json", str(out)]) == 0
     table = json.loads(out.read_text())
     assert set(table["Si"]) == {"model", "sw"}
+    from crosstrain.workflows.properties import PropertiesTable
+
+    read = PropertiesTable.from_json(table).elements["Si"]  # the written table reads back
+    assert read.sw is not None and pytest.approx(56.4, rel=0.02) == read.sw.C44 and read.model is not None
     assert "C44 (GPa)" in capsys.readouterr().out
 
 
@@ -84,12 +88,12 @@ def test_elastic_fit_of_strained_cells_recovers_the_potential_constants():
 
     ref = elastic_reference(_sw_elastic_set("Si", 5.431))
     direct = elastic_constants("Si", sw_calculator("Si"), 5.431)
-    assert ref["a0"] == pytest.approx(5.431, abs=2e-3) and ref["a0_cell"] == pytest.approx(5.431)
+    assert ref.a0 == pytest.approx(5.431, abs=2e-3) and ref.a0_cell == pytest.approx(5.431)
     compressed = elastic_reference(_sw_elastic_set("Si", 5.40))  # states around a compressed cell
-    assert compressed["a0_cell"] == pytest.approx(5.40) and compressed["a0"] == pytest.approx(5.431, abs=3e-3)
-    assert ref["C11"] == pytest.approx(direct["C11"], rel=0.01)
-    assert ref["C12"] == pytest.approx(direct["C12"], rel=0.01)
-    assert ref["C44"] == pytest.approx(direct["C44_clamped"], rel=0.01)  # unrelaxed shears: C44⁰
+    assert compressed.a0_cell == pytest.approx(5.40) and compressed.a0 == pytest.approx(5.431, abs=3e-3)
+    assert pytest.approx(direct["C11"], rel=0.01) == ref.C11
+    assert pytest.approx(direct["C12"], rel=0.01) == ref.C12
+    assert pytest.approx(direct["C44_clamped"], rel=0.01) == ref.C44  # unrelaxed shears: C44⁰
     assert direct["C44_clamped"] > direct["C44"]  # internal relaxation softens the shear
 
 
@@ -97,9 +101,9 @@ def test_dft_reference_from_the_mlearn_data():
     from crosstrain.workflows.properties import dft_reference
 
     si, ge = dft_reference("Si"), dft_reference("Ge")
-    assert si["a0_cell"] == pytest.approx(5.469, abs=1e-3) and ge["a0_cell"] == pytest.approx(5.754, abs=1e-3)
+    assert si.a0_cell == pytest.approx(5.469, abs=1e-3) and ge.a0_cell == pytest.approx(5.754, abs=1e-3)
     # the cells are compressed (Ge by ~1 GPa): PBE at zero stress is larger (GPAW gives 5.77 Å for Ge)
-    assert si["a0"] == pytest.approx(5.472, abs=2e-3) and ge["a0"] == pytest.approx(5.787, abs=2e-3)
-    assert 140 < si["C11"] < 165 and 50 < si["C12"] < 65  # PBE silicon
-    assert ge["C11"] < si["C11"] and ge["bulk_modulus"] < si["bulk_modulus"]  # Ge is softer
-    assert abs(si["residual_stress"]) < 1.0  # the cell with the most common edge is unstrained
+    assert si.a0 == pytest.approx(5.472, abs=2e-3) and ge.a0 == pytest.approx(5.787, abs=2e-3)
+    assert 140 < si.C11 < 165 and 50 < si.C12 < 65  # PBE silicon
+    assert ge.C11 < si.C11 and ge.bulk_modulus < si.bulk_modulus  # Ge is softer
+    assert abs(si.residual_stress) < 1.0  # the cell with the most common edge is unstrained

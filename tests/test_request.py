@@ -15,7 +15,7 @@ from crosstrain.structure import Structure
 
 @pytest.fixture(scope="module")
 def ge() -> dict[str, list[Structure]]:
-    parts = mlearn_split({"element": "Ge", "valid": 22, "test": 25, "seed": 0})
+    parts = mlearn_split("Ge", valid=22, test=25, seed=0)
     return {"train": parts["train"][:12], "valid": parts["valid"][:4]}
 
 

@@ -238,7 +238,17 @@ def old_properties_table() -> dict:
         "vacancy_formation_energy": {"unrelaxed": 4.33, "relaxed": 2.82, "relaxed_from": {"symmetric": 4.3}},
         "phonons_THz": {"Gamma": [0.0, 0.0, 0.0, 15.9, 15.9, 15.9], "X": [4.2], "L": [3.1]},
     }
-    dft = {"a0": 5.787, "a0_cell": 5.754, "C11": 120.0, "C12": 45.0, "C44_clamped": 60.0, "residual_stress": -1.0}
+    dft = {  # dft_reference: elastic_reference with its C44 renamed (and so last)
+        "a0": 5.787,
+        "a0_cell": 5.754,
+        "C11": 120.0,
+        "C12": 45.0,
+        "residual_stress": -1.0,
+        "bulk_modulus": 70.0,
+        "structures_used": 13,
+        "source": "mlearn Elastic group (PBE), small-strain fit",
+        "C44_clamped": 60.0,
+    }
     return {"Si": {"model": crystal, "sw": crystal}, "Ge": {"sw": {**crystal, "element": "Ge"}, "dft": dft}, "C": {}}
 
 
@@ -246,15 +256,19 @@ def test_properties_table_round_trip_and_old_json():
     from crosstrain.workflows.properties import PropertiesTable, format_table
 
     t = PropertiesTable.from_json(old_properties_table())
-    assert t.elements["Ge"].model is None and t.elements["Ge"].dft["a0"] == 5.787
+    assert t.elements["Ge"].model is None and t.elements["Ge"].dft.a0 == 5.787 and t.elements["Ge"].dft.C44 == 60.0
+    assert t.elements["Si"].sw.vacancy_formation_energy.relaxed_from == {"symmetric": 4.3}
     round_trips(t)
     same_json(t, old_properties_table())
     text = format_table(t)
     assert "| property | Si model | Si sw | Ge sw | Ge dft |" in text and "read it with care" in text
     with pytest.raises(SchemaError, match="element 'Ge': ElementProperties: unknown field 'dtf'"):
         PropertiesTable.from_json({"Ge": {"dtf": {}}})
-    with pytest.raises(SchemaError, match="element 'Si': ElementProperties: field 'sw' must be an object, got list"):
+    with pytest.raises(SchemaError, match="'Si': ElementProperties: field 'sw': .*expected a JSON object, got list"):
         PropertiesTable.from_json({"Si": {"sw": []}})
+    sw = {k: v for k, v in old_properties_table()["Si"]["sw"].items() if k != "C44_clamped"}
+    with pytest.raises(SchemaError, match="field 'sw': CrystalProperties: field 'C44_clamped' is missing"):
+        PropertiesTable.from_json({"Si": {"sw": sw}})
 
 
 # --- study -------------------------------------------------------------------------------------

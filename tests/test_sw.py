@@ -25,7 +25,7 @@ def matscipy_calc(params):
 
 @pytest.mark.parametrize("params", [SI, GE], ids=["Si", "Ge"])
 def test_lammps_md_labels_match_matscipy(params, tmp_path):
-    snapshots = run_temperature(params, SWProtocol(temperatures=(1500.0,), **TINY), 1500.0, tmp_path)
+    snapshots = run_temperature(params, SWProtocol(temperatures=(1500.0,), **TINY), 1500.0, workdir=tmp_path)
     assert len(snapshots) == 3
     for s in snapshots:
         atoms = s.to_atoms(with_labels=False)
@@ -52,9 +52,9 @@ def test_lattice_constant_and_cohesive_energy(params, tmp_path):
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path):
     p = SWProtocol(temperatures=(900.0,), **TINY)
-    a = run_temperature(SI, p, 900.0, tmp_path)
-    b = run_temperature(SI, p, 900.0, tmp_path)
-    c = run_temperature(SI, SWProtocol(temperatures=(900.0,), seed=1, **TINY), 900.0, tmp_path)
+    a = run_temperature(SI, p, 900.0, workdir=tmp_path)
+    b = run_temperature(SI, p, 900.0, workdir=tmp_path)
+    c = run_temperature(SI, SWProtocol(temperatures=(900.0,), seed=1, **TINY), 900.0, workdir=tmp_path)
     assert all(np.array_equal(x.positions, y.positions) and x.energy == y.energy for x, y in zip(a, b))
     assert not np.allclose(a[-1].positions, c[-1].positions)
 
@@ -71,7 +71,7 @@ def test_paper_split_sizes():
 def test_dataset_build_resumes_without_redoing_work(tmp_path):
     protocol = SWProtocol(temperatures=(600.0, 1800.0), **TINY)
     first = build_sw_dataset(tmp_path, ("Si",), protocol, workers=2, progress=False)
-    assert first["generation"]["jobs_run_now"] == 2
+    assert first.generation.jobs_run_now == 2
     all_si = read_structures(tmp_path / "Si.extxyz", require=("energy", "forces", "stress"), element="Si")
     assert [s.info["temperature"] for s in all_si] == [600.0] * 3 + [1800.0] * 3
     splits = json.loads((tmp_path / "splits.json").read_text())["indices"]["Si"]
@@ -82,9 +82,11 @@ def test_dataset_build_resumes_without_redoing_work(tmp_path):
     parts[1].unlink()
     (tmp_path / "Si.extxyz").unlink()
     second = build_sw_dataset(tmp_path, ("Si",), protocol, workers=1, progress=False)
-    assert second["generation"]["jobs_run_now"] == 1
-    assert second["files"] == first["files"]  # bit-identical regeneration
-    assert second["lammps_version"] and second["seeds"]["Si"]["600"] > 0
+    assert second.generation.jobs_run_now == 1
+    assert second.files == first.files  # bit-identical regeneration
+    assert second.lammps_version and second.seeds["Si"]["600"] > 0
+    saved = json.loads((tmp_path / "manifest.json").read_text())
+    assert type(second).from_json(saved) == second and saved["protocol"] == protocol.to_dict()
 
 
 def test_protocol_validation():

@@ -11,7 +11,7 @@ from crosstrain.config import config_from_dict
 from crosstrain.data.sw import GE, SI, SWProtocol, run_temperature
 from crosstrain.errors import ConfigError, CrosstrainError, SpeciesError
 from crosstrain.graph import batch_graph
-from crosstrain.io.checkpoint import file_sha256, load_checkpoint, read_metadata
+from crosstrain.io.checkpoint import file_sha256, load_checkpoint, read_meta
 from crosstrain.model.derivatives import predict
 from crosstrain.structure import Structure
 from crosstrain.train import loop
@@ -33,8 +33,8 @@ def cfg(**train):
 def sw(tmp_path_factory):
     work = tmp_path_factory.mktemp("sw")
     p = SWProtocol(per_temperature=6, equilibration_ps=0.2, interval_ps=0.2, n_train=1, n_valid=1, n_test=1)
-    si = run_temperature(SI, p, 600.0, work) + run_temperature(SI, p, 1500.0, work)
-    ge = run_temperature(GE, p, 1000.0, work)
+    si = run_temperature(SI, p, 600.0, workdir=work) + run_temperature(SI, p, 1500.0, workdir=work)
+    ge = run_temperature(GE, p, 1000.0, workdir=work)
     return {"si_train": si[:8], "si_valid": si[8:], "ge_train": ge[:3], "ge_valid": ge[3:]}
 
 
@@ -54,9 +54,9 @@ def test_training_reduces_loss_and_writes_files(si_parent):
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < 0.7 * losses[0]
     assert result.history[-1]["valid_force_mae"] < result.history[0]["valid_force_mae"]
-    meta = read_metadata(out)
-    assert meta["parent"]["strategy"] == "scratch" and meta["best_epoch"] == result.best_epoch
-    assert meta["data_stats"]["Si"]["nn_distance"] == pytest.approx(2.35, abs=0.1)
+    meta = read_meta(out)
+    assert meta.parent.strategy == "scratch" and meta.best_epoch == result.best_epoch
+    assert meta.data_stats["Si"]["nn_distance"] == pytest.approx(2.35, abs=0.1)
     assert loop.log_path(out).read_text().count("\n") == 7  # header + 6 epochs
     assert loop.state_path(out).exists()
 
@@ -64,7 +64,7 @@ def test_training_reduces_loss_and_writes_files(si_parent):
 def test_full_transfer_starts_from_parent_predictions(sw, si_parent):
     out, _ = si_parent
     parent = load_checkpoint(out)
-    init = initialise(cfg(strategy="full"), {14, 32}, load_checkpoint(out), {"Ge": "Si"})
+    init = initialise(cfg(strategy="full"), {14, 32}, load_checkpoint(out), element_map={"Ge": "Si"})
     si = sw["si_valid"][0]
     ge = Structure(si.positions, np.full(len(si), 32), si.cell, True)
     g_si = batch_graph([si], cutoff=TINY.cutoff, dtype=torch.float64)
@@ -93,7 +93,7 @@ def test_scratch_and_full_differ_only_in_initialisation(sw, tmp_path):
     )
     for k, v in a.model.state_dict().items():
         torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-12)
-    assert read_metadata(tmp_path / "b.ckpt")["parent"]["strategy"] == "full"
+    assert read_meta(tmp_path / "b.ckpt").parent.strategy == "full"
 
 
 def test_resume_after_kill_matches_uninterrupted_run(sw, tmp_path):
@@ -197,8 +197,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(sw, tmp_path, monkeypatch
     monkeypatch.setattr(loop, "loss_terms", poisoned)
     with pytest.raises(loop.TrainingDiverged, match="loss became nan at epoch 3"):
         fit(cfg(epochs=4), sw["si_train"], tmp_path / "m.ckpt", valid=sw["si_valid"], progress=False)
-    meta = read_metadata(tmp_path / "m.ckpt")
-    assert meta["best_epoch"] in (1, 2)
+    meta = read_meta(tmp_path / "m.ckpt")
+    assert meta.best_epoch in (1, 2)
 
 
 def test_every_strategy_is_one_rule_and_its_settings_are_transfer_settings():
@@ -227,7 +227,7 @@ def test_other_strategies_run_and_record_themselves(sw, si_parent, tmp_path, str
         source_valid=sw["si_valid"],
         progress=False,
     )
-    assert read_metadata(tmp_path / "ge.ckpt")["parent"]["strategy"] == strategy
+    assert read_meta(tmp_path / "ge.ckpt").parent.strategy == strategy
     assert report.zero_shot.force_mae > 0 and report.retention.force_mae > 0
     if strategy == "freeze":
         for (k, v), (_, w) in zip(
@@ -260,8 +260,8 @@ def test_two_process_data_parallel_equals_one_process(sw, tmp_path):
     two = load_checkpoint(tmp_path / "two.ckpt").model
     for k, v in single.model.state_dict().items():
         torch.testing.assert_close(two.state_dict()[k], v, rtol=1e-9, atol=1e-11, msg=k)
-    one_loss = [h["train_loss"] for h in read_metadata(tmp_path / "one.ckpt")["history"]]
-    two_loss = [h["train_loss"] for h in read_metadata(tmp_path / "two.ckpt")["history"]]
+    one_loss = [h["train_loss"] for h in read_meta(tmp_path / "one.ckpt").history]
+    two_loss = [h["train_loss"] for h in read_meta(tmp_path / "two.ckpt").history]
     assert two_loss == pytest.approx(one_loss, rel=1e-9)
 
 
@@ -423,9 +423,9 @@ def test_replay_keeps_the_source_element_in_the_training_set(sw, si_parent, tmp_
         replay_data=sw["si_train"],
         progress=False,
     )
-    meta = read_metadata(tmp_path / "r.ckpt")
-    assert meta["n_replay"] == 2 * len(sw["ge_train"]) and meta["n_train"] == 3 * len(sw["ge_train"])
-    assert set(meta["species"]) == {"Si", "Ge"}
+    meta = read_meta(tmp_path / "r.ckpt")
+    assert meta.run["n_replay"] == 2 * len(sw["ge_train"]) and meta.run["n_train"] == 3 * len(sw["ge_train"])
+    assert set(meta.species) == {"Si", "Ge"}
     assert set(report.init["energy_reference_fit"]) == {"Si", "Ge"}
     with pytest.raises(ConfigError, match="--replay-data"):  # a parent that did not ship brings no data
         fit(config, sw["ge_train"], tmp_path / "x.ckpt", parent=out, element_map={"Ge": "Si"}, progress=False)
@@ -436,9 +436,11 @@ def test_zero_shot_is_the_transferred_start_evaluated_on_test(sw, si_parent, tmp
 
     out, _ = si_parent
     config = cfg(strategy="full")
-    report = zero_shot_report(config, sw["ge_train"], tmp_path / "z.ckpt", out, {"Ge": "Si"}, test=sw["ge_valid"])
-    assert read_metadata(tmp_path / "z.ckpt")["stopped"].startswith("zero-shot")
-    model = start(config, sw["ge_train"], out, {"Ge": "Si"}).model
+    report = zero_shot_report(
+        config, sw["ge_train"], tmp_path / "z.ckpt", parent=out, element_map={"Ge": "Si"}, test=sw["ge_valid"]
+    )
+    assert read_meta(tmp_path / "z.ckpt").stopped.startswith("zero-shot")
+    model = start(config, sw["ge_train"], out, element_map={"Ge": "Si"}).model
     graph = batch_graph([sw["ge_valid"][0]], cutoff=model.cutoff, dtype=torch.float64)
     saved = load_checkpoint(tmp_path / "z.ckpt").model
     assert torch.allclose(predict(saved, graph).forces, predict(model, graph).forces)
@@ -499,9 +501,9 @@ def test_stage_two_switches_the_weights_during_training(sw, tmp_path, monkeypatc
     seen = []
     original = loop.loss_terms
 
-    def spy(pred, batch, cfg, size, weights=None):
+    def spy(pred, batch, cfg, *, size, weights=None):
         seen.append(weights.energy)
-        return original(pred, batch, cfg, size, weights)
+        return original(pred, batch, cfg, size=size, weights=weights)
 
     monkeypatch.setattr(loop, "loss_terms", spy)
     config = cfg(epochs=4, loss="energy_forces", stage_two=0.5, stage_two_energy_weight=30.0, select_on="loss")
@@ -544,7 +546,7 @@ def test_functional_training_step_equals_autograd_step(sw, loss):
     c = TrainConfig(loss=loss, dtype="float64")
     weights, size = Weights(3.0, 2.0, 0.5), GlobalSize(3, batch.graph.positions.shape[0] + 7)  # a larger global batch
     pred = predict(model, batch.graph, create_graph=True, compute_stress=loss == "energy_forces_stress")
-    reference = sum(loss_terms(pred, batch, c, size, weights).values())
+    reference = sum(loss_terms(pred, batch, c, size=size, weights=weights).values())
     reference.backward()
     value, grads = loss_step(model, c, compile=False)(batch, weights, size)
     assert float(value) == pytest.approx(float(reference), rel=1e-10)

@@ -6,8 +6,8 @@ from crosstrain.model import triplet
 from crosstrain.model.triplet import triplet_interaction
 
 
-def reference(x, s, w, ji, kj, n):
-    return x.new_zeros((n, w.shape[1])).index_add(0, ji, x[kj] * (s @ w))
+def reference(x, s, w, *, idx_ji, idx_kj, n_edges):
+    return x.new_zeros((n_edges, w.shape[1])).index_add(0, idx_ji, x[idx_kj] * (s @ w))
 
 
 def inputs(seed=0, n_edges=7, n_trip=40, channels=5, basis=3):
@@ -23,12 +23,15 @@ def inputs(seed=0, n_edges=7, n_trip=40, channels=5, basis=3):
 def test_forward_matches_reference(monkeypatch):
     monkeypatch.setattr(triplet, "CHUNK_ELEMENTS", 16)  # force several chunks
     x, s, w, ji, kj, n = inputs()
-    torch.testing.assert_close(triplet_interaction(x, s, w, ji, kj, n), reference(x, s, w, ji, kj, n))
+    torch.testing.assert_close(
+        triplet_interaction(x, s, w, idx_ji=ji, idx_kj=kj, n_edges=n),
+        reference(x, s, w, idx_ji=ji, idx_kj=kj, n_edges=n),
+    )
 
 
 def test_gradients_and_second_derivatives():
     x, s, w, ji, kj, n = inputs()
-    f = lambda x, s, w: triplet_interaction(x, s, w, ji, kj, n)  # noqa: E731
+    f = lambda x, s, w: triplet_interaction(x, s, w, idx_ji=ji, idx_kj=kj, n_edges=n)  # noqa: E731
     assert torch.autograd.gradcheck(f, (x, s, w))
     assert torch.autograd.gradgradcheck(f, (x, s, w))
 
@@ -37,7 +40,7 @@ def test_force_style_double_backward_matches_reference():
     x, s, w, ji, kj, n = inputs(seed=3)
     results = []
     for fn in (triplet_interaction, reference):
-        out = fn(x, s, w, ji, kj, n)
+        out = fn(x, s, w, idx_ji=ji, idx_kj=kj, n_edges=n)
         (gx,) = torch.autograd.grad(out.pow(2).sum(), [x], create_graph=True)
         loss = gx.pow(2).sum()
         results.append(torch.autograd.grad(loss, [x, s, w]))

@@ -469,7 +469,8 @@ def recipes_markdown() -> str:
         "structures it names.",
         "",
     ]
-    for name, e in entries().items():
+    for name, entry in entries().items():
+        e = entry.to_json()  # the index entry as written, every key of it
         out += [f"### `{name}`", "", _cell(str(e.get("description", ""))).rstrip(".") + ".", ""]
         rows = [("file", f"`{e.get('file', '')}`")]
         if e.get("recipe"):

@@ -102,7 +102,7 @@ class CrosstrainCalculator(Calculator):
         structure = Structure.from_atoms(self.atoms, source="atoms", read_labels=False)
         self.model.species.check(structure.numbers, source="atoms")
         topology = self.neighbours(structure)
-        graph = batch_graph([structure], [topology], dtype=self.model.dtype, device=self.device)
+        graph = batch_graph([structure], topologies=[topology], dtype=self.model.dtype, device=self.device)
         want_stress = structure.periodic and "stress" in (properties or [])
         compiled_ok = self.compiled is not None and not want_stress and "energies" not in (properties or [])
         if compiled_ok and self._calculate_compiled(graph):

@@ -58,14 +58,14 @@ def _vesin(
     return found
 
 
-def min_pair_distance(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> float:
+def min_pair_distance(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, *, cutoff: float) -> float:
     """The shortest distance between two atoms (periodic images included) if below ``cutoff``, else inf."""
     (d,) = _vesin(positions, cell, pbc, cutoff, full=False, quantities="d")
     return float(d.min()) if d.size else float("inf")
 
 
 def neighbour_list(
-    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float, source: str = "structure"
+    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, *, cutoff: float, source: str = "structure"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full neighbour list ``(centers, neighbours, shifts)`` within ``cutoff``, sorted by centre."""
     i, j, s, d = _vesin(positions, cell, pbc, cutoff, full=True, quantities="ijSd")
@@ -81,7 +81,7 @@ def neighbour_list(
 
 
 def triplets(
-    centers: np.ndarray, neighbours: np.ndarray, shifts: np.ndarray, n_atoms: int
+    centers: np.ndarray, neighbours: np.ndarray, shifts: np.ndarray, *, n_atoms: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """All ``(idx_kj, idx_ji)`` edge pairs with centre(kj) == neighbour(ji), excluding k == i.
 
@@ -102,8 +102,8 @@ def topology(structure: Structure, cutoff: float) -> Topology:
     """Neighbour list and triplets of ``structure`` for ``cutoff`` (Å)."""
     if cutoff <= 0:
         raise ValueError(f"cutoff must be positive, got {cutoff}")
-    c, n, s = neighbour_list(structure.positions, structure.cell, structure.pbc, cutoff, structure.source)
-    kj, ji = triplets(c, n, s, len(structure))
+    c, n, s = neighbour_list(structure.positions, structure.cell, structure.pbc, cutoff=cutoff, source=structure.source)
+    kj, ji = triplets(c, n, s, n_atoms=len(structure))
     return Topology(c, n, s, kj, ji)
 
 
@@ -219,6 +219,7 @@ class Graph:
 
 def batch_graph(
     structures: Sequence[Structure],
+    *,
     topologies: Sequence[Topology] | None = None,
     cutoff: float | None = None,
     dtype: torch.dtype = torch.float32,

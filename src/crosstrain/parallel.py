@@ -26,7 +26,7 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or available_cores()) // max(1, workers))
 
 
-def plan_workers(requested: int | None, jobs: int, threads: int | None = None, cores: int | None = None) -> int:
+def plan_workers(requested: int | None, jobs: int, *, threads: int | None = None, cores: int | None = None) -> int:
     """Workers for ``jobs`` independent jobs: the ``requested`` number (default: every core), at
     most one per job. Asking for more workers (times ``threads`` each) than there are cores is
     refused with one line: they would only take turns on the cores, each slower than alone."""

@@ -1,4 +1,9 @@
-"""Provenance recorded with results: machine, versions, thread counts, git commit."""
+"""Provenance recorded with results: machine, versions, thread counts, git commit.
+
+:func:`provenance` returns a :class:`Provenance`; results write its fields among their own
+(``date``, ``machine``, ``versions``, ``torch_threads_default``, ``gpus``: a record field with
+:data:`~crosstrain.schema.FLAT` metadata, as ``**provenance()`` wrote them before).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,33 @@ import datetime as dt
 import os
 import platform
 import subprocess
-from typing import Any
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from crosstrain.schema import OMIT_NONE, JSONRecord
+
+
+@dataclass(frozen=True)
+class Machine(JSONRecord):
+    """The machine a result was measured on."""
+
+    cpu: str
+    logical_cores: int | None
+    platform: str
+
+
+@dataclass(frozen=True)
+class Provenance(JSONRecord):
+    """When, where and with which versions (``python``, ``torch``, ``numpy``, ``crosstrain``,
+    ``git_commit``) a result was made; results before 2026 lack the last two fields."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    date: str
+    machine: Machine
+    versions: dict[str, str]
+    torch_threads_default: int | None = field(default=None, metadata=OMIT_NONE)
+    gpus: tuple[str, ...] | None = field(default=None, metadata=OMIT_NONE)
 
 
 def cpu_model() -> str:
@@ -28,28 +59,25 @@ def git_commit() -> str:
         return "unknown"
 
 
-def provenance() -> dict[str, Any]:
+def provenance() -> Provenance:
+    """This machine, the package versions, the git commit and now."""
     import numpy
     import torch
 
     import crosstrain
 
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": cpu_model(),
-            "logical_cores": os.cpu_count(),
-            "platform": platform.platform(),
-        },
-        "versions": {
+    return Provenance(
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        machine=Machine(cpu=cpu_model(), logical_cores=os.cpu_count(), platform=platform.platform()),
+        versions={
             "python": platform.python_version(),
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
             "numpy": numpy.__version__,
             "crosstrain": crosstrain.__version__,
             "git_commit": git_commit(),
         },
-        "torch_threads_default": torch.get_num_threads(),
-        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        torch_threads_default=torch.get_num_threads(),
+        gpus=tuple(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
         if torch.cuda.is_available()
-        else [],
-    }
+        else (),
+    )

@@ -67,15 +67,15 @@ def make_record(
     from crosstrain.provenance import provenance
 
     p = provenance()
-    versions = dict(p["versions"])
+    versions: dict[str, Any] = dict(p.versions)
     commit = str(versions.pop("git_commit", "unknown"))
     return Record(
         kind=kind,
         command=command,
         result=result,
         commit=commit,
-        date=p["date"],
-        machine=p["machine"],
+        date=p.date,
+        machine=p.machine.to_json(),
         threads=threads,
         seeds=tuple(int(s) for s in seeds),
         versions=versions,

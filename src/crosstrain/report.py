@@ -35,7 +35,7 @@ def markdown_to_html(title: str, markdown: str) -> str:
     )
 
 
-def write_report(folder: str | os.PathLike[str], name: str, title: str, markdown: str) -> tuple[Path, Path]:
+def write_report(folder: str | os.PathLike[str], name: str, *, title: str, markdown: str) -> tuple[Path, Path]:
     folder = Path(folder)
     md = folder / f"{name}.md"
     page = folder / f"{name}.html"

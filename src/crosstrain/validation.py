@@ -44,7 +44,9 @@ Positive = Annotated[Count, Field(ge=1)]
 T = TypeVar("T")
 
 
-def one_line(exc: ValidationError, section: str = "", known: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> str:
+def one_line(
+    exc: ValidationError, section: str = "", *, known: tuple[str, ...] = (), skip: tuple[str, ...] = ()
+) -> str:
     """A pydantic error as one line naming the setting, e.g. ``train.lr: ... , got -1`` (``skip``:
     location parts that are not settings, such as the tags of a discriminated union)."""
     first = exc.errors()[0]
@@ -74,7 +76,7 @@ def settings(section: str) -> Any:
             try:
                 init(self, *args, **kwargs)
             except ValidationError as exc:
-                raise ConfigError(one_line(exc, section, known)) from None
+                raise ConfigError(one_line(exc, section, known=known)) from None
 
         validated.__init__ = __init__  # type: ignore[method-assign]  # one-line ConfigErrors on every construction
         return validated  # type: ignore[return-value]  # the same class, now a pydantic dataclass

@@ -54,11 +54,11 @@ def _cmd_active(args: argparse.Namespace) -> int:
 
 def _inferred_map(parent: str, element: str) -> dict[str, str]:
     """Without ``--map``: a one-element parent maps onto the target element (said in one line)."""
-    from crosstrain.io.checkpoint import read_metadata
+    from crosstrain.io.checkpoint import read_meta
     from crosstrain.pretrained import resolve_model
     from crosstrain.request import infer_map
 
-    found = infer_map(list(read_metadata(resolve_model(parent))["species"]), {element})
+    found = infer_map(list(read_meta(resolve_model(parent)).species), {element})
     if found is None:
         return {}
     mapping, source = found

@@ -70,7 +70,7 @@ def model_lattice_constant(element: str, calc: Any) -> float:
     return a
 
 
-def base_cell(kind: str, element: str, a: float, rng: np.random.Generator, settings: ExploreSettings) -> Atoms:
+def base_cell(kind: str, element: str, a: float, *, rng: np.random.Generator, settings: ExploreSettings) -> Atoms:
     from crosstrain.analysis.crystal import diamond
 
     atoms = diamond(element, a)
@@ -88,6 +88,7 @@ def base_cell(kind: str, element: str, a: float, rng: np.random.Generator, setti
 def explore(
     element: str,
     calc_factory: Any,
+    *,
     settings: ExploreSettings,
     seed: int,
     workdir: str | Path,
@@ -107,7 +108,7 @@ def explore(
     for kind in settings.kinds:
         for t in settings.temperatures:
             run_seed = int(rng.integers(2**31))
-            cell = base_cell(kind, element, a, rng, settings)
+            cell = base_cell(kind, element, a, rng=rng, settings=settings)
             traj = workdir / f"{kind}-{t:g}K.extxyz"
             md = MDSettings(
                 temperature=t,
@@ -140,11 +141,11 @@ def _second_half(frames: list[Atoms], n: int) -> list[Atoms]:
 def _min_distance(atoms: Atoms) -> float:
     from crosstrain.graph import min_pair_distance
 
-    return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, 3.0)
+    return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, cutoff=3.0)
 
 
 def stability_of(
-    checkpoint: Path, element: str, temperatures: Sequence[float], ps: float, compile: bool = True
+    checkpoint: Path, element: str, *, temperatures: Sequence[float], ps: float, compile: bool = True
 ) -> ModelStability:
     """Langevin MD of the 64-atom cell at the model's lattice constant, 2 runs per temperature
     (:func:`crosstrain.md.stability.stability`). With ``compile`` and enough steps to repay the
@@ -165,8 +166,8 @@ def stability_of(
 
         torch._dynamo.reset()  # one compiled model per process at a time (crosstrain.model.compiled)
         calc = CrosstrainCalculator(checkpoint, compile=True)
-        result = stability(cell, lambda: calc, list(temperatures), runs, MDSettings(steps=steps))
+        result = stability(cell, lambda: calc, list(temperatures), runs=runs, settings=MDSettings(steps=steps))
     else:
         model = load_checkpoint(checkpoint).model
-        result = stability(cell, None, list(temperatures), runs, MDSettings(steps=steps), model=model)
+        result = stability(cell, None, list(temperatures), runs=runs, settings=MDSettings(steps=steps), model=model)
     return ModelStability(a0=a, report=result)

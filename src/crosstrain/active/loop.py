@@ -97,7 +97,9 @@ class Request:
 Log = Callable[[str], None]
 
 
-def seed_pool(element: str, rng: np.random.Generator, settings: ExploreSettings, per_kind: int = 3) -> list[Structure]:
+def seed_pool(
+    element: str, *, rng: np.random.Generator, settings: ExploreSettings, per_kind: int = 3
+) -> list[Structure]:
     """Rattled cells of every kind at the element's reference lattice constant (round 0)."""
     from crosstrain.species import reference_crystal
 
@@ -107,7 +109,7 @@ def seed_pool(element: str, rng: np.random.Generator, settings: ExploreSettings,
     out = []
     for kind in settings.kinds:
         for k in range(per_kind):
-            atoms = base_cell(kind, element, a, rng, settings)
+            atoms = base_cell(kind, element, a, rng=rng, settings=settings)
             atoms.rattle(0.1, seed=int(rng.integers(2**31)))
             s = Structure.from_atoms(atoms, source=f"{kind} seed cell {k}", read_labels=False)
             out.append(
@@ -165,7 +167,7 @@ def _choose_and_label(
             pool = read_structures(pool_file)
         else:
             if members is None:
-                pool = seed_pool(request.element, rng, request.explore)
+                pool = seed_pool(request.element, rng=rng, settings=request.explore)
             else:
                 pool = _explore_with(members[0], request, rng, folder)
             if pool:
@@ -244,18 +246,22 @@ def _pick(
 ) -> tuple[list[Pick], np.ndarray | None]:
     a = request.active
     if members is None:  # round 0: diversity only (random for the baseline)
-        return select(pool, k, a.selection, rng, chosen), None
+        return select(pool, k, mode=a.selection, rng=rng, labelled=chosen), None
     deviation = None
     if len(members) > 1:
         deviation = finite_deviation(np.array([force_deviation(f) for f in committee_forces(members, pool)]))
-    return select(pool, k, a.selection, rng, chosen, deviation), deviation
+    return select(pool, k, mode=a.selection, rng=rng, labelled=chosen, uncertainty=deviation), deviation
 
 
 def _explore_with(member: Path, request: Request, rng: np.random.Generator, folder: Path) -> list[Structure]:
     from crosstrain.calculator import CrosstrainCalculator
 
     return explore(
-        request.element, lambda: CrosstrainCalculator(member), request.explore, int(rng.integers(2**31)), folder / "md"
+        request.element,
+        lambda: CrosstrainCalculator(member),
+        settings=request.explore,
+        seed=int(rng.integers(2**31)),
+        workdir=folder / "md",
     )
 
 
@@ -267,7 +273,13 @@ def _train_round(
     t0 = time.perf_counter()
     members = [
         train_member(
-            request.config, labelled, folder / f"member-{m}.ckpt", m, a.seed, a.steps, previous[m] if previous else None
+            request.config,
+            labelled,
+            folder / f"member-{m}.ckpt",
+            member=m,
+            seed=a.seed,
+            steps=a.steps,
+            previous=previous[m] if previous else None,
         )
         for m in range(n)
     ]
@@ -285,7 +297,14 @@ def _round_record(
     choice_file = folder / "choice.json"
     choice = json.loads(choice_file.read_text()) if choice_file.exists() else None
     test = _evaluate(members[0], request.test) if request.test else None
-    return RoundRecord(r, n_calls, len(labelled), time.perf_counter() - t0, choice=choice, test=test)
+    return RoundRecord(
+        round=r,
+        dft_calls=n_calls,
+        labels=len(labelled),
+        choice=choice,
+        test=test,
+        train_seconds=time.perf_counter() - t0,
+    )
 
 
 def _evaluate(checkpoint: Path, test: list[Structure]) -> Metrics:
@@ -305,10 +324,10 @@ def _final(request: Request, out: Path, chosen: list[Structure], previous: list[
             request.config,
             labelled,
             path,
-            0,
-            request.active.seed,
-            request.active.final_steps,
-            previous[0] if previous else None,
+            member=0,
+            seed=request.active.seed,
+            steps=request.active.final_steps,
+            previous=previous[0] if previous else None,
         )
     else:  # the last round's member 0 has seen every label: it is the final model, under its own name
         final = _copy_atomic(previous[0], path)
@@ -316,10 +335,16 @@ def _final(request: Request, out: Path, chosen: list[Structure], previous: list[
     active = request.active
     # the recipe's compile switch (members train eagerly whatever it says: their rounds are short)
     stability = stability_of(
-        final, request.element, active.stability_temperatures, active.stability_ps, compile=request.config.train.compile
+        final,
+        request.element,
+        temperatures=active.stability_temperatures,
+        ps=active.stability_ps,
+        compile=request.config.train.compile,
     )
     log(f"final model {final}: {len(labelled)} labels, stable MD {stability.fraction_stable:.0%}")
-    return FinalModel(str(final), len(chosen), len(labelled), stability, test=test)
+    return FinalModel(
+        checkpoint=str(final), dft_calls=len(chosen), labels=len(labelled), test=test, stability=stability
+    )
 
 
 def _copy_atomic(source: Path, target: Path) -> Path:

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from crosstrain.errors import SchemaError
 from crosstrain.md.stability import StabilityReport
-from crosstrain.schema import Fields
+from crosstrain.schema import OMIT_NONE, Fields, JSONRecord
 from crosstrain.train.records import Metrics
 
 
@@ -35,8 +35,8 @@ class ModelStability:
         return cls(a0=f.number("a0"), report=StabilityReport.from_json({k: v for k, v in f.data.items() if k != "a0"}))
 
 
-@dataclass(frozen=True)
-class RoundRecord:
+@dataclass(frozen=True, kw_only=True)
+class RoundRecord(JSONRecord):
     """One round: the DFT calls so far, the labels its committee trained on, its choice (the
     round's ``choice.json``: picks, pool, largest deviation, times) and member 0's test errors."""
 
@@ -45,34 +45,13 @@ class RoundRecord:
     round: int
     dft_calls: int
     labels: int
+    choice: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    test: Metrics | None = field(default=None, metadata=OMIT_NONE)
     train_seconds: float  # the committee's training and the test evaluation
-    choice: dict[str, Any] | None = None
-    test: Metrics | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"round": self.round, "dft_calls": self.dft_calls, "labels": self.labels}
-        if self.choice is not None:
-            out["choice"] = self.choice
-        if self.test is not None:
-            out["test"] = self.test.to_json()
-        out["train_seconds"] = self.train_seconds
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any) -> Self:
-        f = Fields(data, "RoundRecord")
-        return cls(
-            round=f.integer("round"),
-            dft_calls=f.integer("dft_calls"),
-            labels=f.integer("labels"),
-            train_seconds=f.number("train_seconds"),
-            choice=f.mapping("choice") if "choice" in f else None,
-            test=f.optional_record("test", Metrics.from_json),
-        )
 
 
-@dataclass(frozen=True)
-class FinalModel:
+@dataclass(frozen=True, kw_only=True)
+class FinalModel(JSONRecord):
     """The final model: trained on every label, tested, and run through the stability MD."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -80,26 +59,8 @@ class FinalModel:
     checkpoint: str
     dft_calls: int
     labels: int
+    test: Metrics | None = field(default=None, metadata=OMIT_NONE)
     stability: ModelStability
-    test: Metrics | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"checkpoint": self.checkpoint, "dft_calls": self.dft_calls, "labels": self.labels}
-        if self.test is not None:
-            out["test"] = self.test.to_json()
-        out["stability"] = self.stability.to_json()
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any) -> Self:
-        f = Fields(data, "FinalModel")
-        return cls(
-            checkpoint=f.text("checkpoint"),
-            dft_calls=f.integer("dft_calls"),
-            labels=f.integer("labels"),
-            stability=f.record("stability", ModelStability.from_json),
-            test=f.optional_record("test", Metrics.from_json),
-        )
 
 
 @dataclass(frozen=True)

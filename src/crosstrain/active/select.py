@@ -72,6 +72,7 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def select(
     pool: list[Structure],
     k: int,
+    *,
     mode: str,
     rng: np.random.Generator,
     labelled: Sequence[Structure] = (),

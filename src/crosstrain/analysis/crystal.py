@@ -8,14 +8,49 @@ frequencies at Γ, X and L with phonopy. Units: Å, eV, GPa, THz.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
 from ase.build import bulk
 from ase.units import GPa
 
+from crosstrain.schema import OMIT_NONE, JSONRecord
+
 CalculatorFactory = Any  # a zero-argument callable returning an ASE calculator, or a calculator
+
+
+@dataclass(frozen=True)
+class VacancyFormation(JSONRecord):
+    """Vacancy formation energies (eV): unrelaxed, relaxed (the lower of the relaxations) and the
+    relaxed energy from each start (``symmetric``, ``inward``)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    unrelaxed: float
+    relaxed: float
+    relaxed_from: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CrystalProperties(JSONRecord):
+    """What :func:`crystal_properties` measures for one element and calculator (Å, eV, GPa, THz);
+    the vacancy and the phonons are absent from a ``quick`` run. The field names are the JSON
+    keys of ``crosstrain properties --json``."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    element: str
+    a0: float
+    bulk_modulus: float
+    cohesive_energy: float  # eV/atom, isolated atom minus crystal
+    C11: float
+    C12: float
+    C44: float  # relaxed ions
+    C44_clamped: float  # C44⁰, ions at their homogeneously strained positions
+    vacancy_formation_energy: VacancyFormation | None = field(default=None, metadata=OMIT_NONE)
+    phonons_THz: dict[str, tuple[float, ...]] | None = field(default=None, metadata=OMIT_NONE)  # Gamma, X, L
 
 
 def _calc(factory: CalculatorFactory) -> Any:
@@ -33,7 +68,7 @@ def isolated_atom_energy(element: str, calc: CalculatorFactory) -> float:
 
 
 def equation_of_state(
-    element: str, calc: CalculatorFactory, a_guess: float, span: float = 0.03, points: int = 9
+    element: str, calc: CalculatorFactory, a_guess: float, *, span: float = 0.03, points: int = 9
 ) -> dict[str, float]:
     """Birch-Murnaghan fit of E(V) for the 8-atom cubic cell over ±``span`` in lattice constant."""
     from ase.eos import EquationOfState
@@ -59,7 +94,7 @@ def _relaxed_stress(atoms: Atoms, fmax: float) -> np.ndarray:
 
 
 def elastic_constants(
-    element: str, calc: CalculatorFactory, a0: float, delta: float = 0.004, fmax: float = 1e-5
+    element: str, calc: CalculatorFactory, a0: float, *, delta: float = 0.004, fmax: float = 1e-5
 ) -> dict[str, float]:
     """C11, C12 (uniaxial ε_xx) and C44 (shear ε_yz) by central differences of the stress, with
     relaxed ions, and ``C44_clamped`` (C44⁰: ions kept at their homogeneously strained positions)."""
@@ -93,8 +128,8 @@ def elastic_constants(
 
 
 def vacancy_formation_energy(
-    element: str, calc: CalculatorFactory, a0: float, repeat: int = 2, fmax: float = 1e-3, inward: float = 0.15
-) -> dict[str, Any]:
+    element: str, calc: CalculatorFactory, a0: float, *, repeat: int = 2, fmax: float = 1e-3, inward: float = 0.15
+) -> VacancyFormation:
     """Unrelaxed and relaxed E_f = E(N-1) - (N-1)/N E(N) in a ``repeat``³ cubic supercell (eV).
 
     Two relaxations, and the lower result is reported (``relaxed``; both in ``relaxed_from``):
@@ -119,7 +154,7 @@ def vacancy_formation_energy(
     vectors = defect.positions - site
     vectors -= np.round(vectors @ np.linalg.inv(np.array(defect.cell))) @ np.array(defect.cell)
     near = np.linalg.norm(vectors, axis=1) < 0.5 * a0  # the four nearest neighbours (a0 √3/4)
-    relaxed = {}
+    relaxed: dict[str, float] = {}
     for start, shift in (("symmetric", 0.0), ("inward", inward)):
         trial = defect.copy()
         trial.calc = c
@@ -127,7 +162,7 @@ def vacancy_formation_energy(
         trial.rattle(0.005, seed=0)
         BFGS(trial, logfile=None).run(fmax=fmax, steps=1000)
         relaxed[start] = float(trial.get_potential_energy() - (n - 1) / n * e_perfect)
-    return {"unrelaxed": float(unrelaxed), "relaxed": min(relaxed.values()), "relaxed_from": relaxed}
+    return VacancyFormation(unrelaxed=float(unrelaxed), relaxed=min(relaxed.values()), relaxed_from=relaxed)
 
 
 #: high-symmetry points of the fcc Brillouin zone in reduced coordinates of the primitive cell
@@ -135,7 +170,7 @@ SPECIAL_POINTS = {"Gamma": (0.0, 0.0, 0.0), "X": (0.5, 0.0, 0.5), "L": (0.5, 0.5
 
 
 def phonopy_model(
-    element: str, calc: CalculatorFactory, a0: float, supercell: int = 2, displacement: float = 0.01
+    element: str, calc: CalculatorFactory, a0: float, *, supercell: int = 2, displacement: float = 0.01
 ) -> Any:
     """A phonopy ``Phonopy`` object with force constants from finite displacements."""
     from phonopy import Phonopy
@@ -160,27 +195,30 @@ def phonopy_model(
 
 
 def phonon_frequencies(
-    element: str, calc: CalculatorFactory, a0: float, supercell: int = 2, displacement: float = 0.01
+    element: str, calc: CalculatorFactory, a0: float, *, supercell: int = 2, displacement: float = 0.01
 ) -> dict[str, list[float]]:
     """Harmonic frequencies (THz) at Γ, X and L from phonopy finite displacements."""
-    ph = phonopy_model(element, calc, a0, supercell, displacement)
+    ph = phonopy_model(element, calc, a0, supercell=supercell, displacement=displacement)
     return {name: [float(f) for f in ph.get_frequencies(q)] for name, q in SPECIAL_POINTS.items()}
 
 
-def crystal_properties(element: str, calc: CalculatorFactory, a_guess: float, quick: bool = False) -> dict[str, Any]:
+def crystal_properties(
+    element: str, calc: CalculatorFactory, a_guess: float, *, quick: bool = False
+) -> CrystalProperties:
     """Every number above for one element and calculator (``quick``: without the relaxed vacancy
     and the phonons, the slow ones)."""
     eos = equation_of_state(element, calc, a_guess)
     a0 = eos["a0"]
-    props: dict[str, Any] = {
-        "element": element,
-        "a0": a0,
-        "bulk_modulus": eos["bulk_modulus"],
-        "cohesive_energy": isolated_atom_energy(element, calc) - eos["energy_per_atom"],
-    }
-    props.update(elastic_constants(element, calc, a0))
-    if quick:
-        return props
-    props["vacancy_formation_energy"] = vacancy_formation_energy(element, calc, a0)
-    props["phonons_THz"] = phonon_frequencies(element, calc, a0)
-    return props
+    elastic = elastic_constants(element, calc, a0)
+    return CrystalProperties(
+        element=element,
+        a0=a0,
+        bulk_modulus=eos["bulk_modulus"],
+        cohesive_energy=isolated_atom_energy(element, calc) - eos["energy_per_atom"],
+        C11=elastic["C11"],
+        C12=elastic["C12"],
+        C44=elastic["C44"],
+        C44_clamped=elastic["C44_clamped"],
+        vacancy_formation_energy=None if quick else vacancy_formation_energy(element, calc, a0),
+        phonons_THz=None if quick else {k: tuple(v) for k, v in phonon_frequencies(element, calc, a0).items()},
+    )

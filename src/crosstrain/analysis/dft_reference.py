@@ -22,13 +22,35 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from ase.units import GPa
 
 from crosstrain.errors import DataFileError
+from crosstrain.schema import JSONRecord
 from crosstrain.structure import Structure
+
+
+@dataclass(frozen=True)
+class ElasticReference(JSONRecord):
+    """What :func:`elastic_reference` derives (Å, GPa): the zero-stress lattice constant ``a0``
+    and the reference cell's ``a0_cell``, the cubic constants (``C44`` is the clamped-ion C44⁰),
+    the fit's residual hydrostatic stress, B = (C11 + 2 C12) / 3, and the structures it used."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    a0: float
+    a0_cell: float
+    C11: float
+    C12: float
+    C44: float
+    residual_stress: float
+    bulk_modulus: float
+    structures_used: int
+    source: str
+
 
 _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
@@ -68,7 +90,7 @@ def fit_cubic_elastic(strains: np.ndarray, stresses: np.ndarray) -> dict[str, fl
     return {"C11": float(c11), "C12": float(c12), "C44": float(c44), "residual_stress": float(s0)}
 
 
-def elastic_reference(structures: Sequence[Structure], max_strain: float = 0.025) -> dict[str, Any]:
+def elastic_reference(structures: Sequence[Structure], max_strain: float = 0.025) -> ElasticReference:
     """Lattice constant, C11, C12, C44 and bulk modulus from an mlearn ``Elastic`` group."""
     elastic = [s for s in structures if s.info.get("group") == "Elastic" and s.stress is not None]
     if not elastic:
@@ -83,11 +105,14 @@ def elastic_reference(structures: Sequence[Structure], max_strain: float = 0.025
     n_cells = round((len(elastic[0].numbers) / 8) ** (1 / 3))  # 8-atom conventional cells per edge
     a_cell = float(ref[0, 0]) / n_cells
     bulk = (fit["C11"] + 2 * fit["C12"]) / 3
-    return {
-        "a0": a_cell * (1 - fit["residual_stress"] / (3 * bulk)),  # hydrostatic strain to zero stress
-        "a0_cell": a_cell,
-        **fit,
-        "bulk_modulus": bulk,
-        "structures_used": len(small),
-        "source": "mlearn Elastic group (PBE), small-strain fit",
-    }
+    return ElasticReference(
+        a0=a_cell * (1 - fit["residual_stress"] / (3 * bulk)),  # hydrostatic strain to zero stress
+        a0_cell=a_cell,
+        C11=fit["C11"],
+        C12=fit["C12"],
+        C44=fit["C44"],
+        residual_stress=fit["residual_stress"],
+        bulk_modulus=bulk,
+        structures_used=len(small),
+        source="mlearn Elastic group (PBE), small-strain fit",
+    )

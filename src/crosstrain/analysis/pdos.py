@@ -24,7 +24,7 @@ def vacf(velocities: np.ndarray, masses: np.ndarray) -> np.ndarray:
 
 
 def pdos_from_velocities(
-    velocities: np.ndarray, masses: np.ndarray, dt_fs: float, max_lag_ps: float = 2.0
+    velocities: np.ndarray, masses: np.ndarray, dt_fs: float, *, max_lag_ps: float = 2.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(frequencies in THz, density)`` from sampled velocities spaced ``dt_fs`` apart."""
     c = vacf(velocities, masses)
@@ -36,7 +36,7 @@ def pdos_from_velocities(
     return freqs, _normalise(freqs, dos)
 
 
-def harmonic_dos(phonon: Any, freqs: np.ndarray, sigma: float = 0.3, mesh: int = 16) -> np.ndarray:
+def harmonic_dos(phonon: Any, freqs: np.ndarray, *, sigma: float = 0.3, mesh: int = 16) -> np.ndarray:
     """Phonopy's total DOS on ``freqs`` (THz), Gaussian smearing ``sigma``."""
     phonon.run_mesh([mesh, mesh, mesh], is_gamma_center=True)
     phonon.run_total_dos(

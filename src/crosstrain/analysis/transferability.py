@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ def by_temperature(models: dict[str, DimeNetPP], structures: Sequence[Structure]
     return {name: {t: per_structure_force_mae(m, groups[t]) for t in order} for name, m in models.items()}
 
 
-def boxplot(result: dict[str, dict[str, list[float]]], path: str | os.PathLike[str], title: str = "") -> Any:
+def boxplot(result: Mapping[str, Mapping[str, Sequence[float]]], path: str | os.PathLike[str], title: str = "") -> Any:
     """Side-by-side box plots of the force-error distribution per temperature, one colour per model."""
     from crosstrain.report import pyplot
 

@@ -41,16 +41,15 @@ def _cmd_data_sw(args: argparse.Namespace) -> int:
 
         plan_workers(args.workers, args.workers)  # one line if there are more workers than cores
     manifest = build_sw_dataset(args.out, tuple(args.elements), SWProtocol(**kwargs), workers=args.workers)
-    gen = manifest["generation"]
+    gen = manifest.generation
+    assert gen is not None  # build_sw_dataset records its run
     print(
         f"SW data in {args.out}: "
         + ", ".join(
-            f"{k} ({v['structures']})"
-            for k, v in manifest["files"].items()
-            if k.count(".") == 1 and k.endswith(".extxyz")
+            f"{k} ({v.structures})" for k, v in manifest.files.items() if k.count(".") == 1 and k.endswith(".extxyz")
         )
-        + f"; {gen['jobs_run_now']} of {gen['jobs_total']} jobs run now in {gen['wall_seconds_now']:.0f} s "
-        f"({gen['workers']} workers x {gen['threads_per_worker']} threads)"
+        + f"; {gen.jobs_run_now} of {gen.jobs_total} jobs run now in {gen.wall_seconds_now:.0f} s "
+        f"({gen.workers} workers x {gen.threads_per_worker} threads)"
     )
     return 0
 
@@ -60,15 +59,15 @@ def _cmd_data_mlearn(args: argparse.Namespace) -> int:
 
     manifest = build_mlearn_dataset(
         args.out,
-        args.root,
-        tuple(args.elements),
-        args.valid,
-        args.test,
-        args.seed,
+        root=args.root,
+        elements=tuple(args.elements),
+        n_valid=args.valid,
+        n_test=args.test,
+        seed=args.seed,
         n_train=args.train,
         train_seed=args.train_seed,
     )
-    print(f"mlearn data in {args.out}: " + ", ".join(f"{k} ({v['structures']})" for k, v in manifest["files"].items()))
+    print(f"mlearn data in {args.out}: " + ", ".join(f"{k} ({v.structures})" for k, v in manifest.files.items()))
     return 0
 
 

@@ -6,13 +6,23 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from crosstrain.io.atomic import write_text
+from crosstrain.schema import OMIT_NONE, JSONRecord
 from crosstrain.structure import Structure
+
+
+@dataclass(frozen=True)
+class FileEntry(JSONRecord):
+    """A file of a data set in its manifest: its checksum and (structure files) how many it holds."""
+
+    sha256: str
+    structures: int | None = field(default=None, metadata=OMIT_NONE)
 
 
 def fingerprint(structures: Iterable[Structure]) -> str:

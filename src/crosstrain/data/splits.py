@@ -80,7 +80,7 @@ def _apportion(sizes: list[int], total: int) -> list[int]:
 
 
 def stratified_split(
-    structures: list[Structure], n_valid: int, n_test: int, seed: int = 0, key: str = "group"
+    structures: list[Structure], n_valid: int, n_test: int, *, seed: int = 0, key: str = "group"
 ) -> dict[str, list[int]]:
     """Seeded train/valid/test indices, each stratum (``info[key]``) represented in proportion.
 

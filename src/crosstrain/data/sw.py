@@ -266,7 +266,7 @@ def snapshot(lmp: Any, source: str, info: dict[str, Any]) -> Structure:
 
 
 def run_temperature(
-    params: SWParameters, protocol: SWProtocol, temperature: float, workdir: str | Path
+    params: SWParameters, protocol: SWProtocol, temperature: float, *, workdir: str | Path
 ) -> list[Structure]:
     """Run the NVT protocol at one temperature and return its snapshots."""
     from crosstrain.data.lammps import new_lammps

@@ -19,12 +19,12 @@ import os
 import tempfile
 import time
 from concurrent.futures import as_completed
-from dataclasses import asdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from crosstrain.data.extxyz import read_structures, write_structures
-from crosstrain.data.manifest import write_json
+from crosstrain.data.manifest import FileEntry, write_json
 from crosstrain.data.sw import (
     SWParameters,
     SWProtocol,
@@ -36,9 +36,39 @@ from crosstrain.data.sw import (
 )
 from crosstrain.io.hashing import sha256_file
 from crosstrain.parallel import available_cores, spawn_pool, threads_per_worker
-from crosstrain.provenance import provenance
+from crosstrain.provenance import Provenance, provenance
+from crosstrain.schema import FLAT, OMIT_NONE, JSONRecord
 
 SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Generation(JSONRecord):
+    """How the last run of :func:`build_sw_dataset` went: jobs, workers and times (s)."""
+
+    jobs_total: int
+    jobs_run_now: int
+    workers: int
+    threads_per_worker: int
+    wall_seconds_now: float
+    job_seconds_mean: float | None
+
+
+@dataclass(frozen=True)
+class SWManifest(JSONRecord):
+    """A SW data set's ``manifest.json``: the parameters and protocol, the LAMMPS version, the seed
+    of every job, each file's checksum and size, where it was made, and the last run's timing."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    dataset: str  # "stillinger-weber"
+    parameters: dict[str, SWParameters]
+    protocol: SWProtocol
+    lammps_version: str
+    seeds: dict[str, dict[str, int]]  # element -> temperature (K, as text) -> LAMMPS seed
+    files: dict[str, FileEntry]
+    provenance: Provenance = field(metadata=FLAT)
+    generation: Generation | None = field(default=None, metadata=OMIT_NONE)
 
 
 def _part_path(parts: Path, element: str, temperature: float) -> Path:
@@ -48,7 +78,7 @@ def _part_path(parts: Path, element: str, temperature: float) -> Path:
 def _run_job(params: SWParameters, protocol: SWProtocol, temperature: float, path: str) -> tuple[str, float]:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
-        structures = run_temperature(params, protocol, temperature, work)
+        structures = run_temperature(params, protocol, temperature, workdir=work)
     write_structures(path, structures)
     return path, time.perf_counter() - t0
 
@@ -57,9 +87,10 @@ def build_sw_dataset(
     out_dir: str | os.PathLike[str],
     elements: tuple[str, ...] = ("Si", "Ge"),
     protocol: SWProtocol | None = None,
+    *,
     workers: int | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> SWManifest:
     """Generate (or finish) the SW data set in ``out_dir``; returns the manifest."""
     from crosstrain.data.lammps import lammps_version
 
@@ -78,15 +109,16 @@ def build_sw_dataset(
         _run_jobs(todo, protocol, parts, workers, progress, job_seconds)
     manifest = _assemble(out, parts, params, protocol, version)
     mean_job = round(sum(job_seconds) / len(job_seconds), 3) if job_seconds else None
-    manifest["generation"] = {
-        "jobs_total": len(jobs),
-        "jobs_run_now": len(todo),
-        "workers": workers,
-        "threads_per_worker": threads_per_worker(workers),
-        "wall_seconds_now": round(time.perf_counter() - t0, 2),
-        "job_seconds_mean": mean_job,
-    }
-    write_json(out / "manifest.json", manifest)
+    generation = Generation(
+        jobs_total=len(jobs),
+        jobs_run_now=len(todo),
+        workers=workers,
+        threads_per_worker=threads_per_worker(workers),
+        wall_seconds_now=round(time.perf_counter() - t0, 2),
+        job_seconds_mean=mean_job,
+    )
+    manifest = replace(manifest, generation=generation)
+    write_json(out / "manifest.json", manifest.to_json())
     return manifest
 
 
@@ -113,20 +145,20 @@ def _run_jobs(
             bar.advance(task)
 
 
-def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWProtocol, version: str) -> dict[str, Any]:
-    files: dict[str, Any] = {}
+def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWProtocol, version: str) -> SWManifest:
+    files: dict[str, FileEntry] = {}
     splits_doc: dict[str, Any] = {}
     for p in params:
         structures = []
         for t in protocol.temperatures:
             structures += read_structures(_part_path(parts, p.element, t), require=("energy", "forces", "stress"))
         path = write_structures(out / f"{p.element}.extxyz", structures)
-        files[path.name] = {"sha256": sha256_file(path), "structures": len(structures)}
+        files[path.name] = FileEntry(sha256_file(path), len(structures))
         splits = per_temperature_splits(protocol, p.element, list(protocol.temperatures))
         splits_doc[p.element] = splits
         for name in SPLITS:
             sp = write_structures(out / f"{p.element}.{name}.extxyz", [structures[i] for i in splits[name]])
-            files[sp.name] = {"sha256": sha256_file(sp), "structures": len(splits[name])}
+            files[sp.name] = FileEntry(sha256_file(sp), len(splits[name]))
     write_json(
         out / "splits.json",
         {
@@ -136,15 +168,15 @@ def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWPr
             "indices": splits_doc,
         },
     )
-    files["splits.json"] = {"sha256": sha256_file(out / "splits.json")}
-    return {
-        "dataset": "stillinger-weber",
-        "parameters": {p.element: asdict(p) for p in params},
-        "protocol": protocol.to_dict(),
-        "lammps_version": version,
-        "seeds": {
+    files["splits.json"] = FileEntry(sha256_file(out / "splits.json"))
+    return SWManifest(
+        dataset="stillinger-weber",
+        parameters={p.element: p for p in params},
+        protocol=protocol,
+        lammps_version=version,
+        seeds={
             p.element: {f"{t:g}": job_seed(protocol.seed, p.element, t) for t in protocol.temperatures} for p in params
         },
-        "files": files,
-        **provenance(),
-    }
+        files=files,
+        provenance=provenance(),
+    )

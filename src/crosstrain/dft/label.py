@@ -182,6 +182,7 @@ def label_structures(
     structures: Sequence[Structure],
     out: str | os.PathLike[str],
     settings: DFTSettings | None = None,
+    *,
     workers: int | None = None,
     retry_failed: bool = False,
     report: Callable[[int, int, Structure, Label], None] | None = None,

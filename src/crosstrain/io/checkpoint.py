@@ -152,11 +152,6 @@ class Checkpoint:
     path: Path | None = None
 
     @property
-    def metadata(self) -> dict[str, Any]:
-        """The metadata as its JSON document."""
-        return self.meta.to_json()
-
-    @property
     def parent(self) -> Parent:
         return self.meta.parent
 
@@ -175,6 +170,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 def build_metadata(
     model: DimeNetPP,
+    *,
     parent: Parent | None = None,
     training: dict[str, Any] | None = None,
     data_fingerprint: str = "",
@@ -207,6 +203,7 @@ def build_metadata(
 def save_checkpoint(
     model: DimeNetPP,
     path: str | os.PathLike[str],
+    *,
     parent: Parent | None = None,
     training: dict[str, Any] | None = None,
     data_fingerprint: str = "",
@@ -215,16 +212,13 @@ def save_checkpoint(
     """Write ``model`` and its metadata atomically to ``path`` (safetensors); returns the path."""
     from safetensors.torch import save_file
 
-    meta = build_metadata(model, parent, training, data_fingerprint, extra).to_json()
+    meta = build_metadata(
+        model, parent=parent, training=training, data_fingerprint=data_fingerprint, extra=extra
+    ).to_json()
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"crosstrain": json.dumps(meta, ensure_ascii=False)})
     return Path(path)
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The metadata of the checkpoint at ``path`` as its JSON document (see :func:`read_meta`)."""
-    return read_meta(path).to_json()
 
 
 def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:

@@ -89,7 +89,7 @@ def _stack(template: Atoms, settings: MDSettings, seeds: list[int]) -> tuple[Ato
     return stack, np.array(seeds)
 
 
-def run_replicas(template: Atoms, model: DimeNetPP, settings: MDSettings, seeds: list[int]) -> list[MDResult]:
+def run_replicas(template: Atoms, model: DimeNetPP, settings: MDSettings, *, seeds: list[int]) -> list[MDResult]:
     """One MD run per seed, all advanced together (see the module docstring); results in seed order."""
     n = len(template)
     stack, alive = _stack(template, settings, seeds)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms, units
 
 from crosstrain.errors import ConfigError
-from crosstrain.schema import Fields
+from crosstrain.schema import NOT_JSON, JSONRecord
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class MDSettings:
 
 
 @dataclass(frozen=True)
-class MDResult:
+class MDResult(JSONRecord):
     """One MD run: whether it stayed physical (else why and when it failed), the temperature every
     ``check_every`` steps and, when asked, the velocity frames. ``to_json`` leaves out the
     velocities and masses (``--json`` of ``crosstrain md``); they take no part in equality."""
@@ -55,41 +55,20 @@ class MDResult:
     time_ps: float
     temperatures: tuple[float, ...] = ()  # K
     energy_drift_per_atom: float = 0.0  # eV/atom
-    velocities: np.ndarray | None = field(default=None, compare=False)  # (frames, atoms, 3), Å/(ASE time)
-    masses: np.ndarray | None = field(default=None, compare=False)
+    # (frames, atoms, 3), Å/(ASE time)
+    velocities: np.ndarray | None = field(default=None, compare=False, metadata=NOT_JSON)
+    masses: np.ndarray | None = field(default=None, compare=False, metadata=NOT_JSON)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
         object.__setattr__(self, "energy_drift_per_atom", float(self.energy_drift_per_atom))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stable": self.stable,
-            "reason": self.reason,
-            "steps_done": self.steps_done,
-            "time_ps": self.time_ps,
-            "temperatures": list(self.temperatures),
-            "energy_drift_per_atom": self.energy_drift_per_atom,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Self:
-        f = Fields(data, "MDResult")
-        return cls(
-            stable=f.flag("stable"),
-            reason=f.text("reason"),
-            steps_done=f.integer("steps_done"),
-            time_ps=f.number("time_ps"),
-            temperatures=tuple(f.numbers("temperatures")),
-            energy_drift_per_atom=f.number("energy_drift_per_atom"),
-        )
 
 
 def _min_distance(atoms: Atoms, threshold: float = 1.5) -> float:
     """The closest pair's distance (inf when none is within ``max(3 Å, threshold)``)."""
     from crosstrain.graph import min_pair_distance
 
-    return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, max(3.0, threshold + 0.5))
+    return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, cutoff=max(3.0, threshold + 0.5))
 
 
 def _dynamics(atoms: Atoms, settings: MDSettings) -> Any:

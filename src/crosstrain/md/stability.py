@@ -98,6 +98,7 @@ def stability(
     atoms: Atoms,
     calc_factory: Any,
     temperatures: list[float],
+    *,
     runs: int,
     settings: MDSettings,
     progress: bool = False,
@@ -113,7 +114,7 @@ def stability(
         if model is not None:
             from crosstrain.md.replicas import run_replicas
 
-            results = run_replicas(atoms, model, base, seeds)
+            results = run_replicas(atoms, model, base, seeds=seeds)
         else:
             results = [run_md(atoms, calc_factory(), replace(base, seed=seed)) for seed in seeds]
         stable = [r.stable for r in results]

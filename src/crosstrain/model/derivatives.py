@@ -29,6 +29,7 @@ class Prediction:
 def predict(
     model: Any,  # a DimeNetPP, or its functional stand-in in crosstrain.model.compiled
     graph: Graph,
+    *,
     compute_forces: bool = True,
     compute_stress: bool = False,
     create_graph: bool = False,

@@ -75,7 +75,9 @@ class InteractionBlock(nn.Module):
         x_kj = self.act(self.lin_kj(m)) * self.lin_rbf2(self.lin_rbf1(rbf))
         x_kj = self.act(self.lin_down(x_kj))
         interact = triplet_interaction if self.fused else triplet_interaction_reference
-        x_kj = interact(x_kj, sbf_emb, self.lin_sbf2.weight.t(), graph.idx_ji, graph.idx_kj, m.shape[0])
+        x_kj = interact(
+            x_kj, sbf_emb, self.lin_sbf2.weight.t(), idx_ji=graph.idx_ji, idx_kj=graph.idx_kj, n_edges=m.shape[0]
+        )
         h: torch.Tensor = x_ji + self.act(self.lin_up(x_kj))
         for layer in self.before_skip:
             h = layer(h)
@@ -191,7 +193,9 @@ class DimeNetPP(nn.Module):
         angular = self.sbf.angular(cos)  # (T, L)
         # every block's first sbf projection at once: one pass over the (T, L*N) basis
         w_sbf = torch.cat([_sbf_weight(block) for block in self.interactions], dim=0)
-        sbf_emb = torch.split(self.sbf.project(radial, angular, graph.idx_kj, w_sbf), self.config.basis_emb_size, dim=1)
+        sbf_emb = torch.split(
+            self.sbf.project(radial, angular, graph.idx_kj, weight=w_sbf), self.config.basis_emb_size, dim=1
+        )
         n_atoms = graph.numbers.shape[0]
         m = self.embedding(graph.numbers, rbf, graph)
         out: torch.Tensor = self.outputs[0](m, rbf, graph, n_atoms)

@@ -134,7 +134,7 @@ class SphericalBasis(nn.Module):
         return legendre(cos_angle, self.num_spherical) * self.sph_norm.to(cos_angle.dtype)
 
     def project(
-        self, radial: torch.Tensor, angular: torch.Tensor, idx_kj: torch.Tensor, weight: torch.Tensor
+        self, radial: torch.Tensor, angular: torch.Tensor, idx_kj: torch.Tensor, *, weight: torch.Tensor
     ) -> torch.Tensor:
         """The basis of every triplet times ``weight.T``: ``(T, B)`` from ``weight`` ``(B, L*N)``.
 

@@ -94,7 +94,7 @@ class _TripletForm(torch.autograd.Function):
 
 
 def triplet_interaction(
-    x: torch.Tensor, s: torch.Tensor, w: torch.Tensor, idx_ji: torch.Tensor, idx_kj: torch.Tensor, n_edges: int
+    x: torch.Tensor, s: torch.Tensor, w: torch.Tensor, *, idx_ji: torch.Tensor, idx_kj: torch.Tensor, n_edges: int
 ) -> torch.Tensor:
     """``out[ji] = Σ_t x[kj(t)] ⊙ (s[t] @ w)`` summed over the triplets t of edge ji, shape (E, C)."""
     # torch's Function.apply is unannotated
@@ -103,7 +103,7 @@ def triplet_interaction(
 
 
 def triplet_interaction_reference(
-    x: torch.Tensor, s: torch.Tensor, w: torch.Tensor, idx_ji: torch.Tensor, idx_kj: torch.Tensor, n_edges: int
+    x: torch.Tensor, s: torch.Tensor, w: torch.Tensor, *, idx_ji: torch.Tensor, idx_kj: torch.Tensor, n_edges: int
 ) -> torch.Tensor:
     """The same interaction in plain tensor operations (for ``torch.compile`` and tests)."""
     return x.new_zeros((n_edges, w.shape[1])).index_add(0, idx_ji, x.index_select(0, idx_kj) * (s @ w))

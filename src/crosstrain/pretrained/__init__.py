@@ -12,24 +12,87 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from crosstrain.config import recipes, resolve_recipe  # noqa: F401  (recipes are addressed by name here too)
-from crosstrain.errors import CheckpointError
+from crosstrain.errors import CheckpointError, SchemaError
+from crosstrain.schema import OMIT_NONE, Fields, JSONRecord
+from crosstrain.structure import Structure
 
 HERE = Path(__file__).resolve().parent
 
 
-def entries() -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class TrainingData(JSONRecord):
+    """The data a shipped model was trained on: the shipped mlearn set of ``element`` split with
+    ``valid``, ``test`` and ``seed`` (:func:`~crosstrain.data.splits.stratified_split`), or
+    ``kind: sw``, the Stillinger-Weber data of the default protocol (``protocol``: overrides)."""
+
+    kind: str  # "mlearn" or "sw"
+    element: str
+    valid: int | None = field(default=None, metadata=OMIT_NONE)
+    test: int | None = field(default=None, metadata=OMIT_NONE)
+    seed: int | None = field(default=None, metadata=OMIT_NONE)
+    protocol: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)  # SWProtocol fields
+
+    def split(self) -> dict[str, list[Structure]]:
+        """The shipped mlearn structures split as this block says (:func:`mlearn_split`)."""
+        from crosstrain.errors import ConfigError
+
+        if self.kind != "mlearn" or self.valid is None or self.test is None or self.seed is None:
+            raise ConfigError(f"not an mlearn split with valid, test and seed: {self.to_json()}")
+        return mlearn_split(self.element, valid=self.valid, test=self.test, seed=self.seed)
+
+
+@dataclass(frozen=True)
+class Finetune(JSONRecord):
+    """What ``crosstrain transfer --from NAME`` uses when the user names none, and why."""
+
+    recipe: str
+    strategy: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class ModelEntry(JSONRecord):
+    """One shipped model in ``index.json``: its file, what it was trained on with which recipe
+    (and ``overrides``), the command that regenerates it, its recorded errors and on what, and
+    its fine-tuning defaults."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    file: str
+    description: str
+    data: TrainingData
+    recipe: str
+    command: str
+    errors: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)  # on ``errors_on``
+    errors_on: str | None = field(default=None, metadata=OMIT_NONE)
+    finetune: Finetune | None = field(default=None, metadata=OMIT_NONE)
+    overrides: tuple[str, ...] | None = field(default=None, metadata=OMIT_NONE)  # on top of the recipe
+
+    @property
+    def path(self) -> Path:
+        return HERE / self.file
+
+
+def entries() -> dict[str, ModelEntry]:
     """Every entry of ``index.json``, whether or not its checkpoint is present."""
     path = HERE / "index.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    f = Fields(json.loads(path.read_text(encoding="utf-8")), str(path))
+    try:
+        return {name: f.record(name, ModelEntry.from_json) for name in f.names()}
+    except SchemaError as exc:
+        raise CheckpointError(f"the model index is invalid: {exc}") from None
 
 
-def index() -> dict[str, dict[str, Any]]:
+def index() -> dict[str, ModelEntry]:
     """The shipped models by name (only those whose file is present)."""
-    return {name: e for name, e in entries().items() if (HERE / e["file"]).is_file()}
+    return {name: e for name, e in entries().items() if e.path.is_file()}
 
 
 def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
@@ -44,39 +107,39 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
         raise CheckpointError(
             f"{name_or_path}: no such checkpoint file and no shipped model of that name (shipped: {names})"
         )
-    return HERE / entry["file"]
+    return entry.path
 
 
-def shipped_entry(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]] | None:
+def shipped_entry(path: str | os.PathLike[str]) -> tuple[str, ModelEntry] | None:
     """The name and index entry of a shipped model given its path (matched by checksum), else ``None``."""
     from crosstrain.io.hashing import sha256_file
 
     digest = sha256_file(path)
     for name, entry in index().items():
-        if sha256_file(HERE / entry["file"]) == digest:
+        if sha256_file(entry.path) == digest:
             return name, entry
     return None
 
 
-def entry_for(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def entry_for(path: str | os.PathLike[str]) -> ModelEntry | None:
     """The index entry of a shipped model given its path (matched by checksum), else ``None``."""
     found = shipped_entry(path)
     return found[1] if found else None
 
 
-def mlearn_split(spec: dict[str, Any]) -> dict[str, list]:
-    """The shipped mlearn structures of ``spec["element"]`` split as ``spec`` says (valid, test, seed)."""
+def mlearn_split(element: str, *, valid: int, test: int, seed: int) -> dict[str, list[Structure]]:
+    """The shipped mlearn structures of ``element`` split into ``train``, ``valid`` and ``test``
+    (:func:`~crosstrain.data.splits.stratified_split` with these sizes and seed)."""
     from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
     from crosstrain.data.splits import stratified_split
 
-    element = spec["element"]
     structures = read_mlearn(mlearn_file(find_mlearn_root(), element), element=element)
-    split = stratified_split(structures, spec["valid"], spec["test"], seed=spec["seed"])
+    split = stratified_split(structures, valid, test, seed=seed)
     return {part: [structures[i] for i in idx] for part, idx in split.items()}
 
 
-def parent_training_data(path: str | os.PathLike[str]) -> list | None:
+def parent_training_data(path: str | os.PathLike[str]) -> list[Structure] | None:
     """The training structures of a shipped parent, rebuilt from the data that ship with crosstrain
     (``None`` for other checkpoints: then ``replay`` needs ``--replay-data``)."""
-    spec = (entry_for(path) or {}).get("data") or {}
-    return mlearn_split(spec)["train"] if spec.get("kind") == "mlearn" else None
+    entry = entry_for(path)
+    return entry.data.split()["train"] if entry is not None and entry.data.kind == "mlearn" else None

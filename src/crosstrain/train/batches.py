@@ -64,7 +64,7 @@ class Dataset:
 
     def batch(self, indices: Sequence[int], dtype: torch.dtype, device: torch.device | str = "cpu") -> Batch:
         structures = [self.structures[i] for i in indices]
-        graph = batch_graph(structures, [self.topologies[i] for i in indices], dtype=dtype, device=device)
+        graph = batch_graph(structures, topologies=[self.topologies[i] for i in indices], dtype=dtype, device=device)
 
         def stack(label: str, cat: bool) -> torch.Tensor | None:
             values = [getattr(s, label) for s in structures]
@@ -79,7 +79,7 @@ class Dataset:
         return Batch(graph, energy, stack("forces", True), stack("stress", False), list(indices))
 
     def batches(
-        self, batch_size: int, seed: int | None = None, rank: int = 0, world: int = 1
+        self, batch_size: int, *, seed: int | None = None, rank: int = 0, world: int = 1
     ) -> Iterator[tuple[list[int], GlobalSize]]:
         """``(this rank's indices, global batch size)`` per batch; shuffled when ``seed`` is given.
 

@@ -38,7 +38,7 @@ def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, t
     return strained
 
 
-def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic: bool | None = None) -> LossStep:
+def loss_step(model: DimeNetPP, cfg: TrainConfig, *, compile: bool = True, dynamic: bool | None = None) -> LossStep:
     """``step(batch, weights, size) -> (loss, grads)``: the loss of :func:`crosstrain.train.loss.loss_terms`
     (same terms, weights and averaging) and its gradients with respect to the trainable parameters
     (a name -> tensor mapping). ``weights`` and ``size`` enter as tensors, so stage-two weights and
@@ -66,7 +66,7 @@ def loss_step(model: DimeNetPP, cfg: TrainConfig, compile: bool = True, dynamic:
         stress = d_strain / torch.linalg.det(graph.cell).abs()[:, None, None] if with_stress else None
         pred = Prediction(energy=per_graph, forces=-d_pos, stress=stress)
         batch = Batch(graph, e_ref, f_ref, s_ref, [])
-        terms = loss_terms(pred, batch, cfg, GlobalSize(size[0], size[1]), Weights(*weights.unbind()))
+        terms = loss_terms(pred, batch, cfg, size=GlobalSize(size[0], size[1]), weights=Weights(*weights.unbind()))
         return cast(torch.Tensor, sum(terms.values()))  # never 0: there is always a force term
 
     fn = grad_and_value(loss)

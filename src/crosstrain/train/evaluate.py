@@ -17,7 +17,7 @@ from crosstrain.train.records import Metrics
 
 
 def predictions(
-    model: DimeNetPP, data: Dataset, batch_size: int = 8, stress: bool = False, rank: int = 0, world: int = 1
+    model: DimeNetPP, data: Dataset, batch_size: int = 8, *, stress: bool = False, rank: int = 0, world: int = 1
 ) -> Iterator[tuple[Prediction, Batch]]:
     device = next(model.parameters()).device
     for indices, _ in data.batches(batch_size, seed=None, rank=rank, world=world):
@@ -39,6 +39,7 @@ def evaluate(
     model: DimeNetPP,
     data: Dataset,
     batch_size: int = 8,
+    *,
     by: tuple[str, ...] = ("group", "temperature"),
     rank: int = 0,
     world: int = 1,
@@ -72,7 +73,7 @@ def _sort_key(item: tuple[str, Any]) -> tuple[int, float | str]:
         return (1, item[0])
 
 
-def validation_sums(model: DimeNetPP, data: Dataset, batch_size: int, rank: int = 0, world: int = 1) -> ErrorSums:
+def validation_sums(model: DimeNetPP, data: Dataset, batch_size: int, *, rank: int = 0, world: int = 1) -> ErrorSums:
     sums = ErrorSums()
     for pred, batch in predictions(model, data, batch_size, stress=False, rank=rank, world=world):
         sums.add(pred, batch)

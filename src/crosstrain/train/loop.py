@@ -189,7 +189,9 @@ class _Trainer:
             else:
                 stress = self.cfg.loss == "energy_forces_stress"
                 pred = predict(self.model, batch.graph, create_graph=True, compute_stress=stress)
-                loss = torch.stack(list(loss_terms(pred, batch, self.cfg, n_global, weights).values())).sum()
+                loss = torch.stack(
+                    list(loss_terms(pred, batch, self.cfg, size=n_global, weights=weights).values())
+                ).sum()
         if self.penalty is not None:  # e.g. l2sp's pull towards the parent (crosstrain.train.transfer)
             loss = loss + self.penalty(self.model) / self.world
         if loss.requires_grad:
@@ -240,7 +242,7 @@ class _Trainer:
         model = self.eval_model()
         if self.compiled is not None:
             model.set_fused(True)  # eager evaluation is fastest fused; the compiled step runs unfused
-        sums = validation_sums(model, data, self.cfg.batch_size, self.rank, self.world)
+        sums = validation_sums(model, data, self.cfg.batch_size, rank=self.rank, world=self.world)
         if self.compiled is not None:
             model.set_fused(False)
         if self.world > 1:
@@ -278,6 +280,7 @@ class _Trainer:
 def train(
     model: DimeNetPP,
     data: Dataset,
+    *,
     valid: Dataset | None,
     cfg: TrainConfig,
     out: str | os.PathLike[str],

@@ -58,7 +58,7 @@ def final_weights(cfg: TrainConfig) -> Weights:
 
 
 def loss_terms(
-    pred: Prediction, batch: Batch, cfg: TrainConfig, size: GlobalSize, weights: Weights | None = None
+    pred: Prediction, batch: Batch, cfg: TrainConfig, *, size: GlobalSize, weights: Weights | None = None
 ) -> dict[str, torch.Tensor]:
     """The weighted loss terms of this rank's part of a global batch of ``size`` (see module
     docstring); ``weights`` default to the stage-one weights of ``cfg``."""

@@ -43,6 +43,7 @@ def fit(
     config: Config,
     data: Paths | list[Structure],
     out: str | os.PathLike[str],
+    *,
     valid: Paths | list[Structure] | None = None,
     parent: str | os.PathLike[str] | None = None,
     element_map: dict[str, str] | None = None,
@@ -73,9 +74,9 @@ def fit(
     result = train(
         model,
         train_set,
-        valid_set,
-        config.train,
-        out,
+        valid=valid_set,
+        cfg=config.train,
+        out=out,
         parent=init.parent,
         metadata=metadata,
         penalty=init.penalty,
@@ -133,6 +134,7 @@ def start(
     config: Config,
     data: Paths | list[Structure],
     parent: str | os.PathLike[str] | None = None,
+    *,
     element_map: dict[str, str] | None = None,
     replay_data: Paths | list[Structure] | None = None,
     device: str | torch.device = "cpu",
@@ -152,7 +154,7 @@ def start(
         structures += rule.parent_data(config, parent_ckpt, given, n_given)
     cutoff = parent_ckpt.model.config.cutoff if parent_ckpt is not None else config.model.cutoff
     train_set = Dataset(structures, cutoff, name="training data")
-    init = initialise(config, train_set.numbers, parent_ckpt, request.element_map, train_set)
+    init = initialise(config, train_set.numbers, parent_ckpt, element_map=request.element_map, data=train_set)
     model = init.model.to(resolve_device(device))
     if model.neighbour_cutoff > cutoff:  # rescaled lengths: the network sees farther in real space
         train_set = Dataset(structures, model.neighbour_cutoff, name="training data")
@@ -165,13 +167,14 @@ def zero_shot_report(
     config: Config,
     data: Paths | list[Structure],
     out: str | os.PathLike[str],
+    *,
     parent: str | os.PathLike[str] | None = None,
     element_map: dict[str, str] | None = None,
     test: Paths | list[Structure] | None = None,
 ) -> ZeroShotReport:
     """The transferred model before any training step (its strategy's fits on ``data`` done),
     saved to ``out`` and evaluated on ``test``: the honest zero-shot baseline."""
-    s = start(config, data, parent, element_map)
+    s = start(config, data, parent, element_map=element_map)
     if s.parent is None:
         raise ConfigError("a zero-shot model is a transferred start: give a transfer strategy and a parent")
     save_checkpoint(

@@ -103,7 +103,9 @@ class NormalEquations:
         return x, self.loss(x)
 
 
-def loss_equations(model: DimeNetPP, data: Dataset, config: Config, whole_loss: bool | None = None) -> NormalEquations:
+def loss_equations(
+    model: DimeNetPP, data: Dataset, config: Config, *, whole_loss: bool | None = None
+) -> NormalEquations:
     """The training loss (terms and stage-one weights of ``config.train``; only its force term
     unless ``whole_loss``, by default ``transfer.scale_fit: loss``) on ``data`` as a quadratic in
     (s_E, reference energies), from one evaluation of ``model`` at s_E = 1."""
@@ -180,12 +182,12 @@ def _pad(column: np.ndarray, zeros: int) -> np.ndarray:
 
 
 def apply_scales(
-    model: DimeNetPP, parent: Checkpoint, element_map: dict[str, str], data: Dataset, config: Config
+    model: DimeNetPP, parent: Checkpoint, element_map: dict[str, str], *, data: Dataset, config: Config
 ) -> dict[str, Any]:
     """Set the ``rescaled`` length and energy scales of each mapped element (see :func:`estimate_scales`)."""
     out: dict[str, Any] = {}
     for target, source in element_map.items():
-        length, energy, how = estimate_scales(model, parent, target, source, data, config)
+        length, energy, how = estimate_scales(model, parent, target=target, source=source, data=data, config=config)
         zt = to_atomic_number(target)
         zs = to_atomic_number(source)
         with torch.no_grad():
@@ -197,7 +199,7 @@ def apply_scales(
 
 
 def estimate_scales(
-    model: DimeNetPP, parent: Checkpoint, target: str, source: str, data: Dataset, config: Config
+    model: DimeNetPP, parent: Checkpoint, *, target: str, source: str, data: Dataset, config: Config
 ) -> tuple[float, float, str]:
     """Length scale s_L (target lengths × s_L look like source lengths) and energy scale s_E.
 
@@ -223,7 +225,7 @@ def estimate_scales(
     def score(length: float, whole: bool) -> Score:
         with torch.no_grad():
             model.length_scale[zt] = base_length * length
-        eq = loss_equations(model, wide, config, whole)
+        eq = loss_equations(model, wide, config, whole_loss=whole)
         x, loss = eq.solve(given_energy)
         if x[0] <= 0 and given_energy is None:
             return np.inf, length, float(x[0]), np.inf

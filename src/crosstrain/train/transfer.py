@@ -90,7 +90,7 @@ def _keep(model: DimeNetPP, ctx: Context) -> Prepared:
 def _rescale(model: DimeNetPP, ctx: Context) -> Prepared:
     if ctx.data is None:
         raise ConfigError("rescaled transfer needs the target training data")
-    return apply_scales(model, ctx.parent, ctx.element_map, ctx.data, ctx.config), None
+    return apply_scales(model, ctx.parent, ctx.element_map, data=ctx.data, config=ctx.config), None
 
 
 def _freeze(model: DimeNetPP, ctx: Context) -> Prepared:
@@ -114,7 +114,7 @@ def _replay_data(config: Config, parent: Checkpoint, given: list[Structure] | No
             "the replay strategy needs the parent's data: "
             "give --replay-data FILE (only shipped parents bring their own)"
         )
-    return replay_sample(source, n_target, config.transfer.replay_ratio, config.train.seed)
+    return replay_sample(source, n_target, ratio=config.transfer.replay_ratio, seed=config.train.seed)
 
 
 #: every strategy with a parent; ``scratch`` has none (a new strategy: one entry here, its name and
@@ -154,6 +154,7 @@ def initialise(
     config: Config,
     elements: set[int],
     parent: Checkpoint | None = None,
+    *,
     element_map: dict[str, str] | None = None,
     data: Dataset | None = None,
 ) -> Initialised:
@@ -196,7 +197,7 @@ def initialise(
     return Initialised(model, parent_link, penalty, info)
 
 
-def replay_sample(source: list[T], n_target: int, ratio: float, seed: int) -> list[T]:
+def replay_sample(source: list[T], n_target: int, *, ratio: float, seed: int) -> list[T]:
     """``ceil(ratio × n_target)`` structures of the parent's data (all of them if fewer), drawn
     with ``seed``: what ``replay`` adds to the target training set."""
     k = min(len(source), max(1, int(np.ceil(ratio * n_target))))

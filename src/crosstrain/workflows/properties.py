@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from crosstrain.analysis.crystal import crystal_properties
+from crosstrain.analysis.crystal import CrystalProperties, crystal_properties
+from crosstrain.analysis.dft_reference import ElasticReference
 from crosstrain.analysis.references import sw_calculator
 from crosstrain.errors import SchemaError
 from crosstrain.schema import Fields
@@ -27,13 +28,23 @@ ROWS = [
 ]
 
 
-def _flatten(p: dict[str, Any]) -> dict[str, float | None]:
+def _flatten(p: CrystalProperties | ElasticReference) -> dict[str, float | None]:
     """One value per table row; a source that lacks a property (e.g. the DFT data) gives ``None``."""
-    out: dict[str, float | None] = {key: p.get(key) for key, _ in ROWS}
-    if "vacancy_formation_energy" in p:
-        out["vacancy_relaxed"] = p["vacancy_formation_energy"]["relaxed"]
-    if "phonons_THz" in p:
-        ph = p["phonons_THz"]
+    if isinstance(p, ElasticReference):  # the data's sheared cells keep their ions unrelaxed: C44⁰
+        return {"a0": p.a0, "bulk_modulus": p.bulk_modulus, "C11": p.C11, "C12": p.C12, "C44_clamped": p.C44}
+    out: dict[str, float | None] = {
+        "a0": p.a0,
+        "cohesive_energy": p.cohesive_energy,
+        "bulk_modulus": p.bulk_modulus,
+        "C11": p.C11,
+        "C12": p.C12,
+        "C44": p.C44,
+        "C44_clamped": p.C44_clamped,
+    }
+    if p.vacancy_formation_energy is not None:
+        out["vacancy_relaxed"] = p.vacancy_formation_energy.relaxed
+    if p.phonons_THz is not None:
+        ph = p.phonons_THz
         out.update(Gamma_optical=max(ph["Gamma"]), X_TA=min(ph["X"]), L_TA=min(ph["L"]))
     return out
 
@@ -46,21 +57,25 @@ SOURCES = ("model", "sw", "dft")
 class ElementProperties:
     """One element's columns: the model's and the SW reference's crystal properties
     (:func:`~crosstrain.analysis.crystal.crystal_properties`), the DFT data's
-    (:func:`dft_reference`); each present when asked for."""
+    (:func:`dft_reference`); each present when asked for. In the JSON the DFT column's clamped-ion
+    shear constant is ``C44_clamped``, as the other columns name it."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    model: dict[str, Any] | None = None
-    sw: dict[str, Any] | None = None
-    dft: dict[str, Any] | None = None
+    model: CrystalProperties | None = None
+    sw: CrystalProperties | None = None
+    dft: ElasticReference | None = None
 
-    def columns(self) -> dict[str, dict[str, Any]]:
+    def columns(self) -> dict[str, CrystalProperties | ElasticReference]:
         """The present sources and their properties, in the order model, sw, dft."""
         values = {"model": self.model, "sw": self.sw, "dft": self.dft}
         return {source: v for source, v in values.items() if v is not None}
 
     def to_json(self) -> dict[str, Any]:
-        return self.columns()
+        out = {source: v.to_json() for source, v in self.columns().items()}
+        if "dft" in out:
+            out["dft"]["C44_clamped"] = out["dft"].pop("C44")
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> Self:
@@ -68,7 +83,19 @@ class ElementProperties:
         unknown = [name for name in f.names() if name not in SOURCES]
         if unknown:
             raise SchemaError(f"ElementProperties: unknown field {unknown[0]!r} (known: {', '.join(SOURCES)})")
-        return cls(**{source: f.mapping(source) for source in SOURCES if source in f})
+        return cls(
+            model=f.optional_record("model", CrystalProperties.from_json),
+            sw=f.optional_record("sw", CrystalProperties.from_json),
+            dft=f.optional_record("dft", _dft_column),
+        )
+
+
+def _dft_column(data: Any) -> ElasticReference:
+    """The DFT column of a table's JSON (its ``C44_clamped`` is the reference's ``C44``)."""
+    column = dict(Fields(data, "ElasticReference").data)
+    if "C44_clamped" in column:
+        column["C44"] = column.pop("C44_clamped")
+    return ElasticReference.from_json(column)
 
 
 @dataclass(frozen=True)
@@ -99,19 +126,18 @@ def lattice_guess(element: str) -> float:
     return reference_crystal(element)[1] or 5.5
 
 
-def dft_reference(element: str, mlearn_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def dft_reference(element: str, mlearn_root: str | os.PathLike[str] | None = None) -> ElasticReference:
     """What the mlearn data give directly (PBE): lattice constant, C11, C12, clamped-ion C44, B."""
     from crosstrain.analysis.dft_reference import elastic_reference
     from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
 
-    ref = elastic_reference(read_mlearn(mlearn_file(find_mlearn_root(mlearn_root), element), element=element))
-    ref["C44_clamped"] = ref.pop("C44")  # the data's sheared cells keep their ions unrelaxed
-    return ref
+    return elastic_reference(read_mlearn(mlearn_file(find_mlearn_root(mlearn_root), element), element=element))
 
 
 def properties_table(
     checkpoint: str | os.PathLike[str] | None,
     elements: list[str],
+    *,
     reference: bool = True,
     dft: bool = False,
     mlearn_root: str | os.PathLike[str] | None = None,
@@ -125,9 +151,11 @@ def properties_table(
         if checkpoint is not None:
             from crosstrain.calculator import CrosstrainCalculator
 
-            model = crystal_properties(element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), quick)
+            model = crystal_properties(
+                element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), quick=quick
+            )
         if reference:
-            sw = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick)
+            sw = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick=quick)
         if dft:
             ref = dft_reference(element, mlearn_root)
         out[element] = ElementProperties(model=model, sw=sw, dft=ref)

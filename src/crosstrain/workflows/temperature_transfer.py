@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,8 +29,35 @@ from crosstrain.errors import DataFileError
 from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.pretrained import resolve_model
-from crosstrain.provenance import provenance
+from crosstrain.provenance import Provenance, provenance
+from crosstrain.schema import FLAT, JSONRecord
 from crosstrain.structure import Structure
+
+#: per model or arm, per test temperature (K, as text): numbers (eV/Å)
+ByTemperature = dict[str, dict[str, tuple[float, ...]]]
+
+
+@dataclass(frozen=True)
+class TemperatureTransferResult(JSONRecord):
+    """What :func:`temperature_transfer` measured (``temperature_transfer.json``): per arm and test
+    temperature, each model's median force error, their median, and every structure's error;
+    on how many picks ``full`` beat ``scratch`` at each temperature."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    element: str
+    train_temperature: float  # K, the data's temperature nearest the one asked for
+    models_per_arm: int
+    train_structures: tuple[str, ...]  # the picked structure of each model (its source)
+    full_better_on_picks: dict[str, str]  # temperature -> "k of n"
+    per_model_median_force_mae: ByTemperature  # arm -> temperature -> one median per model
+    steps: int
+    n_valid: int
+    n_test: int
+    median_force_mae: dict[str, dict[str, float]]  # arm (and "reference") -> temperature -> median
+    full_better_at: str
+    per_structure_force_mae: ByTemperature  # arm -> temperature -> pooled per-structure errors
+    provenance: Provenance = field(metadata=FLAT)
 
 
 def _at(structures: list[Structure], temperature: float, source: str) -> list[Structure]:
@@ -78,6 +105,7 @@ def temperature_transfer(
     data: str | Path,
     source: str | Path,
     out: str | Path,
+    *,
     element: str = "Ge",
     source_element: str = "Si",
     train_temperature: float = 2000.0,
@@ -89,7 +117,7 @@ def temperature_transfer(
     log: Callable[[str], None] = print,
     models: int = 5,
     workers: int = 1,
-) -> dict[str, Any]:
+) -> TemperatureTransferResult:
     """The experiment; ``workers`` processes train and evaluate the models side by side (the
     machine's cores divided among them, :mod:`crosstrain.parallel`; their progress lines go to
     standard output, not ``log``)."""
@@ -118,7 +146,7 @@ def temperature_transfer(
         f"{element}: {models} models per arm, each trained on one structure at {t_train:g} K",
     )
     per_model = {
-        arm: {t: [float(np.median(each[f"{arm} {k}"][t])) for k in range(models)] for t in each[f"{arm} 0"]}
+        arm: {t: tuple(float(np.median(each[f"{arm} {k}"][t])) for k in range(models)) for t in each[f"{arm} 0"]}
         for arm in ("full", "scratch")
     }
     medians = {arm: {t: float(np.median(v)) for t, v in m.items()} for arm, m in per_model.items()}
@@ -126,22 +154,22 @@ def temperature_transfer(
         medians["reference"] = {t: float(np.median(v)) for t, v in each["reference"].items()}
     better = {t: sum(f < s for f, s in zip(per_model["full"][t], per_model["scratch"][t])) for t in per_model["full"]}
     wins, unanimous = sum(2 * b > models for b in better.values()), sum(b == models for b in better.values())
-    result = {
-        "element": element,
-        "train_temperature": t_train,
-        "models_per_arm": models,
-        "train_structures": [p.source for p in picks],
-        "full_better_on_picks": {t: f"{b} of {models}" for t, b in better.items()},
-        "per_model_median_force_mae": per_model,
-        "steps": steps,
-        "n_valid": len(valid),
-        "n_test": len(test),
-        "median_force_mae": medians,
-        "full_better_at": f"{wins} of {len(better)} temperatures (majority of {models} picks; all at {unanimous})",
-        "per_structure_force_mae": errors,
-        **provenance(),
-    }
-    write_text(folder / "temperature_transfer.json", json.dumps(result, indent=2))
+    result = TemperatureTransferResult(
+        element=element,
+        train_temperature=t_train,
+        models_per_arm=models,
+        train_structures=tuple(str(p.source) for p in picks),
+        full_better_on_picks={t: f"{b} of {models}" for t, b in better.items()},
+        per_model_median_force_mae=per_model,
+        steps=steps,
+        n_valid=len(valid),
+        n_test=len(test),
+        median_force_mae=medians,
+        full_better_at=f"{wins} of {len(better)} temperatures (majority of {models} picks; all at {unanimous})",
+        per_structure_force_mae={arm: {t: tuple(v) for t, v in by_t.items()} for arm, by_t in errors.items()},
+        provenance=provenance(),
+    )
+    write_text(folder / "temperature_transfer.json", json.dumps(result.to_json(), indent=2))
     _report(result, folder)
     return result
 
@@ -211,18 +239,18 @@ def _pooled(each: dict[str, dict[str, list[float]]], arm: str) -> dict[str, list
     return out
 
 
-def _report(result: dict[str, Any], folder: Path) -> None:
+def _report(result: TemperatureTransferResult, folder: Path) -> None:
     from crosstrain.report import markdown_table, write_report
 
-    med = result["median_force_mae"]
+    med = result.median_force_mae
     names = list(med)
-    rows = [[t] + [f"{med[n][t]:.4f}" for n in names] + [result["full_better_on_picks"][t]] for t in med["full"]]
+    rows = [[t] + [f"{med[n][t]:.4f}" for n in names] + [result.full_better_on_picks[t]] for t in med["full"]]
     text = (
-        f"# Temperature transferability: {result['element']}\n\n"
-        f"{result['models_per_arm']} models per arm, each trained on one structure at "
-        f"{result['train_temperature']:g} K ({result['steps']} steps); `full` transfer has the lower median "
-        f"force error at {result['full_better_at']}. Medians over models of each model's median.\n\n"
+        f"# Temperature transferability: {result.element}\n\n"
+        f"{result.models_per_arm} models per arm, each trained on one structure at "
+        f"{result.train_temperature:g} K ({result.steps} steps); `full` transfer has the lower median "
+        f"force error at {result.full_better_at}. Medians over models of each model's median.\n\n"
         + markdown_table(["T (K)", *[f"{n} median force MAE (eV/Å)" for n in names], "full better on picks"], rows)
         + "\n\n![force errors by temperature](force_by_temperature.png)\n"
     )
-    write_report(folder, "report", "temperature transferability", text)
+    write_report(folder, "report", title="temperature transferability", markdown=text)
