@@ -35,10 +35,11 @@ def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys, monkeypatch):
     # the Si model and the two Ge models are reused; zero-shot starts are rebuilt (no training step)
     assert text.count("training") >= 3 and capsys.readouterr().out.count("reusing") == 3
     assert result["ge"]["rescaled"]["zero_shot_test"]["test"]["n_structures"] == result["n_ge_test"]
-    from crosstrain.workflows.demo import _config, _same_run
+    from crosstrain.train.reuse import same_run
+    from crosstrain.workflows.demo import _config
 
     # a folder from other settings is not reused: the same checkpoint fails the check for another budget
-    assert not _same_run(out / "models" / "ge_scratch.ckpt", _config("scratch", 999, 2), [])
+    assert not same_run(out / "models" / "ge_scratch.ckpt", _config("scratch", 999, 2), [])
 
 
 def test_dft_demo_end_to_end(tmp_path, capsys):

@@ -21,7 +21,7 @@ from crosstrain.config import Config, Strategy
 from crosstrain.structure import Structure
 
 
-def member_config(config: Config, seed: int, steps: int, n_train: int, warm: bool) -> Config:
+def member_config(config: Config, *, seed: int, steps: int, n_train: int, warm: bool) -> Config:
     """``config`` for one member's training round: its seed, about ``steps`` gradient steps, the
     model after the last step, eager (no compile), and for a warm start ``full`` from its own
     previous checkpoint with no element map."""
@@ -54,23 +54,22 @@ def train_member(
     config: Config,
     structures: list[Structure],
     out: Path,
+    *,
     member: int,
     seed: int,
     steps: int,
     previous: Path | None,
 ) -> Path:
-    """Train (or resume, or reuse when finished) one member's checkpoint ``out``."""
-    from crosstrain.io.checkpoint import is_finished
-    from crosstrain.train.pipeline import fit
+    """Train (or resume) one member's checkpoint ``out``; a finished run of the same request is
+    reused (:mod:`crosstrain.train.reuse`)."""
+    from crosstrain.train.reuse import fit_or_reuse
 
-    if is_finished(out):
-        return out
     data = bootstrap(structures, member, seed)
-    cfg = member_config(config, 1000 * seed + member, steps, len(data), warm=previous is not None)
+    cfg = member_config(config, seed=1000 * seed + member, steps=steps, n_train=len(data), warm=previous is not None)
     if previous is not None:
-        fit(cfg, data, out, parent=previous, element_map={}, resume=True, progress=False)
+        fit_or_reuse(cfg, data, out, parent=previous, element_map={}, progress=False)
     else:
-        fit(cfg, data, out, resume=True, progress=False)
+        fit_or_reuse(cfg, data, out, progress=False)
     return out
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -30,15 +30,17 @@ from crosstrain.config import Strategy, config_from_dict
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.sw import SWProtocol
 from crosstrain.data.sw_dataset import build_sw_dataset
+from crosstrain.errors import SchemaError
 from crosstrain.io.atomic import write_text
-from crosstrain.io.checkpoint import is_finished, load_checkpoint
-from crosstrain.provenance import provenance
+from crosstrain.io.checkpoint import load_checkpoint
+from crosstrain.provenance import Provenance, provenance
 from crosstrain.report import markdown_table, save_figure, write_report
+from crosstrain.schema import FLAT, OMIT_NONE, Fields, JSONRecord
 from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import evaluate
-from crosstrain.train.pipeline import fit, zero_shot_report
-from crosstrain.train.records import FitReport
+from crosstrain.train.pipeline import zero_shot_report
+from crosstrain.train.records import FitReport, Metrics, ZeroShotReport
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,125 @@ DFT_SCALES = {
     "quick": DemoScale((), 0, 10_000, 0, 0, 5, 8, 1800, (600.0, 1500.0), 2, 250, 1200),
     "tiny": DemoScale((), 0, 8, 0, 0, 2, 1, 4, (600.0,), 1, 20, 60, compile=False),
 }
+
+
+@dataclass(frozen=True)
+class DemoSource:
+    """The Si parent of the demo: trained here (``report``, its training report) or the shipped
+    one (``shipped``, its name, with its validation errors on the demo's Si set)."""
+
+    checkpoint: str
+    valid: Metrics | None
+    shipped: str | None = None
+    report: FitReport | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.report is not None:
+            return self.report.to_json()
+        valid = None if self.valid is None else self.valid.to_json()
+        return {"valid": valid, "checkpoint": self.checkpoint, "shipped": self.shipped}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        f = Fields(data, "DemoSource")
+        if "shipped" in f:
+            valid = f.optional_record("valid", Metrics.from_json)
+            return cls(checkpoint=f.text("checkpoint"), valid=valid, shipped=f.text("shipped"))
+        report = FitReport.from_json(data)
+        return cls(checkpoint=report.checkpoint, valid=report.valid, report=report)
+
+
+@dataclass(frozen=True)
+class DemoArm:
+    """One strategy of the Ge stage: its training report (the transfer arm and scratch) and, for
+    ``full`` and ``rescaled``, its transferred start tested without a training step. The JSON is
+    the training report's with ``zero_shot_test`` beside it (``init`` from the start without one)."""
+
+    report: FitReport | None = None
+    zero_shot_test: ZeroShotReport | None = None
+
+    @property
+    def init(self) -> dict[str, Any]:
+        """What the strategy did at the start (the training run's, else the zero-shot start's)."""
+        source = self.report or self.zero_shot_test
+        return {} if source is None else source.init
+
+    def to_json(self) -> dict[str, Any]:
+        out = {} if self.report is None else self.report.to_json()
+        if self.zero_shot_test is not None:
+            out["zero_shot_test"] = self.zero_shot_test.to_json()
+            if self.report is None:
+                out["init"] = self.zero_shot_test.init
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        f = Fields(data, "DemoArm")
+        trained = {k: v for k, v in f.data.items() if k != "zero_shot_test"}
+        return cls(
+            report=FitReport.from_json(trained) if "best_epoch" in f else None,
+            zero_shot_test=f.optional_record("zero_shot_test", ZeroShotReport.from_json),
+        )
+
+
+@dataclass(frozen=True)
+class ArmStability(JSONRecord):
+    """The stability MD of one Ge model: the fraction of stable runs, overall and per temperature."""
+
+    fraction_stable: float
+    by_temperature: dict[str, float]
+
+
+@dataclass(frozen=True)
+class PDOSRun(JSONRecord):
+    """The 300 K NVE run of one model: whether it stayed physical, the phonon DOS's peak (THz) and
+    its overlap with the SW reference's (1 identical)."""
+
+    stable: bool
+    reason: str | None = field(default=None, metadata=OMIT_NONE)
+    peak_THz: float | None = field(default=None, metadata=OMIT_NONE)
+    overlap_with_sw: float | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class DemoMD(JSONRecord):
+    """The MD stage (``md.json``, cached): stability and phonon DOS per model, the cell's lattice
+    constant (Å) and the models' creation times (so that retrained models rerun it)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    stability: dict[str, ArmStability]
+    pdos: dict[str, PDOSRun]
+    lattice_constant: float
+    models: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoResult(JSONRecord):
+    """Every number of a demo run (``demo.json``): the data, the Si parent, the Ge models (reports,
+    zero-shot starts, test errors by temperature or group), the MD stage, the wall time and where
+    it ran. ``transfer`` is the transfer arm (absent from results before it was recorded: ``full``)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    scale: str
+    data: str
+    transfer: str | None = field(default=None, metadata=OMIT_NONE)
+    n_si_train: int
+    n_ge_train: int
+    n_ge_test: int
+    si: DemoSource
+    ge: dict[str, DemoArm]
+    ge_test: dict[str, Metrics]
+    md: DemoMD
+    md_settings: str
+    wall_seconds: float
+    provenance: Provenance = field(metadata=FLAT)
+
+    @property
+    def arm(self) -> str:
+        """The transfer arm (``full`` in results written before the arm was recorded)."""
+        return self.transfer or "full"
 
 
 def transfer_arm(dft: bool) -> str:
@@ -102,7 +223,9 @@ def _config(strategy: str, epochs: int, batch: int, lr: float = 2e-3, dft: bool 
     )
 
 
-def _source_model(models: Path, sc: DemoScale, scale: str, dft: bool, si_train, si_valid, log):
+def _source_model(
+    models: Path, sc: DemoScale, scale: str, dft: bool, si_train, si_valid, log
+) -> tuple[Path, DemoSource]:
     """The shipped Si parent (``si-dft5`` / ``si-sw``) at the quick scale, else one trained here."""
     from crosstrain.pretrained import index, resolve_model
 
@@ -111,50 +234,20 @@ def _source_model(models: Path, sc: DemoScale, scale: str, dft: bool, si_train, 
         path = resolve_model(name)
         log(f"2/5 Si model: the shipped parent {name} ({path.name}); its validation errors on the demo's Si set")
         model = load_checkpoint(path).model
-        return path, {
-            "valid": evaluate(model, Dataset(si_valid, model.neighbour_cutoff, "Si valid"), 8, by=()).to_json(),
-            "checkpoint": str(path),
-            "shipped": name,
-        }
+        valid = evaluate(model, Dataset(si_valid, model.neighbour_cutoff, "Si valid"), 8, by=())
+        return path, DemoSource(checkpoint=str(path), valid=valid, shipped=name)
     log(f"2/5 Si model on {len(si_train)} Si structures")
     config = _config("scratch", sc.parent_epochs, 4, dft=dft, compile=sc.compile)  # the Ge models' architecture
     report = _train("Si", models / "si.ckpt", log, config=config, data=si_train, valid=si_valid)
-    return models / "si.ckpt", report.to_json()
+    return models / "si.ckpt", DemoSource(checkpoint=report.checkpoint, valid=report.valid, report=report)
 
 
-def _same_run(ckpt: Path, config: Any, data: list[Structure], parent: Any = None, element_map: Any = None) -> bool:
-    """Whether the finished ``ckpt`` was trained with this configuration (parent included) on these
-    structures: a demo folder from an older version or scale is not reused."""
-    from crosstrain.data.manifest import fingerprint
-    from crosstrain.io.checkpoint import file_sha256, read_metadata
-    from crosstrain.train.pipeline import with_request
+def _train(name: str, ckpt: Path, log, *, config: Any, data: list[Structure], **kwargs: Any) -> FitReport:
+    """Train one demo model, or reuse it when the folder holds a finished run of the same request
+    (:mod:`crosstrain.train.reuse`: a folder from an older version or scale is trained again)."""
+    from crosstrain.train.reuse import fit_or_reuse
 
-    meta = read_metadata(ckpt)
-    wanted = json.loads(json.dumps(with_request(config, parent, element_map).to_dict(), default=str))
-    have = json.loads(json.dumps(meta.get("config") or {}))
-    # the parent by its contents, not by the path it was given as (relative, absolute, moved folder)
-    for c in (wanted, have):
-        c.get("transfer", {}).pop("parent", None)
-    linked = parent is not None and config.transfer.strategy.needs_parent  # scratch ignores the parent
-    same_parent = not linked or (meta.get("parent") or {}).get("sha256") == file_sha256(parent)
-    return have == wanted and same_parent and meta.get("data_fingerprint") == fingerprint(data)
-
-
-def _train(name: str, ckpt: Path, log, **kwargs) -> FitReport:
-    saved = ckpt.with_suffix(".report.json")
-    if is_finished(ckpt) and saved.exists():
-        if _same_run(ckpt, kwargs["config"], kwargs["data"], kwargs.get("parent"), kwargs.get("element_map")):
-            log(f"{name}: reusing {ckpt}")
-            return FitReport.from_json(json.loads(saved.read_text()))
-        log(f"{name}: {ckpt} was trained with other settings or data; training again")
-        from crosstrain.train.loop import log_path, state_path
-
-        for stale in (ckpt, saved, state_path(ckpt), log_path(ckpt)):
-            stale.unlink(missing_ok=True)
-    log(f"{name}: training")
-    _, report = fit(out=ckpt, resume=True, **kwargs)
-    write_text(ckpt.with_suffix(".report.json"), json.dumps(report.to_json(), indent=2, default=str))
-    return report
+    return fit_or_reuse(config, data, ckpt, log=lambda m: log(f"{name}: {m}"), **kwargs)
 
 
 def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | None, log) -> tuple[list, ...]:
@@ -164,7 +257,7 @@ def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | Non
 
         log("1/5 DFT data: the mlearn Si and Ge sets")
         if not (d / "manifest.json").exists():  # Si split as the shipped si-dft5 parent's (no Si test set)
-            build_mlearn_dataset(d, mlearn_root, ("Si", "Ge"), n_test={"Si": 0, "Ge": 25})
+            build_mlearn_dataset(d, root=mlearn_root, elements=("Si", "Ge"), n_test={"Si": 0, "Ge": 25})
     else:
         log("1/5 Stillinger-Weber data from LAMMPS")
         protocol = SWProtocol(
@@ -188,11 +281,12 @@ def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | Non
 
 def run_demo(
     out_dir: str | Path = "crosstrain-demo",
+    *,
     scale: str = "quick",
     log=print,
     dft: bool = False,
     mlearn_root: str | Path | None = None,
-) -> dict[str, Any]:
+) -> DemoResult:
     """Run (or finish) the demo in ``out_dir``; returns all numbers (also in ``demo.json``)."""
     sc = (DFT_SCALES if dft else SCALES)[scale]
     out = Path(out_dir)
@@ -211,22 +305,22 @@ def run_demo(
         f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
         f"{', '.join(f'{t:g}' for t in sc.md_temperatures)} K; PDOS from {sc.pdos_steps} fs of NVE at 300 K"
     )
-    result = {
-        "scale": scale,
-        "data": "mlearn DFT (PBE)" if dft else "Stillinger-Weber (LAMMPS)",
-        "transfer": transfer_arm(dft),
-        "n_si_train": len(si_train),
-        "n_ge_train": len(ge_train),
-        "n_ge_test": len(ge_test),
-        "si": si_report,
-        "ge": reports,
-        "ge_test": tests,
-        "md": md,
-        "md_settings": md_settings,
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-        **provenance(),
-    }
-    write_text(out / "demo.json", json.dumps(result, indent=2, default=str))
+    result = DemoResult(
+        scale=scale,
+        data="mlearn DFT (PBE)" if dft else "Stillinger-Weber (LAMMPS)",
+        transfer=transfer_arm(dft),
+        n_si_train=len(si_train),
+        n_ge_train=len(ge_train),
+        n_ge_test=len(ge_test),
+        si=si_report,
+        ge=reports,
+        ge_test=tests,
+        md=md,
+        md_settings=md_settings,
+        wall_seconds=round(time.perf_counter() - t0, 1),
+        provenance=provenance(),
+    )
+    write_text(out / "demo.json", json.dumps(result.to_json(), indent=2, default=str))
     _write_demo_report(out, result)
     return result
 
@@ -241,16 +335,16 @@ def _ge_stage(
     ge_valid: list[Structure],
     ge_test: list[Structure],
     log: Callable[[str], None],
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, DemoArm], dict[str, Metrics]]:
     """Stages 3 and 4: the Ge models (transfer and scratch) and their zero-shot starts, all
-    evaluated on the same test set; as the JSON of their records, for ``demo.json``."""
+    evaluated on the same test set."""
     batch = min(4 if dft else 2, len(ge_train))
     epochs = max(1, sc.ge_steps // int(np.ceil(len(ge_train) / batch)))
     arm = transfer_arm(dft)
     log(f"3/5 Ge models from {len(ge_train)} Ge structures: transfer ({arm}) and scratch, {epochs} epochs each")
-    reports: dict[str, Any] = {}
+    trained: dict[str, FitReport] = {}
     for strategy in (arm, "scratch"):  # scratch ignores the parent; same data, steps and validation
-        reports[strategy] = _train(
+        trained[strategy] = _train(
             f"Ge {strategy}",
             models / f"ge_{strategy}.ckpt",
             log,
@@ -260,23 +354,24 @@ def _ge_stage(
             parent=si_ckpt,
             element_map={"Ge": "Si"},
             source_valid=si_valid if Strategy(strategy).needs_parent else None,
-        ).to_json()
+        )
     log(f"4/5 evaluation on {len(ge_test)} held-out Ge structures; zero-shot starts on the same test set")
+    zero: dict[str, ZeroShotReport] = {}
     for strategy in ("full", "rescaled"):  # the transferred starts, no training step, tested like the rest
-        reports.setdefault(strategy, {})["zero_shot_test"] = zero_shot_report(
+        zero[strategy] = zero_shot_report(
             _config(strategy, 1, batch, dft=dft),
             ge_train,
             models / f"ge_{strategy}_zero_shot.ckpt",
-            si_ckpt,
-            {"Ge": "Si"},
+            parent=si_ckpt,
+            element_map={"Ge": "Si"},
             test=ge_test,
-        ).to_json()
-    reports["rescaled"].setdefault("init", reports["rescaled"]["zero_shot_test"]["init"])
+        )
+    reports = {s: DemoArm(report=trained.get(s), zero_shot_test=zero.get(s)) for s in (*trained, *zero)}
     tests = {}
     for strategy in (arm, "scratch"):
         model = load_checkpoint(models / f"ge_{strategy}.ckpt").model
         key = "group" if dft else "temperature"
-        tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=(key,)).to_json()
+        tests[strategy] = evaluate(model, Dataset(ge_test, model.neighbour_cutoff, "Ge test"), 8, by=(key,))
     return reports, tests
 
 
@@ -288,7 +383,7 @@ def _md_stage(
     reference: bool = True,
     a0: float = 5.654,
     compile_md: bool = False,
-) -> dict[str, Any]:
+) -> DemoMD:
     """Stability test and MD phonon DOS for the Ge models; cached in ``md.json``. ``compile_md``: the
     calculators run compiled (pays for the 5 Å DFT models: 2,200 steps each at 28 instead of 15
     steps/s, after a ~40 s compile; for the 4.2 Å SW models the compile costs what it saves)."""
@@ -302,20 +397,24 @@ def _md_stage(
 
     cache = out / "md.json"
     if cache.exists():
-        cached = json.loads(cache.read_text())
-        if set(cached["stability"]) == {arm, "scratch"} and cached.get("models") == _model_stamps(models, arm):
-            return dict(cached)
+        try:
+            cached = DemoMD.from_json(json.loads(cache.read_text()))
+        except SchemaError:  # from an older version: run again
+            cached = None
+        if cached and set(cached.stability) == {arm, "scratch"} and cached.models == _model_stamps(models, arm):
+            return cached
     cell = bulk("Ge", "diamond", a=a0, cubic=True) * (2, 2, 2)
     # one calculator per model for all its runs (compiled once, not per run)
     calcs = {name: CrosstrainCalculator(models / f"ge_{name}.ckpt", compile=compile_md) for name in (arm, "scratch")}
     factories: dict[str, Callable[[], Any]] = {name: _returning(c) for name, c in calcs.items()}
-    result: dict[str, Any] = {"stability": {}, "pdos": {}, "lattice_constant": a0, "models": _model_stamps(models, arm)}
+    stable: dict[str, ArmStability] = {}
+    pdos: dict[str, PDOSRun] = {}
     for name, factory in factories.items():
-        report = stability(cell, factory, list(sc.md_temperatures), sc.md_runs, MDSettings(steps=sc.md_steps))
-        result["stability"][name] = {
-            "fraction_stable": report.fraction_stable,
-            "by_temperature": {t: v.fraction_stable for t, v in report.by_temperature.items()},
-        }
+        report = stability(
+            cell, factory, list(sc.md_temperatures), runs=sc.md_runs, settings=MDSettings(steps=sc.md_steps)
+        )
+        by_t = {t: v.fraction_stable for t, v in report.by_temperature.items()}
+        stable[name] = ArmStability(fraction_stable=report.fraction_stable, by_temperature=by_t)
     spectra = {}
     runs = {"SW reference": lambda: sw_calculator("Ge"), **factories} if reference else factories
     settings = MDSettings(temperature=300, steps=sc.pdos_steps, ensemble="nve", velocities_every=2, seed=1)
@@ -323,17 +422,18 @@ def _md_stage(
     for name, factory in runs.items():
         r = run_md(cell, factory(), settings)
         if r.velocities is None or r.masses is None:
-            result["pdos"][name] = {"stable": False, "reason": r.reason}
+            pdos[name] = PDOSRun(stable=False, reason=r.reason)
             continue
         freqs, dos = pdos_from_velocities(r.velocities, r.masses, interval_fs, max_lag_ps=sc.pdos_steps / 1000)
         spectra[name] = (freqs, dos)
-        result["pdos"][name] = {"stable": True, "peak_THz": float(freqs[dos.argmax()])}
+        pdos[name] = PDOSRun(stable=True, peak_THz=float(freqs[dos.argmax()]))
     if "SW reference" in spectra:
         f, ref = spectra["SW reference"]
         for name, (_, dos) in spectra.items():
-            result["pdos"][name]["overlap_with_sw"] = overlap(f, dos, ref)
+            pdos[name] = replace(pdos[name], overlap_with_sw=overlap(f, dos, ref))
     _plot_pdos(out, spectra)
-    write_text(cache, json.dumps(result, indent=2))
+    result = DemoMD(stability=stable, pdos=pdos, lattice_constant=a0, models=_model_stamps(models, arm))
+    write_text(cache, json.dumps(result.to_json(), indent=2))
     return result
 
 
@@ -360,80 +460,79 @@ def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
     plt.close(fig)
 
 
-def _arm_of(result: dict[str, Any]) -> str:
-    """The transfer arm of a demo result (``full`` in results written before the arm was recorded)."""
-    return str(result.get("transfer", "full"))
-
-
 def _model_stamps(models: Path, arm: str) -> dict[str, str]:
     """The checkpoints the MD ran on (their creation time), so that retrained models rerun the MD."""
-    from crosstrain.io.checkpoint import read_metadata
+    from crosstrain.io.checkpoint import read_meta
 
-    return {name: str(read_metadata(models / f"ge_{name}.ckpt").get("created")) for name in (arm, "scratch")}
+    return {name: read_meta(models / f"ge_{name}.ckpt").created for name in (arm, "scratch")}
 
 
 def _dft_lattice_constant(structures: list[Any]) -> float:
     """PBE Ge at zero stress, from the data's Elastic group (see analysis.dft_reference)."""
     from crosstrain.analysis.dft_reference import elastic_reference
 
-    return float(elastic_reference(structures)["a0"])
+    return elastic_reference(structures).a0
 
 
-def _md_table(result: dict[str, Any]) -> str:
-    md = result["md"]
+def _md_table(result: DemoResult) -> str:
+    md = result.md
     rows = []
-    for name in (_arm_of(result), "scratch", "SW reference"):
-        if name not in md["pdos"] and name not in md["stability"]:
+    for name in (result.arm, "scratch", "SW reference"):
+        if name not in md.pdos and name not in md.stability:
             continue
-        pd = md["pdos"].get(name, {})
-        status = "stable" if pd.get("stable") else pd.get("reason", "-")
+        pd = md.pdos.get(name)
+        status = "stable" if pd is not None and pd.stable else (pd.reason if pd is not None and pd.reason else "-")
+        st = md.stability.get(name)
         rows.append(
             [
                 name,
-                md["stability"].get(name, {}).get("fraction_stable", "-"),
+                "-" if st is None else st.fraction_stable,
                 status,
-                pd.get("overlap_with_sw", "-"),
-                pd.get("peak_THz", "-"),
+                "-" if pd is None or pd.overlap_with_sw is None else pd.overlap_with_sw,
+                "-" if pd is None or pd.peak_THz is None else pd.peak_THz,
             ]
         )
     header = ["model", "fraction of stable MD runs", "300 K NVE run", "PDOS overlap with SW", "PDOS peak (THz)"]
-    return f"Cell: 64-atom diamond Ge at a = {md.get('lattice_constant', 5.654):.3f} Å.\n\n" + markdown_table(
-        header, rows
-    )
+    return f"Cell: 64-atom diamond Ge at a = {md.lattice_constant:.3f} Å.\n\n" + markdown_table(header, rows)
 
 
-def headline(result: dict[str, Any]) -> str:
-    arm = _arm_of(result)
-    full, scratch = result["ge_test"][arm], result["ge_test"]["scratch"]
-    gain = 100 * (1 - full["force_mae"] / scratch["force_mae"])
+def _mae(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def headline(result: DemoResult) -> str:
+    arm = result.arm
+    full, scratch = result.ge_test[arm], result.ge_test["scratch"]
+    gain = 100 * (1 - _mae(full.force_mae) / _mae(scratch.force_mae))
     verdict = "lower" if gain > 0 else "higher"
     return (
-        f"With {result['n_ge_train']} Ge training structures, transfer from Si (`{arm}`) gives a Ge test force "
+        f"With {result.n_ge_train} Ge training structures, transfer from Si (`{arm}`) gives a Ge test force "
         "error of "
-        f"{full['force_mae']:.3f} eV/Å against {scratch['force_mae']:.3f} eV/Å from scratch: "
-        f"{abs(gain):.0f}% {verdict}. Energy error {full['energy_mae']:.1f} vs "
-        f"{scratch['energy_mae']:.1f} meV/atom."
+        f"{_mae(full.force_mae):.3f} eV/Å against {_mae(scratch.force_mae):.3f} eV/Å from scratch: "
+        f"{abs(gain):.0f}% {verdict}. Energy error {_mae(full.energy_mae):.1f} vs "
+        f"{_mae(scratch.energy_mae):.1f} meV/atom."
     )
 
 
-def _plot_force_errors(out: Path, result: dict[str, Any]) -> None:
+def _plot_force_errors(out: Path, result: DemoResult) -> None:
     from crosstrain.report import pyplot
 
     plt = pyplot()
 
-    tests = result["ge_test"]
-    arm = _arm_of(result)
-    key = "by_temperature" if "by_temperature" in tests[arm] else "by_group"
-    labels = list(tests[arm].get(key, {}))
-    numeric = key == "by_temperature"
+    tests = result.ge_test
+    arm = result.arm
+    numeric = tests[arm].by_temperature is not None
+    key = "by_temperature" if numeric else "by_group"
+    breakdown = {s: getattr(tests[s], key) or {} for s in (arm, "scratch")}
+    labels = list(breakdown[arm])
     xs = [float(t) for t in labels] if numeric else list(range(len(labels)))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for strategy, style in ((arm, "o-" if numeric else "o"), ("scratch", "s--" if numeric else "s")):
         ax.plot(
             xs,
-            [tests[strategy][key][t]["force_mae"] for t in labels],
+            [_mae(breakdown[strategy][t].force_mae) for t in labels],
             style,
-            label=f"{strategy} (mean {tests[strategy]['force_mae']:.3f})",
+            label=f"{strategy} (mean {_mae(tests[strategy].force_mae):.3f})",
         )
     if numeric:
         ax.set_xlabel("temperature (K)")
@@ -443,25 +542,29 @@ def _plot_force_errors(out: Path, result: dict[str, Any]) -> None:
         ax.set_xlabel("structure group")
     ax.set_ylabel("Ge test force MAE (eV/Å)")
     ax.legend()
-    ax.set_title(f"Ge from {result['n_ge_train']} structures: transfer vs scratch")
+    ax.set_title(f"Ge from {result.n_ge_train} structures: transfer vs scratch")
     save_figure(fig, out / "force_mae_by_temperature.png")
     plt.close(fig)
 
 
-def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
-    tests = result["ge_test"]
+def _or_dash(m: Metrics | None) -> Any:
+    return "-" if m is None or m.force_mae is None else m.force_mae
+
+
+def _write_demo_report(out: Path, result: DemoResult) -> None:
+    tests = result.ge_test
     _plot_force_errors(out, result)
-    zero = result["ge"]
+    ge = result.ge
     rows = [
         [
             s,
-            tests[s]["force_mae"],
-            tests[s]["force_rmse"],
-            tests[s]["energy_mae"],
-            (zero[s].get("zero_shot_test") or {}).get("test", {}).get("force_mae", "-"),
-            (zero[s].get("retention") or {}).get("force_mae", "-"),
+            tests[s].force_mae,
+            tests[s].force_rmse,
+            tests[s].energy_mae,
+            _or_dash(_zero_shot_test(ge[s])),
+            _or_dash(None if (report := ge[s].report) is None else report.retention),
         ]
-        for s in (_arm_of(result), "scratch")
+        for s in (result.arm, "scratch")
     ]
     md = "\n".join(
         [
@@ -498,37 +601,47 @@ def _write_demo_report(out: Path, result: dict[str, Any]) -> None:
             *_what_was_done(result),
         ]
     )
-    write_report(out, "report", "crosstrain demo", md + "\n")
+    write_report(out, "report", title="crosstrain demo", markdown=md + "\n")
 
 
-def _zero_shot_line(result: dict[str, Any]) -> str:
-    zero = result["ge"]
-    scales = zero["rescaled"]["init"]["scales"]["Ge"]
+def _zero_shot_test(arm: DemoArm) -> Metrics | None:
+    return None if arm.zero_shot_test is None else arm.zero_shot_test.test
+
+
+def _zero_shot_mae(arm: DemoArm) -> float:
+    test = _zero_shot_test(arm)
+    return _mae(None if test is None else test.force_mae)
+
+
+def _zero_shot_line(result: DemoResult) -> str:
+    zero = result.ge
+    scales = zero["rescaled"].init["scales"]["Ge"]
     return (
         f"Zero-shot on the same test set (no Ge training step; energy reference and, for `rescaled`, the "
-        f"scales fitted on the {result['n_ge_train']} training structures): "
-        f"`full` {zero['full']['zero_shot_test']['test']['force_mae']:.3f} eV/Å, "
-        f"`rescaled` {zero['rescaled']['zero_shot_test']['test']['force_mae']:.3f} eV/Å (length and energy scales "
+        f"scales fitted on the {result.n_ge_train} training structures): "
+        f"`full` {_zero_shot_mae(zero['full']):.3f} eV/Å, "
+        f"`rescaled` {_zero_shot_mae(zero['rescaled']):.3f} eV/Å (length and energy scales "
         f"{scales['length_scale']:.3f}, "
         f"{scales['energy_scale']:.3f})."
     )
 
 
-def _what_was_done(result: dict[str, Any]) -> list[str]:
+def _what_was_done(result: DemoResult) -> list[str]:
+    si_valid = _mae(None if result.si.valid is None else result.si.valid.force_mae)
     return [
-        f"- {result['data']} data: {result['n_si_train']} Si training structures; "
-        f"{result['n_ge_train']} Ge training structures; {result['n_ge_test']} Ge test structures.",
-        f"- Si model{' (shipped: ' + result['si']['shipped'] + ')' if result['si'].get('shipped') else ''} "
-        f"validation force MAE: {result['si']['valid']['force_mae']:.3f} eV/Å.",
+        f"- {result.data} data: {result.n_si_train} Si training structures; "
+        f"{result.n_ge_train} Ge training structures; {result.n_ge_test} Ge test structures.",
+        f"- Si model{' (shipped: ' + result.si.shipped + ')' if result.si.shipped else ''} "
+        f"validation force MAE: {si_valid:.3f} eV/Å.",
         (
             "- CPU preset DimeNet++ with a 5 Å cutoff: the dft-cpu5 recipe (energies, forces and stress; cosine "
             "decay), the transfer at its fine-tuning step (dft-cpu5-finetune, lr 5e-4: each arm at the rate chosen "
-            "on validation at n = 22 in benchmarks/dft-transfer/dft_lr_search.py), the same steps, validation set and least-squares "
-            "energy reference at the start for transfer and scratch."
-            if result["data"].startswith("mlearn")
+            "on validation at n = 22 in benchmarks/dft-transfer/dft_lr_search.py), the same steps, validation set "
+            "and least-squares energy reference at the start for transfer and scratch."
+            if result.data.startswith("mlearn")
             else "- CPU preset DimeNet++, force matching, Adam with 100x exponential decay, identical settings "
             "and the same least-squares energy reference at the start for transfer and scratch."
         ),
-        f"- MD stability: {result['md_settings']}.",
-        f"- Wall time {result['wall_seconds']:.0f} s. All numbers: demo.json.",
+        f"- MD stability: {result.md_settings}.",
+        f"- Wall time {result.wall_seconds:.0f} s. All numbers: demo.json.",
     ]
