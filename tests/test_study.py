@@ -107,10 +107,10 @@ def test_training_budget_in_steps():
     from crosstrain.study.jobs import training_config
 
     spec = spec_from_dict({**TINY, "grid": {**TINY["grid"], "steps": 100, "validations": 5}})
-    small = training_config(spec, "full", 1, 0, {"batch_size": 4, "patience": 2})
+    small = training_config(spec, "full", size=1, seed=0, params={"batch_size": 4, "patience": 2})
     assert small.train.batch_size == 1 and small.train.epochs == 100  # 1 step per epoch
     assert small.train.valid_every == 20 and small.train.patience == 40
-    big = training_config(spec, "scratch", 64, 3, {"batch_size": 4})
+    big = training_config(spec, "scratch", size=64, seed=3, params={"batch_size": 4})
     assert big.train.epochs == 7 and big.train.seed == 3 and big.transfer.strategy == "scratch"
 
 
@@ -134,8 +134,8 @@ def test_a_strategys_own_settings_are_searched_for_it_alone():
     assert [p.name for p in search_space(spec, "l2sp")] == ["lr", "l2sp_alpha"]
     assert [p.name for p in search_space(spec, "replay")] == ["lr", "replay_ratio"]
     params = {"l2sp_alpha": 0.05, "replay_ratio": 0.5}
-    assert training_config(spec, "l2sp", 4, 0, params).transfer.l2sp_alpha == 0.05
-    replay = training_config(spec, "replay", 4, 0, params).transfer
+    assert training_config(spec, "l2sp", size=4, seed=0, params=params).transfer.l2sp_alpha == 0.05
+    replay = training_config(spec, "replay", size=4, seed=0, params=params).transfer
     assert replay.replay_ratio == 0.5 and replay.l2sp_alpha == 1e-3  # not l2sp's
 
 
@@ -159,13 +159,13 @@ def test_draws_are_nested_stratified_and_seeded(tmp_path, tiny_data):
     spec = spec_from_dict(TINY)
     data = load_data(spec, _folder(tmp_path, tiny_data))
     assert len(data.pool) == 8 and len(data.test) == 3
-    small, large = draw(data, 1, 2, seed=0), draw(data, 5, 2, seed=0)
+    small, large = draw(data, 1, n_valid=2, seed=0), draw(data, 5, n_valid=2, seed=0)
     ids = lambda structures: [s.info["index"] for s in structures]  # noqa: E731
     assert ids(large.train)[:1] == ids(small.train) and ids(large.valid) == ids(small.valid)
     assert not set(ids(large.train)) & set(ids(large.valid))
     assert {s.info["temperature"] for s in large.valid} == {600.0, 1500.0}  # one per temperature
-    assert ids(draw(data, 5, 2, seed=0).train) == ids(large.train)
-    assert ids(draw(data, 5, 2, seed=1).train) != ids(large.train)
+    assert ids(draw(data, 5, n_valid=2, seed=0).train) == ids(large.train)
+    assert ids(draw(data, 5, n_valid=2, seed=1).train) != ids(large.train)
 
 
 def _trials(folder: Path) -> list:

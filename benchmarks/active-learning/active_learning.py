@@ -52,7 +52,7 @@ def test_geometries(seed: int = 987_654, temperatures=(300.0, 800.0, 1300.0, 180
     out = []
     for kind in KINDS:
         for t in temperatures:
-            atoms = base_cell(kind, "Ge", 5.654, rng, settings)  # the SW Ge lattice constant
+            atoms = base_cell(kind, "Ge", 5.654, rng=rng, settings=settings)  # the SW Ge lattice constant
             atoms.calc = sw_calculator("Ge")
             MaxwellBoltzmannDistribution(atoms, temperature_K=t, rng=rng)
             dyn = Langevin(atoms, 1.0 * units.fs, temperature_K=t, friction=0.02 / units.fs, rng=rng, fixcm=False)
@@ -201,7 +201,7 @@ def main() -> None:
                 "runs": runs,
                 "saved": args.saved,
                 "summary": summarise({**saved, **runs}, args.budget),
-                **provenance(),
+                **provenance().to_json(),
             }
             RESULTS.mkdir(exist_ok=True)
             record = make_record(

@@ -75,7 +75,7 @@ def train_and_score(name: str, recipe: str, steps: int, data: list, test: list, 
 
     config = load_config(recipe)
     transfer = replace(config.transfer, strategy=Strategy.RESCALED, parent="si-dft5", element_map={"Ge": "Si"})
-    cfg = member_config(replace(config, transfer=transfer), seed, steps, len(data), warm=False)
+    cfg = member_config(replace(config, transfer=transfer), seed=seed, steps=steps, n_train=len(data), warm=False)
     path = out / f"{name}.ckpt"
     if not is_finished(path):
         fit(cfg, data, path, resume=True, progress=False)
@@ -194,7 +194,9 @@ def main() -> None:
     ]
     omp = os.environ.get("OMP_NUM_THREADS", "")
     seeds, threads = tuple(sorted({r["seed"] for r in fits})), int(omp) if omp.isdigit() else None
-    record = make_record("benchmark", command_line(), {**result, **provenance()}, seeds=seeds, threads=threads)
+    record = make_record(
+        "benchmark", command_line(), {**result, **provenance().to_json()}, seeds=seeds, threads=threads
+    )
     write_record(RESULTS / f"{args.name}.json", record)
     print(json.dumps(result, indent=1, default=str))
 

@@ -197,7 +197,7 @@ def main() -> None:
         "mlearn_reference": reference,
         "structures": rows,
         "summary": summary,
-        **provenance(),
+        **provenance().to_json(),
     }
     RESULTS.mkdir(exist_ok=True)
     write_record(RESULTS / "dft_consistency.json", make_record("benchmark", command_line(), out))

@@ -69,7 +69,7 @@ def main() -> None:
     from crosstrain.records import command_line, make_record, write_record
 
     torch.set_num_threads(1)
-    split = mlearn_split({"element": args.element, "valid": 22, "test": 25, "seed": 0})
+    split = mlearn_split(args.element, valid=22, test=25, seed=0)
     groups = {part: [str(s.info.get("group")) for s in split[part]] for part in PARTS}
     models = dict(item.split("=", 1) for item in args.models)
     errors = {name: signed_errors(path, split) for name, path in models.items()}
@@ -88,7 +88,7 @@ def main() -> None:
         }
         for k, s in enumerate(split["test"])
     ]
-    doc.update(provenance())
+    doc.update(provenance().to_json())
     RESULTS.mkdir(exist_ok=True)
     write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), doc, threads=1))
     for name, row in doc["rows"].items():

@@ -8,7 +8,9 @@ how much higher a consistent GPAW calculation places the slab relative to the bu
 mlearn does (``slab_minus_bulk_meV`` from ``benchmarks/dft-energies/dft_consistency.py --surfaces K``, where
 that slab was recomputed).
 
-Models: the ``dft_transfer.py`` runs in ``--runs`` folders (``{arm}-n{n}-s{seed}.ckpt``; their
+Models: the runs of a DFT study (``crosstrain study --spec benchmarks/dft-transfer/n22.yaml``; with
+``grid.valid: split`` its draws are these) or of the retired ``dft_transfer.py`` in ``--runs``
+folders (``{arm}-n{n}-s{seed}.ckpt``; their
 training draw is reproduced from the seed) and whole-split models given as ``NAME=CKPT``
 (trained on the split's 180 training structures). Writes ``benchmarks/dft-energies/slab_energies.json``.
 
@@ -42,7 +44,7 @@ def signed_errors(ckpt: Path, slabs: list) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", nargs="*", default=[], help="FOLDER:ARM of dft_transfer.py runs")
+    parser.add_argument("--runs", nargs="*", default=[], help="FOLDER:ARM of a DFT study's runs")
     parser.add_argument("--n", type=int, default=22)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only-seeds", type=int, nargs="+", dest="only_seeds", help="these seeds of --runs only")
@@ -59,7 +61,7 @@ def main() -> None:
     from crosstrain.provenance import provenance
     from crosstrain.records import command_line, make_record, read_record, write_record
 
-    split = mlearn_split({"element": "Ge", "valid": 22, "test": 25, "seed": 0})  # the benchmarks' split
+    split = mlearn_split("Ge", valid=22, test=25, seed=0)  # the benchmarks' split
     where = {s.source: part for part, items in split.items() for s in items}
     slabs = sorted(
         (s for items in split.values() for s in items if s.info.get("group") == "Surface"),
@@ -74,7 +76,8 @@ def main() -> None:
     for item in args.runs:
         folder, arm = item.split(":", 1)
         for seed in args.only_seeds or range(args.seeds):
-            ckpt = Path(folder) / f"{arm}-n{args.n}-s{seed}.ckpt"
+            study = Path(folder) / "models" / arm / f"n{args.n}" / f"seed{seed}.ckpt"  # a study folder
+            ckpt = study if study.parent.is_dir() else Path(folder) / f"{arm}-n{args.n}-s{seed}.ckpt"
             trained = {s.source for s in draw(split["train"], args.n, seed)}
             models[f"{Path(folder).name}/{arm} s{seed}"] = {"ckpt": ckpt, "trained": trained}
     for item in args.model:
@@ -110,7 +113,7 @@ def main() -> None:
         "split": {n: where[s.source] for n, s in zip(names, slabs)},
         "gpaw_slab_minus_bulk_meV": gpaw,
         "models": rows,
-        **provenance(),
+        **provenance().to_json(),
     }
     # --merge keeps the saved models: the record names every command that made them, in order
     command = command_line()

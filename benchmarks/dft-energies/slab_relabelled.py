@@ -126,7 +126,7 @@ def main() -> None:
         "per_seed": rows,
         "cells": cells,
         "pairs": pairs,
-        **provenance(),
+        **provenance().to_json(),
     }
     write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), out))
 

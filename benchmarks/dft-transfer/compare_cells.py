@@ -98,7 +98,7 @@ def main() -> None:
     for n, entry in cells.items():
         f = entry["force_mae"]
         print(f"{n}: {a[0]} {cell_text(f['a'])} vs {b[0]} {cell_text(f['b'])} eV/Å: {f['text']}")
-    out = {"benchmark": "compare_cells", "a": args.a, "b": args.b, "cells": cells, **provenance()}
+    out = {"benchmark": "compare_cells", "a": args.a, "b": args.b, "cells": cells, **provenance().to_json()}
     # pairing assumes the runs share recipe, parent, steps, draws and test set: say what was assumed
     out["assumed"] = "both arms ran with the same recipe, parent, steps, draws, validation and test sets"
     write_record(RESULTS / f"{args.name}.json", make_record("benchmark", command_line(), out))

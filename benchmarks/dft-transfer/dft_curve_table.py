@@ -138,7 +138,7 @@ def main() -> None:
         for size, have in arm["incomplete_seeds"].items():
             print(f"{name}: {size} left out, it has seeds {have} only")
     out = {"benchmark": "dft_curve_table", "arms": args.arm, "baseline": args.baseline, "seeds": args.seeds}
-    out |= {"table": result, "markdown": text, **provenance()}
+    out |= {"table": result, "markdown": text, **provenance().to_json()}
     out["assumed"] = "every arm ran with the same recipe, parent, steps, draws, validation and test sets"
     record = make_record("benchmark", command_line(), out, seeds=tuple(args.seeds))
     write_record(RESULTS / f"{args.name}.json", record)

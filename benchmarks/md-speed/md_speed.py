@@ -75,9 +75,9 @@ def measure_replicas(replicas: int, steps: int, model_name: str = "si-dft") -> d
 
     model = batched(model_name)
     settings = MDSettings(temperature=600, steps=steps, ensemble="nve", check_every=10)
-    run_replicas(cell(64), model, MDSettings(temperature=600, steps=10, ensemble="nve"), list(range(replicas)))
+    run_replicas(cell(64), model, MDSettings(temperature=600, steps=10, ensemble="nve"), seeds=list(range(replicas)))
     t0 = time.perf_counter()
-    results = run_replicas(cell(64), model, settings, list(range(replicas)))
+    results = run_replicas(cell(64), model, settings, seeds=list(range(replicas)))
     seconds = time.perf_counter() - t0
     rate = replicas * steps / seconds
     stable = sum(r.stable for r in results)
@@ -130,7 +130,7 @@ def main() -> None:
         "threads": args.threads,
         "seeds": {"rattle": 1, "velocities": 0},
         "rows": rows,
-        **provenance(),
+        **provenance().to_json(),
     }
     args.out.parent.mkdir(exist_ok=True)
     write_record(args.out, make_record("benchmark", command_line(), doc, threads=args.threads))

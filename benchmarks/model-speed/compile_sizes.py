@@ -40,7 +40,7 @@ def graphs(model, n: int = 2):  # type: ignore[no-untyped-def]
         atoms.rattle(0.05 + 0.15 * k, seed=1 + 2 * k)  # another rattle: other edge and triplet counts
         s = Structure.from_atoms(atoms, source=f"rattled cell {k}", read_labels=False)
         topology = SkinNeighbours(model.neighbour_cutoff)(s)
-        out.append(batch_graph([s], [topology], dtype=model.dtype, device=torch.device("cpu")))
+        out.append(batch_graph([s], topologies=[topology], dtype=model.dtype, device=torch.device("cpu")))
     return out
 
 
@@ -153,7 +153,7 @@ def main() -> None:
         "rows": rows,
         "ratio_new_over_old": new / old,
         **agreement,
-        **provenance(),
+        **provenance().to_json(),
     }
     for k, m in medians.items():
         print(f"{k}: {m:.2f} ms per call (median of {args.rounds} rounds)")

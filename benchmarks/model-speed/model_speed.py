@@ -55,7 +55,7 @@ def run_case(preset_name: str, threads: int, compiled: bool, repeats: int) -> di
     model = DimeNetPP(config, SpeciesMap.from_elements(["Si"]))
     structure = si64()
     topo = topology(structure, config.cutoff)
-    graph = batch_graph([structure], [topo])
+    graph = batch_graph([structure], topologies=[topo])
     reference = torch.randn(len(structure), 3)
     result = {
         "preset": preset_name,
@@ -115,7 +115,7 @@ def main() -> None:
     doc = {
         "benchmark": "model_speed",
         "system": "64-atom diamond Si, rattled 0.05 Å",
-        **provenance(),
+        **provenance().to_json(),
         "results": results,
     }
     threads = set(args.threads)  # one thread count: the record's; several: none

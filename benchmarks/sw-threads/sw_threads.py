@@ -44,7 +44,7 @@ def main() -> None:
         "seconds_without": plain,
         f"seconds_with_OMP_NUM_THREADS_{args.omp}": omp,
         "ratio": omp / plain,
-        **provenance(),
+        **provenance().to_json(),
     }
     write_record(RESULTS, make_record("benchmark", command_line(), doc))
     print(

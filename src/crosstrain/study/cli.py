@@ -58,7 +58,18 @@ def _cmd_study(args: argparse.Namespace) -> int:
     )
     if "wall_seconds_this_run" in doc:
         console.print(f"wall time of this run: {doc['wall_seconds_this_run']:.0f} s")
+    if args.record:
+        _write_record(args)
     return 0
+
+
+def _write_record(args: argparse.Namespace) -> None:
+    from crosstrain.records import command_line
+    from crosstrain.study.results import write_study_record
+    from crosstrain.study.worker import attach
+
+    study = attach(args.dir, _storage(args), name=getattr(args, "name", None), **_storage_kw(args))
+    print(f"record: {write_study_record(study, args.record, command_line())}")
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -96,6 +107,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     study = attach(args.dir, _storage(args), name=args.name, **_storage_kw(args))
     write_results(study, study_status(study))
     print(f"wrote {study.folder / 'report.md'}, report.html, results.csv, summary.csv")
+    if args.record:
+        _write_record(args)
     return 0
 
 
@@ -130,6 +143,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--threads", type=int, help="torch threads per worker (default: cores / workers)")
     p.add_argument("--mlearn", help="folder of the mlearn data (DFT specs; default: the copy shipped with crosstrain)")
+    p.add_argument(
+        "--record", help="also write the results as a record (JSON) here, e.g. benchmarks/<name>/<name>.json"
+    )
     p.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS, help=argparse.SUPPRESS)
     p.add_argument("--grace", type=int, default=GRACE_SECONDS, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_study)
@@ -146,6 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_status)
     r = ssub.add_parser("report", help="(re)write the table, plot and report from the storage")
     _common(r)
+    r.add_argument("--record", help="also write the results as a record (JSON) here")
     r.set_defaults(func=_cmd_report)
     sp = ssub.add_parser("spec", help="print a built-in spec as YAML")
     sp.add_argument("name", help="sw-quick, sw-paper, dft-quick or dft-paper")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crosstrain.data import splits
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.splits import stratified_split
 from crosstrain.errors import ConfigError
@@ -26,8 +27,9 @@ from crosstrain.study.spec import StudySpec, data_spec
 class StudyData:
     source_train: list[Structure]
     source_valid: list[Structure]
-    pool: list[Structure]  # target element: training + validation draws come from here
+    pool: list[Structure]  # target element: training (and, drawn per seed, validation) structures
     test: list[Structure]
+    valid: list[Structure]  # the data's validation file (used as is with grid.valid: split)
     key: str  # the info field draws are stratified by
     folder: Path
 
@@ -57,13 +59,13 @@ def data_fingerprint(spec: StudySpec, study_dir: str | Path) -> str:
         for e in (spec.source_element, spec.target_element)
         for split in ("train", "valid", "test")
     ]
-    return ";".join(f"{n}:{sha256_file(d / n)[:16]}" for n in names)
+    return ";".join(f"{n}:{sha256_file(d / n)[:16]}" for n in names if (d / n).is_file())  # no empty split
 
 
 def _stratified(structures: list[Structure], k: int, key: str, seed: int) -> list[Structure]:
     if k >= len(structures):
         return list(structures)
-    idx = stratified_split(structures, k, 0, seed, key=key)["valid"]
+    idx = stratified_split(structures, k, 0, seed=seed, key=key)["valid"]
     return [structures[i] for i in idx]
 
 
@@ -73,18 +75,19 @@ def load_data(spec: StudySpec, study_dir: str | Path) -> StudyData:
     key = data_spec(spec.data).stratify_key
     source_valid = read_structures(d / f"{src}.valid.extxyz")
     source_valid = _stratified(source_valid, int(spec.source.get("valid_size", len(source_valid))), key, 0)
-    pool = read_structures(d / f"{tgt}.train.extxyz") + read_structures(d / f"{tgt}.valid.extxyz")
+    train, valid = read_structures(d / f"{tgt}.train.extxyz"), read_structures(d / f"{tgt}.valid.extxyz")
+    pool = train if spec.valid_from == "split" else train + valid
     test = read_structures(d / f"{tgt}.test.extxyz")
     if spec.test_size is not None:
         test = _stratified(test, spec.test_size, key, 0)
-    if spec.valid_size >= len(pool):
+    if spec.valid_from == "drawn" and spec.valid_size >= len(pool):
         raise ConfigError(f"grid.valid_size {spec.valid_size} leaves no training data in a pool of {len(pool)}")
-    return StudyData(read_structures(d / f"{src}.train.extxyz"), source_valid, pool, test, key, d)
+    return StudyData(read_structures(d / f"{src}.train.extxyz"), source_valid, pool, test, valid, key, d)
 
 
 def resolve_sizes(spec: StudySpec, pool_size: int) -> list[int]:
     """The grid's sizes as integers (``all`` = every structure left after the validation draw)."""
-    available = pool_size - spec.valid_size
+    available = pool_size - (spec.valid_size if spec.valid_from == "drawn" else 0)
     sizes = sorted({available if s == "all" else int(s) for s in spec.sizes})
     too_big = [s for s in sizes if s > available]
     if too_big:
@@ -95,8 +98,10 @@ def resolve_sizes(spec: StudySpec, pool_size: int) -> list[int]:
     return sizes
 
 
-def draw(data: StudyData, n_train: int, n_valid: int, seed: int) -> Draw:
+def draw(data: StudyData, n_train: int, *, n_valid: int, seed: int, valid_from: str = "drawn") -> Draw:
     """Seed ``seed``'s validation set and its first ``n_train`` training structures."""
-    split = stratified_split(data.pool, n_valid, 0, seed, key=data.key)
+    if valid_from == "split":
+        return Draw(splits.draw(data.pool, n_train, seed), list(data.valid))
+    split = stratified_split(data.pool, n_valid, 0, seed=seed, key=data.key)
     rest = np.random.default_rng(10_000 + seed).permutation(split["train"])
     return Draw([data.pool[i] for i in rest[:n_train]], [data.pool[i] for i in split["valid"]])

@@ -1,9 +1,12 @@
-"""One unit of study work: train a target-element model for (strategy, size, seed, settings).
+"""One unit of study work: train a target-element model for (arm, size, seed, settings).
 
 Hyperparameters arrive as a flat mapping of search-space names (``lr``, ``batch_size``,
 ``steps``, ``patience`` in validations, a strategy's own settings such as ``l2sp_alpha``) on top
-of the spec's base ``train`` settings. The training budget is given in gradient steps and turned
-into epochs here, so every size gets the same number of updates.
+of the arm's base settings (:func:`crosstrain.study.spec.arm_settings`). The training budget is
+given in gradient steps and turned into epochs here, so every size gets the same number of updates.
+A retrained model (``test=True``) is also scored on the test set (per group and without groups
+when the spec asks), its transferred start on the same set, the source element's validation set
+(``report.source_retention``) and, with an ``md`` section, in long MD.
 """
 
 from __future__ import annotations
@@ -14,24 +17,24 @@ from typing import Any
 
 from crosstrain.config import Config, Strategy, config_from_dict
 from crosstrain.study.data import StudyData, draw
-from crosstrain.study.spec import STUDY_PARAMS, StudySpec
+from crosstrain.study.spec import STUDY_PARAMS, StudySpec, arm_settings
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import evaluate
-from crosstrain.train.pipeline import fit
 from crosstrain.train.records import Metrics
 
 
-def training_config(spec: StudySpec, strategy: str, size: int, seed: int, params: dict[str, Any]) -> Config:
+def training_config(spec: StudySpec, arm: str, *, size: int, seed: int, params: dict[str, Any]) -> Config:
     """The full training config of one grid model (epochs and validation cadence from the step budget)."""
-    train = {**spec.train, **{k: v for k, v in params.items() if k not in STUDY_PARAMS}}
+    data = arm_settings(spec, spec.arm(arm))
+    train = {**data["train"], **{k: v for k, v in params.items() if k not in STUDY_PARAMS}}
     base = config_from_dict({"train": train}).train
     batch = min(base.batch_size, size)
     steps = int(params.get("steps", spec.steps))
     epochs = max(1, math.ceil(steps / math.ceil(size / batch)))
     every = max(1, epochs // spec.validations)
     patience = params.get("patience", spec.train.get("patience"))
-    transfer: dict[str, Any] = {"strategy": strategy}
-    transfer.update({k: params[k] for k in Strategy(strategy).settings if k in params})
+    transfer = dict(data["transfer"])
+    transfer.update({k: params[k] for k in Strategy(transfer["strategy"]).settings if k in params})
     train.update(
         batch_size=batch,
         epochs=epochs,
@@ -39,14 +42,27 @@ def training_config(spec: StudySpec, strategy: str, size: int, seed: int, params
         patience=None if patience is None else int(patience) * every,
         seed=seed,
     )
-    return config_from_dict({"model": spec.model, "train": train, "transfer": transfer})
+    return config_from_dict({"model": data["model"], "train": train, "transfer": transfer})
+
+
+def model_path(folder: Path, arm: str, *, size: int, seed: int) -> Path:
+    """Where the retrained model of (arm, size, seed) lives in a study folder."""
+    return folder / "models" / arm / f"n{size}" / f"seed{seed}.ckpt"
+
+
+def start_of(spec: StudySpec, arm: str, *, source: Path | None, folder: Path, size: int, seed: int) -> Path | None:
+    """The model a run starts from: the source model, or for a further stage (``after``) the
+    earlier arm's retrained model of the same size and seed."""
+    after = spec.arm(arm).after
+    return model_path(folder, after, size=size, seed=seed) if after is not None else source
 
 
 def run_job(
     spec: StudySpec,
     data: StudyData,
-    source: Path | None,
-    strategy: str,
+    *,
+    start: Path | None,
+    arm: str,
     size: int,
     seed: int,
     params: dict[str, Any],
@@ -55,23 +71,26 @@ def run_job(
 ) -> dict[str, Any]:
     """Train one model (resuming a killed attempt from its state file) and return its numbers:
     validation errors always, test errors when ``test``; every number a plain float."""
-    d = draw(data, size, spec.valid_size, seed)
-    config = training_config(spec, strategy, size, seed, params)
-    result, report = fit(  # scratch ignores the parent and the map
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.train.reuse import fit_or_reuse
+
+    d = draw(data, size, n_valid=spec.valid_size, seed=seed, valid_from=spec.valid_from)
+    config = training_config(spec, arm, size=size, seed=seed, params=params)
+    element_map = _element_map(spec, arm)
+    report = fit_or_reuse(  # scratch ignores the parent and the map
         config,
         d.train,
         out,
         valid=d.valid,
-        parent=source,
-        element_map={spec.target_element: spec.source_element},
-        resume=True,
+        parent=start,
+        element_map=element_map,
         progress=False,
     )
     row: dict[str, Any] = {
         "epochs": config.train.epochs,
         "batch_size": config.train.batch_size,
-        "best_epoch": result.best_epoch,
-        "train_seconds": round(result.seconds, 2),
+        "best_epoch": report.best_epoch,
+        "train_seconds": round(report.seconds, 2),
         "checkpoint": str(out),
     }
     if report.valid is not None:  # fit validates on d.valid: always there
@@ -79,18 +98,77 @@ def run_job(
     if report.zero_shot is not None:
         row.update(_metrics("zero_shot", report.zero_shot))
     if test:
-        model = result.model.eval()
-        row.update(_metrics("test", evaluate(model, Dataset(data.test, model.neighbour_cutoff, "test"), 8, by=())))
-        if config.transfer.strategy.needs_parent:  # the transferred start on the same test set
-            from crosstrain.train.pipeline import start
+        model = load_checkpoint(out).model.eval()
+        row.update(_test_numbers(spec, data, model, config, d.train, start, element_map))
+    return row
 
-            s = start(config, d.train, source, {spec.target_element: spec.source_element})
-            zero = evaluate(s.model.eval(), Dataset(data.test, s.model.neighbour_cutoff, "test"), 8, by=())
-            row.update(_metrics("zero_shot_test", zero))
+
+def _element_map(spec: StudySpec, arm: str) -> dict[str, str]:
+    """Target from source for a first stage; the target to itself for a further stage."""
+    same = spec.arm(arm).after is not None
+    return {spec.target_element: spec.target_element if same else spec.source_element}
+
+
+def _test_numbers(
+    spec: StudySpec,
+    data: StudyData,
+    model: Any,
+    config: Config,
+    train: list[Any],
+    start: Path | None,
+    element_map: dict[str, str],
+) -> dict[str, Any]:
+    """The retrained model's test errors (overall, per ``report.by`` value), its transferred start
+    on the same test set, its error on the source element's validation set and its MD stability."""
+    row: dict[str, Any] = {}
+    test = Dataset(data.test, model.neighbour_cutoff, "test")
+    m = evaluate(model, test, 8, by=spec.by)
+    row.update(_metrics("test", m))
+    for group, gm in (m.by_group or {}).items():
+        row.update(_metrics(f"test_{group}", gm))
+    if config.transfer.strategy.needs_parent and start is not None:  # the transferred start, same test set
+        from crosstrain.train.pipeline import start as transferred_start
+
+        s = transferred_start(config, train, start, element_map=element_map)
+        row.update(_metrics("zero_shot_test", evaluate(s.model.eval(), test, 8, by=())))
+    if spec.source_retention and spec.source_element in model.species.symbols:
+        src = Dataset(data.source_valid, model.neighbour_cutoff, f"{spec.source_element} valid")
+        row.update(_metrics("source", evaluate(model, src, 8, by=())))
+    if spec.md is not None:
+        row.update(md_numbers(spec, model))
+    return row
+
+
+def md_numbers(spec: StudySpec, model: Any) -> dict[str, Any]:
+    """Long-MD stability of a retrained model (the spec's ``md`` section): per temperature the
+    fraction of runs that stayed physical and the mean time to failure of the others."""
+    from ase.build import bulk
+
+    from crosstrain.md.replicas import batched
+    from crosstrain.md.run import MDSettings
+    from crosstrain.md.stability import stability
+    from crosstrain.workflows.properties import lattice_guess
+
+    md = spec.md
+    assert md is not None
+    element = spec.target_element
+    cell = bulk(element, "diamond", a=md.lattice or lattice_guess(element), cubic=True) * ((md.supercell,) * 3)
+    settings = MDSettings(steps=int(round(md.ps * 1000 / md.timestep_fs)), timestep_fs=md.timestep_fs, seed=md.seed)
+    report = stability(
+        cell, None, temperatures=list(md.temperatures), runs=md.runs, settings=settings, model=batched(model)
+    )
+    row: dict[str, Any] = {"md_fraction_stable": report.fraction_stable}
+    for t, v in report.by_temperature.items():
+        row[f"md_{t}K_fraction_stable"] = v.fraction_stable
+        row[f"md_{t}K_mean_time_to_failure_ps"] = v.mean_time_to_failure_ps
     return row
 
 
 def _metrics(prefix: str, m: Metrics) -> dict[str, float | None]:
-    values = (m.force_mae, m.force_rmse, m.energy_mae, m.energy_rmse)
-    keys = ("force_mae", "force_rmse", "energy_mae", "energy_rmse")
-    return {f"{prefix}_{k}": (None if v is None else float(v)) for k, v in zip(keys, values)}
+    keys = ("force_mae", "force_rmse", "energy_mae", "energy_rmse", "stress_mae")
+    out = {f"{prefix}_{k}": (None if getattr(m, k) is None else float(getattr(m, k))) for k in keys}
+    if prefix != "test" and not prefix.startswith("test_"):
+        out.pop(f"{prefix}_stress_mae")  # the stress error is reported on the test set only
+    else:
+        out[f"{prefix}_n"] = float(m.n_structures)
+    return out

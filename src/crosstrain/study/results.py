@@ -19,6 +19,7 @@ from crosstrain.io.atomic import write_text
 from crosstrain.provenance import provenance
 from crosstrain.report import markdown_table, save_figure, write_report
 from crosstrain.study.records import HP, METRICS, ROW_FIELDS, CellSummary, Spread, StudyRow
+from crosstrain.study.spec import StudySpec
 from crosstrain.study.worker import Study
 
 _FIRST = ROW_FIELDS
@@ -146,24 +147,25 @@ def _fmt(mean: float | None, std: float | None, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def headline(rows: list[StudyRow], strategies: tuple[str, ...]) -> list[str]:
-    """Each transfer strategy against scratch per size, seed by seed: the gain of the means, on how
-    many seeds transfer was better, the per-seed spread, a paired test and whether spreads overlap."""
+def headline(rows: list[StudyRow], strategies: tuple[str, ...], baseline: str = "scratch") -> list[str]:
+    """Each arm against the baseline arm per size, seed by seed: the gain of the means, on how
+    many seeds the arm was better, the per-seed spread, a paired test and whether spreads overlap."""
     from crosstrain.analysis.comparison import paired
 
     cells = _final_cells(rows)
     lines = []
-    for strategy in (s for s in strategies if s != "scratch"):
+    for strategy in (s for s in strategies if s != baseline):
         for n in sorted({k[1] for k in cells}):
             a = {r.seed: r for r in cells.get((strategy, n), [])}
-            b = {r.seed: r for r in cells.get(("scratch", n), [])}
+            b = {r.seed: r for r in cells.get((baseline, n), [])}
             seeds = sorted(set(a) & set(b))
             if not seeds:
                 continue
             values = [a[s].metric("test_force_mae") for s in seeds], [b[s].metric("test_force_mae") for s in seeds]
             diverged = sum(v is None for v in values[0]), sum(v is None for v in values[1])
             lines.append(
-                f"- n = {n}, {len(seeds)} seeds: `{strategy}` against scratch, test force MAE {paired(*values).text()}"
+                f"- n = {n}, {len(seeds)} seeds: `{strategy}` against {baseline}, test force MAE "
+                f"{paired(*values).text()}"
                 + (f" ({diverged[0]} / {diverged[1]} runs diverged)" if any(diverged) else "")
             )
     return lines
@@ -220,7 +222,7 @@ def write_results(
         "summary": [s.to_json() for s in summary],
         "status": status,
         "wall_seconds_this_run": wall_seconds,
-        **provenance(),
+        **provenance().to_json(),
     }
     write_text(folder / "summary.json", json.dumps(doc, indent=2, default=str))
     figure = None
@@ -233,7 +235,7 @@ def write_results(
         table.append([s.strategy, s.n_train, s.seeds, s.diverged, _fmt(force.mean, force.std, 4), median])
         table[-1].append(_fmt(energy.mean, energy.std, 2))
     lines = [f"# crosstrain study `{spec.name}`", ""]
-    lines += headline(rows, spec.strategies) or ["No retrained models yet."]
+    lines += headline(rows, spec.strategies, spec.baseline) or ["No retrained models yet."]
     stated = claims(rows, spec.strategies)
     if stated:
         lines += ["", "The paper's claims, on the test force MAE:", "", *stated]
@@ -257,8 +259,80 @@ def write_results(
             + (f"; wall time of the last run {_hours(wall_seconds)}." if wall_seconds else "."),
         ]
     lines += ["", "Every trained model, with its settings: `results.csv`; means and deviations: `summary.csv`."]
-    write_report(folder, "report", f"crosstrain study {spec.name}", "\n".join(lines) + "\n")
+    write_report(folder, "report", title=f"crosstrain study {spec.name}", markdown="\n".join(lines) + "\n")
     return doc
+
+
+#: the record's name of a row's number (``source_*``: the source element's validation set)
+_RECORD_METRICS = {"force_mae": "test_force_mae", "energy_mae": "test_energy_mae", "stress_mae": "test_stress_mae"}
+
+
+def _without(r: StudyRow, group: str) -> float | None:
+    """The test energy MAE without one group's structures, from the per-group MAEs and counts
+    (the energy MAE is a mean over structures, so this is exact)."""
+    n, mae = r.metric("test_n"), r.metric("test_energy_mae")
+    ng, mg = r.metric(f"test_{group}_n"), r.metric(f"test_{group}_energy_mae")
+    if None in (n, mae, ng, mg) or n == ng:
+        return None
+    assert n is not None and mae is not None and ng is not None and mg is not None
+    return (mae * n - mg * ng) / (n - ng)
+
+
+def _cell_numbers(rs: list[StudyRow], groups: list[str]) -> dict[str, list[float | None]]:
+    """Per metric of the record, the values of a cell's runs in seed order (``None``: diverged)."""
+    numbers = {name: [r.metric(key) for r in rs] for name, key in _RECORD_METRICS.items()}
+    for g in groups:
+        numbers[f"energy_mae_without_{g}"] = [_without(r, g) for r in rs]
+        numbers[f"{g}_energy_mae"] = [r.metric(f"test_{g}_energy_mae") for r in rs]
+    extra = sorted(
+        {k for r in rs for k in r.values if k.startswith(("source_", "md_")) and k.endswith(("mae", "stable"))}
+    )
+    numbers.update({k: [r.metric(k) for r in rs] for k in extra})
+    zero = [r.metric("zero_shot_test_force_mae") for r in rs]
+    if any(v is not None for v in zero):
+        numbers["zero_shot_force_mae"] = zero
+        numbers["zero_shot_energy_mae"] = [r.metric("zero_shot_test_energy_mae") for r in rs]
+    return numbers
+
+
+def record_cells(rows: list[StudyRow], spec: StudySpec) -> dict[str, Any]:
+    """The retrained models as the benchmarks' cells (``"<arm> n=<size>"``): per metric the values
+    seed by seed with mean, std and median (:func:`crosstrain.analysis.comparison.cell`), and each arm
+    against the baseline arm on their shared seeds (:func:`~crosstrain.analysis.comparison.paired`)."""
+    from crosstrain.analysis.comparison import cell, paired
+
+    cells = _final_cells(rows)
+    keys = {k for r in rows for k in r.values if k.startswith("test_") and k.endswith("_n") and k != "test_n"}
+    groups = sorted(k.removeprefix("test_").removesuffix("_n") for k in keys)
+    out: dict[str, Any] = {}
+    for (arm, n), rs in sorted(cells.items(), key=lambda kv: (kv[0][1], spec.strategies.index(kv[0][0]))):
+        numbers = _cell_numbers(rs, groups)
+        entry: dict[str, Any] = {key: cell(values).to_dict() for key, values in numbers.items()}
+        base = {r.seed: r for r in cells.get((spec.baseline, n), [])}
+        mine = {r.seed: r for r in rs}
+        shared = sorted(set(base) & set(mine))
+        if arm != spec.baseline and shared:
+            base_numbers = _cell_numbers([base[s] for s in shared], groups)
+            my_numbers = _cell_numbers([mine[s] for s in shared], groups)
+            for key in ("force_mae", "energy_mae", *(f"energy_mae_without_{g}" for g in groups)):
+                p = paired(my_numbers[key], base_numbers[key])
+                entry[f"{key}_vs_{spec.baseline}"] = p.to_dict()
+                entry[f"{key}_vs_{spec.baseline}_text"] = p.text()
+        entry["seeds"] = [r.seed for r in rs]
+        entry["seconds_mean"] = float(sum(float(r.values.get("seconds") or 0.0) for r in rs) / len(rs))
+        out[f"{arm} n={n}"] = entry
+    return out
+
+
+def write_study_record(study: Study, path: str | Path, command: str) -> Path:
+    """The study's result as a record (:mod:`crosstrain.records`, kind ``study``): the spec, the
+    sizes and the cells of :func:`record_cells`; what ``crosstrain results`` publishes from."""
+    from crosstrain.records import make_record, write_record
+
+    spec = study.spec
+    result = {"spec": spec.to_dict(), "sizes": study.sizes, "cells": record_cells(collect_rows(study), spec)}
+    record = make_record("study", command, result, seeds=tuple(range(spec.seeds)))
+    return write_record(Path(path), record)
 
 
 def _hours(seconds: float) -> str:

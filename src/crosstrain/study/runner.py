@@ -25,7 +25,7 @@ from crosstrain.study.storage import GRACE_SECONDS, HEARTBEAT_SECONDS, default_s
 from crosstrain.study.worker import Log, Study, plan, run_worker
 
 
-def worker_command(study: Study, url: str, threads: int, heartbeat: int, grace: int) -> list[str]:
+def worker_command(study: Study, url: str, *, threads: int, heartbeat: int, grace: int) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -57,7 +57,7 @@ def _run_processes(
     procs = []
     for i in range(workers):
         handle = open(logs / f"worker-{i}.log", "a", encoding="utf-8")  # noqa: SIM115 (closed below)
-        cmd = worker_command(study, url, threads, heartbeat, grace)
+        cmd = worker_command(study, url, threads=threads, heartbeat=heartbeat, grace=grace)
         env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}  # never oversubscribe
         procs.append((subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env), handle))
     log(f"{workers} workers started ({threads} thread(s) each); logs in {logs}")
@@ -96,6 +96,7 @@ def run_study(
     spec: StudySpec,
     folder: str | Path,
     storage_url: str | None = None,
+    *,
     workers: int = 1,
     threads: int | None = None,
     log: Log = print,

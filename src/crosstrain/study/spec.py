@@ -18,6 +18,23 @@ size), ``grid.validations`` how often a run is validated. Search-space names are
 settings plus ``steps``, ``patience`` (in validations) and a strategy's own transfer settings
 (``l2sp_alpha``, ``replay_ratio``, ...: searched for that strategy only).
 Sizes are integers or ``all`` (every training structure left after the validation draw).
+
+Beyond one strategy per arm (``grid.strategies``), ``grid.arms`` names arms with their own settings::
+
+    recipe: dft-cpu5                          # base settings of every arm (a shipped recipe or a YAML file)
+    grid:
+      arms:
+        scratch: {strategy: scratch}
+        rescaled: {strategy: rescaled, recipe: dft-cpu5-finetune}
+        rescaled+energy: {strategy: full, after: rescaled, set: {train.energy_weight: 30}}
+      valid: split                            # the data's validation set for every seed (else drawn per seed)
+    report: {by: [group], source_retention: true, baseline: scratch}
+    md: {temperatures: [600, 1200], ps: 50, runs: 1}   # long-MD stability of every retrained model
+
+A run's settings, later wins: the recipe (the arm's, else the spec's), the spec's ``model`` and
+``train``, the arm's ``set``, the searched values, and what the grid sets (seed, epochs from the
+step budget, validation cadence). An arm with ``after`` is a further stage: it starts from that
+arm's retrained model of the same size and seed (same draw), so stages stay paired by seed.
 """
 
 from __future__ import annotations
@@ -34,10 +51,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from crosstrain.config import (
     STRATEGIES,
     STRATEGY_SETTING_NAMES,
+    Strategy,
     TrainConfig,
     TransferConfig,
     config_from_dict,
     load_yaml,
+    read_config_file,
 )
 from crosstrain.errors import ConfigError
 from crosstrain.validation import one_line
@@ -111,6 +130,63 @@ class SearchParam:
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One arm of the grid: a strategy with its own settings (``recipe``, ``set``) and, for a
+    further training stage, the arm whose retrained models it continues (``after``)."""
+
+    name: str
+    strategy: str
+    recipe: str | None = None
+    set: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) on top of the base settings
+    after: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        """A strategy with the spec's own settings (written as ``grid.strategies``)."""
+        return self.name == self.strategy and self.recipe is None and not self.set and self.after is None
+
+    @property
+    def needs_source(self) -> bool:
+        """Starts from the source-element model (a stage ``after`` another arm starts from that arm)."""
+        return self.after is None and Strategy(self.strategy).needs_parent
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"strategy": self.strategy}
+        if self.recipe is not None:
+            out["recipe"] = self.recipe
+        if self.set:
+            out["set"] = dict(self.set)
+        if self.after is not None:
+            out["after"] = self.after
+        return out
+
+
+@dataclass(frozen=True)
+class MDCheck:
+    """Long-MD stability of every retrained model (:func:`crosstrain.md.stability.stability`):
+    ``runs`` seeded Langevin runs of ``ps`` per temperature on a diamond supercell of the target."""
+
+    temperatures: tuple[float, ...]
+    ps: float = 50.0
+    runs: int = 1
+    timestep_fs: float = 2.0
+    supercell: int = 2
+    lattice: float | None = None  # default: the element's tabulated diamond lattice constant
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "temperatures": list(self.temperatures),
+            "ps": self.ps,
+            "runs": self.runs,
+            "timestep_fs": self.timestep_fs,
+            "supercell": self.supercell,
+            "lattice": self.lattice,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
 class StudySpec:
     """A validated study spec; ``to_dict`` gives back the YAML form."""
 
@@ -119,7 +195,7 @@ class StudySpec:
     source: dict[str, Any]
     model: dict[str, Any]
     train: dict[str, Any]
-    strategies: tuple[str, ...]
+    arms: tuple[Arm, ...]
     sizes: tuple[int | str, ...]
     seeds: int
     valid_size: int
@@ -131,6 +207,27 @@ class StudySpec:
     space: tuple[SearchParam, ...]
     search_seed: int = 0
     chemical_accuracy_mev: float | None = None
+    recipe: str | None = None
+    valid_from: str = "drawn"  # "drawn" per seed from the pool, or the data's "split" validation set
+    by: tuple[str, ...] = ()  # info fields the test errors are also given per value of (e.g. group)
+    source_retention: bool = False
+    baseline: str = "scratch"
+    md: MDCheck | None = None
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """The arms' names, in order (a plain arm is named after its strategy)."""
+        return tuple(a.name for a in self.arms)
+
+    def arm(self, name: str) -> Arm:
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise ConfigError(f"study {self.name!r} has no arm {name!r} (arms: {', '.join(self.strategies)})")
+
+    @property
+    def needs_source(self) -> bool:
+        return any(a.needs_source for a in self.arms)
 
     @property
     def source_element(self) -> str:
@@ -141,14 +238,24 @@ class StudySpec:
         return str(self.data["target"])
 
     def to_dict(self) -> dict[str, Any]:
+        arms: dict[str, Any]
+        if all(a.plain for a in self.arms):
+            arms = {"strategies": list(self.strategies)}
+        else:
+            arms = {"arms": {a.name: a.to_dict() for a in self.arms}}
+        report: dict[str, Any] = {"chemical_accuracy_mev": self.chemical_accuracy_mev}
+        if self.by or self.source_retention or self.baseline != "scratch":
+            report.update(by=list(self.by), source_retention=self.source_retention, baseline=self.baseline)
         return {
             "name": self.name,
             "data": copy.deepcopy(self.data),
             "source": copy.deepcopy(self.source),
+            **({"recipe": self.recipe} if self.recipe is not None else {}),
             "model": dict(self.model),
             "train": dict(self.train),
             "grid": {
-                "strategies": list(self.strategies),
+                **arms,
+                **({"valid": self.valid_from} if self.valid_from != "drawn" else {}),
                 "sizes": list(self.sizes),
                 "seeds": self.seeds,
                 "valid_size": self.valid_size,
@@ -162,7 +269,8 @@ class StudySpec:
                 "seed": self.search_seed,
                 "space": {p.name: p.to_dict() for p in self.space},
             },
-            "report": {"chemical_accuracy_mev": self.chemical_accuracy_mev},
+            "report": report,
+            **({"md": self.md.to_dict()} if self.md is not None else {}),
         }
 
     def to_yaml(self) -> str:
@@ -202,7 +310,7 @@ class MlearnData(_Strict):
     source: str = "Si"
     target: str = "Ge"
     root: str | None = None
-    n_test: int = 25
+    n_test: int | dict[str, int] = 25  # per element, e.g. {Si: 0, Ge: 25}: the shipped Si parents' split
     split_seed: int = 0
 
     stratify_key: ClassVar[str] = "group"
@@ -213,7 +321,9 @@ class MlearnData(_Strict):
 
         if not (out / "manifest.json").exists():
             elements = (self.source, self.target)
-            build_mlearn_dataset(out, self.root, elements, n_valid=valid_size, n_test=self.n_test, seed=self.split_seed)
+            build_mlearn_dataset(
+                out, root=self.root, elements=elements, n_valid=valid_size, n_test=self.n_test, seed=self.split_seed
+            )
 
 
 DataSpec = Annotated[SWData | MlearnData, Field(discriminator="kind")]
@@ -233,8 +343,17 @@ class _Source(_Strict):
     valid_size: int | None = None
 
 
+class _ArmDoc(_Strict):
+    strategy: str
+    recipe: str | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+    after: str | None = None
+
+
 class _Grid(_Strict):
-    strategies: tuple[str, ...] = ("scratch", "full")
+    strategies: tuple[str, ...] | None = None  # default (scratch, full) unless arms are named
+    arms: dict[str, _ArmDoc] | None = None
+    valid: Literal["drawn", "split"] = "drawn"
     sizes: tuple[int | Literal["all"], ...]
     seeds: int = Field(5, ge=1)
     valid_size: int = Field(1, ge=1)
@@ -244,8 +363,8 @@ class _Grid(_Strict):
 
     @field_validator("strategies")
     @classmethod
-    def _strategies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if any(x not in STRATEGIES for x in v) or len(set(v)) != len(v) or not v:
+    def _strategies(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None and (any(x not in STRATEGIES for x in v) or len(set(v)) != len(v) or not v):
             raise ValueError(f"each once, from {STRATEGIES}; got {list(v)}")
         return v
 
@@ -266,6 +385,19 @@ class _Search(_Strict):
 
 class _Report(_Strict):
     chemical_accuracy_mev: float | None = None
+    by: tuple[str, ...] = ()
+    source_retention: bool = False
+    baseline: str = "scratch"
+
+
+class _MD(_Strict):
+    temperatures: tuple[float, ...] = Field(min_length=1)
+    ps: float = Field(50.0, gt=0)
+    runs: int = Field(1, ge=1)
+    timestep_fs: float = Field(2.0, gt=0)
+    supercell: int = Field(2, ge=1)
+    lattice: float | None = Field(None, gt=0)
+    seed: int = 0
 
 
 class _SpecDocument(_Strict):
@@ -274,11 +406,13 @@ class _SpecDocument(_Strict):
     name: str = "study"
     data: DataSpec
     source: _Source = Field(default_factory=_Source)
-    model: dict[str, Any] = Field(default_factory=lambda: {"preset": "cpu"})
+    recipe: str | None = None
+    model: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     grid: _Grid
     search: _Search = Field(default_factory=_Search)
     report: _Report = Field(default_factory=_Report)
+    md: _MD | None = None
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -301,9 +435,9 @@ def spec_from_dict(doc: dict[str, Any]) -> StudySpec:
         name=d.name,
         data=d.data.model_dump(),
         source=d.source.model_dump(exclude_none=True) | {"checkpoint": d.source.checkpoint},
-        model=dict(d.model) or {"preset": "cpu"},
+        model=dict(d.model) or ({} if d.recipe else {"preset": "cpu"}),
         train=dict(d.train),
-        strategies=d.grid.strategies,
+        arms=_arms(d.grid),
         sizes=d.grid.sizes,
         seeds=d.grid.seeds,
         valid_size=d.grid.valid_size,
@@ -315,22 +449,111 @@ def spec_from_dict(doc: dict[str, Any]) -> StudySpec:
         space=space,
         search_seed=d.search.seed,
         chemical_accuracy_mev=d.report.chemical_accuracy_mev,
+        recipe=d.recipe,
+        valid_from=d.grid.valid,
+        by=d.report.by,
+        source_retention=d.report.source_retention,
+        baseline=d.report.baseline,
+        md=MDCheck(**d.md.model_dump()) if d.md is not None else None,
     )
     _check(spec)
     return spec
 
 
+def _arms(grid: _Grid) -> tuple[Arm, ...]:
+    if grid.arms is not None and grid.strategies is not None:
+        raise ConfigError("grid: give strategies or arms, not both")
+    if grid.arms is None:
+        return tuple(Arm(s, s) for s in grid.strategies or ("scratch", "full"))
+    if not grid.arms:
+        raise ConfigError("grid.arms: name at least one arm")
+    return tuple(
+        Arm(name, a.strategy, a.recipe, tuple(sorted(a.set.items())), a.after) for name, a in grid.arms.items()
+    )
+
+
 def _check(spec: StudySpec) -> None:
-    """What the schema cannot say: the name, keys the study sets itself, valid base settings."""
+    """What the schema cannot say: the name, keys the study sets itself, the arms, valid settings,
+    a parent for the arms that need one, and data that exist."""
     if "/" in spec.name or not spec.name.strip():
         raise ConfigError(f"study name must be non-empty and without '/', got {spec.name!r}")
     for key in ("seed", "epochs"):
         if key in spec.train:
             raise ConfigError(f"train.{key} is set by the study (seeds and grid.steps); remove it")
-    # the base model and training settings must be valid on their own
-    config_from_dict({"model": spec.model, "train": spec.train})
+    if spec.recipe is not None:
+        _recipe("recipe", spec.recipe)
+    for arm in spec.arms:
+        _check_arm(spec, arm)
+    if spec.baseline not in spec.strategies and spec.baseline != "scratch":
+        raise ConfigError(f"report.baseline: no arm {spec.baseline!r} (arms: {', '.join(spec.strategies)})")
+    if spec.needs_source and not spec.source.get("checkpoint") and spec.source.get("train") is None:
+        arm = next(a for a in spec.arms if a.needs_source)
+        raise ConfigError(
+            f"grid.arms.{arm.name}: strategy {arm.strategy!r} starts from a parent; "
+            "give source.checkpoint (a file or a shipped model) or source.train (train one here)"
+        )
+    if spec.source.get("checkpoint"):
+        from crosstrain.errors import CheckpointError
+        from crosstrain.pretrained import resolve_model
+
+        try:
+            resolve_model(Path(str(spec.source["checkpoint"])).expanduser())
+        except CheckpointError as exc:
+            raise ConfigError(f"source.checkpoint: {exc}") from None
+    root = spec.data.get("root")
+    if spec.data["kind"] == "mlearn" and root is not None and not Path(str(root)).expanduser().is_dir():
+        raise ConfigError(f"data.root: {root} is not a folder of mlearn data")
     if spec.source.get("train") is not None:
         config_from_dict({"model": spec.model, "train": spec.source["train"]})
+
+
+def _recipe(key: str, name: str) -> dict[str, Any]:
+    """The plain settings of a recipe named at ``key`` (one line naming the key if it is unknown)."""
+    try:
+        return read_config_file(name)[0]
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _check_arm(spec: StudySpec, arm: Arm) -> None:
+    key = f"grid.arms.{arm.name}"
+    if "/" in arm.name or not arm.name.strip():
+        raise ConfigError(f"{key}: an arm's name must be non-empty and without '/'")
+    if arm.strategy not in STRATEGIES:
+        raise ConfigError(f"{key}.strategy: {arm.strategy!r} is not one of {', '.join(STRATEGIES)}")
+    seen, after = {arm.name}, arm.after
+    while after is not None:  # a chain of stages ends at an arm that starts on its own
+        if after not in spec.strategies:
+            raise ConfigError(f"{key}.after: no arm {after!r} (arms: {', '.join(spec.strategies)})")
+        if after in seen:
+            raise ConfigError(f"{key}.after: the stages form a loop through {after!r}")
+        seen.add(after)
+        after = spec.arm(after).after
+    for name in dict(arm.set):
+        if name.count(".") != 1 or name.split(".")[0] not in ("model", "train", "transfer"):
+            raise ConfigError(f"{key}.set: {name!r} must look like section.key (model, train or transfer)")
+        if name in ("train.seed", "train.epochs", "transfer.strategy"):
+            raise ConfigError(f"{key}.set: {name} is set by the study (seeds, grid.steps, the arm's strategy)")
+    if arm.recipe is not None:
+        _recipe(f"{key}.recipe", arm.recipe)
+    try:
+        config_from_dict(arm_settings(spec, arm))  # each arm's settings must be valid on their own
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def arm_settings(spec: StudySpec, arm: Arm) -> dict[str, Any]:
+    """An arm's base settings as config data (the module docstring's order): its recipe (or the
+    spec's), the spec's ``model`` and ``train``, then the arm's ``set``; the strategy last."""
+    name = arm.recipe or spec.recipe
+    data = {k: dict(v or {}) for k, v in (read_config_file(name)[0] if name else {}).items()}
+    data.setdefault("model", {}).update(spec.model)
+    data.setdefault("train", {}).update(spec.train)
+    for dotted, value in arm.set:
+        section, key = dotted.split(".")
+        data.setdefault(section, {})[key] = value
+    data.setdefault("transfer", {})["strategy"] = arm.strategy
+    return data
 
 
 SPECS = Path(__file__).resolve().parent / "specs"

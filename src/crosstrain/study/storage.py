@@ -126,7 +126,7 @@ def requeue_orphans(study: Any) -> int:
     return len(orphans)
 
 
-def cell_name(name: str, stage: str, strategy: str, size: int) -> str:
+def cell_name(name: str, stage: str, strategy: str, *, size: int) -> str:
     return f"{name}/{stage}/{strategy}/n{size}"
 
 

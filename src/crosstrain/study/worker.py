@@ -29,8 +29,8 @@ from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.io.hashing import sha256_file
 from crosstrain.species import to_atomic_number
 from crosstrain.study.data import StudyData, build_data, data_fingerprint, load_data, resolve_sizes
-from crosstrain.study.jobs import run_job
-from crosstrain.study.spec import SearchParam, StudySpec, spec_from_dict
+from crosstrain.study.jobs import model_path, run_job, start_of
+from crosstrain.study.spec import SearchParam, StudySpec, arm_settings, spec_from_dict
 from crosstrain.study.storage import cell_name, meta_name, open_storage, requeue_orphans
 
 Log = Callable[[str], None]
@@ -49,15 +49,15 @@ class Study:
     def cells(self) -> list[tuple[str, int]]:
         return [(strategy, size) for size in self.sizes for strategy in self.spec.strategies]
 
-    def load(self, stage: str, strategy: str, size: int, sampler: Any = None) -> Any:
+    def load(self, stage: str, strategy: str, size: int, *, sampler: Any = None) -> Any:
         import optuna
 
         return optuna.load_study(
-            study_name=cell_name(self.spec.name, stage, strategy, size), storage=self.storage, sampler=sampler
+            study_name=cell_name(self.spec.name, stage, strategy, size=size), storage=self.storage, sampler=sampler
         )
 
 
-def prepare_source(spec: StudySpec, folder: Path, data: StudyData, log: Log) -> Path:
+def prepare_source(spec: StudySpec, folder: Path, data: StudyData, *, log: Log) -> Path:
     """The source-element model: the spec's checkpoint (checked) or one trained here (resumable)."""
     given = spec.source.get("checkpoint")
     if given:
@@ -74,7 +74,8 @@ def prepare_source(spec: StudySpec, folder: Path, data: StudyData, log: Log) -> 
         return path
     from crosstrain.train.pipeline import fit
 
-    config = config_from_dict({"model": spec.model, "train": spec.source.get("train") or {}})
+    model = arm_settings(spec, spec.arms[0])["model"]  # the grid's model (the recipe's and the spec's)
+    config = config_from_dict({"model": model, "train": spec.source.get("train") or {}})
     log(f"source model: training on {len(data.source_train)} {spec.source_element} structures")
     fit(config, data.source_train, path, valid=data.source_valid, resume=True, progress=True)
     return path
@@ -87,11 +88,12 @@ def _enqueue(study: Any, jobs: list[tuple[str, dict[str, Any]]]) -> None:
             study.enqueue_trial(params, user_attrs={"job": job})
 
 
-def _base_point(spec: StudySpec) -> dict[str, Any]:
-    """The spec's own settings as the first search trial, for every dimension they fall inside."""
+def _base_point(spec: StudySpec, arm: str) -> dict[str, Any]:
+    """The arm's own settings as the first search trial, for every dimension they fall inside."""
     point: dict[str, Any] = {}
-    for p in spec.space:
-        value = spec.steps if p.name == "steps" else spec.train.get(p.name)
+    settings = arm_settings(spec, spec.arm(arm))
+    for p in search_space(spec, arm):
+        value = spec.steps if p.name == "steps" else settings["train"].get(p.name, settings["transfer"].get(p.name))
         if p.choices is not None and value in p.choices:
             point[p.name] = value
         elif p.choices is None and isinstance(value, int | float) and p.bounds[0] <= value <= p.bounds[1]:
@@ -108,10 +110,10 @@ def startup_trials(spec: StudySpec) -> int:
     return min(spec.trials, 10)
 
 
-def search_space(spec: StudySpec, strategy: str) -> list[SearchParam]:
-    """The search dimensions that apply to ``strategy``: a strategy's own settings (``l2sp_alpha``
-    for l2sp, ...) only to it."""
-    others = STRATEGY_SETTING_NAMES - set(Strategy(strategy).settings)
+def search_space(spec: StudySpec, arm: str) -> list[SearchParam]:
+    """The search dimensions that apply to an arm: a strategy's own settings (``l2sp_alpha`` for
+    l2sp, ...) only to arms of that strategy."""
+    others = STRATEGY_SETTING_NAMES - set(Strategy(spec.arm(arm).strategy).settings)
     return [p for p in spec.space if p.name not in others]
 
 
@@ -136,7 +138,7 @@ def _search_jobs(spec: StudySpec, strategy: str, size: int) -> list[tuple[str, d
     jobs = []
     for k in range(spec.trials):
         if k == 0:  # dimensions the spec's settings leave open (or put out of bounds): seeded too
-            params = {**_random_point(spec, strategy, size, 0), **_base_point(spec)}
+            params = {**_random_point(spec, strategy, size, 0), **_base_point(spec, strategy)}
         elif k < startup_trials(spec):
             params = _random_point(spec, strategy, size, k)
         else:
@@ -145,7 +147,7 @@ def _search_jobs(spec: StudySpec, strategy: str, size: int) -> list[tuple[str, d
     return jobs
 
 
-def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print, **storage_kw: Any) -> Study:
+def plan(spec: StudySpec, folder: str | Path, storage_url: str, *, log: Log = print, **storage_kw: Any) -> Study:
     """Build data and source model, record fingerprints and enqueue every trial (idempotent)."""
     import optuna
 
@@ -154,7 +156,8 @@ def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print
     folder.mkdir(parents=True, exist_ok=True)
     storage = open_storage(storage_url, **storage_kw)
     meta = optuna.create_study(study_name=meta_name(spec.name), storage=storage, load_if_exists=True)
-    if meta.user_attrs.get("spec") not in (None, spec.to_json()):
+    planned = meta.user_attrs.get("spec")  # read back through today's schema: older studies resume
+    if planned is not None and spec_from_dict(json.loads(planned)).to_json() != spec.to_json():
         raise ConfigError(
             f"storage {storage_url} already holds a study {spec.name!r} with another spec; "
             "rerun with the same spec to resume, or use a new --dir/--storage or spec name"
@@ -165,14 +168,14 @@ def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print
     build_data(spec, folder)
     data = load_data(spec, folder)
     sizes = resolve_sizes(spec, len(data.pool))
-    source = prepare_source(spec, folder, data, log) if any(Strategy(s).needs_parent for s in spec.strategies) else None
+    source = prepare_source(spec, folder, data, log=log) if spec.needs_source else None
     for strategy, size in [(st, n) for n in sizes for st in spec.strategies]:
         hpo = optuna.create_study(
-            study_name=cell_name(spec.name, "hpo", strategy, size), storage=storage, load_if_exists=True
+            study_name=cell_name(spec.name, "hpo", strategy, size=size), storage=storage, load_if_exists=True
         )
         _enqueue(hpo, _search_jobs(spec, strategy, size))
         final = optuna.create_study(
-            study_name=cell_name(spec.name, "final", strategy, size), storage=storage, load_if_exists=True
+            study_name=cell_name(spec.name, "final", strategy, size=size), storage=storage, load_if_exists=True
         )
         _enqueue(final, [(f"final/{strategy}/n{size}/seed{s}", {"seed": s}) for s in range(spec.seeds)])
     meta.set_user_attr("sizes", sizes)
@@ -186,6 +189,7 @@ def plan(spec: StudySpec, folder: str | Path, storage_url: str, log: Log = print
 def attach(
     folder: str | Path,
     storage_url: str,
+    *,
     name: str | None = None,
     wait: float = 0.0,
     log: Log = print,
@@ -286,14 +290,27 @@ def _objective(study: Study, data: StudyData, stage: str, strategy: str, size: i
         else:
             seed = trial.suggest_int("seed", 0, spec.seeds - 1)
             params, hpo_number = selected_params(study, strategy, size)
-            out = study.folder / "models" / strategy / f"n{size}" / f"seed{seed}.ckpt"
+            out = model_path(study.folder, strategy, size=size, seed=seed)
             for k, v in params.items():
                 trial.set_user_attr(f"hp_{k}", v)
         trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("hpo_trial", hpo_number)
+        begin = start_of(spec, strategy, source=study.source, folder=study.folder, size=size, seed=seed)
         t0 = time.perf_counter()
         try:
-            row = run_job(spec, data, study.source, strategy, size, seed, params, out, test=stage == "final")
+            if begin is not None and spec.arm(strategy).after is not None and not is_finished(begin):
+                raise TrainingDiverged(f"its earlier stage {spec.arm(strategy).after} has no model for seed {seed}")
+            row = run_job(
+                spec,
+                data,
+                start=begin,
+                arm=strategy,
+                size=size,
+                seed=seed,
+                params=params,
+                out=out,
+                test=stage == "final",
+            )
         except TrainingDiverged as exc:
             trial.set_user_attr("diverged", str(exc))
             log(f"{job}: diverged ({exc})")
@@ -319,7 +336,12 @@ def _scan(study: Study) -> tuple[list[tuple[str, str, int]], bool]:
     from optuna.trial import TrialState
 
     finals, searches, running = [], [], False
+    done = _finished_cells(study)
     for strategy, size in study.cells():
+        after = study.spec.arm(strategy).after
+        if after is not None and (after, size) not in done:  # a further stage waits for its start
+            running = True
+            continue
         counts = {}
         for stage in ("hpo", "final"):
             s = study.load(stage, strategy, size)
@@ -338,8 +360,20 @@ def _scan(study: Study) -> tuple[list[tuple[str, str, int]], bool]:
     return finals + [job for _, job in sorted(searches, key=lambda x: x[0])], running
 
 
+def _finished_cells(study: Study) -> set[tuple[str, int]]:
+    """The (arm, size) cells whose retrained models are all finished (or diverged)."""
+    from optuna.trial import TrialState
+
+    done = set()
+    for strategy, size in study.cells():
+        trials = [t for t in study.load("final", strategy, size).get_trials(deepcopy=False) if t.user_attrs.get("job")]
+        if trials and all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in trials):
+            done.add((strategy, size))
+    return done
+
+
 def run_worker(
-    study: Study, threads: int | None = None, poll: float = 5.0, log: Log = print, max_jobs: int | None = None
+    study: Study, *, threads: int | None = None, poll: float = 5.0, log: Log = print, max_jobs: int | None = None
 ) -> int:
     """Work until the study is finished (or ``max_jobs`` trials ran); returns the trials run."""
     import optuna

@@ -1,0 +1,128 @@
+"""Study arms beyond one strategy each: recipes, settings, further stages, the split's validation
+set, per-group test errors and the study's record in the benchmarks' cell layout."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from crosstrain.errors import ConfigError
+from crosstrain.study.records import StudyRow
+from crosstrain.study.spec import arm_settings, spec_from_dict
+from test_study import TINY
+
+pytest.importorskip("optuna")
+
+ARMS = {
+    "scratch": {"strategy": "scratch", "recipe": "dft-cpu5"},
+    "rescaled": {"strategy": "rescaled", "recipe": "dft-cpu5-finetune", "set": {"train.lr": 1e-4}},
+    "rescaled+stage": {"strategy": "full", "after": "rescaled", "set": {"train.energy_weight": 30}},
+}
+
+
+def with_grid(**grid: object) -> dict:
+    doc = copy.deepcopy(TINY)
+    doc["grid"] = {k: v for k, v in {**doc["grid"], **grid}.items() if v is not None}
+    return doc
+
+
+def test_named_arms_round_trip_and_keep_their_settings():
+    doc = with_grid(strategies=None, arms=ARMS)
+    doc["model"] = {}  # the recipes' model
+    spec = spec_from_dict(doc)
+    assert spec.strategies == ("scratch", "rescaled", "rescaled+stage")
+    assert spec_from_dict(yaml.safe_load(spec.to_yaml())) == spec
+    rescaled = arm_settings(spec, spec.arm("rescaled"))
+    assert rescaled["train"]["lr"] == 1e-4  # the arm's set beats its recipe's 5e-4
+    assert rescaled["train"]["loss"] == "forces"  # the spec's train beats the recipe's
+    assert rescaled["model"]["cutoff"] == 5.0 and rescaled["transfer"]["strategy"] == "rescaled"
+    stage = arm_settings(spec, spec.arm("rescaled+stage"))
+    assert stage["train"]["energy_weight"] == 30 and stage["transfer"]["strategy"] == "full"
+    assert not spec.arm("rescaled+stage").needs_source and spec.arm("rescaled").needs_source
+
+
+def test_plain_strategies_still_write_the_old_layout():
+    spec = spec_from_dict(copy.deepcopy(TINY))
+    assert spec.to_dict()["grid"]["strategies"] == ["scratch", "full"] and "arms" not in spec.to_dict()["grid"]
+
+
+@pytest.mark.parametrize(
+    "arms, message",
+    [
+        ({"a": {"strategy": "fancy"}}, "grid.arms.a.strategy"),
+        ({"a": {"strategy": "full", "after": "b"}}, "grid.arms.a.after: no arm 'b'"),
+        ({"a": {"strategy": "full", "after": "b"}, "b": {"strategy": "full", "after": "a"}}, "loop"),
+        ({"a": {"strategy": "full", "recipe": "no-such-recipe"}}, "grid.arms.a.recipe"),
+        ({"a": {"strategy": "full", "set": {"lr": 1}}}, "grid.arms.a.set"),
+        ({"a": {"strategy": "full", "set": {"train.seed": 1}}}, "set by the study"),
+        ({"a": {"strategy": "full", "set": {"train.lr": "fast"}}}, "grid.arms.a"),
+        ({"a": {"strategy": "full", "colour": 1}}, "grid.arms.a.colour"),
+    ],
+)
+def test_bad_arms_are_one_line_naming_the_key(arms, message):
+    with pytest.raises(ConfigError, match=message):
+        spec_from_dict(with_grid(strategies=None, arms=arms))
+
+
+def test_strategies_and_arms_together_and_missing_parent_and_data_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="strategies or arms"):
+        spec_from_dict(with_grid(arms={"a": {"strategy": "full"}}))
+    no_parent = copy.deepcopy(TINY)
+    no_parent["source"] = {}
+    with pytest.raises(ConfigError, match="grid.arms.full: strategy 'full' starts from a parent"):
+        spec_from_dict(no_parent)
+    spec_from_dict({**no_parent, "grid": {**TINY["grid"], "strategies": ["scratch"]}})  # scratch needs none
+    missing = {**copy.deepcopy(TINY), "source": {"checkpoint": str(tmp_path / "none.ckpt")}}
+    with pytest.raises(ConfigError, match="source.checkpoint"):
+        spec_from_dict(missing)
+    mlearn = {**copy.deepcopy(TINY), "data": {"kind": "mlearn", "root": str(tmp_path / "nowhere")}}
+    with pytest.raises(ConfigError, match="data.root"):
+        spec_from_dict(mlearn)
+    with pytest.raises(ConfigError, match="report.baseline"):
+        spec_from_dict({**copy.deepcopy(TINY), "report": {"baseline": "nothing"}})
+
+
+def test_the_split_validation_set_is_shared_and_draws_are_the_benchmarks(tmp_path):
+    from crosstrain.data.splits import draw as benchmark_draw
+    from crosstrain.study.data import StudyData, draw, resolve_sizes
+
+    pool, valid = list(range(30)), [100, 101, 102]
+    data = StudyData([], [], pool, [], valid, "group", tmp_path)  # type: ignore[arg-type]
+    d0, d1 = draw(data, 5, n_valid=3, seed=0, valid_from="split"), draw(data, 5, n_valid=3, seed=1, valid_from="split")
+    assert d0.valid == d1.valid == valid
+    assert d0.train == benchmark_draw(pool, 5, 0) and d0.train != d1.train
+    spec = spec_from_dict(with_grid(valid="split", sizes=[30, "all"]))
+    assert resolve_sizes(spec, 30) == [30]  # nothing is drawn out of the pool for validation
+
+
+def row(arm: str, seed: int, force: float | None, energy: float, surface: float, **extra: float) -> StudyRow:
+    values = {
+        "test_force_mae": force,
+        "test_energy_mae": energy,
+        "test_n": 4.0,
+        "test_Surface_n": 1.0,
+        "test_Surface_energy_mae": surface,
+        "diverged": None if force is not None else "loss became nan",
+        "seconds": 10.0,
+        **extra,
+    }
+    return StudyRow("s", "final", arm, 22, seed, "COMPLETE", seed, f"{arm}/{seed}", values=values)
+
+
+def test_record_cells_pair_each_arm_with_the_baseline_and_leave_out_a_group_exactly():
+    from crosstrain.study.results import record_cells
+
+    spec = spec_from_dict(with_grid(strategies=["scratch", "full"]))
+    rows = [row("scratch", s, 0.06 + 0.01 * s, 10.0, 40.0) for s in range(3)]
+    rows += [row("full", 0, 0.04, 8.0, 20.0, zero_shot_test_force_mae=0.2), row("full", 1, None, 8.0, 20.0)]
+    rows += [row("full", 2, 0.05, 6.0, 6.0, zero_shot_test_force_mae=0.3)]
+    cells = record_cells(rows, spec)
+    assert list(cells) == ["scratch n=22", "full n=22"]
+    full = cells["full n=22"]
+    assert full["force_mae"]["n"] == 3 and full["force_mae"]["diverged"] == 1  # counted, never dropped
+    assert full["energy_mae_without_Surface"]["values"][0] == pytest.approx((8.0 * 4 - 20.0) / 3)
+    assert full["force_mae_vs_scratch"]["n_pairs"] == 3 and full["force_mae_vs_scratch"]["a_better"] == 2
+    assert list(full["zero_shot_force_mae"]["values"]) == [0.2, None, 0.3]
+    assert "force_mae_vs_scratch" not in cells["scratch n=22"] and full["seeds"] == [0, 1, 2]
