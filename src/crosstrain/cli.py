@@ -48,7 +48,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         mlearn_root=args.mlearn,
     )
     console.print(f"\n[bold]{headline(result)}[/bold]")
-    console.print(f"report: {out}/report.md and report.html; numbers: {out}/demo.json; {result['wall_seconds']:.0f} s")
+    console.print(f"report: {out}/report.md and report.html; numbers: {out}/demo.json; {result.wall_seconds:.0f} s")
     return 0
 
 
@@ -74,17 +74,17 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     models = index()
     if args.json:
-        print(json.dumps(models, indent=2, ensure_ascii=False))
+        print(json.dumps({name: e.to_json() for name, e in models.items()}, indent=2, ensure_ascii=False))
         return 0
     for name, e in models.items():
-        errs = e.get("errors", {})
-        err = ", ".join(f"{k} {v}" for k, v in errs.items()) + (f" on {e['errors_on']}" if errs else "")
-        print(f"{name}: {e['description']} ({HERE / e['file']})")
+        errs = e.errors or {}
+        err = ", ".join(f"{k} {v}" for k, v in errs.items()) + (f" on {e.errors_on}" if errs else "")
+        print(f"{name}: {e.description} ({HERE / e.file})")
         print(f"    {err}" if err else "    (no recorded test errors)")
-        print(f"    regenerate: {e['command']}")
-        if e.get("finetune"):
-            ft = e["finetune"]
-            print(f"    transfer --from {name}: recipe {ft['recipe']}, strategy {ft['strategy']} ({ft['evidence']})")
+        print(f"    regenerate: {e.command}")
+        if e.finetune is not None:
+            ft = e.finetune
+            print(f"    transfer --from {name}: recipe {ft.recipe}, strategy {ft.strategy} ({ft.evidence})")
     if not models:
         print("no shipped models in this installation")
     print("recipes (crosstrain train --config NAME): " + ", ".join(recipes()))
@@ -115,9 +115,9 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from crosstrain.io.checkpoint import read_metadata
+    from crosstrain.io.checkpoint import read_meta
 
-    print(json.dumps(read_metadata(args.checkpoint), indent=2, ensure_ascii=False))
+    print(json.dumps(read_meta(args.checkpoint).to_json(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -235,10 +235,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_properties(args: argparse.Namespace) -> int:
     from crosstrain.io.atomic import write_text
-    from crosstrain.io.checkpoint import read_metadata
+    from crosstrain.io.checkpoint import read_meta
     from crosstrain.workflows.properties import format_table, properties_table
 
-    elements = args.elements or (read_metadata(args.checkpoint)["species"] if args.checkpoint else ["Si", "Ge"])
+    elements = args.elements or (read_meta(args.checkpoint).species if args.checkpoint else ["Si", "Ge"])
     from crosstrain.request import SMOKE_ENV, smoke_mode
 
     if smoke_mode():
@@ -272,7 +272,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     settings = ValidationSettings(
         temperatures=tuple(args.temperatures), md_steps=args.md_steps, equilibration_steps=min(args.md_steps // 3, 1000)
     )
-    validate_models(models, args.element, args.out, test, settings)
+    validate_models(models, args.element, args.out, test=test, settings=settings)
     print(f"wrote {args.out}/report.md, report.html, validation.json and plots")
     return 0
 
@@ -295,7 +295,7 @@ def _cmd_transferability(args: argparse.Namespace) -> int:
         models=args.models,
         workers=plan_workers(args.workers, 2 * args.models),
     )
-    print(f"full transfer has the lower median force error at {r['full_better_at']}; report in {args.out}/report.md")
+    print(f"full transfer has the lower median force error at {r.full_better_at}; report in {args.out}/report.md")
     return 0
 
 
@@ -331,10 +331,10 @@ def _cmd_md(args: argparse.Namespace) -> int:
 
         atoms = bulk(args.element, "diamond", a=lattice_guess(args.element), cubic=True) * (2, 2, 2)
     if args.checkpoint != "sw":  # an element the model does not know is refused before the first step
-        from crosstrain.io.checkpoint import read_metadata
+        from crosstrain.io.checkpoint import read_meta
         from crosstrain.species import SpeciesMap
 
-        known = SpeciesMap.from_elements(read_metadata(args.checkpoint)["species"])
+        known = SpeciesMap.from_elements(read_meta(args.checkpoint).species)
         known.check(atoms.numbers, source=args.structure or f"--element {args.element}")
     from crosstrain.request import SMOKE_ENV, smoke_mode
 
@@ -356,7 +356,9 @@ def _cmd_md(args: argparse.Namespace) -> int:
             from crosstrain.md.replicas import batched
 
             model = batched(args.checkpoint, device=args.device)
-        report = stability(atoms, factory, temps, args.runs, settings, progress=True, model=model).to_json()
+        report = stability(
+            atoms, factory, temps, runs=args.runs, settings=settings, progress=True, model=model
+        ).to_json()
         print(f"fraction stable: {report['fraction_stable']:.2f}")
     else:
         result = run_md(atoms, factory(), settings)
@@ -373,7 +375,12 @@ def _cmd_md(args: argparse.Namespace) -> int:
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", nargs="+", required=True, help="training data (extxyz with forces)")
+    p.add_argument(
+        "--data",
+        nargs="+",
+        help="training data (extxyz with forces; default: the data section of --config, "
+        "e.g. {kind: mlearn, element: Ge, train: 22})",
+    )
     p.add_argument(
         "--valid",
         nargs="+",

@@ -12,6 +12,9 @@ Every default is decided here, once, for the command line, a study and Python al
 - **The data decide the loss.** Energies and stress are trained on when every structure has them;
   forces alone when not. A loss the user asked for that needs labels the data lack is an error
   naming the file and record. ``train`` without ``--config`` uses :data:`DFT_RECIPE`.
+- **The data are named once.** Files (``DATA`` on the command line), or the ``data`` section of the
+  config (:mod:`crosstrain.data.source`: extxyz files, or an mlearn selection with its split); the
+  files given replace the section.
 - **Unambiguous things are inferred.** A one-element parent and one-element data map onto each
   other; a missing validation set is a seeded, family-aware share of the data
   (:data:`VALID_SHARE`).
@@ -172,7 +175,7 @@ def _split_valid(structures: list[Structure], seed: int) -> tuple[list[Structure
     if n < MIN_FOR_VALID:
         return structures, None, f"none: fewer than {MIN_FOR_VALID} structures, models selected on the training data"
     k = max(1, round(VALID_SHARE * n))
-    split = stratified_split(structures, k, 0, seed)
+    split = stratified_split(structures, k, 0, seed=seed)
     train = [structures[i] for i in split["train"]]
     valid = [structures[i] for i in split["valid"]]
     return train, valid, f"{len(valid)} of {n} structures held out (seeded {seed}, whole families)"
@@ -208,11 +211,11 @@ def _parent_base(parent: str, ckpt: Any) -> _Base:
     from crosstrain.pretrained import shipped_entry
 
     shipped = shipped_entry(ckpt.path) if ckpt.path else None
-    if shipped is not None and shipped[1].get("finetune"):
-        name, entry = shipped
-        data, path = read_config_file(entry["finetune"]["recipe"])
-        label = f"parent {name}"
-        return _Base(data, _recipe_name(path), label, True, Strategy(entry["finetune"]["strategy"]), label)
+    finetune = shipped[1].finetune if shipped is not None else None
+    if shipped is not None and finetune is not None:
+        data, path = read_config_file(finetune.recipe)
+        label = f"parent {shipped[0]}"
+        return _Base(data, _recipe_name(path), label, True, Strategy(finetune.strategy), label)
     known = set(TrainConfig.__dataclass_fields__) - {"loss", "select_on", "seed", "device"}
     train = {k: v for k, v in (ckpt.meta.training or {}).items() if k in known}
     if "lr" in train:
@@ -253,10 +256,29 @@ def _user_settings(
         user, path = read_config_file(config)
         name = _recipe_name(path)
     user = apply_overrides(user, list(overrides))
-    unknown = sorted(set(user) - {"model", "train", "transfer"})
+    unknown = sorted(set(user) - {"model", "train", "transfer", "data"})
     if unknown:
-        raise ConfigError(f"unknown config section(s): {', '.join(unknown)} (use model, train, transfer)")
+        raise ConfigError(f"unknown config section(s): {', '.join(unknown)} (use data, model, train, transfer)")
     return user, name
+
+
+def _data(
+    data: Paths | Sequence[Structure] | None, section: Any, where: str
+) -> tuple[list[Structure], list[Structure] | None, Choice]:
+    """The training structures (and the source's validation structures) and the choice that says
+    where they came from: the files or structures given, else the config's ``data`` section."""
+    from crosstrain.train.pipeline import as_structures
+
+    if data is not None and len(data) > 0:
+        structures = as_structures(_listed(data), ("forces",))
+        return structures, None, Choice("data", f"{len(structures)} structures", "user")
+    if section is None:
+        raise ConfigError("no training data: give data files, or a data section in the config (kind: files or mlearn)")
+    from crosstrain.data.source import data_source, select
+
+    source = data_source(section, f"{where}: data")
+    chosen = select(source)
+    return chosen.train, chosen.valid, Choice("data", source.describe(), where)
 
 
 def _strategy(text: Any, where: str) -> Strategy:
@@ -287,7 +309,7 @@ def _train_settings(
 
 
 def resolve(
-    data: Paths | Sequence[Structure],
+    data: Paths | Sequence[Structure] | None,
     *,
     valid: Paths | Sequence[Structure] | None = None,
     config: str | os.PathLike[str] | None = None,
@@ -305,6 +327,7 @@ def resolve(
     from crosstrain.train.pipeline import as_structures
 
     user, config_name = _user_settings(config, overrides)  # settings and parent first: their errors are cheap
+    data_section = user.pop("data", None)
     user_transfer = dict(user.get("transfer") or {})
     if strategy is not None:
         user_transfer["strategy"] = strategy
@@ -319,12 +342,14 @@ def resolve(
         from crosstrain.pretrained import resolve_model
 
         ckpt = load_checkpoint(resolve_model(parent))
-    structures = as_structures(_listed(data), ("forces",))
+    structures, source_valid, data_choice = _data(data, data_section, config_name or "--set")
+    if config_name is not None and not any(user.get(k) for k in ("model", "train", "transfer")):
+        config_name = None  # a config that names only the data: the settings are chosen as without one
     base = (
         _choose_base(parent, ckpt, structures) if config_name is None or ckpt is not None else _Base({}, "", "", False)
     )
     train, loss_choice = _train_settings(base, user, config_name, structures)
-    choices = [Choice("recipe", config_name or base.name, "user" if config_name else base.source)]
+    choices = [data_choice, Choice("recipe", config_name or base.name, "user" if config_name else base.source)]
     merged = {**_merge(base.data if config_name is None else {}, user), "train": train}
     if ckpt is not None:
         parent_model = ckpt.model.config.to_dict()
@@ -347,6 +372,9 @@ def resolve(
         given = as_structures(_listed(valid), ("forces",))
         train_structures, valid_structures = structures, given
         choices.append(Choice("validation", f"{len(given)} structures", "user"))
+    elif source_valid is not None:
+        train_structures, valid_structures = structures, source_valid
+        choices.append(Choice("validation", f"{len(source_valid)} structures of the data source", data_choice.source))
     else:
         train_structures, valid_structures, text = _split_valid(structures, cfg.train.seed)
         choices.append(Choice("validation", text, "default"))
