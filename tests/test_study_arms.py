@@ -126,3 +126,70 @@ def test_record_cells_pair_each_arm_with_the_baseline_and_leave_out_a_group_exac
     assert full["force_mae_vs_scratch"]["n_pairs"] == 3 and full["force_mae_vs_scratch"]["a_better"] == 2
     assert list(full["zero_shot_force_mae"]["values"]) == [0.2, None, 0.3]
     assert "force_mae_vs_scratch" not in cells["scratch n=22"] and full["seeds"] == [0, 1, 2]
+
+
+ACTIVE_DATA = {
+    "kind": "explored",
+    "temperatures": [600.0],
+    "kinds": ["bulk", "strained"],
+    "frames": 1,
+    "md_steps": 10,
+    "dft": {"ecut_ev": 150, "kpoint_density": 1.0},
+    "workers": 1,
+    "explore": {"temperatures": [600.0], "kinds": ["bulk", "strained"], "md_steps": 10, "frames": 2},
+}
+ACTIVE_ARM = {
+    "selection": "random",
+    "committee": 1,
+    "initial": 2,
+    "batch": 1,
+    "steps": 3,
+    "final_steps": 0,
+    "stability_temperatures": [300.0],
+    "stability_ps": 0.02,
+}
+ACTIVE_SPEC = {
+    "name": "al",
+    "data": ACTIVE_DATA,
+    "source": {"checkpoint": "si-dft5"},
+    "recipe": "dft-cpu5",
+    "train": {"batch_size": 2, "compile": False},
+    "grid": {"arms": {"random": {"strategy": "rescaled", "active": ACTIVE_ARM}}, "sizes": [2], "seeds": 1},
+    "search": {"trials": 0},
+}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"grid": {"arms": {"r": {"strategy": "rescaled"}}, "sizes": [2]}}, "explored data have no training pool"),
+        ({"grid": {"arms": {"r": {"strategy": "rescaled", "active": {"budget": 3}}}, "sizes": [2]}}, "set by the study"),
+        ({"grid": {"arms": {"r": {"strategy": "rescaled", "active": {"colour": 1}}}, "sizes": [2]}}, "unknown setting"),
+        ({"search": {"trials": 2}}, "no search"),
+        ({"data": {**ACTIVE_DATA, "dft": {"ecut_ev": -1}}}, "data.dft"),
+        ({"data": {**ACTIVE_DATA, "explore": {"kinds": ["moon"]}}}, "data.explore"),
+        ({"data": {"kind": "mlearn"}}, "need data of kind explored"),
+    ],
+)
+def test_bad_active_learning_specs_are_one_line_naming_the_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        spec_from_dict({**copy.deepcopy(ACTIVE_SPEC), **change})
+
+
+def test_an_active_learning_arm_runs_as_a_study_cell(tmp_path):
+    """A real run: SW test geometries labelled by GPAW (coarse), one random-selection arm from the
+    shipped Si parent with a budget of 2 DFT calls, scored on that test set; rerunning reuses it."""
+    pytest.importorskip("gpaw")
+    from crosstrain.study.results import collect_rows, record_cells
+    from crosstrain.study.runner import run_study
+    from crosstrain.study.worker import attach
+
+    spec = spec_from_dict(copy.deepcopy(ACTIVE_SPEC))
+    assert spec_from_dict(yaml.safe_load(spec.to_yaml())) == spec
+    run_study(spec, tmp_path / "s", log=lambda m: None, progress=False, heartbeat=1, grace=3)
+    study = attach(tmp_path / "s", f"sqlite:///{tmp_path / 's' / 'optuna.db'}")
+    (row,) = [r for r in collect_rows(study) if r.stage == "final"]
+    assert row.state == "COMPLETE" and row.values["dft_calls"] == 2 and row.values["test_force_mae"] > 0
+    assert len(row.values["curve"]) >= 1 and row.values["test_n"] == 2.0
+    cells = record_cells(collect_rows(study), spec)
+    assert cells["random n=2"]["force_mae"]["n"] == 1

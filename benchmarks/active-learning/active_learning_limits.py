@@ -1,6 +1,6 @@
 """What limits the active-learning benchmark's learning curve: the training, the labels, or their mix?
 
-Run after ``benchmarks/active-learning/active_learning.py`` (it reads that benchmark's folders: every run's DFT
+Run after the active-learning benchmark (``arms.yaml``; it reads that benchmark's folders: every run's DFT
 labels and the GPAW-labelled test set; no new DFT call is made). Every model here starts like the
 benchmark's arms (``si-dft5``, ``rescaled``, ``--map Ge=Si``), trains a fixed number of gradient
 steps with no validation set (the model after the last step, as the loop's members) and is scored
@@ -94,9 +94,17 @@ def train_and_score(name: str, recipe: str, steps: int, data: list, test: list, 
     }
 
 
+def member0_curve(run: dict[str, Any]) -> list:
+    """A run's curve with member 0 at every point (the last round's member 0, trained on every
+    label, in place of the final model at the budget): like with like across arms."""
+    curve = run.get("curve") or []
+    if not curve or run.get("member0_force_mae") is None:
+        return curve
+    return [*curve[:-1], (curve[-1][0], run["member0_force_mae"], run.get("member0_energy_mae"))]
+
+
 def slope(saved: Path) -> dict[str, Any]:
     """Random's member-0 learning-curve exponent between 16 and 32 calls, per seed and pooled."""
-    from active_learning import member0_curve  # the like-with-like curve of the benchmark's summary
     from crosstrain.records import read_record
 
     runs = read_record(saved).result["runs"]["random"]
@@ -133,7 +141,7 @@ def mix_summary(fits: dict[str, list[dict]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", default="runs/active_bench", help="active_learning.py's --out")
+    parser.add_argument("--runs", default="runs/active_bench", help="the active-learning runs' folder")
     parser.add_argument("--labels-of", default="random-s1", dest="labels_of")
     parser.add_argument("--saved", default=str(RESULTS / "active_learning32_random.json"))
     parser.add_argument(

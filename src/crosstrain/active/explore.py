@@ -171,3 +171,35 @@ def stability_of(
         model = load_checkpoint(checkpoint).model
         result = stability(cell, None, list(temperatures), runs=runs, settings=MDSettings(steps=steps), model=model)
     return ModelStability(a0=a, report=result)
+
+
+def sw_test_set(
+    element: str,
+    *,
+    settings: ExploreSettings,
+    seed: int,
+    lattice: float,
+) -> list[Structure]:
+    """Test geometries that take no part in any choice: Langevin MD with the element's
+    Stillinger–Weber potential (not a model of the runs) on the explorer's kinds of cell at its
+    temperatures, ``settings.frames`` frames per run, ``settings.md_steps`` 1 fs steps between
+    frames; each structure's ``group`` is its kind of cell. Label them with DFT before use."""
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    from crosstrain.analysis.references import sw_calculator
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for kind in settings.kinds:
+        for t in settings.temperatures:
+            atoms = base_cell(kind, element, lattice, rng=rng, settings=settings)
+            atoms.calc = sw_calculator(element)
+            MaxwellBoltzmannDistribution(atoms, temperature_K=t, rng=rng)
+            dyn = Langevin(atoms, 1.0 * units.fs, temperature_K=t, friction=0.02 / units.fs, rng=rng, fixcm=False)
+            for k in range(settings.frames):
+                dyn.run(settings.md_steps)
+                s = Structure.from_atoms(atoms, source=f"SW test {kind} {t:g} K frame {k}", read_labels=False)
+                out.append(replace(s, info={**s.info, "group": kind, "temperature": float(t)}))
+    return out

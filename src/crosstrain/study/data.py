@@ -20,7 +20,8 @@ from crosstrain.data.splits import stratified_split
 from crosstrain.errors import ConfigError
 from crosstrain.io.hashing import sha256_file
 from crosstrain.structure import Structure
-from crosstrain.study.spec import StudySpec, data_spec
+from crosstrain.study.kinds import data_spec
+from crosstrain.study.spec import StudySpec
 
 
 @dataclass(frozen=True)
@@ -69,24 +70,35 @@ def _stratified(structures: list[Structure], k: int, key: str, seed: int) -> lis
     return [structures[i] for i in idx]
 
 
+def _read(path: Path) -> list[Structure]:
+    """A data file's structures; none for a split the data do not have (an empty test split, or
+    ``explored`` data, which hold a test set only)."""
+    return read_structures(path) if path.is_file() else []
+
+
 def load_data(spec: StudySpec, study_dir: str | Path) -> StudyData:
     d = data_dir(study_dir)
     src, tgt = spec.source_element, spec.target_element
     key = data_spec(spec.data).stratify_key
-    source_valid = read_structures(d / f"{src}.valid.extxyz")
+    source_valid = _read(d / f"{src}.valid.extxyz")
     source_valid = _stratified(source_valid, int(spec.source.get("valid_size", len(source_valid))), key, 0)
-    train, valid = read_structures(d / f"{tgt}.train.extxyz"), read_structures(d / f"{tgt}.valid.extxyz")
+    train, valid = _read(d / f"{tgt}.train.extxyz"), _read(d / f"{tgt}.valid.extxyz")
     pool = train if spec.valid_from == "split" else train + valid
     test = read_structures(d / f"{tgt}.test.extxyz")
     if spec.test_size is not None:
         test = _stratified(test, spec.test_size, key, 0)
-    if spec.valid_from == "drawn" and spec.valid_size >= len(pool):
+    if spec.data["kind"] != "explored" and spec.valid_from == "drawn" and spec.valid_size >= len(pool):
         raise ConfigError(f"grid.valid_size {spec.valid_size} leaves no training data in a pool of {len(pool)}")
-    return StudyData(read_structures(d / f"{src}.train.extxyz"), source_valid, pool, test, valid, key, d)
+    return StudyData(_read(d / f"{src}.train.extxyz"), source_valid, pool, test, valid, key, d)
 
 
 def resolve_sizes(spec: StudySpec, pool_size: int) -> list[int]:
-    """The grid's sizes as integers (``all`` = every structure left after the validation draw)."""
+    """The grid's sizes as integers (``all`` = every structure left after the validation draw;
+    for ``explored`` data, whose arms label their own structures, the sizes are DFT budgets)."""
+    if spec.data["kind"] == "explored":
+        if "all" in spec.sizes:
+            raise ConfigError("grid.sizes: explored data have no pool; give DFT budgets as integers")
+        return sorted({int(s) for s in spec.sizes})
     available = pool_size - (spec.valid_size if spec.valid_from == "drawn" else 0)
     sizes = sorted({available if s == "all" else int(s) for s in spec.sizes})
     too_big = [s for s in sizes if s > available]

@@ -139,6 +139,45 @@ def _test_numbers(
     return row
 
 
+def run_active_job(
+    spec: StudySpec, data: StudyData, *, start: Path | None, arm: str, budget: int, seed: int, out: Path
+) -> dict[str, Any]:
+    """One active-learning run of an ``active`` arm (:func:`crosstrain.active.loop.run_active`):
+    ``budget`` DFT calls at the test set's DFT setting, from the arm's start, scored on the study's
+    test set; resumes a killed run from its folder. Its numbers: the final model's test errors (per
+    group too), the learning curve (DFT calls, member 0's test force and energy errors per round)
+    and the final model's stability."""
+    from dataclasses import replace
+
+    from crosstrain.active.loop import ActiveSettings, Request, run_active
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.study.kinds import data_spec
+
+    a = spec.arm(arm)
+    config = training_config(spec, arm, size=max(budget, 1), seed=seed, params={})
+    config = replace(config, train=replace(config.train, epochs=1))  # the loop sets its own steps
+    if config.transfer.strategy.needs_parent:
+        mapping = {spec.target_element: spec.source_element}
+        config = replace(config, transfer=replace(config.transfer, parent=str(start), element_map=mapping))
+    given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(a.active or ()).items()}
+    settings = ActiveSettings(**given, budget=budget, seed=seed, workers=1)
+    kind = data_spec(spec.data)  # explored data (checked with the spec)
+    dft, explore = kind.dft_settings(), kind.explore_settings()  # type: ignore[union-attr]
+    request = Request(spec.target_element, config, dft, settings, explore, list(data.test))
+    state = run_active(request, out, log=lambda m: None)
+    final = state.final
+    assert final is not None and final.test is not None
+    row: dict[str, Any] = {"dft_calls": final.dft_calls, "labels": final.labels, "checkpoint": final.checkpoint}
+    model = load_checkpoint(final.checkpoint).model.eval()
+    m = evaluate(model, Dataset(data.test, model.neighbour_cutoff, "test"), 8, by=spec.by)
+    row.update(_metrics("test", m))
+    for group, gm in (m.by_group or {}).items():
+        row.update(_metrics(f"test_{group}", gm))
+    row["curve"] = [[r.dft_calls, r.test.force_mae, r.test.energy_mae] for r in state.rounds if r.test is not None]
+    row["md_fraction_stable"] = final.stability.fraction_stable
+    return row
+
+
 def md_numbers(spec: StudySpec, model: Any) -> dict[str, Any]:
     """Long-MD stability of a retrained model (the spec's ``md`` section): per temperature the
     fraction of runs that stayed physical and the mean time to failure of the others."""

@@ -318,6 +318,8 @@ def record_cells(rows: list[StudyRow], spec: StudySpec) -> dict[str, Any]:
                 p = paired(my_numbers[key], base_numbers[key])
                 entry[f"{key}_vs_{spec.baseline}"] = p.to_dict()
                 entry[f"{key}_vs_{spec.baseline}_text"] = p.text()
+        if any("curve" in r.values for r in rs):  # active-learning runs: (DFT calls, force, energy) per round
+            entry["curves"] = [r.values.get("curve") for r in rs]
         entry["seeds"] = [r.seed for r in rs]
         entry["seconds_mean"] = float(sum(float(r.values.get("seconds") or 0.0) for r in rs) / len(rs))
         out[f"{arm} n={n}"] = entry

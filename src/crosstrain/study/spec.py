@@ -43,10 +43,10 @@ import copy
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crosstrain.config import (
     STRATEGIES,
@@ -59,9 +59,9 @@ from crosstrain.config import (
     read_config_file,
 )
 from crosstrain.errors import ConfigError
+from crosstrain.study.kinds import DATA_KINDS, DataSpec
 from crosstrain.validation import one_line
 
-DATA_KINDS = ("sw", "mlearn")
 #: search-space names that are not ``train`` settings: the budget and every strategy's own settings
 STUDY_PARAMS = ("steps", "patience", *sorted(STRATEGY_SETTING_NAMES))
 _TRAIN_PARAMS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "device", "threads", "dtype"))
@@ -139,11 +139,13 @@ class Arm:
     recipe: str | None = None
     set: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) on top of the base settings
     after: str | None = None
+    active: tuple[tuple[str, Any], ...] | None = None  # an active-learning run per cell (its settings)
 
     @property
     def plain(self) -> bool:
         """A strategy with the spec's own settings (written as ``grid.strategies``)."""
-        return self.name == self.strategy and self.recipe is None and not self.set and self.after is None
+        plain = self.recipe is None and not self.set and self.after is None and self.active is None
+        return self.name == self.strategy and plain
 
     @property
     def needs_source(self) -> bool:
@@ -158,6 +160,8 @@ class Arm:
             out["set"] = dict(self.set)
         if self.after is not None:
             out["after"] = self.after
+        if self.active is not None:
+            out["active"] = dict(self.active)
         return out
 
 
@@ -284,59 +288,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SWData(_Strict):
-    """Stillinger–Weber data made with LAMMPS (``protocol``: :class:`crosstrain.data.sw.SWProtocol`)."""
-
-    kind: Literal["sw"]
-    source: str = "Si"
-    target: str = "Ge"
-    protocol: dict[str, Any] = Field(default_factory=dict)
-    split_seed: int = 0
-
-    stratify_key: ClassVar[str] = "temperature"  # the info field seeds draw validation sets by
-
-    def build(self, out: Path, valid_size: int, progress: bool) -> None:
-        """Generate (or finish) the data in ``out``; resumable."""
-        from crosstrain.data.sw import SWProtocol
-        from crosstrain.data.sw_dataset import build_sw_dataset
-
-        build_sw_dataset(out, (self.source, self.target), SWProtocol(**self.protocol), progress=progress)
-
-
-class MlearnData(_Strict):
-    """The mlearn DFT sets (shipped, or under ``root``)."""
-
-    kind: Literal["mlearn"]
-    source: str = "Si"
-    target: str = "Ge"
-    root: str | None = None
-    n_test: int | dict[str, int] = 25  # per element, e.g. {Si: 0, Ge: 25}: the shipped Si parents' split
-    split_seed: int = 0
-
-    stratify_key: ClassVar[str] = "group"
-
-    def build(self, out: Path, valid_size: int, progress: bool) -> None:
-        """Write the leak-free split to ``out`` once (the shipped files are read, not generated)."""
-        from crosstrain.data.mlearn_dataset import build_mlearn_dataset
-
-        if not (out / "manifest.json").exists():
-            elements = (self.source, self.target)
-            build_mlearn_dataset(
-                out, root=self.root, elements=elements, n_valid=valid_size, n_test=self.n_test, seed=self.split_seed
-            )
-
-
-DataSpec = Annotated[SWData | MlearnData, Field(discriminator="kind")]
-
-
-def data_spec(data: dict[str, Any]) -> SWData | MlearnData:
-    """The typed data block of a validated spec (``StudySpec.data`` keeps the plain dict for JSON)."""
-    try:
-        return TypeAdapter(DataSpec).validate_python(data)
-    except ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from None
-
-
 class _Source(_Strict):
     checkpoint: str | None = None
     train: dict[str, Any] | None = None
@@ -348,6 +299,7 @@ class _ArmDoc(_Strict):
     recipe: str | None = None
     set: dict[str, Any] = Field(default_factory=dict)
     after: str | None = None
+    active: dict[str, Any] | None = None
 
 
 class _Grid(_Strict):
@@ -419,7 +371,7 @@ def _one_line(exc: ValidationError) -> str:
     """A pydantic error as one line naming the setting, e.g. ``grid.sizes: ...``."""
     if exc.errors()[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
         return f"data.kind: must be one of {DATA_KINDS}"
-    return one_line(exc, skip=("sw", "mlearn"))
+    return one_line(exc, skip=DATA_KINDS)
 
 
 def spec_from_dict(doc: dict[str, Any]) -> StudySpec:
@@ -468,7 +420,15 @@ def _arms(grid: _Grid) -> tuple[Arm, ...]:
     if not grid.arms:
         raise ConfigError("grid.arms: name at least one arm")
     return tuple(
-        Arm(name, a.strategy, a.recipe, tuple(sorted(a.set.items())), a.after) for name, a in grid.arms.items()
+        Arm(
+            name,
+            a.strategy,
+            a.recipe,
+            tuple(sorted(a.set.items())),
+            a.after,
+            None if a.active is None else tuple(sorted(a.active.items())),
+        )
+        for name, a in grid.arms.items()
     )
 
 
@@ -500,11 +460,27 @@ def _check(spec: StudySpec) -> None:
             resolve_model(Path(str(spec.source["checkpoint"])).expanduser())
         except CheckpointError as exc:
             raise ConfigError(f"source.checkpoint: {exc}") from None
+    if spec.data["kind"] == "explored":
+        _check_explored(spec.data)
     root = spec.data.get("root")
     if spec.data["kind"] == "mlearn" and root is not None and not Path(str(root)).expanduser().is_dir():
         raise ConfigError(f"data.root: {root} is not a folder of mlearn data")
     if spec.source.get("train") is not None:
         config_from_dict({"model": spec.model, "train": spec.source["train"]})
+
+
+def _check_explored(data: dict[str, Any]) -> None:
+    """The DFT and exploration settings of explored data, each error naming its key."""
+    from crosstrain.study.kinds import data_spec
+
+    kind = data_spec(data)
+    for key, make in (("dft", "dft_settings"), ("explore", "explore_settings")):
+        try:
+            getattr(kind, make)()
+        except TypeError as exc:
+            raise ConfigError(f"data.{key}: {str(exc).split('(', 1)[-1].rstrip(')')}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"data.{key}: {exc}") from None
 
 
 def _recipe(key: str, name: str) -> dict[str, Any]:
@@ -536,10 +512,42 @@ def _check_arm(spec: StudySpec, arm: Arm) -> None:
             raise ConfigError(f"{key}.set: {name} is set by the study (seeds, grid.steps, the arm's strategy)")
     if arm.recipe is not None:
         _recipe(f"{key}.recipe", arm.recipe)
+    _check_active(spec, arm, key)
     try:
         config_from_dict(arm_settings(spec, arm))  # each arm's settings must be valid on their own
     except ConfigError as exc:
         raise ConfigError(f"{key}: {exc}") from None
+
+
+#: what the study sets in an active-learning run itself: the budget is the cell's size, the seed the seed's
+_ACTIVE_SET_BY_STUDY = ("budget", "seed")
+
+
+def _check_active(spec: StudySpec, arm: Arm, key: str) -> None:
+    """Active-learning arms: only with ``explored`` data (and it only with them), no search, no
+    further stage, settings that :class:`crosstrain.active.loop.ActiveSettings` accepts."""
+    explored = spec.data["kind"] == "explored"
+    if arm.active is None:
+        if explored:
+            raise ConfigError(f"{key}: explored data have no training pool; give the arm active: {{selection: ...}}")
+        return
+    if not explored:
+        raise ConfigError(f"{key}.active: active-learning arms need data of kind explored (a DFT-labelled test set)")
+    if spec.trials or arm.after is not None:
+        raise ConfigError(f"{key}.active: an active-learning arm takes no search (search.trials: 0) and no after")
+    settings = dict(arm.active)
+    taken = sorted(set(settings) & set(_ACTIVE_SET_BY_STUDY))
+    if taken:
+        raise ConfigError(f"{key}.active.{taken[0]} is set by the study (the cell's size, the seed)")
+    from crosstrain.active.loop import ActiveSettings
+
+    try:
+        ActiveSettings(**settings)
+    except TypeError:
+        known = sorted(f.name for f in fields(ActiveSettings) if f.name not in _ACTIVE_SET_BY_STUDY)
+        raise ConfigError(f"{key}.active: unknown setting (known: {', '.join(known)})") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{key}.active: {exc}") from None
 
 
 def arm_settings(spec: StudySpec, arm: Arm) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from crosstrain.io.checkpoint import is_finished, load_checkpoint
 from crosstrain.io.hashing import sha256_file
 from crosstrain.species import to_atomic_number
 from crosstrain.study.data import StudyData, build_data, data_fingerprint, load_data, resolve_sizes
-from crosstrain.study.jobs import model_path, run_job, start_of
+from crosstrain.study.jobs import model_path, run_active_job, run_job, start_of
 from crosstrain.study.spec import SearchParam, StudySpec, arm_settings, spec_from_dict
 from crosstrain.study.storage import cell_name, meta_name, open_storage, requeue_orphans
 
@@ -300,17 +300,21 @@ def _objective(study: Study, data: StudyData, stage: str, strategy: str, size: i
         try:
             if begin is not None and spec.arm(strategy).after is not None and not is_finished(begin):
                 raise TrainingDiverged(f"its earlier stage {spec.arm(strategy).after} has no model for seed {seed}")
-            row = run_job(
-                spec,
-                data,
-                start=begin,
-                arm=strategy,
-                size=size,
-                seed=seed,
-                params=params,
-                out=out,
-                test=stage == "final",
-            )
+            if spec.arm(strategy).active is not None:  # an active-learning run: its own folder
+                folder = out.with_suffix("")
+                row = run_active_job(spec, data, start=begin, arm=strategy, budget=size, seed=seed, out=folder)
+            else:
+                row = run_job(
+                    spec,
+                    data,
+                    start=begin,
+                    arm=strategy,
+                    size=size,
+                    seed=seed,
+                    params=params,
+                    out=out,
+                    test=stage == "final",
+                )
         except TrainingDiverged as exc:
             trial.set_user_attr("diverged", str(exc))
             log(f"{job}: diverged ({exc})")
@@ -318,7 +322,7 @@ def _objective(study: Study, data: StudyData, stage: str, strategy: str, size: i
         row["seconds"] = round(time.perf_counter() - t0, 2)
         for k, v in row.items():
             trial.set_user_attr(k, v)
-        value = row[f"valid_{spec.metric}"]
+        value = row.get(f"valid_{spec.metric}", row.get(f"test_{spec.metric}"))  # active runs have no valid set
         log(
             f"{job}: valid {spec.metric} {value:.4g}"
             + (f", test force MAE {row['test_force_mae']:.4f} eV/Å" if stage == "final" else "")
