@@ -193,3 +193,15 @@ def test_an_active_learning_arm_runs_as_a_study_cell(tmp_path):
     assert len(row.values["curve"]) >= 1 and row.values["test_n"] == 2.0
     cells = record_cells(collect_rows(study), spec)
     assert cells["random n=2"]["force_mae"]["n"] == 1
+
+
+def test_every_benchmark_spec_is_valid():
+    """The grids behind the published numbers are specs; each must load as written."""
+    from pathlib import Path
+
+    from crosstrain.study.spec import load_spec
+
+    specs = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*/*.yaml"))
+    assert len(specs) >= 6
+    for path in specs:
+        assert load_spec(path).name
