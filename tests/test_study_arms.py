@@ -163,7 +163,10 @@ ACTIVE_SPEC = {
     "change, message",
     [
         ({"grid": {"arms": {"r": {"strategy": "rescaled"}}, "sizes": [2]}}, "explored data have no training pool"),
-        ({"grid": {"arms": {"r": {"strategy": "rescaled", "active": {"budget": 3}}}, "sizes": [2]}}, "set by the study"),
+        (
+            {"grid": {"arms": {"r": {"strategy": "rescaled", "active": {"budget": 3}}}, "sizes": [2]}},
+            "set by the study",
+        ),
         ({"grid": {"arms": {"r": {"strategy": "rescaled", "active": {"colour": 1}}}, "sizes": [2]}}, "unknown setting"),
         ({"search": {"trials": 2}}, "no search"),
         ({"data": {**ACTIVE_DATA, "dft": {"ecut_ev": -1}}}, "data.dft"),
