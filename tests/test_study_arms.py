@@ -82,6 +82,8 @@ def test_strategies_and_arms_together_and_missing_parent_and_data_are_refused(tm
         spec_from_dict(mlearn)
     with pytest.raises(ConfigError, match="report.baseline"):
         spec_from_dict({**copy.deepcopy(TINY), "report": {"baseline": "nothing"}})
+    with pytest.raises(ConfigError, match="report.tests.more"):
+        spec_from_dict({**copy.deepcopy(TINY), "report": {"tests": {"more": str(tmp_path / "none.extxyz")}}})
 
 
 def test_the_split_validation_set_is_shared_and_draws_are_the_benchmarks(tmp_path):
@@ -208,3 +210,45 @@ def test_every_benchmark_spec_is_valid():
     assert len(specs) >= 6
     for path in specs:
         assert load_spec(path).name
+
+
+def test_a_stage_with_extra_test_sets_source_retention_and_the_record(tmp_path, tiny_sw_data):
+    """A real tiny study: scratch, full and a further stage after full, no search; an extra test set,
+    source retention and errors per temperature; the record pairs each arm with scratch."""
+    import json
+    import shutil
+
+    from crosstrain.study.cli import register  # noqa: F401  (the command exists)
+    from crosstrain.study.results import collect_rows, record_cells
+    from crosstrain.study.runner import run_study
+    from crosstrain.study.worker import attach
+
+    folder = tmp_path / "s"
+    shutil.copytree(tiny_sw_data, folder / "data")
+    extra = str(folder / "data" / "Ge.valid.extxyz")
+    doc = copy.deepcopy(TINY)
+    doc["grid"] = {**doc["grid"], "strategies": None, "sizes": [2], "seeds": 2}
+    doc["grid"]["arms"] = {
+        "scratch": {"strategy": "scratch"},
+        "full": {"strategy": "full"},
+        "full+more": {"strategy": "full", "after": "full", "set": {"train.lr": 1e-4}},
+    }
+    doc["grid"] = {k: v for k, v in doc["grid"].items() if v is not None}
+    doc["search"] = {"trials": 0}
+    doc["report"] = {"by": ["temperature"], "source_retention": True, "tests": {"valid-as-test": extra}}
+    spec = spec_from_dict(doc)
+    run_study(spec, folder, log=lambda m: None, progress=False, heartbeat=1, grace=3)
+    study = attach(folder, f"sqlite:///{folder / 'optuna.db'}")
+    rows = [r for r in collect_rows(study) if r.stage == "final"]
+    assert {(r.strategy, r.seed) for r in rows} == {(a, s) for a in ("scratch", "full", "full+more") for s in (0, 1)}
+    stage = {r.seed: r for r in rows if r.strategy == "full+more"}
+    assert all(r.state == "COMPLETE" and r.values["extra_valid-as-test_force_mae"] > 0 for r in rows)
+    assert all(r.values["source_force_mae"] > 0 for r in rows if r.strategy != "scratch")
+    from crosstrain.io.checkpoint import read_meta
+
+    meta = read_meta(stage[0].values["checkpoint"])  # the stage started from full's model of the same seed
+    assert meta.parent is not None and "full" in meta.parent.path and "seed0" in meta.parent.path
+    cells = record_cells(collect_rows(study), spec)
+    assert cells["full+more n=2"]["force_mae_vs_scratch"]["n_pairs"] == 2
+    assert "extra_valid-as-test_force_mae" in cells["full n=2"] and "source_force_mae" in cells["full n=2"]
+    json.dumps(cells)  # the record's result is plain JSON

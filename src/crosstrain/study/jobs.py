@@ -131,6 +131,14 @@ def _test_numbers(
 
         s = transferred_start(config, train, start, element_map=element_map)
         row.update(_metrics("zero_shot_test", evaluate(s.model.eval(), test, 8, by=())))
+    for name, path in spec.extra_tests:  # more test sets: overall and per report.by value
+        from crosstrain.data.extxyz import read_structures
+
+        extra = Dataset(read_structures(Path(path).expanduser(), require=("forces",)), model.neighbour_cutoff, name)
+        em = evaluate(model, extra, 8, by=spec.by)
+        row.update(_metrics(f"extra_{name}", em, test=True))
+        for group, gm in (em.by_group or {}).items():
+            row.update(_metrics(f"extra_{name}_{group}", gm, test=True))
     if spec.source_retention and spec.source_element in model.species.symbols:
         src = Dataset(data.source_valid, model.neighbour_cutoff, f"{spec.source_element} valid")
         row.update(_metrics("source", evaluate(model, src, 8, by=())))
@@ -203,10 +211,10 @@ def md_numbers(spec: StudySpec, model: Any) -> dict[str, Any]:
     return row
 
 
-def _metrics(prefix: str, m: Metrics) -> dict[str, float | None]:
+def _metrics(prefix: str, m: Metrics, test: bool = False) -> dict[str, float | None]:
     keys = ("force_mae", "force_rmse", "energy_mae", "energy_rmse", "stress_mae")
     out = {f"{prefix}_{k}": (None if getattr(m, k) is None else float(getattr(m, k))) for k in keys}
-    if prefix != "test" and not prefix.startswith("test_"):
+    if not test and prefix != "test" and not prefix.startswith("test_"):
         out.pop(f"{prefix}_stress_mae")  # the stress error is reported on the test set only
     else:
         out[f"{prefix}_n"] = float(m.n_structures)

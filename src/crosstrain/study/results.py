@@ -285,7 +285,12 @@ def _cell_numbers(rs: list[StudyRow], groups: list[str]) -> dict[str, list[float
         numbers[f"energy_mae_without_{g}"] = [_without(r, g) for r in rs]
         numbers[f"{g}_energy_mae"] = [r.metric(f"test_{g}_energy_mae") for r in rs]
     extra = sorted(
-        {k for r in rs for k in r.values if k.startswith(("source_", "md_")) and k.endswith(("mae", "stable"))}
+        {
+            k
+            for r in rs
+            for k in r.values
+            if k.startswith(("source_", "md_", "extra_")) and k.endswith(("mae", "stable"))
+        }
     )
     numbers.update({k: [r.metric(k) for r in rs] for k in extra})
     zero = [r.metric("zero_shot_test_force_mae") for r in rs]

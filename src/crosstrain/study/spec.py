@@ -217,6 +217,7 @@ class StudySpec:
     source_retention: bool = False
     baseline: str = "scratch"
     md: MDCheck | None = None
+    extra_tests: tuple[tuple[str, str], ...] = ()  # (name, extxyz path): more test sets, errors per group too
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -248,8 +249,9 @@ class StudySpec:
         else:
             arms = {"arms": {a.name: a.to_dict() for a in self.arms}}
         report: dict[str, Any] = {"chemical_accuracy_mev": self.chemical_accuracy_mev}
-        if self.by or self.source_retention or self.baseline != "scratch":
+        if self.by or self.source_retention or self.baseline != "scratch" or self.extra_tests:
             report.update(by=list(self.by), source_retention=self.source_retention, baseline=self.baseline)
+            report.update({"tests": dict(self.extra_tests)} if self.extra_tests else {})
         return {
             "name": self.name,
             "data": copy.deepcopy(self.data),
@@ -340,6 +342,7 @@ class _Report(_Strict):
     by: tuple[str, ...] = ()
     source_retention: bool = False
     baseline: str = "scratch"
+    tests: dict[str, str] = Field(default_factory=dict)  # more test sets by name: extxyz files
 
 
 class _MD(_Strict):
@@ -407,6 +410,7 @@ def spec_from_dict(doc: dict[str, Any]) -> StudySpec:
         source_retention=d.report.source_retention,
         baseline=d.report.baseline,
         md=MDCheck(**d.md.model_dump()) if d.md is not None else None,
+        extra_tests=tuple(d.report.tests.items()),
     )
     _check(spec)
     return spec
@@ -462,6 +466,11 @@ def _check(spec: StudySpec) -> None:
             raise ConfigError(f"source.checkpoint: {exc}") from None
     if spec.data["kind"] == "explored":
         _check_explored(spec.data)
+    for name, path in spec.extra_tests:
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"report.tests.{name}: a test set's name is letters, digits, - and _")
+        if not Path(path).expanduser().is_file():
+            raise ConfigError(f"report.tests.{name}: {path} is not a file")
     root = spec.data.get("root")
     if spec.data["kind"] == "mlearn" and root is not None and not Path(str(root)).expanduser().is_dir():
         raise ConfigError(f"data.root: {root} is not a folder of mlearn data")
