@@ -9,7 +9,7 @@ training sets are nested across sizes. The test set is fixed (optionally a strat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ class StudyData:
     valid: list[Structure]  # the data's validation file (used as is with grid.valid: split)
     key: str  # the info field draws are stratified by
     folder: Path
+    extra: dict[str, list[Structure]] = field(default_factory=dict)  # report.tests, by name
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def load_data(spec: StudySpec, study_dir: str | Path) -> StudyData:
         test = _stratified(test, spec.test_size, key, 0)
     if spec.data["kind"] != "explored" and spec.valid_from == "drawn" and spec.valid_size >= len(pool):
         raise ConfigError(f"grid.valid_size {spec.valid_size} leaves no training data in a pool of {len(pool)}")
-    return StudyData(_read(d / f"{src}.train.extxyz"), source_valid, pool, test, valid, key, d)
+    extra = {name: read_structures(Path(path).expanduser(), require=("forces",)) for name, path in spec.extra_tests}
+    return StudyData(_read(d / f"{src}.train.extxyz"), source_valid, pool, test, valid, key, d, extra)
 
 
 def resolve_sizes(spec: StudySpec, pool_size: int) -> list[int]:

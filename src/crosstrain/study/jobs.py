@@ -131,11 +131,8 @@ def _test_numbers(
 
         s = transferred_start(config, train, start, element_map=element_map)
         row.update(_metrics("zero_shot_test", evaluate(s.model.eval(), test, 8, by=())))
-    for name, path in spec.extra_tests:  # more test sets: overall and per report.by value
-        from crosstrain.data.extxyz import read_structures
-
-        extra = Dataset(read_structures(Path(path).expanduser(), require=("forces",)), model.neighbour_cutoff, name)
-        em = evaluate(model, extra, 8, by=spec.by)
+    for name, structures in data.extra.items():  # more test sets: overall and per report.by value
+        em = evaluate(model, Dataset(structures, model.neighbour_cutoff, name), 8, by=spec.by)
         row.update(_metrics(f"extra_{name}", em, test=True))
         for group, gm in (em.by_group or {}).items():
             row.update(_metrics(f"extra_{name}_{group}", gm, test=True))

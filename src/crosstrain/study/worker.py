@@ -335,45 +335,37 @@ def _objective(study: Study, data: StudyData, stage: str, strategy: str, size: i
 
 def _scan(study: Study) -> tuple[list[tuple[str, str, int]], bool]:
     """Cells with queued trials that may run now (retraining first, then the least-searched
-    searches), and whether any trial is running elsewhere. Fails stale trials on the way."""
+    searches; a further stage once its earlier arm's models of that size are all finished or
+    diverged), and whether any trial is running elsewhere. Fails stale trials on the way."""
     import optuna
     from optuna.trial import TrialState
 
-    finals, searches, running = [], [], False
-    done = _finished_cells(study)
-    for strategy, size in study.cells():
-        after = study.spec.arm(strategy).after
-        if after is not None and (after, size) not in done:  # a further stage waits for its start
-            running = True
-            continue
-        counts = {}
+    states: dict[tuple[str, str, int], list[Any]] = {}
+    for strategy, size in study.cells():  # every cell's trial states, read once
         for stage in ("hpo", "final"):
             s = study.load(stage, strategy, size)
-            states = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
-            if TrialState.RUNNING in states:
+            found = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
+            if TrialState.RUNNING in found:
                 optuna.storages.fail_stale_trials(s)  # a dead worker's trial goes back to the queue
                 requeue_orphans(s)  # ... also one that died before its first heartbeat
-                states = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
-            counts[stage] = (states.count(TrialState.WAITING), states.count(TrialState.RUNNING), len(states))
-            running = running or counts[stage][1] > 0
-        (hw, hr, hn), (fw, _, _) = counts["hpo"], counts["final"]
-        if hw == 0 and hr == 0 and fw > 0:
-            finals.append(("final", strategy, size))
-        if hw > 0:
-            searches.append((hn - hw - hr, ("hpo", strategy, size)))
-    return finals + [job for _, job in sorted(searches, key=lambda x: x[0])], running
-
-
-def _finished_cells(study: Study) -> set[tuple[str, int]]:
-    """The (arm, size) cells whose retrained models are all finished (or diverged)."""
-    from optuna.trial import TrialState
-
-    done = set()
+                found = [t.state for t in s.get_trials(deepcopy=False) if t.user_attrs.get("job")]
+            states[stage, strategy, size] = found
+    ended = (TrialState.COMPLETE, TrialState.FAIL)
+    finals, searches = [], []
+    running = any(TrialState.RUNNING in v for v in states.values())
     for strategy, size in study.cells():
-        trials = [t for t in study.load("final", strategy, size).get_trials(deepcopy=False) if t.user_attrs.get("job")]
-        if trials and all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in trials):
-            done.add((strategy, size))
-    return done
+        after = study.spec.arm(strategy).after
+        start = states["final", after, size] if after is not None else None
+        if start is not None and not (start and all(x in ended for x in start)):
+            running = True  # a further stage waits for its start
+            continue
+        hpo, final = states["hpo", strategy, size], states["final", strategy, size]
+        waiting = hpo.count(TrialState.WAITING)
+        if waiting == 0 and TrialState.RUNNING not in hpo and TrialState.WAITING in final:
+            finals.append(("final", strategy, size))
+        if waiting > 0:
+            searches.append((len(hpo) - waiting - hpo.count(TrialState.RUNNING), ("hpo", strategy, size)))
+    return finals + [job for _, job in sorted(searches, key=lambda x: x[0])], running
 
 
 def run_worker(
