@@ -167,3 +167,13 @@ def label_families(structures: list[Structure]) -> None:
     for (group, temperature), members in runs.items():
         for rank, (_, k) in enumerate(sorted(members)):
             structures[k].info["family"] = f"{group} {temperature:g} K block {rank // MD_BLOCK}"
+
+
+def mlearn_split(
+    element: str, *, valid: int, test: int, seed: int, root: str | os.PathLike[str] | None = None
+) -> dict[str, list[Structure]]:
+    """The mlearn structures of ``element`` (shipped, or under ``root``) split into ``train``,
+    ``valid`` and ``test`` (:func:`~crosstrain.data.splits.stratified_split` with these sizes and seed)."""
+    structures = read_mlearn(mlearn_file(find_mlearn_root(root), element), element=element)
+    split = stratified_split(structures, valid, test, seed=seed)
+    return {part: [structures[i] for i in idx] for part, idx in split.items()}

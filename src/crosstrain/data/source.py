@@ -91,12 +91,9 @@ def select(source: FilesSource | MlearnSource) -> Selection:
         train = [s for path in source.train for s in read_structures(path, require=("forces",))]
         held = [s for path in source.valid or () for s in read_structures(path, require=("forces",))]
         return Selection(train, held or None)
-    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
-    from crosstrain.data.splits import draw, stratified_split
+    from crosstrain.data.mlearn import mlearn_split
+    from crosstrain.data.splits import draw
 
-    structures = read_mlearn(mlearn_file(find_mlearn_root(source.root), source.element), element=source.element)
-    split = stratified_split(structures, source.valid, source.test, seed=source.split_seed)
-    train = [structures[i] for i in split["train"]]
-    if source.train is not None:
-        train = draw(train, source.train, source.train_seed)
-    return Selection(train, [structures[i] for i in split["valid"]] or None)
+    split = mlearn_split(source.element, valid=source.valid, test=source.test, seed=source.split_seed, root=source.root)
+    train = split["train"] if source.train is None else draw(split["train"], source.train, source.train_seed)
+    return Selection(train, split["valid"] or None)

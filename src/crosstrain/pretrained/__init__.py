@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from crosstrain.config import recipes, resolve_recipe  # noqa: F401  (recipes are addressed by name here too)
+from crosstrain.data.mlearn import mlearn_split as mlearn_split  # re-exported: the shipped parents' splits
 from crosstrain.errors import CheckpointError, SchemaError
 from crosstrain.schema import OMIT_NONE, Fields, JSONRecord
 from crosstrain.structure import Structure
@@ -125,17 +126,6 @@ def entry_for(path: str | os.PathLike[str]) -> ModelEntry | None:
     """The index entry of a shipped model given its path (matched by checksum), else ``None``."""
     found = shipped_entry(path)
     return found[1] if found else None
-
-
-def mlearn_split(element: str, *, valid: int, test: int, seed: int) -> dict[str, list[Structure]]:
-    """The shipped mlearn structures of ``element`` split into ``train``, ``valid`` and ``test``
-    (:func:`~crosstrain.data.splits.stratified_split` with these sizes and seed)."""
-    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
-    from crosstrain.data.splits import stratified_split
-
-    structures = read_mlearn(mlearn_file(find_mlearn_root(), element), element=element)
-    split = stratified_split(structures, valid, test, seed=seed)
-    return {part: [structures[i] for i in idx] for part, idx in split.items()}
 
 
 def parent_training_data(path: str | os.PathLike[str]) -> list[Structure] | None:
