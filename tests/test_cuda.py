@@ -1,7 +1,8 @@
 """GPU readiness: the model, a training run, the calculator and MD on CUDA agree with the CPU.
 
-These run only where torch sees a CUDA device (skipped on the CPU-only development machines;
-``tests/test_calculator.py`` checks that asking for CUDA without one is a clear error).
+These run wherever torch sees a CUDA device, in the default ``python -m pytest``; elsewhere they are
+skipped with the reason (a CPU-only torch build, or a CUDA build that sees no device), which
+``-ra`` prints. ``tests/test_calculator.py`` checks that asking for CUDA without one is a clear error.
 """
 
 import numpy as np
@@ -11,7 +12,14 @@ import torch
 from conftest import make_model, rattled_si
 from crosstrain.calculator import CrosstrainCalculator
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+def _why_no_cuda() -> str:
+    if torch.version.cuda is None:
+        return f"needs a CUDA device: torch {torch.__version__} is a CPU-only build (docs/how-to/gpu.md)"
+    return f"needs a CUDA device: torch {torch.__version__} (CUDA {torch.version.cuda}) sees none"
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason=_why_no_cuda())
 
 
 @cuda

@@ -1,6 +1,7 @@
 """Training and transfer on tiny Stillinger-Weber data sets (real LAMMPS labels)."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -123,6 +124,41 @@ def test_resume_after_kill_matches_uninterrupted_run(sw, tmp_path):
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
     for k, v in full.model.state_dict().items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_progress_in_a_log_is_whole_plain_lines(sw, tmp_path, capsys, monkeypatch):
+    """Output to a file or a pipe (here pytest's capture, not a terminal): one whole line per
+    reported epoch with the full run name, never a live display's frame cut to 80 columns."""
+    for name in ("FORCE_TERMINAL", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    name = "ge_full_transfer_from_si_with_a_long_run_name.ckpt"
+    fit(cfg(epochs=3), sw["ge_train"], tmp_path / name, valid=sw["ge_valid"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3, lines
+    for epoch, line in enumerate(lines, 1):
+        assert line.startswith(f"train {name}  epoch {epoch}/3  loss "), line
+        assert "…" not in line and "━" not in line and len(line) > 80
+        assert "valid F-MAE" in line and "(best @ " in line and re.search(r"  \d+:\d\d:\d\d$", line)
+        assert "E-MAE" not in line  # a force-only loss does not train energies: no energy error shown
+    fit(cfg(epochs=2, loss="energy_forces"), sw["ge_train"], tmp_path / "e.ckpt", valid=sw["ge_valid"])
+    assert capsys.readouterr().out.count("meV/atom (energy shift not yet fitted)") == 2
+    assert [loop.report_every(cfg(epochs=e, valid_every=v).train) for e, v in ((3, 1), (66, 1), (300, 5))] == [1, 4, 15]
+
+
+def test_plain_progress_prints_the_last_step_of_a_run_that_stops_early(capsys, monkeypatch):
+    from crosstrain.progress import Progress
+
+    monkeypatch.delenv("FORCE_TERMINAL", raising=False)
+    with Progress("train x.ckpt", 10, every=4, unit="epoch") as bar:
+        for epoch in range(1, 7):
+            bar.update(epoch, f"loss {epoch}", seconds=3725.0)
+    assert capsys.readouterr().out.splitlines() == [
+        "train x.ckpt  epoch 4/10  loss 4  1:02:05",
+        "train x.ckpt  epoch 6/10  loss 6  1:02:05",
+    ]
+    with Progress("hidden", 2, enabled=False) as bar:
+        bar.update(2, "done")
+    assert capsys.readouterr().out == ""
 
 
 def test_energy_shift_recovers_constant_offset(sw, tmp_path):

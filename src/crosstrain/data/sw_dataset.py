@@ -15,6 +15,7 @@ is named by a hash of the parameters and protocol, so changed settings never reu
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -130,19 +131,21 @@ def _run_jobs(
     progress: bool,
     job_seconds: list[float],
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from crosstrain.progress import Progress
 
-    columns = [TextColumn("SW data"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    every = math.ceil(len(todo) / 10)  # in a log, about ten lines
     with (
-        Progress(*columns, disable=not progress) as bar,
+        Progress("SW data", len(todo), every=every, unit="job", enabled=progress) as bar,
         spawn_pool(workers) as pool,
     ):
-        task = bar.add_task("jobs", total=len(todo))
-        futures = [pool.submit(_run_job, p, protocol, t, str(_part_path(parts, p.element, t))) for p, t in todo]
-        for fut in as_completed(futures):
+        futures = {
+            pool.submit(_run_job, p, protocol, t, str(_part_path(parts, p.element, t))): f"{p.element} {t:g} K"
+            for p, t in todo
+        }
+        for done, fut in enumerate(as_completed(futures), 1):
             _, seconds = fut.result()
             job_seconds.append(seconds)
-            bar.advance(task)
+            bar.update(done, f"{futures[fut]} done")
 
 
 def _assemble(out: Path, parts: Path, params: list[SWParameters], protocol: SWProtocol, version: str) -> SWManifest:

@@ -30,8 +30,7 @@ def _storage_kw(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from crosstrain.progress import console as make_console
     from crosstrain.study.runner import run_study
     from crosstrain.study.spec import load_spec
 
@@ -43,7 +42,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
         from crosstrain.parallel import plan_workers
 
         plan_workers(max(1, args.workers), 1, threads=args.threads)  # one line if they oversubscribe
-    console = Console()
+    console = make_console()
     spec = load_spec(args.spec)
     if args.mlearn and spec.data["kind"] == "mlearn":  # SW specs make their data; --mlearn does not apply
         spec = dataclasses.replace(spec, data={**spec.data, "root": args.mlearn})

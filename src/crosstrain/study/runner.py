@@ -52,6 +52,8 @@ def _run_processes(
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from crosstrain.progress import live as live_display
+
     logs = study.folder / "logs"
     logs.mkdir(exist_ok=True)
     procs = []
@@ -69,7 +71,8 @@ def _run_processes(
         TextColumn("{task.description}"),
     ]
     try:
-        with Progress(*columns, disable=not progress) as bar:
+        live = progress and live_display()  # in a log, the status line below every two minutes instead
+        with Progress(*columns, disable=not live) as bar:
             task = bar.add_task("", total=None)
             last_log = time.monotonic()
             while any(p.poll() is None for p, _ in procs):

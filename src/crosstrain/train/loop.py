@@ -5,8 +5,15 @@ per-epoch checkpoints and exact resume.
 Files next to ``out`` (e.g. ``ge.ckpt``): the best model so far (``ge.ckpt``, final once the
 run ends, with the fitted energy shift), the resume state (``ge.ckpt.state.pt``: weights,
 optimiser, step, best model, history; tensors and plain data only) and the log
-(``ge.ckpt.log.csv``, one row per epoch). With several processes (``torchrun``) each rank takes a
-disjoint part of every global batch and the gradients are summed across ranks.
+(``ge.ckpt.log.csv``, one row per epoch; its ``valid_energy_mae`` is the model's before the energy
+shift is fitted, at the end). With several processes (``torchrun``) each rank takes a disjoint part of
+every global batch and the gradients are summed across ranks.
+
+Progress (:mod:`crosstrain.progress`): a live bar on a terminal; in a log, a whole line every few
+epochs (about 20 per run, on validated epochs) with the run's name, loss, validation errors, best
+epoch and elapsed time. A loss without energies does not train them: their error is not shown
+during training, since it is only fixed by the shift fitted afterwards; with energies in the loss
+it is shown as what it is, the error before that fit.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from crosstrain.io.atomic import atomic_path, write_text
 from crosstrain.io.checkpoint import Parent, save_checkpoint
 from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.progress import Progress
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import fit_energy_shift, validation_sums
 from crosstrain.train.loss import ErrorSums, loss_terms, selection_metric, weights_at
@@ -306,8 +314,10 @@ def train(
         t0 -= trainer.history[-1]["seconds"] if trainer.history else 0.0  # seconds count the whole run
     stopped = "epochs"
     meta = {**(metadata or {}), "training": {**(metadata or {}).get("training", {}), **asdict(cfg)}}
-    with _progress(not progress or trainer.rank != 0) as bar:
-        task = bar.add_task(f"train {out.name}", total=cfg.epochs, completed=trainer.epoch, status="")
+    shown = progress and trainer.rank == 0
+    with Progress(
+        f"train {out.name}", cfg.epochs, done=trainer.epoch, every=report_every(cfg), unit="epoch", enabled=shown
+    ) as bar:
         while trainer.epoch < cfg.epochs:
             train_loss = trainer.train_epoch()
             trainer.epoch += 1
@@ -317,7 +327,7 @@ def train(
                     save_checkpoint(trainer.eval_model(), out, parent=parent, **_meta_kwargs(meta, trainer))
                 _save_state(state_path(out), trainer.state())
                 _write_log(log_path(out), trainer.history)
-            bar.update(task, completed=trainer.epoch, status=_status(trainer, train_loss, metrics))
+            bar.update(trainer.epoch, _status(trainer, train_loss, metrics), seconds=record["seconds"])
             if callback is not None:
                 callback(trainer.epoch, record)
             if cfg.patience is not None and trainer.epoch - trainer.best["epoch"] >= cfg.patience:
@@ -326,17 +336,9 @@ def train(
     return _finish(trainer, out, parent, meta, stopped, time.perf_counter() - t0)
 
 
-def _progress(disable: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-    ]
-    return Progress(*columns, disable=disable, transient=False)
+def report_every(cfg: TrainConfig, lines: int = 20) -> int:
+    """Epochs between progress lines in a log: about ``lines`` per run, on validated epochs."""
+    return cfg.valid_every * max(1, math.ceil(cfg.epochs / cfg.valid_every / lines))
 
 
 def _after_epoch(trainer: _Trainer, cfg: TrainConfig, train_loss: float, t0: float) -> tuple[dict[str, Any], Metrics]:
@@ -366,13 +368,16 @@ def _after_epoch(trainer: _Trainer, cfg: TrainConfig, train_loss: float, t0: flo
 
 
 def _status(trainer: _Trainer, train_loss: float, metrics: Metrics) -> str:
+    """The epoch's loss and, on validated epochs, its errors and the best epoch so far. The energy
+    error is shown only where the loss trains energies, and then as the error before the energy
+    shift is fitted (at the end of the run); a force-only loss leaves the energies to that fit."""
     status = f"loss {train_loss:.4g}"
     if metrics.force_mae is not None:
         where = "valid" if trainer.valid is not None else "train"  # no validation set: training data
-        status += f"  {where} F-MAE {metrics.force_mae:.4f} eV/Å "
-        if metrics.energy_mae is not None:
-            status += f"E-MAE {metrics.energy_mae:.1f} meV/atom "
-        status += f"(best @ {trainer.best['epoch']})"
+        status += f"  {where} F-MAE {metrics.force_mae:.4f} eV/Å"
+        if metrics.energy_mae is not None and trainer.cfg.loss != "forces":
+            status += f"  E-MAE {metrics.energy_mae:.1f} meV/atom (energy shift not yet fitted)"
+        status += f"  (best @ {trainer.best['epoch']})"
     return status
 
 

@@ -125,10 +125,21 @@ def _source_model(
 
 def _train(name: str, ckpt: Path, log, *, config: Any, data: list[Structure], **kwargs: Any) -> FitReport:
     """Train one demo model, or reuse it when the folder holds a finished run of the same request
-    (:mod:`crosstrain.train.reuse`: a folder from an older version or scale is trained again)."""
+    (:mod:`crosstrain.train.reuse`: a folder from an older version or scale is trained again), and
+    log the finished model's validation errors: the progress lines show no energy error where the
+    loss has no energies (the force-only SW demo), as energies are fixed by the shift fitted after
+    training."""
     from crosstrain.train.reuse import fit_or_reuse
 
-    return fit_or_reuse(config, data, ckpt, log=lambda m: log(f"{name}: {m}"), **kwargs)
+    report = fit_or_reuse(config, data, ckpt, log=lambda m: log(f"{name}: {m}"), **kwargs)
+    if report.valid is not None and report.valid.force_mae is not None:
+        v = report.valid
+        energy = "" if v.energy_mae is None else f", energy MAE {v.energy_mae:.1f} meV/atom"
+        log(
+            f"{name}: the finished model (best epoch {report.best_epoch}, energy shift fitted) on the validation data: "
+            f"force MAE {v.force_mae:.4f} eV/Å{energy}"
+        )
+    return report
 
 
 def _data_stage(d: Path, sc: DemoScale, dft: bool, mlearn_root: str | Path | None, log) -> tuple[list, ...]:
