@@ -91,6 +91,23 @@ def test_compiled_calculator_path_equals_eager(model, si_atoms, monkeypatch):
     assert all(getattr(m, "fused", True) for m in model.modules())  # the caller's model keeps its kernels
 
 
+def test_compiled_stress_path_equals_eager(model, si_atoms, monkeypatch):
+    """``compile_stress=True`` (torch.compile replaced by the eager function here) gives the eager
+    energy, forces and stress of a sheared cell from one function, without the eager model."""
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    eager, fast = si_atoms.copy(), si_atoms.copy()
+    eager.calc = CrosstrainCalculator(model)
+    fast.calc = CrosstrainCalculator(model, compile=True, compile_stress=True)
+    calls = []
+    fast.calc.eager_model = lambda *a, **k: calls.append(1)  # must not be used for energy, forces, stress
+    stress = eager.get_stress()
+    assert np.abs(stress[3:]).max() > 1e-4  # off-diagonal terms are tested
+    np.testing.assert_allclose(fast.get_stress(), stress, atol=1e-12)
+    assert fast.get_potential_energy() == pytest.approx(eager.get_potential_energy(), abs=1e-10)
+    np.testing.assert_allclose(fast.get_forces(), eager.get_forces(), atol=1e-10)
+    assert not calls
+
+
 def test_calculator_stays_eager_where_compile_fails(model, si_atoms, broken_compile):
     atoms = si_atoms.copy()
     atoms.calc = CrosstrainCalculator(model, compile=True)

@@ -40,7 +40,9 @@ class CrosstrainCalculator(Calculator):
 
     ``compile=True`` computes energy and forces (what MD asks for) through ``torch.compile``
     (:mod:`crosstrain.model.compiled`, symbolic sizes: one compile of 1-2 minutes per process,
-    then about twice the eager speed on a CPU); stress and per-atom energies stay eager. If
+    then about twice the eager speed on a CPU); stress and per-atom energies stay eager, unless
+    ``compile_stress=True`` compiles energy, forces and stress together (for MD that needs the
+    virial every step, as LAMMPS's pressure does). If
     torch.compile cannot build on the machine, the calculator warns once and stays eager.
 
     Neighbour pairs come from a Verlet list with a ``skin`` (Å; :class:`crosstrain.graph.SkinNeighbours`)
@@ -56,6 +58,7 @@ class CrosstrainCalculator(Calculator):
         device: str | torch.device | None = None,
         compile: bool = False,
         skin: float = 0.5,
+        compile_stress: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -67,12 +70,19 @@ class CrosstrainCalculator(Calculator):
         self.model = model.to(self.device).eval()
         self.neighbours = SkinNeighbours(self.model.neighbour_cutoff, skin)
         self.compiled: Callable[..., Any] | None = None
+        self.compiled_stress = False
         if compile:
             from crosstrain.model.compiled import energy_forces_fn
 
             self.eager_model = self.model
             self.model = copy.deepcopy(self.model)  # the compiled copy runs unfused; eager keeps the fast kernels
-            self.compiled = energy_forces_fn(self.model, compile=True)
+            if compile_stress:  # MD that needs the virial every step (LAMMPS): one compile with stress
+                from crosstrain.model.compiled import energy_forces_stress_fn
+
+                self.compiled = energy_forces_stress_fn(self.model, compile=True)
+            else:
+                self.compiled = energy_forces_fn(self.model, compile=True)
+            self.compiled_stress = compile_stress
 
     def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
         """ASE's check, after a fast exact one: MD asks for the forces several times a step and
@@ -104,8 +114,12 @@ class CrosstrainCalculator(Calculator):
         topology = self.neighbours(structure)
         graph = batch_graph([structure], topologies=[topology], dtype=self.model.dtype, device=self.device)
         want_stress = structure.periodic and "stress" in (properties or [])
-        compiled_ok = self.compiled is not None and not want_stress and "energies" not in (properties or [])
-        if compiled_ok and self._calculate_compiled(graph):
+        compiled_ok = (
+            self.compiled is not None
+            and want_stress in (False, self.compiled_stress)
+            and "energies" not in (properties or [])
+        )
+        if compiled_ok and self._calculate_compiled(graph, want_stress):
             return
         model = self.eager_model if self.compiled is not None else self.model
         pred = predict(model, graph, compute_forces=True, compute_stress=want_stress)
@@ -119,11 +133,11 @@ class CrosstrainCalculator(Calculator):
         if pred.stress is not None:
             self.results["stress"] = full_3x3_to_voigt_6_stress(pred.stress[0].cpu().numpy().astype(np.float64))
 
-    def _calculate_compiled(self, graph: Any) -> bool:
+    def _calculate_compiled(self, graph: Any, want_stress: bool = False) -> bool:
         if self.compiled is None:
             return False
         try:
-            energies, forces = self.compiled(graph)
+            energies, forces, *stress = self.compiled(graph)
         except Exception as exc:  # inductor/dynamo failures have many types
             import warnings
 
@@ -138,4 +152,6 @@ class CrosstrainCalculator(Calculator):
             "free_energy": energy,
             "forces": forces.detach().cpu().numpy().astype(np.float64),
         }
+        if stress and want_stress:
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress[0][0].detach().cpu().numpy().astype(np.float64))
         return True

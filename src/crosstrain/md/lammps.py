@@ -223,9 +223,11 @@ def final_atoms(lmp: Any, elements: Sequence[str]) -> Atoms:
     return atoms
 
 
-def calculator(model: Any, *, device: str | None = None, compile: bool = False, skin: float = 0.5) -> Any:
+def calculator(
+    model: Any, *, device: str | None = None, compile: bool = False, virial: bool = True, skin: float = 0.5
+) -> Any:
     """A :class:`~crosstrain.calculator.CrosstrainCalculator` for a checkpoint path, a shipped model's
-    name or a model (a calculator is passed through)."""
+    name or a model (a calculator is passed through); compiled with the stress when ``virial``."""
     from crosstrain.calculator import CrosstrainCalculator
 
     if isinstance(model, CrosstrainCalculator):
@@ -234,7 +236,7 @@ def calculator(model: Any, *, device: str | None = None, compile: bool = False, 
         from crosstrain.pretrained import resolve_model
 
         model = resolve_model(str(model))
-    return CrosstrainCalculator(model, device=device, compile=compile, skin=skin)
+    return CrosstrainCalculator(model, device=device, compile=compile, compile_stress=virial, skin=skin)
 
 
 class LammpsSession:
@@ -260,7 +262,7 @@ class LammpsSession:
         device: str | None = None,
         compile: bool = False,
     ) -> None:
-        self.calc = calculator(model, device=device, compile=compile)  # a broken checkpoint fails here
+        self.calc = calculator(model, device=device, compile=compile, virial=virial)  # a bad checkpoint fails here
         self.source, self.virial, self.log, self.screen = source, virial, log, screen
         self.atoms = atoms
         if atoms is not None and elements is None:

@@ -32,6 +32,8 @@ Params = dict[str, torch.Tensor]
 ForceLossStep = Callable[[Graph, torch.Tensor], tuple[torch.Tensor, Params]]
 #: ``fn(graph) -> (energies, forces)``
 EnergyForcesFn = Callable[[Graph], tuple[torch.Tensor, torch.Tensor]]
+#: ``fn(graph) -> (energies, forces, stress)``
+EnergyForcesStressFn = Callable[[Graph], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 def graph_sizes_dynamic(tensors: Iterable[torch.Tensor], dynamic: bool | None = None) -> list[torch.Tensor]:
@@ -45,6 +47,26 @@ def graph_sizes_dynamic(tensors: Iterable[torch.Tensor], dynamic: bool | None = 
             if t.dim() > 0:
                 torch._dynamo.maybe_mark_dynamic(t, 0)
     return out
+
+
+def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """``energy(params, positions, strain, *graph_tensors)``: :func:`_energy_fn` of the configuration
+    deformed by the symmetric part of ``strain`` ``(B, 3, 3)`` (positions and cell), whose gradient at
+    zero strain is the volume times the stress (as in :func:`crosstrain.model.derivatives.predict`)."""
+    energy = _energy_fn(model)
+    cell_index = _GRAPH_FIELDS.index("cell")
+
+    def strained(
+        params: Params, positions: torch.Tensor, strain: torch.Tensor, *graph_tensors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        graph = Graph(**dict(zip(_GRAPH_FIELDS, graph_tensors)))
+        deform = torch.eye(3, dtype=strain.dtype, device=strain.device) + 0.5 * (strain + strain.transpose(1, 2))
+        moved = torch.einsum("na,nab->nb", positions, deform[graph.batch])
+        tensors = list(graph_tensors)
+        tensors[cell_index] = torch.bmm(graph.cell, deform)
+        return energy(params, moved, *tensors)
+
+    return strained
 
 
 def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
@@ -119,6 +141,39 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
     def run(graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
         tensors = [getattr(graph, f) for f in _GRAPH_FIELDS]
         out: tuple[torch.Tensor, torch.Tensor] = fn(params, *graph_sizes_dynamic(tensors, dynamic))
+        return out
+
+    return run
+
+
+def energy_forces_stress_fn(
+    model: DimeNetPP, compile: bool = True, dynamic: bool | None = None
+) -> EnergyForcesStressFn:
+    """``fn(graph) -> (energies, forces, stress)`` for inference, optionally compiled: as
+    :func:`energy_forces_fn` with the stress (B, 3, 3, eV/Å³; ASE's sign) from the same backward
+    pass, for MD that needs the virial every step (LAMMPS's pressure and barostats). Every
+    configuration must be fully periodic."""
+    model.set_fused(False)
+    energy = _strained_energy_fn(model)
+
+    def per_graph(
+        params: Params, strain: torch.Tensor, *tensors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        (g_pos, g_strain), (_, per_graph) = grad_and_value(energy, argnums=(1, 2), has_aux=True)(
+            params, tensors[0], strain, *tensors
+        )
+        volume = torch.linalg.det(tensors[_GRAPH_FIELDS.index("cell")]).abs()
+        return per_graph, -g_pos, g_strain / volume[:, None, None]
+
+    fn = torch.compile(per_graph, dynamic=dynamic) if compile else per_graph
+    params = {k: v.detach() for k, v in model.named_parameters()}
+
+    def run(graph: Graph) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tensors = [getattr(graph, f) for f in _GRAPH_FIELDS]
+        strain = torch.zeros_like(graph.cell)
+        out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = fn(
+            params, *graph_sizes_dynamic([strain, *tensors], dynamic)
+        )
         return out
 
     return run
