@@ -63,6 +63,31 @@ def test_blow_up_is_a_result_not_a_crash():
     assert "forces exploded" in r.reason or "temperature ran away" in r.reason
 
 
+def test_non_finite_forces_stop_at_their_step(tmp_path):
+    """NaN forces from step 7 on: the run stops at step 7 and the trajectory up to it is readable."""
+    from ase.calculators.calculator import Calculator
+
+    class NaNAfter(Calculator):
+        implemented_properties = ["energy", "forces"]
+        calls = 0
+
+        def calculate(self, atoms=None, properties=None, system_changes=None):
+            super().calculate(atoms, properties, system_changes)
+            sw = sw_calculator("Si")
+            sw.calculate(self.atoms, ["energy", "forces"], ["positions"])
+            self.results = dict(sw.results)
+            NaNAfter.calls += 1
+            if NaNAfter.calls > 7:
+                self.results["forces"] = self.results["forces"] * np.nan
+
+    traj = tmp_path / "t.extxyz"
+    settings = MDSettings(temperature=300, steps=100, ensemble="nve", trajectory=str(traj), trajectory_every=1)
+    r = run_md(si8(), NaNAfter(), settings)
+    assert not r.stable and r.reason == "non-finite forces at step 7" and r.steps_done == 7
+    frames = read(traj, ":")
+    assert len(frames) == 8 and np.isfinite(frames[-1].positions).all()  # steps 0-7
+
+
 def test_stability_harness_fractions():
     report = stability(si8(), lambda: sw_calculator("Si"), [300.0, 900.0], runs=2, settings=MDSettings(steps=100))
     assert report.fraction_stable == 1.0

@@ -10,6 +10,7 @@ stops the run with one line naming the file and the field, before any page is wr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,7 +359,7 @@ def speed(rec: Records) -> tuple[str, list[Headline]]:
     ]
     machine = r.machine.get("cpu", "unknown CPU")
     lines += ["", f"Machine: {machine}, {r.threads} thread(s).", "", f"Record: {cite(path, r, 2)}"]
-    lines += _tutorial_section(rec)
+    lines += _scaling_section(rec) + _drift_section(rec) + _tutorial_section(rec)
     best = max(rows, key=lambda x: x["steps_per_second"])
     head = Headline(
         "MD speed, 5 Å DFT model, 64 atoms, one thread",
@@ -367,6 +368,53 @@ def speed(rec: Records) -> tuple[str, list[Headline]]:
         path,
     )
     return "\n".join(lines) + "\n", [head]
+
+
+def _scaling_section(rec: Records) -> list[str]:
+    path = "benchmarks/md-speed/md_scaling.json"
+    if not (rec.root / path).is_file():
+        return []
+    r = rec[path]
+    rows = [x for x in field(r, path, "rows") if "failed" not in x]
+    failed = [x for x in field(r, path, "rows") if "failed" in x]
+    lines = [
+        "",
+        "## Cost against system size, ASE and LAMMPS",
+        "",
+        f"Ge diamond, velocity Verlet, eager; model: {field(r, path, 'model')}. Linear cost is a constant",
+        "time per atom-step; the LAMMPS engine includes the virial every step.",
+        "",
+        "| atoms | engine | threads | steps/s | µs per atom-step | peak memory (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {x['atoms']} | {x['engine']} | {x['threads']} | {x['steps_per_second']:.3g} | "
+        f"{x['us_per_atom_step']:.0f} | {x['peak_rss_mb']:.0f} |"
+        for x in rows
+    ]
+    lines += [f"| {x['atoms']} | {x['engine']} | {x['threads']} | failed: {x['failed']} | | |" for x in failed]
+    return [*lines, "", f"Record: {cite(path, r)}"]
+
+
+def _drift_section(rec: Records) -> list[str]:
+    path = "benchmarks/md-stability/lammps_nve_drift.json"
+    if not (rec.root / path).is_file():
+        return []
+    r = rec[path]
+    get = functools.partial(field, r, path)
+    return [
+        "",
+        "## Energy conservation inside LAMMPS",
+        "",
+        f"A trained Ge model (`{get('model')}`), {get('atoms')} atoms, {get('equilibrate_ps'):g} ps of Langevin at "
+        f"{get('temperature_K'):g} K, then {get('nve_ps'):g} ps of NVE at {get('timestep_fs'):g} fs in LAMMPS "
+        f"(mean {get('nve_mean_temperature_K'):.0f} K): total energy drift {get('drift_per_atom_eV'):+.1e} eV/atom "
+        f"(straight-line slope {get('drift_slope_eV_per_atom_per_ps'):+.1e} eV/atom/ps), largest excursion "
+        f"{get('max_excursion_per_atom_eV'):.1e} eV/atom; {get('model_ms_per_call'):.0f} ms per model call "
+        f"({'compiled' if get('compiled') else 'eager'}, with the virial).",
+        "",
+        f"Record: {cite(path, r)}",
+    ]
 
 
 def _tutorial_section(rec: Records) -> list[str]:

@@ -126,12 +126,31 @@ def _attach_recorders(dyn: Any, atoms: Atoms, settings: MDSettings) -> list[np.n
     return frames
 
 
+class _NonFinite(Exception):
+    def __init__(self, step: int) -> None:
+        super().__init__(f"non-finite forces at step {step}")
+        self.step = step
+
+
+def _guard(dyn: Any, atoms: Atoms) -> None:
+    """Stop at the step whose forces are not finite (before they move the atoms)."""
+
+    def check() -> None:
+        forces = atoms.calc.results.get("forces") if atoms.calc is not None else None
+        if forces is not None and not np.isfinite(forces).all():
+            raise _NonFinite(int(dyn.nsteps))
+
+    dyn.attach(check, interval=1)
+
+
 def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
-    """Run MD on a copy of ``atoms`` with ``calc``; returns whether it stayed physical."""
+    """Run MD on a copy of ``atoms`` with ``calc``; returns whether it stayed physical. Non-finite
+    forces stop the run at their step (a trajectory holds the frames up to it)."""
     atoms = atoms.copy()
     atoms.calc = calc
     dyn = _dynamics(atoms, settings)
     frames = _attach_recorders(dyn, atoms, settings)
+    _guard(dyn, atoms)
     n = len(atoms)
     try:
         e0 = atoms.get_total_energy()
@@ -143,6 +162,8 @@ def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
         chunk = min(settings.check_every, settings.steps - done)
         try:
             dyn.run(chunk)
+        except _NonFinite as exc:
+            return MDResult(False, str(exc), exc.step, exc.step * settings.timestep_fs / 1000, tuple(temps))
         except Exception as exc:
             reason = f"evaluation failed: {type(exc).__name__}: {exc}"
             return MDResult(False, reason, done, done * settings.timestep_fs / 1000, tuple(temps))
