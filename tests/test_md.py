@@ -142,3 +142,16 @@ def test_failing_replicas_are_recorded_and_removed_while_the_rest_go_on():
     assert report.batched and report.by_temperature["300"].fraction_stable == pytest.approx(
         np.mean([r.stable for r in run_replicas(si8(), model, tight, seeds=[300, 1300, 2300, 3300])])
     )
+
+
+def test_keep_freed_memory_applies_once_on_glibc():
+    import sys
+
+    from crosstrain.allocator import keep_freed_memory
+
+    applied = keep_freed_memory()
+    assert keep_freed_memory() is applied  # once per process
+    if sys.platform.startswith("linux"):
+        import platform
+
+        assert applied == (platform.libc_ver()[0] == "glibc")

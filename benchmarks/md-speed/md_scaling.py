@@ -5,7 +5,9 @@ constant, rattled 0.03 Å, 300 K velocities), velocity Verlet, eager, on one thr
 model is the shipped 5 Å DFT parent ``si-dft5`` with Ge added as a copy of Si at length scale
 5.43/5.66 (the network of every 5 Å DFT model users run; its weights do not change the cost). Each
 point runs in its own process, so the peak resident memory is that run's. Linear cost shows as a
-constant time per atom-step. The LAMMPS runs include the virial every step (for ``press``).
+constant time per atom-step. The LAMMPS runs include the virial every step (for ``press``). ASE runs
+with glibc's default allocator and with :func:`crosstrain.allocator.keep_freed_memory` (what the MD
+engines use: freed activations stay in the heap, no page faults every step); LAMMPS runs keep.
 
     python benchmarks/md-speed/md_scaling.py [--atoms 64 512 4096 13824] [--threads 1 2]
                                              [--engines ase lammps] [--out md_scaling.json]
@@ -53,11 +55,15 @@ def ge_cell(n_atoms: int):  # type: ignore[no-untyped-def]
     return atoms
 
 
-def one(n_atoms: int, engine: str, threads: int) -> dict:
+def one(n_atoms: int, engine: str, threads: int, keep_memory: bool = True) -> dict:
     """One measurement in this process: seconds per step after a warm-up step, peak memory."""
     import torch
 
+    from crosstrain.allocator import keep_freed_memory
+
     torch.set_num_threads(threads)
+    if keep_memory:
+        keep_freed_memory()
     model, atoms, steps = ge_model(), ge_cell(n_atoms), STEPS[n_atoms]
     if engine == "ase":
         from ase import units
@@ -83,6 +89,7 @@ def one(n_atoms: int, engine: str, threads: int) -> dict:
         "atoms": n_atoms,
         "engine": engine,
         "threads": threads,
+        "keep_freed_memory": keep_memory,
         "steps": steps,
         "steps_per_second": steps / seconds,
         "ms_per_step": 1000 * seconds / steps,
@@ -97,23 +104,27 @@ def main() -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--engines", nargs="+", default=["ase", "lammps"], choices=["ase", "lammps"])
     p.add_argument("--out", default=str(HERE / "md_scaling.json"))
-    p.add_argument("--one", nargs=3, metavar=("ATOMS", "ENGINE", "THREADS"), help=argparse.SUPPRESS)
+    p.add_argument("--one", nargs=4, metavar=("ATOMS", "ENGINE", "THREADS", "KEEP"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        print(json.dumps(one(int(args.one[0]), args.one[1], int(args.one[2]))))
+        print(json.dumps(one(int(args.one[0]), args.one[1], int(args.one[2]), args.one[3] == "keep")))
         return
     from crosstrain.provenance import provenance
     from crosstrain.records import command_line, make_record, write_record
 
     rows = []
+    # ASE also without keep_freed_memory (glibc's default allocator), the "before"; LAMMPS always keeps
+    arms = [(e, k) for e in args.engines for k in ((False, True) if e == "ase" else (True,))]
     for threads in args.threads:
-        for engine in args.engines:
+        for engine, keep in arms:
             for n in args.atoms:
-                cmd = [sys.executable, __file__, "--one", str(n), engine, str(threads)]
+                cmd = [sys.executable, __file__, "--one", str(n), engine, str(threads), "keep" if keep else "default"]
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 if done.returncode != 0:
                     tail = done.stderr.strip().splitlines()[-1:] or ["?"]
-                    rows.append({"atoms": n, "engine": engine, "threads": threads, "failed": tail[0]})
+                    rows.append(
+                        {"atoms": n, "engine": engine, "threads": threads, "keep_freed_memory": keep, "failed": tail[0]}
+                    )
                 else:
                     rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)

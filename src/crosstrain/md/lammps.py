@@ -273,7 +273,10 @@ class LammpsSession:
         self.started = time.perf_counter()
 
     def __enter__(self) -> LammpsSession:
+        from crosstrain.allocator import keep_freed_memory
         from crosstrain.data.lammps import new_lammps
+
+        keep_freed_memory()  # every step's activations reuse the last step's memory
 
         self.lmp = new_lammps(log=self.log, screen=self.screen)
         if self.atoms is not None:

@@ -145,7 +145,11 @@ def _guard(dyn: Any, atoms: Atoms) -> None:
 
 def run_md(atoms: Atoms, calc: Any, settings: MDSettings) -> MDResult:
     """Run MD on a copy of ``atoms`` with ``calc``; returns whether it stayed physical. Non-finite
-    forces stop the run at their step (a trajectory holds the frames up to it)."""
+    forces stop the run at their step (a trajectory holds the frames up to it). Freed memory stays
+    in the process (:func:`crosstrain.allocator.keep_freed_memory`)."""
+    from crosstrain.allocator import keep_freed_memory
+
+    keep_freed_memory()
     atoms = atoms.copy()
     atoms.calc = calc
     dyn = _dynamics(atoms, settings)
