@@ -183,16 +183,25 @@ def run_demo(
     sc = (DFT_SCALES if dft else SCALES)[scale]
     out = Path(out_dir)
     t0 = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        stages[name] = round(time.perf_counter() - t0 - sum(stages.values()), 1)
+
     si_train, si_valid, ge_pool, ge_valid, ge_test = _data_stage(out / "data", sc, dft, mlearn_root, log)
+    lap("data")
     models = out / "models"
     si_ckpt, si_report = _source_model(models, sc, scale, dft, si_train, si_valid, log)
+    lap("parent")
     rng = np.random.default_rng(0)
     ge_train = [ge_pool[i] for i in sorted(rng.permutation(len(ge_pool))[: sc.ge_samples])]
     reports, tests = _ge_stage(models, sc, dft, si_ckpt, si_valid, ge_train, ge_valid, ge_test, log)
+    lap("ge_models")
     log("5/5 MD stability and phonon density of states of Ge (transfer, scratch, SW reference)")
     # the data's own equilibrium: SW's lattice constant, or the mean cell of the DFT 64-atom MD runs
     a0 = 5.654 if not dft else _dft_lattice_constant(ge_pool + ge_valid + ge_test)
     md = _md_stage(out, models, sc, transfer_arm(dft), reference=not dft, a0=a0, compile_md=dft and sc.compile)
+    lap("md")
     md_settings = (
         f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
         f"{', '.join(f'{t:g}' for t in sc.md_temperatures)} K; PDOS from {sc.pdos_steps} fs of NVE at 300 K"
@@ -211,6 +220,7 @@ def run_demo(
         md_settings=md_settings,
         wall_seconds=round(time.perf_counter() - t0, 1),
         provenance=provenance(),
+        stage_seconds=stages,
     )
     write_text(out / "demo.json", json.dumps(result.to_json(), indent=2, default=str))
     _write_demo_report(out, result)
@@ -535,5 +545,11 @@ def _what_was_done(result: DemoResult) -> list[str]:
             "and the same least-squares energy reference at the start for transfer and scratch."
         ),
         f"- MD stability: {result.md_settings}.",
-        f"- Wall time {result.wall_seconds:.0f} s. All numbers: demo.json.",
+        f"- Wall time {result.wall_seconds:.0f} s"
+        + (
+            " (" + ", ".join(f"{k} {v:.0f} s" for k, v in result.stage_seconds.items()) + ")"
+            if result.stage_seconds
+            else ""
+        )
+        + ". All numbers: demo.json.",
     ]

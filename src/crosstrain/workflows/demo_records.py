@@ -123,6 +123,9 @@ class DemoResult(JSONRecord):
     md_settings: str
     wall_seconds: float
     provenance: Provenance = field(metadata=FLAT)
+    #: wall time of each stage of this run (data, parent, Ge models, MD); a stage reused from the
+    #: output folder costs only its reading
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def arm(self) -> str:
