@@ -129,7 +129,7 @@ class Coupling:
         self.lmp.set_internal_variable(HALT, 1.0)
 
 
-def type_elements(lmp: Any, known: Sequence[str], elements: Sequence[str] | None, source: str) -> list[str]:
+def type_elements(lmp: Any, known: Sequence[str], elements: Sequence[str] | None, *, source: str) -> list[str]:
     """The element of each LAMMPS atom type: ``elements`` in type order (as ``pair_coeff * * Si Ge``),
     else the model's element of nearest atomic mass. Raises one line when a type maps to nothing."""
     ntypes = int(lmp.extract_global("ntypes"))
@@ -301,7 +301,7 @@ class LammpsSession:
             raise ConfigError(
                 f"{self.source}: units {units}; crosstrain models run in LAMMPS with units metal (eV, Å, ps)"
             )
-        self.elements = type_elements(lmp, self.calc.model.species.symbols, self.elements, self.source)
+        self.elements = type_elements(lmp, self.calc.model.species.symbols, self.elements, source=self.source)
         masses = np.asarray(lmp.numpy.extract_atom("mass"))
         for t, element in enumerate(self.elements, start=1):
             if masses[t] <= 0:  # a type without a mass takes its element's
