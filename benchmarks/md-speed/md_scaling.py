@@ -141,15 +141,18 @@ def main() -> None:
 
 
 def _linearity(rows: list[dict]) -> dict:
-    """Per engine and thread count: time per atom-step at the largest size over that at 512 atoms."""
+    """Per engine, allocator and thread count: time per atom-step at the largest size over that at 512 atoms."""
     out = {}
-    for key in sorted({(r["engine"], r["threads"]) for r in rows}):
+    for key in sorted({(r["engine"], r.get("keep_freed_memory", True), r["threads"]) for r in rows}):
         cost = {
-            r["atoms"]: r["us_per_atom_step"] for r in rows if (r["engine"], r["threads"]) == key and "failed" not in r
+            r["atoms"]: r["us_per_atom_step"]
+            for r in rows
+            if (r["engine"], r.get("keep_freed_memory", True), r["threads"]) == key and "failed" not in r
         }
         if 512 in cost and len(cost) > 1:
             largest = max(cost)
-            out[f"{key[0]} {key[1]} thread(s)"] = {"largest": largest, "ratio_to_512": cost[largest] / cost[512]}
+            name = f"{key[0]}{' keep' if key[1] else ''} {key[2]} thread(s)"
+            out[name] = {"largest": largest, "ratio_to_512": cost[largest] / cost[512]}
     return out
 
 
