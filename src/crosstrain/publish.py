@@ -401,7 +401,8 @@ def _scaling_section(rec: Records) -> list[str]:
     lines += [
         f"| {x['atoms']} | {x['engine']} | {alloc(x)} | {x['threads']} | failed: {x['failed']} | | |" for x in failed
     ]
-    return [*lines, "", f"Record: {cite(path, r)}"]
+    load = r.result.get("load")
+    return [*lines, *(["", f"Conditions: {load}."] if load else []), "", f"Record: {cite(path, r)}"]
 
 
 def _drift_section(rec: Records) -> list[str]:
