@@ -370,21 +370,32 @@ def speed(rec: Records) -> tuple[str, list[Headline]]:
     return "\n".join(lines) + "\n", [head]
 
 
+SCALING_RECORDS = ("benchmarks/md-speed/md_scaling.json", "benchmarks/md-speed/md_scaling_2threads.json")
+
+
 def _scaling_section(rec: Records) -> list[str]:
-    path = "benchmarks/md-speed/md_scaling.json"
-    if not (rec.root / path).is_file():
+    paths = [p for p in SCALING_RECORDS if (rec.root / p).is_file()]
+    if not paths:
         return []
-    r = rec[path]
-    rows = [x for x in field(r, path, "rows") if "failed" not in x]
-    failed = [x for x in field(r, path, "rows") if "failed" in x]
     lines = [
         "",
         "## Cost against system size, ASE and LAMMPS",
         "",
-        f"Ge diamond, velocity Verlet, eager; model: {field(r, path, 'model')}. Linear cost is a constant",
-        'time per atom-step; the LAMMPS engine includes the virial every step. "Keeps freed memory" is',
-        "`crosstrain.allocator.keep_freed_memory`, which the MD engines turn on: without it glibc hands every",
-        "step's activations back to the system and faults them in again on the next step.",
+        f"Ge diamond, velocity Verlet, eager; model: {field(rec[paths[0]], paths[0], 'model')}. Linear cost is",
+        'a constant time per atom-step; the LAMMPS engine includes the virial every step. "Keeps freed memory"',
+        "is `crosstrain.allocator.keep_freed_memory`, which the MD engines turn on: without it glibc hands",
+        "every step's activations back to the system and faults them in again on the next step.",
+    ]
+    for path in paths:
+        lines += _scaling_table(rec, path)
+    return lines
+
+
+def _scaling_table(rec: Records, path: str) -> list[str]:
+    r = rec[path]
+    rows = [x for x in field(r, path, "rows") if "failed" not in x]
+    failed = [x for x in field(r, path, "rows") if "failed" in x]
+    lines = [
         "",
         "| atoms | engine | allocator | threads | steps/s | µs per atom-step | peak memory (MB) |",
         "|---|---|---|---|---|---|---|",
