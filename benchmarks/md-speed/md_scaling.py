@@ -34,7 +34,7 @@ def ge_model():  # type: ignore[no-untyped-def]
 
     from crosstrain.io.checkpoint import load_checkpoint
     from crosstrain.pretrained import resolve_model
-    from crosstrain.workflows.properties import lattice_guess
+    from crosstrain.species import lattice_guess
 
     model = load_checkpoint(resolve_model("si-dft5")).model
     model.copy_element("Ge", "Si")
@@ -47,7 +47,7 @@ def ge_cell(n_atoms: int):  # type: ignore[no-untyped-def]
     from ase.build import bulk
 
     from crosstrain.md.run import MDSettings, initial_velocities
-    from crosstrain.workflows.properties import lattice_guess
+    from crosstrain.species import lattice_guess
 
     atoms = bulk("Ge", "diamond", a=lattice_guess("Ge"), cubic=True) * ((REPEATS[n_atoms],) * 3)
     atoms.rattle(0.03, seed=SEED)

@@ -44,7 +44,7 @@ def main() -> None:
     from crosstrain.md.lammps import LammpsSession
     from crosstrain.provenance import provenance
     from crosstrain.records import command_line, make_record, write_record
-    from crosstrain.workflows.properties import lattice_guess
+    from crosstrain.species import lattice_guess
 
     torch.set_num_threads(args.threads)
     atoms = bulk("Ge", "diamond", a=lattice_guess("Ge"), cubic=True) * (2, 2, 2)

@@ -103,3 +103,8 @@ def reference_crystal(element: str | int) -> tuple[str | None, float | None]:
     state: dict[str, Any] = reference_states[to_atomic_number(element)] or {}  # an untyped ASE table
     a, symmetry = state.get("a"), state.get("symmetry")
     return (None if symmetry is None else str(symmetry)), (None if a is None else float(a))
+
+
+def lattice_guess(element: str) -> float:
+    """ASE's reference lattice constant of ``element``, 5.5 Å where it has none."""
+    return reference_crystal(element)[1] or 5.5

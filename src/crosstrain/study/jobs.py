@@ -191,7 +191,7 @@ def md_numbers(spec: StudySpec, model: Any) -> dict[str, Any]:
     from crosstrain.md.replicas import batched
     from crosstrain.md.run import MDSettings
     from crosstrain.md.stability import stability
-    from crosstrain.workflows.properties import lattice_guess
+    from crosstrain.species import lattice_guess
 
     md = spec.md
     assert md is not None

@@ -11,7 +11,7 @@ from crosstrain.analysis.dft_reference import ElasticReference
 from crosstrain.analysis.references import sw_calculator
 from crosstrain.errors import SchemaError
 from crosstrain.schema import Fields
-from crosstrain.species import reference_crystal
+from crosstrain.species import lattice_guess
 
 ROWS = [
     ("a0", "lattice constant (Å)"),
@@ -119,11 +119,6 @@ class PropertiesTable:
             except SchemaError as exc:
                 raise SchemaError(f"PropertiesTable: element {element!r}: {exc}") from None
         return cls(elements)
-
-
-def lattice_guess(element: str) -> float:
-    """ASE's reference lattice constant of ``element``, 5.5 Å where it has none."""
-    return reference_crystal(element)[1] or 5.5
 
 
 def dft_reference(element: str, mlearn_root: str | os.PathLike[str] | None = None) -> ElasticReference:

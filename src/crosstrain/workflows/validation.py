@@ -186,7 +186,7 @@ def validate_models(
     """Run every analysis above; returns the numbers (also in ``validation.json``)."""
     from crosstrain.analysis.pdos import overlap
     from crosstrain.analysis.phonons import band_rms_difference, phonons
-    from crosstrain.workflows.properties import lattice_guess
+    from crosstrain.species import lattice_guess
 
     s = settings or ValidationSettings()
     folder = Path(out)
