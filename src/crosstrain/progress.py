@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
+#: set to ``plain`` for whole lines even on a terminal (parallel workers sharing one terminal set it)
+PLAIN_VARIABLE = "CROSSTRAIN_PROGRESS"
+
 
 def live() -> bool:
     """Whether standard output redraws a live display: a terminal that is not dumb, or Jupyter
-    (``rich``'s own test; ``FORCE_TERMINAL`` and ``TERM=dumb`` apply)."""
+    (``rich``'s own test; ``FORCE_TERMINAL`` and ``TERM=dumb`` apply), unless
+    ``CROSSTRAIN_PROGRESS=plain``."""
+    import os
+
     from rich.console import Console
+
+    if os.environ.get(PLAIN_VARIABLE) == "plain":
+        return False
 
     c = Console()
     return bool(c.is_interactive or c.is_jupyter)
@@ -31,6 +41,19 @@ def console() -> Any:
     from rich.console import Console
 
     return Console() if live() else Console(soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class Say:
+    """A message printer that can be sent to a spawned worker (a lambda cannot): ``prefix``
+    (``rich`` markup) and the message as one line, flushed at once so that the lines of parallel
+    workers stay whole and in time order."""
+
+    prefix: str = ""
+
+    def __call__(self, message: str) -> None:
+        console().print(f"{self.prefix}{message}")
+        sys.stdout.flush()
 
 
 def clock(seconds: float) -> str:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,8 @@ from crosstrain.data.sw_dataset import build_sw_dataset
 from crosstrain.errors import SchemaError
 from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import load_checkpoint
+from crosstrain.parallel import run_each
+from crosstrain.progress import Say
 from crosstrain.provenance import provenance
 from crosstrain.report import markdown_table, save_figure, write_report
 from crosstrain.structure import Structure
@@ -41,6 +43,9 @@ from crosstrain.train.evaluate import evaluate
 from crosstrain.train.pipeline import zero_shot_report
 from crosstrain.train.records import FitReport, Metrics, ZeroShotReport
 from crosstrain.workflows.demo_records import ArmStability, DemoArm, DemoMD, DemoResult, DemoSource, PDOSRun
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,12 @@ def _source_model(
     config = _config("scratch", sc.parent_epochs, 4, dft=dft, compile=sc.compile)  # the Ge models' architecture
     report = _train("Si", models / "si.ckpt", log, config=config, data=si_train, valid=si_valid)
     return models / "si.ckpt", DemoSource(checkpoint=report.checkpoint, valid=report.valid, report=report)
+
+
+def _picklable(log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log`` where it can go to a worker process (a :class:`~crosstrain.progress.Say`), else a
+    plain printer."""
+    return log if isinstance(log, Say) else Say()
 
 
 def _train(name: str, ckpt: Path, log, *, config: Any, data: list[Structure], **kwargs: Any) -> FitReport:
@@ -244,12 +255,13 @@ def _ge_stage(
     epochs = max(1, sc.ge_steps // int(np.ceil(len(ge_train) / batch)))
     arm = transfer_arm(dft)
     log(f"3/5 Ge models from {len(ge_train)} Ge structures: transfer ({arm}) and scratch, {epochs} epochs each")
-    trained: dict[str, FitReport] = {}
-    for strategy in (arm, "scratch"):  # scratch ignores the parent; same data, steps and validation
-        trained[strategy] = _train(
-            f"Ge {strategy}",
-            models / f"ge_{strategy}.ckpt",
-            log,
+    # the two arms train side by side (one worker each where there are two cores); scratch ignores
+    # the parent: same data, steps and validation
+    jobs = {
+        strategy: dict(
+            name=f"Ge {strategy}",
+            ckpt=models / f"ge_{strategy}.ckpt",
+            log=_picklable(log),
             config=_config(strategy, epochs, batch, dft=dft, compile=sc.compile),
             data=ge_train,
             valid=ge_valid,
@@ -257,6 +269,9 @@ def _ge_stage(
             element_map={"Ge": "Si"},
             source_valid=si_valid if Strategy(strategy).needs_parent else None,
         )
+        for strategy in (arm, "scratch")
+    }
+    trained: dict[str, FitReport] = run_each(_train, jobs)
     log(f"4/5 evaluation on {len(ge_test)} held-out Ge structures; zero-shot starts on the same test set")
     zero: dict[str, ZeroShotReport] = {}
     for strategy in ("full", "rescaled"):  # the transferred starts, no training step, tested like the rest
@@ -291,11 +306,7 @@ def _md_stage(
     steps/s, after a ~40 s compile; for the 4.2 Å SW models the compile costs what it saves)."""
     from ase.build import bulk
 
-    from crosstrain.analysis.pdos import overlap, pdos_from_velocities
-    from crosstrain.analysis.references import sw_calculator
-    from crosstrain.calculator import CrosstrainCalculator
-    from crosstrain.md.run import MDSettings, run_md
-    from crosstrain.md.stability import stability
+    from crosstrain.analysis.pdos import overlap
 
     cache = out / "md.json"
     if cache.exists():
@@ -306,29 +317,15 @@ def _md_stage(
         if cached and set(cached.stability) == {arm, "scratch"} and cached.models == _model_stamps(models, arm):
             return cached
     cell = bulk("Ge", "diamond", a=a0, cubic=True) * (2, 2, 2)
-    # one calculator per model for all its runs (compiled once, not per run)
-    calcs = {name: CrosstrainCalculator(models / f"ge_{name}.ckpt", compile=compile_md) for name in (arm, "scratch")}
-    factories: dict[str, Callable[[], Any]] = {name: _returning(c) for name, c in calcs.items()}
-    stable: dict[str, ArmStability] = {}
-    pdos: dict[str, PDOSRun] = {}
-    for name, factory in factories.items():
-        report = stability(
-            cell, factory, list(sc.md_temperatures), runs=sc.md_runs, settings=MDSettings(steps=sc.md_steps)
-        )
-        by_t = {t: v.fraction_stable for t, v in report.by_temperature.items()}
-        stable[name] = ArmStability(fraction_stable=report.fraction_stable, by_temperature=by_t)
-    spectra = {}
-    runs = {"SW reference": lambda: sw_calculator("Ge"), **factories} if reference else factories
-    settings = MDSettings(temperature=300, steps=sc.pdos_steps, ensemble="nve", velocities_every=2, seed=1)
-    interval_fs = settings.timestep_fs * settings.velocities_every
-    for name, factory in runs.items():
-        r = run_md(cell, factory(), settings)
-        if r.velocities is None or r.masses is None:
-            pdos[name] = PDOSRun(stable=False, reason=r.reason)
-            continue
-        freqs, dos = pdos_from_velocities(r.velocities, r.masses, interval_fs, max_lag_ps=sc.pdos_steps / 1000)
-        spectra[name] = (freqs, dos)
-        pdos[name] = PDOSRun(stable=True, peak_THz=float(freqs[dos.argmax()]))
+    ckpts: dict[str, Path | None] = {name: models / f"ge_{name}.ckpt" for name in (arm, "scratch")}
+    if reference:
+        ckpts["SW reference"] = None
+    # each model's runs in one worker (side by side where there are two cores), compiled once
+    jobs = {name: dict(ckpt=ckpt, cell=cell, sc=sc, compile_md=compile_md) for name, ckpt in ckpts.items()}
+    done = run_each(_model_md, jobs)
+    stable = {name: d[0] for name, d in done.items() if d[0] is not None}
+    pdos: dict[str, PDOSRun] = {name: d[1] for name, d in done.items()}
+    spectra = {name: d[2] for name, d in done.items() if d[2] is not None}
     if "SW reference" in spectra:
         f, ref = spectra["SW reference"]
         for name, (_, dos) in spectra.items():
@@ -339,8 +336,31 @@ def _md_stage(
     return result
 
 
-def _returning(value: Any) -> Callable[[], Any]:
-    return lambda: value
+def _model_md(
+    ckpt: Path | None, cell: Atoms, sc: DemoScale, compile_md: bool
+) -> tuple[ArmStability | None, PDOSRun, tuple[np.ndarray, np.ndarray] | None]:
+    """One model's MD (a worker's job): its stability runs, then its 300 K NVE run for the phonon
+    DOS, with one calculator; ``ckpt=None`` is the Stillinger-Weber reference (the PDOS run only)."""
+    from crosstrain.analysis.pdos import pdos_from_velocities
+    from crosstrain.analysis.references import sw_calculator
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.md.run import MDSettings, run_md
+    from crosstrain.md.stability import stability
+
+    calc = sw_calculator("Ge") if ckpt is None else CrosstrainCalculator(ckpt, compile=compile_md)
+    stable = None
+    if ckpt is not None:
+        temperatures = list(sc.md_temperatures)
+        report = stability(cell, lambda: calc, temperatures, runs=sc.md_runs, settings=MDSettings(steps=sc.md_steps))
+        by_t = {t: v.fraction_stable for t, v in report.by_temperature.items()}
+        stable = ArmStability(fraction_stable=report.fraction_stable, by_temperature=by_t)
+    settings = MDSettings(temperature=300, steps=sc.pdos_steps, ensemble="nve", velocities_every=2, seed=1)
+    r = run_md(cell, calc, settings)
+    if r.velocities is None or r.masses is None:
+        return stable, PDOSRun(stable=False, reason=r.reason), None
+    interval_fs = settings.timestep_fs * settings.velocities_every
+    freqs, dos = pdos_from_velocities(r.velocities, r.masses, interval_fs, max_lag_ps=sc.pdos_steps / 1000)
+    return stable, PDOSRun(stable=True, peak_THz=float(freqs[dos.argmax()])), (freqs, dos)
 
 
 def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
