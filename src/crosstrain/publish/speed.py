@@ -1,0 +1,127 @@
+"""The speed page: MD steps per second, scaling with size, energy drift in LAMMPS, how long the tutorials take."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from crosstrain.publish.common import GENERATED, Headline, Records, cite, field
+
+
+def speed(rec: Records) -> tuple[str, list[Headline]]:
+    path = "benchmarks/md-speed/md_speed_5A.json"
+    r = rec[path]
+    rows = field(r, path, "rows")
+    lines = [
+        "# Speed",
+        "",
+        GENERATED,
+        "",
+        "MD steps per second of a 5 Å DFT model (`si-dft5`), 64 atoms, one thread, ASE velocity Verlet.",
+        "",
+        "| mode | steps/s | ms/step | warm-up (s) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {x['mode']} | {x['steps_per_second']:.1f} | {x['ms_per_step']:.1f} | {x['warmup_seconds']:.1f} |"
+        for x in rows
+    ]
+    machine = r.machine.get("cpu", "unknown CPU")
+    lines += ["", f"Machine: {machine}, {r.threads} thread(s).", "", f"Record: {cite(path, r, 2)}"]
+    lines += _scaling_section(rec) + _drift_section(rec) + _tutorial_section(rec)
+    best = max(rows, key=lambda x: x["steps_per_second"])
+    head = Headline(
+        "MD speed, 5 Å DFT model, 64 atoms, one thread",
+        f"{best['steps_per_second']:.0f} steps/s ({best['mode']})",
+        "speed.md",
+        path,
+    )
+    return "\n".join(lines) + "\n", [head]
+
+
+SCALING_RECORDS = ("benchmarks/md-speed/md_scaling.json", "benchmarks/md-speed/md_scaling_2threads.json")
+
+
+def _scaling_section(rec: Records) -> list[str]:
+    paths = [p for p in SCALING_RECORDS if (rec.root / p).is_file()]
+    if not paths:
+        return []
+    lines = [
+        "",
+        "## Cost against system size, ASE and LAMMPS",
+        "",
+        f"Ge diamond, velocity Verlet, eager; model: {field(rec[paths[0]], paths[0], 'model')}. Linear cost is",
+        'a constant time per atom-step; the LAMMPS engine includes the virial every step. "Keeps freed memory"',
+        "is `crosstrain.allocator.keep_freed_memory`, which the MD engines turn on: without it glibc hands",
+        "every step's activations back to the system and faults them in again on the next step.",
+    ]
+    for path in paths:
+        lines += _scaling_table(rec, path)
+    return lines
+
+
+def _scaling_table(rec: Records, path: str) -> list[str]:
+    r = rec[path]
+    rows = [x for x in field(r, path, "rows") if "failed" not in x]
+    failed = [x for x in field(r, path, "rows") if "failed" in x]
+    lines = [
+        "",
+        "| atoms | engine | allocator | threads | steps/s | µs per atom-step | peak memory (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def alloc(x: dict[str, Any]) -> str:
+        return "keeps freed memory" if x.get("keep_freed_memory", True) else "glibc default"
+
+    lines += [
+        f"| {x['atoms']} | {x['engine']} | {alloc(x)} | {x['threads']} | {x['steps_per_second']:.3g} | "
+        f"{x['us_per_atom_step']:.0f} | {x['peak_rss_mb']:.0f} |"
+        for x in rows
+    ]
+    lines += [
+        f"| {x['atoms']} | {x['engine']} | {alloc(x)} | {x['threads']} | failed: {x['failed']} | | |" for x in failed
+    ]
+    load = r.result.get("load")
+    return [*lines, *(["", f"Conditions: {load}."] if load else []), "", f"Record: {cite(path, r)}"]
+
+
+def _drift_section(rec: Records) -> list[str]:
+    path = "benchmarks/md-stability/lammps_nve_drift.json"
+    if not (rec.root / path).is_file():
+        return []
+    r = rec[path]
+    get = functools.partial(field, r, path)
+    return [
+        "",
+        "## Energy conservation inside LAMMPS",
+        "",
+        f"A trained Ge model (`{get('model')}`), {get('atoms')} atoms, {get('equilibrate_ps'):g} ps of Langevin at "
+        f"{get('temperature_K'):g} K, then {get('nve_ps'):g} ps of NVE at {get('timestep_fs'):g} fs in LAMMPS "
+        f"(mean {get('nve_mean_temperature_K'):.0f} K): total energy drift {get('drift_per_atom_eV'):+.1e} eV/atom "
+        f"(straight-line slope {get('drift_slope_eV_per_atom_per_ps'):+.1e} eV/atom/ps), largest excursion "
+        f"{get('max_excursion_per_atom_eV'):.1e} eV/atom; {get('model_ms_per_call'):.0f} ms per model call "
+        f"({'compiled' if get('compiled') else 'eager'}, with the virial).",
+        "",
+        f"Record: {cite(path, r)}",
+    ]
+
+
+def _tutorial_section(rec: Records) -> list[str]:
+    path = "benchmarks/tutorials/dft_pair_time.json"
+    if not (rec.root / path).is_file():
+        return []
+    r = rec[path]
+    steps = field(r, path, "steps")
+    lines = [
+        "",
+        "## How long the DFT tutorial takes",
+        "",
+        "The README's five commands, run as written, one after the other (wall time; the load average",
+        "before each shows whether other work shared the cores).",
+        "",
+        "| command | wall time (s) | load before |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{x['command']}` | {x['seconds']:.0f} | {x['load_before']:.1f} |" for x in steps]
+    total = field(r, path, "total_seconds")
+    return [*lines, f"| all | {total:.0f} ({total / 60:.1f} min) | |", "", f"Record: {cite(path, r)}"]
