@@ -28,7 +28,7 @@ def speed(rec: Records) -> tuple[str, list[Headline]]:
     ]
     machine = r.machine.get("cpu", "unknown CPU")
     lines += ["", f"Machine: {machine}, {r.threads} thread(s).", "", f"Record: {cite(path, r, 2)}"]
-    lines += _scaling_section(rec) + _drift_section(rec) + _tutorial_section(rec)
+    lines += _scaling_section(rec) + _drift_section(rec) + _demo_section(rec) + _tutorial_section(rec)
     best = max(rows, key=lambda x: x["steps_per_second"])
     head = Headline(
         "MD speed, 5 Å DFT model, 64 atoms, one thread",
@@ -125,3 +125,36 @@ def _tutorial_section(rec: Records) -> list[str]:
     lines += [f"| `{x['command']}` | {x['seconds']:.0f} | {x['load_before']:.1f} |" for x in steps]
     total = field(r, path, "total_seconds")
     return [*lines, f"| all | {total:.0f} ({total / 60:.1f} min) | |", "", f"Record: {cite(path, r)}"]
+
+
+DEMO_RECORDS = ("benchmarks/tutorials/demo_time.json", "benchmarks/tutorials/demo_dft_time.json")
+
+
+def _demo_section(rec: Records) -> list[str]:
+    """How long the two demos take from a clean folder, stage by stage, with the gain they print."""
+    present = [p for p in DEMO_RECORDS if (rec.root / p).is_file()]
+    if not present:
+        return []
+    lines = [
+        "",
+        "## How long the demos take",
+        "",
+        "From a clean output folder (nothing reused), wall time on the machine of the record; the load",
+        "average before the run shows whether other work shared the cores.",
+        "",
+        "| command | wall time (s) | data | parent | Ge models | MD | gain on forces | load before |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in present:
+        r = rec[path]
+        get = functools.partial(field, r, path)
+        stage = get("stage_seconds")
+        cells = " | ".join(f"{stage.get(k, 0):.0f}" for k in ("data", "parent", "ge_models", "md"))
+        lines.append(
+            f"| `{get('command')}` | {get('wall_seconds'):.0f} | {cells} | {get('gain_percent'):.0f} % "
+            f"(`{get('transfer')}` {get('force_mae_transfer'):.3f} vs `scratch` {get('force_mae_scratch'):.3f} eV/Å, "
+            f"{get('n_ge_train')} training structures) | {get('load_before'):.1f} |"
+        )
+    for path in present:
+        lines += ["", f"Record: {cite(path, rec[path])}"]
+    return lines
