@@ -440,6 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_transfer_parser(sub)
 
+    from crosstrain.suggest import register as register_suggest
+
+    register_suggest(sub)
+
     p = sub.add_parser("evaluate", help="errors of a model on data (per group and temperature)")
     p.add_argument("checkpoint")
     p.add_argument("data", nargs="+")
