@@ -7,8 +7,8 @@ import pytest
 import torch
 from ase.build import bulk
 
-from crosstrain.model.config import DimeNetConfig
 from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model.dimenet.config import DimeNetConfig
 from crosstrain.species import SpeciesMap
 from crosstrain.structure import Structure
 

@@ -17,12 +17,14 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "crosstrain"
 MAX_POSITIONAL = 3
 
+MODULE_FORWARD = "torch.nn.Module.forward: torch calls it through Module.__call__"
+
 #: positional signatures fixed by a library, each with its reason
 ALLOWED = {
-    "model/dimenet.py:InteractionBlock.forward": "torch.nn.Module.forward: torch calls it through Module.__call__",
-    "model/dimenet.py:OutputBlock.forward": "torch.nn.Module.forward: torch calls it through Module.__call__",
-    "model/dimenet.py:DimeNetPP.forward": "torch.nn.Module.forward: torch calls it through Module.__call__",
-    "model/triplet.py:_TripletForm.forward": "torch.autograd.Function.forward(ctx, *inputs): apply() passes them",
+    "model/dimenet/network.py:InteractionBlock.forward": "nn.Module.forward: torch calls it through Module.__call__",
+    "model/dimenet/network.py:OutputBlock.forward": "nn.Module.forward: torch calls it through Module.__call__",
+    "model/base.py:AtomisticModel.forward": "nn.Module.forward: torch calls it through Module.__call__",
+    "model/dimenet/triplet.py:_TripletForm.forward": "autograd.Function.forward(ctx, *inputs): apply() passes them",
     "train/compiled.py:loss_step.loss": "torch.func.grad_and_value differentiates it by argument position (argnums)",
     "dft/cli.py:_cmd_label.report": "the progress callback of dft.label.label_structures, which calls it by position",
 }

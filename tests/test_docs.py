@@ -71,7 +71,7 @@ def test_config_reference_covers_every_field():
     import dataclasses
 
     from crosstrain.config import TrainConfig, TransferConfig
-    from crosstrain.model.config import DimeNetConfig
+    from crosstrain.model.dimenet.config import DimeNetConfig
 
     page = reference.config_markdown()
     for section, cls in (("train", TrainConfig), ("transfer", TransferConfig), ("model", DimeNetConfig)):

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from scipy.special import eval_legendre, spherical_jn
 
-from crosstrain.model.layers import envelope, legendre, spherical_bessel, spherical_bessel_zeros
+from crosstrain.model.dimenet.layers import envelope, legendre, spherical_bessel, spherical_bessel_zeros
 
 
 def test_spherical_bessel_matches_scipy():
@@ -37,7 +37,7 @@ def test_envelope_vanishes_smoothly_at_cutoff():
 
 
 def test_float32_spherical_basis_is_accurate_at_physical_distances():
-    from crosstrain.model.layers import SphericalBasis
+    from crosstrain.model.dimenet.layers import SphericalBasis
 
     basis = SphericalBasis(7, 6, cutoff=5.0, envelope_p=6)
     dist = torch.linspace(1.5, 4.99, 300, dtype=torch.float64)

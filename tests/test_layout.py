@@ -37,3 +37,17 @@ def test_no_import_cycle_between_packages():
     cycles = sorted({tuple(sorted((a, b))) for a in list(edges) for b in edges[a] if reaches(b, a)})
     assert not cycles, f"packages that import each other (directly or around a loop): {cycles}"
     assert edges["structure"] <= {"errors"}  # the ground floor: Structure needs nothing else
+
+
+def test_only_the_model_package_names_a_concrete_architecture():
+    """Everything outside ``crosstrain.model`` talks to the model contract (``AtomisticModel``) and
+    the registry (``build_model``), never to DimeNet++ itself; the model package stands on the ground
+    floor (graphs, species, errors, validation) and imports nothing above it."""
+    concrete = re.compile(r"^\s*(?:from|import)\s+crosstrain\.model\.dimenet\b", re.M)
+    offenders = [
+        str(f.relative_to(ROOT))
+        for f in ROOT.rglob("*.py")
+        if f.relative_to(ROOT).parts[0] != "model" and concrete.search(f.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, f"modules outside crosstrain.model importing an architecture: {offenders}"
+    assert package_imports()["model"] <= {"graph", "species", "errors", "validation"}

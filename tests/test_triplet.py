@@ -2,8 +2,8 @@
 
 import torch
 
-from crosstrain.model import triplet
-from crosstrain.model.triplet import triplet_interaction
+from crosstrain.model.dimenet import triplet
+from crosstrain.model.dimenet.triplet import triplet_interaction
 
 
 def reference(x, s, w, *, idx_ji, idx_kj, n_edges):
@@ -49,7 +49,7 @@ def test_force_style_double_backward_matches_reference():
 
 
 def test_fast_silu_derivatives_to_third_order():
-    from crosstrain.model.activations import FastSiLU
+    from crosstrain.model.dimenet.activations import FastSiLU
 
     x = torch.randn(30, dtype=torch.float64, requires_grad=True)
     f = FastSiLU()

@@ -22,9 +22,9 @@ from ase.build import bulk
 
 from crosstrain.graph import batch_graph, topology
 from crosstrain.model.compiled import energy_forces_fn, force_loss_step
-from crosstrain.model.config import preset
 from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model.dimenet.config import preset
 from crosstrain.provenance import provenance
 from crosstrain.records import command_line, make_record, write_record
 from crosstrain.species import SpeciesMap

@@ -356,7 +356,7 @@ def settings_table(cls: type, section: str) -> list[str]:
 def config_markdown() -> str:
     """The configuration reference: every field of ``model``, ``train`` and ``transfer``."""
     from crosstrain.config import STRATEGY_SETTINGS, TrainConfig, TransferConfig
-    from crosstrain.model.config import PRESETS, DimeNetConfig
+    from crosstrain.model.dimenet.config import PRESETS, DimeNetConfig
 
     out = [
         "# Configuration",
@@ -521,7 +521,9 @@ PUBLIC_MODULES = (
     "crosstrain.graph",
     "crosstrain.config",
     "crosstrain.request",
+    "crosstrain.model",
     "crosstrain.model.*",
+    "crosstrain.model.dimenet.*",
     "crosstrain.train.pipeline",
     "crosstrain.train.transfer",
     "crosstrain.calculator",
@@ -559,7 +561,7 @@ def api_modules(src: Path | None = None) -> list[str]:
 
 
 def api_path(module: str) -> str:
-    """Where a module's page lives, relative to ``docs/``: ``reference/api/crosstrain/model/dimenet.md``."""
+    """Where a module's page lives, relative to ``docs/``: ``reference/api/crosstrain/model/base.md``."""
     return "reference/api/" + "/".join(module.split(".")) + ".md"
 
 

@@ -16,8 +16,8 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from crosstrain.errors import ConfigError
 from crosstrain.graph import SkinNeighbours, batch_graph
 from crosstrain.io.checkpoint import Checkpoint, load_checkpoint
+from crosstrain.model.base import AtomisticModel
 from crosstrain.model.derivatives import predict
-from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.structure import Structure
 
 
@@ -54,7 +54,7 @@ class CrosstrainCalculator(Calculator):
 
     def __init__(
         self,
-        model: DimeNetPP | str | os.PathLike[str],
+        model: AtomisticModel | str | os.PathLike[str],
         device: str | torch.device | None = None,
         compile: bool = False,
         skin: float = 0.5,

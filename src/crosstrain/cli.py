@@ -54,12 +54,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
     import torch
 
     from crosstrain.io.checkpoint import save_checkpoint
-    from crosstrain.model.config import preset
-    from crosstrain.model.dimenet import DimeNetPP
+    from crosstrain.model import build_model, preset
     from crosstrain.species import SpeciesMap
 
     torch.manual_seed(args.seed)
-    model = DimeNetPP(preset(args.preset), SpeciesMap.from_elements(args.elements))
+    model = build_model(preset(args.preset), SpeciesMap.from_elements(args.elements))
     if args.dtype == "float64":
         model = model.to(torch.float64)
     path = save_checkpoint(model, args.out, training={"seed": args.seed, "preset": args.preset})

@@ -2,7 +2,7 @@
 
     cfg = load_config("train.yaml", overrides=["train.lr=5e-4", "model.preset=paper"])
 
-Sections: ``model`` (a preset name plus any :class:`DimeNetConfig` field), ``train`` (loss,
+Sections: ``model`` (a preset name plus any field of the model configuration), ``train`` (loss,
 optimiser, schedule, batching, stopping) and ``transfer`` (strategy and its settings). Every
 value is validated once, here; unknown keys are errors.
 """
@@ -20,7 +20,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from crosstrain.errors import ConfigError, SpeciesError
-from crosstrain.model.config import DimeNetConfig, preset
+from crosstrain.model import ModelConfig, preset
 from crosstrain.species import symbol, to_atomic_number
 from crosstrain.validation import Count, Number, Positive, PositiveNumber, settings
 
@@ -149,7 +149,7 @@ class TransferConfig:
 @dataclass(frozen=True)
 class Config:
     model_preset: str = "cpu"
-    model: DimeNetConfig = field(default_factory=lambda: preset("cpu"))
+    model: ModelConfig = field(default_factory=lambda: preset("cpu"))
     train: TrainConfig = field(default_factory=TrainConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
 

@@ -149,7 +149,7 @@ def _loss_for_data(wanted: str, structures: Sequence[Structure], fixed_by: str |
 
 def _explicit_model_conflicts(user_model: dict[str, Any], parent_model: dict[str, Any], where: str) -> None:
     """Refuse a model setting the user gave that differs from the parent's architecture."""
-    from crosstrain.model.config import preset
+    from crosstrain.model import preset
 
     explicit = dict(user_model)
     name = explicit.pop("preset", None)

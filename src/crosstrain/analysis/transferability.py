@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model.base import AtomisticModel
 from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import predictions
 
 
-def per_structure_force_mae(model: DimeNetPP, structures: Sequence[Structure], batch_size: int = 8) -> list[float]:
+def per_structure_force_mae(model: AtomisticModel, structures: Sequence[Structure], batch_size: int = 8) -> list[float]:
     """Force MAE (eV/Å) of every structure, in order."""
     data = Dataset(list(structures), model.neighbour_cutoff, "structures")
     out: list[float] = []
@@ -27,7 +27,9 @@ def per_structure_force_mae(model: DimeNetPP, structures: Sequence[Structure], b
     return out
 
 
-def by_temperature(models: dict[str, DimeNetPP], structures: Sequence[Structure]) -> dict[str, dict[str, list[float]]]:
+def by_temperature(
+    models: dict[str, AtomisticModel], structures: Sequence[Structure]
+) -> dict[str, dict[str, list[float]]]:
     """``{model name: {temperature: [per-structure force MAE]}}`` using each structure's ``temperature``."""
     groups: dict[str, list[Structure]] = {}
     for s in structures:

@@ -21,8 +21,8 @@ import crosstrain
 from crosstrain.errors import CheckpointError, ConfigError, SpeciesError
 from crosstrain.io.atomic import atomic_path
 from crosstrain.io.hashing import sha256_file
-from crosstrain.model.config import DimeNetConfig
-from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model import build_model, model_config
+from crosstrain.model.base import AtomisticModel
 from crosstrain.species import SpeciesMap
 
 FORMAT_NAME = "crosstrain-checkpoint"
@@ -147,7 +147,7 @@ UPGRADES: dict[int, Any] = {}
 class Checkpoint:
     """A loaded checkpoint: the model and its metadata."""
 
-    model: DimeNetPP
+    model: AtomisticModel
     meta: CheckpointMeta
     path: Path | None = None
 
@@ -169,7 +169,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def build_metadata(
-    model: DimeNetPP,
+    model: AtomisticModel,
     *,
     parent: Parent | None = None,
     training: dict[str, Any] | None = None,
@@ -184,6 +184,7 @@ def build_metadata(
         raise ValueError(f"run records may not overwrite checkpoint metadata: {clash}")
     return CheckpointMeta(
         model=model.config.to_dict(),
+        architecture=model.architecture,
         species=symbols,
         dtype=_dtype_name(model.dtype),
         cutoff=model.config.cutoff,
@@ -201,7 +202,7 @@ def build_metadata(
 
 
 def save_checkpoint(
-    model: DimeNetPP,
+    model: AtomisticModel,
     path: str | os.PathLike[str],
     *,
     parent: Parent | None = None,
@@ -261,7 +262,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     p = Path(path)
     meta = read_meta(p)
     try:
-        config = DimeNetConfig.from_dict(meta.model)
+        config = model_config(meta.model, meta.architecture)
         species = SpeciesMap.from_json(meta.species)
     except (ConfigError, SpeciesError, TypeError) as exc:
         raise CheckpointError(f"{p}: invalid model metadata ({exc})") from None
@@ -274,7 +275,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         tensors = load_file(str(p), device=str(device))
     except Exception as exc:
         raise CheckpointError(f"{p}: weights could not be read (corrupted or truncated: {exc})") from None
-    model = DimeNetPP(config, species).to(dtype=dtype)
+    model = build_model(config, species).to(dtype=dtype)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
@@ -288,7 +289,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     return Checkpoint(model=model, meta=meta, path=p)
 
 
-def _check_shifts(path: Path, meta: CheckpointMeta, model: DimeNetPP) -> None:
+def _check_shifts(path: Path, meta: CheckpointMeta, model: AtomisticModel) -> None:
     tables = (
         ("energy_shift", meta.energy_shift, model.energy_shift),
         ("energy_scale", meta.energy_scale, model.energy_scale),

@@ -24,8 +24,8 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from crosstrain.graph import batch_graph
 from crosstrain.md.run import MDResult, MDSettings, _check, _dynamics
+from crosstrain.model.base import AtomisticModel
 from crosstrain.model.derivatives import predict
-from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.structure import Structure
 
 
@@ -35,7 +35,7 @@ class ReplicaCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "forces"]
 
-    def __init__(self, model: DimeNetPP, template: Atoms, n_replicas: int, **kwargs: Any) -> None:
+    def __init__(self, model: AtomisticModel, template: Atoms, n_replicas: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model.eval()
         self.template = template
@@ -89,7 +89,7 @@ def _stack(template: Atoms, settings: MDSettings, seeds: list[int]) -> tuple[Ato
     return stack, np.array(seeds)
 
 
-def run_replicas(template: Atoms, model: DimeNetPP, settings: MDSettings, *, seeds: list[int]) -> list[MDResult]:
+def run_replicas(template: Atoms, model: AtomisticModel, settings: MDSettings, *, seeds: list[int]) -> list[MDResult]:
     """One MD run per seed, all advanced together (see the module docstring); results in seed order."""
     n = len(template)
     stack, alive = _stack(template, settings, seeds)
@@ -210,9 +210,9 @@ def _select(stack: Atoms, keep: list[int], n: int) -> Atoms:
     return out
 
 
-def batched(model: DimeNetPP | str, device: str | torch.device | None = None) -> DimeNetPP:
+def batched(model: AtomisticModel | str, device: str | torch.device | None = None) -> AtomisticModel:
     """A model for :func:`run_replicas` from a model or a checkpoint path (or shipped name)."""
-    if isinstance(model, DimeNetPP):
+    if isinstance(model, AtomisticModel):
         return model
     from crosstrain.calculator import resolve_device
     from crosstrain.io.checkpoint import load_checkpoint

@@ -105,7 +105,7 @@ def stability(
     model: Any = None,
 ) -> StabilityReport:
     """Run ``runs`` seeded MD runs at each temperature; a blow-up is a result, never an exception.
-    With ``model`` (a DimeNet++ model) the runs of one temperature advance together, one batched
+    With ``model`` (a crosstrain model) the runs of one temperature advance together, one batched
     model call per step (:mod:`crosstrain.md.replicas`); ``calc_factory`` is then unused."""
     by_temperature: dict[str, TemperatureStability] = {}
     for t in temperatures:

@@ -22,7 +22,7 @@ import torch
 from torch.func import functional_call, grad, grad_and_value
 
 from crosstrain.graph import Graph
-from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model.base import AtomisticModel
 
 _GRAPH_FIELDS = [f.name for f in fields(Graph)]
 
@@ -49,7 +49,7 @@ def graph_sizes_dynamic(tensors: Iterable[torch.Tensor], dynamic: bool | None = 
     return out
 
 
-def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+def _strained_energy_fn(model: AtomisticModel) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """``energy(params, positions, strain, *graph_tensors)``: :func:`_energy_fn` of the configuration
     deformed by the symmetric part of ``strain`` ``(B, 3, 3)`` (positions and cell), whose gradient at
     zero strain is the volume times the stress (as in :func:`crosstrain.model.derivatives.predict`)."""
@@ -69,7 +69,7 @@ def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, t
     return strained
 
 
-def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+def _energy_fn(model: AtomisticModel) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """``energy(params, positions, *graph_tensors) -> (total energy, per-graph energies)``.
 
     Per-graph energies are summed with a one-hot matrix product rather than a scatter, which
@@ -91,7 +91,7 @@ def _energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tens
     return energy
 
 
-def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> ForceLossStep:
+def force_loss_step(model: AtomisticModel, compile: bool = True, dynamic: bool | None = None) -> ForceLossStep:
     """``step(graph, reference_forces) -> (loss, grads)`` for the paper's force-matching loss.
 
     The loss is the mean over configurations of the summed squared force errors; ``grads`` maps
@@ -121,7 +121,7 @@ def force_loss_step(model: DimeNetPP, compile: bool = True, dynamic: bool | None
     return step
 
 
-def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | None = None) -> EnergyForcesFn:
+def energy_forces_fn(model: AtomisticModel, compile: bool = True, dynamic: bool | None = None) -> EnergyForcesFn:
     """``fn(graph) -> (energies, forces)`` for inference, optionally compiled.
 
     The model's weights are read once, here: the function serves a model that no longer trains
@@ -147,7 +147,7 @@ def energy_forces_fn(model: DimeNetPP, compile: bool = True, dynamic: bool | Non
 
 
 def energy_forces_stress_fn(
-    model: DimeNetPP, compile: bool = True, dynamic: bool | None = None
+    model: AtomisticModel, compile: bool = True, dynamic: bool | None = None
 ) -> EnergyForcesStressFn:
     """``fn(graph) -> (energies, forces, stress)`` for inference, optionally compiled: as
     :func:`energy_forces_fn` with the stress (B, 3, 3, eV/Å³; ASE's sign) from the same backward

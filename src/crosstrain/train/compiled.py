@@ -11,9 +11,9 @@ from torch.func import grad, grad_and_value
 
 from crosstrain.config import TrainConfig
 from crosstrain.graph import Graph
+from crosstrain.model.base import AtomisticModel
 from crosstrain.model.compiled import _GRAPH_FIELDS, Params, _energy_fn, graph_sizes_dynamic
 from crosstrain.model.derivatives import Prediction
-from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.train.batches import Batch, GlobalSize
 from crosstrain.train.loss import Weights, loss_terms
 
@@ -21,7 +21,7 @@ from crosstrain.train.loss import Weights, loss_terms
 LossStep = Callable[[Batch, Weights, GlobalSize], tuple[torch.Tensor, Params]]
 
 
-def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+def _strained_energy_fn(model: AtomisticModel) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """``energy(params, positions, strain, *graph_tensors) -> (total, per-graph energies)`` with
     the homogeneous strain of :func:`crosstrain.model.derivatives.predict` (stress = ∂E/∂ε / V)."""
     energy = _energy_fn(model)
@@ -38,7 +38,9 @@ def _strained_energy_fn(model: DimeNetPP) -> Callable[..., tuple[torch.Tensor, t
     return strained
 
 
-def loss_step(model: DimeNetPP, cfg: TrainConfig, *, compile: bool = True, dynamic: bool | None = None) -> LossStep:
+def loss_step(
+    model: AtomisticModel, cfg: TrainConfig, *, compile: bool = True, dynamic: bool | None = None
+) -> LossStep:
     """``step(batch, weights, size) -> (loss, grads)``: the loss of :func:`crosstrain.train.loss.loss_terms`
     (same terms, weights and averaging) and its gradients with respect to the trainable parameters
     (a name -> tensor mapping). ``weights`` and ``size`` enter as tensors, so stage-two weights and

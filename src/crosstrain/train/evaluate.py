@@ -9,15 +9,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from crosstrain.model.base import AtomisticModel
 from crosstrain.model.derivatives import Prediction, predict
-from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.train.batches import Batch, Dataset
 from crosstrain.train.loss import ErrorSums
 from crosstrain.train.records import Metrics
 
 
 def predictions(
-    model: DimeNetPP, data: Dataset, batch_size: int = 8, *, stress: bool = False, rank: int = 0, world: int = 1
+    model: AtomisticModel, data: Dataset, batch_size: int = 8, *, stress: bool = False, rank: int = 0, world: int = 1
 ) -> Iterator[tuple[Prediction, Batch]]:
     device = next(model.parameters()).device
     for indices, _ in data.batches(batch_size, seed=None, rank=rank, world=world):
@@ -36,7 +36,7 @@ def _group_labels(data: Dataset, indices: list[int], key: str) -> list[str] | No
 
 
 def evaluate(
-    model: DimeNetPP,
+    model: AtomisticModel,
     data: Dataset,
     batch_size: int = 8,
     *,
@@ -73,14 +73,16 @@ def _sort_key(item: tuple[str, Any]) -> tuple[int, float | str]:
         return (1, item[0])
 
 
-def validation_sums(model: DimeNetPP, data: Dataset, batch_size: int, *, rank: int = 0, world: int = 1) -> ErrorSums:
+def validation_sums(
+    model: AtomisticModel, data: Dataset, batch_size: int, *, rank: int = 0, world: int = 1
+) -> ErrorSums:
     sums = ErrorSums()
     for pred, batch in predictions(model, data, batch_size, stress=False, rank=rank, world=world):
         sums.add(pred, batch)
     return sums
 
 
-def fit_energy_shift(model: DimeNetPP, data: Dataset, batch_size: int = 8) -> dict[str, float]:
+def fit_energy_shift(model: AtomisticModel, data: Dataset, batch_size: int = 8) -> dict[str, float]:
     """Least-squares per-element shifts δ_Z so that E_model + Σ_Z n_Z δ_Z matches the reference
     energies; applied to the model in place. Returns the shifts added (eV/atom per element)."""
     from ase.data import chemical_symbols

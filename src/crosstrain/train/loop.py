@@ -35,8 +35,8 @@ from crosstrain.config import TrainConfig
 from crosstrain.errors import CrosstrainError
 from crosstrain.io.atomic import atomic_path, write_text
 from crosstrain.io.checkpoint import Parent, save_checkpoint
+from crosstrain.model.base import AtomisticModel
 from crosstrain.model.derivatives import predict
-from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.progress import Progress
 from crosstrain.train.batches import Dataset
 from crosstrain.train.evaluate import fit_energy_shift, validation_sums
@@ -50,7 +50,7 @@ class TrainingDiverged(CrosstrainError):
 
 @dataclass
 class TrainResult:
-    model: DimeNetPP
+    model: AtomisticModel
     checkpoint: Path
     history: list[dict[str, Any]]
     best_epoch: int
@@ -116,7 +116,7 @@ class _Trainer:
 
     def __init__(
         self,
-        model: DimeNetPP,
+        model: AtomisticModel,
         data: Dataset,
         valid: Dataset | None,
         cfg: TrainConfig,
@@ -242,8 +242,8 @@ class _Trainer:
             torch.distributed.all_reduce(value)
         return float(value)
 
-    def eval_model(self) -> DimeNetPP:
-        return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]  # EMA wraps the DimeNetPP
+    def eval_model(self) -> AtomisticModel:
+        return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]  # EMA wraps the AtomisticModel
 
     def validate(self) -> Metrics:
         data = self.valid if self.valid is not None else self.data
@@ -286,7 +286,7 @@ class _Trainer:
 
 
 def train(
-    model: DimeNetPP,
+    model: AtomisticModel,
     data: Dataset,
     *,
     valid: Dataset | None,

@@ -15,7 +15,7 @@ from crosstrain.data.extxyz import read_structures
 from crosstrain.data.manifest import fingerprint
 from crosstrain.errors import ConfigError, DataFileError
 from crosstrain.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model.base import AtomisticModel
 from crosstrain.pretrained import resolve_model
 from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
@@ -122,7 +122,7 @@ def _fit_metadata(config: Config, s: Start, n_valid: int) -> dict[str, Any]:
 class Start:
     """A model ready to train: initialised by its strategy, reference energies fitted."""
 
-    model: DimeNetPP
+    model: AtomisticModel
     init: Initialised
     train_set: Dataset
     structures: list[Structure]

@@ -40,8 +40,8 @@ from crosstrain.data.splits import families
 from crosstrain.errors import ConfigError
 from crosstrain.graph import Topology
 from crosstrain.io.checkpoint import Checkpoint
+from crosstrain.model.base import AtomisticModel
 from crosstrain.model.derivatives import predict
-from crosstrain.model.dimenet import DimeNetPP
 from crosstrain.species import symbol, to_atomic_number
 from crosstrain.structure import Structure
 from crosstrain.train.batches import Dataset
@@ -124,7 +124,7 @@ def scale_sample(structures: Sequence[Structure], *, budget: int | None = None) 
     return sorted(taken)
 
 
-def _within_cutoff(data: Dataset, model: DimeNetPP) -> Dataset:
+def _within_cutoff(data: Dataset, model: AtomisticModel) -> Dataset:
     """``data`` with only the edges within the model's cutoff at its current length scales and the
     triplets of two such edges. The edges beyond contribute exactly nothing (the envelope is zero
     there), so the predictions are the wide list's to float rounding, at a fraction of the cost."""
@@ -178,7 +178,7 @@ class NormalEquations:
 
 
 def loss_equations(
-    model: DimeNetPP, data: Dataset, config: Config, *, whole_loss: bool | None = None
+    model: AtomisticModel, data: Dataset, config: Config, *, whole_loss: bool | None = None
 ) -> NormalEquations:
     """The training loss (terms and stage-one weights of ``config.train``; only its force term
     unless ``whole_loss``, by default ``transfer.scale_fit: loss``) on ``data`` as a quadratic in
@@ -265,7 +265,7 @@ def _pad(column: np.ndarray, zeros: int) -> np.ndarray:
 
 
 def apply_scales(
-    model: DimeNetPP, parent: Checkpoint, element_map: dict[str, str], *, data: Dataset, config: Config
+    model: AtomisticModel, parent: Checkpoint, element_map: dict[str, str], *, data: Dataset, config: Config
 ) -> dict[str, Any]:
     """Set the ``rescaled`` length and energy scales of each mapped element (see :func:`estimate_scales`)."""
     out: dict[str, Any] = {}
@@ -282,7 +282,7 @@ def apply_scales(
 
 
 def estimate_scales(
-    model: DimeNetPP, parent: Checkpoint, *, target: str, source: str, data: Dataset, config: Config
+    model: AtomisticModel, parent: Checkpoint, *, target: str, source: str, data: Dataset, config: Config
 ) -> tuple[float, float, str]:
     """Length scale s_L (target lengths × s_L look like source lengths) and energy scale s_E.
 
@@ -331,7 +331,7 @@ def estimate_scales(
 
 
 def _scorer(
-    model: DimeNetPP, data: Dataset, config: Config, *, target: int, base: float, energy: float | None, cut: bool
+    model: AtomisticModel, data: Dataset, config: Config, *, target: int, base: float, energy: float | None, cut: bool
 ) -> Callable[[float, bool], Score]:
     """The score of a candidate s_L on ``data`` (each candidate evaluated once). Data the search
     subsampled are evaluated on neighbour lists cut to each candidate's cutoff; whole data on the

@@ -25,7 +25,8 @@ import torch
 from crosstrain.config import Config, Strategy
 from crosstrain.errors import ConfigError, SpeciesError
 from crosstrain.io.checkpoint import Checkpoint, Parent, file_sha256
-from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model import build_model
+from crosstrain.model.base import AtomisticModel
 from crosstrain.pretrained import parent_training_data
 from crosstrain.species import SpeciesMap, symbol, to_atomic_number
 from crosstrain.structure import Structure
@@ -54,7 +55,7 @@ def l2sp_penalty(model: torch.nn.Module, alpha: float) -> Penalty:
 class Initialised:
     """A model ready for training, with what training needs to know about its origin."""
 
-    model: DimeNetPP
+    model: AtomisticModel
     parent: Parent
     penalty: Penalty | None = None  # a term added to every step's loss (l2sp)
     info: dict[str, Any] = field(default_factory=dict)
@@ -79,27 +80,27 @@ class Rule:
     element got the row of its source element: ``prepare`` changes the model (and may return a
     penalty); ``parent_data`` adds a share of the parent's own structures to the training set."""
 
-    prepare: Callable[[DimeNetPP, Context], Prepared]
+    prepare: Callable[[AtomisticModel, Context], Prepared]
     parent_data: Callable[[Config, Checkpoint, list[Structure] | None, int], list[Structure]] | None = None
 
 
-def _keep(model: DimeNetPP, ctx: Context) -> Prepared:
+def _keep(model: AtomisticModel, ctx: Context) -> Prepared:
     return {}, None
 
 
-def _rescale(model: DimeNetPP, ctx: Context) -> Prepared:
+def _rescale(model: AtomisticModel, ctx: Context) -> Prepared:
     if ctx.data is None:
         raise ConfigError("rescaled transfer needs the target training data")
     return apply_scales(model, ctx.parent, ctx.element_map, data=ctx.data, config=ctx.config), None
 
 
-def _freeze(model: DimeNetPP, ctx: Context) -> Prepared:
-    for p in model.interactions.parameters():
+def _freeze(model: AtomisticModel, ctx: Context) -> Prepared:
+    for p in model.interaction_parameters():
         p.requires_grad_(False)
     return {"frozen": "interaction blocks"}, None
 
 
-def _l2sp(model: DimeNetPP, ctx: Context) -> Prepared:
+def _l2sp(model: AtomisticModel, ctx: Context) -> Prepared:
     alpha = ctx.config.transfer.l2sp_alpha
     return {"l2sp_alpha": alpha}, l2sp_penalty(model, alpha)
 
@@ -163,7 +164,7 @@ def initialise(
     dtype = _DTYPES[config.train.dtype]
     torch.manual_seed(config.train.seed)
     if not strategy.needs_parent:
-        model = DimeNetPP(config.model, SpeciesMap(tuple(sorted(elements)))).to(dtype)
+        model = build_model(config.model, SpeciesMap(tuple(sorted(elements)))).to(dtype)
         return Initialised(model, Parent(), info={"strategy": "scratch"})
     if parent is None:
         raise ConfigError(f"strategy {strategy!r} needs a parent model (--from)")

@@ -21,8 +21,7 @@ from ase.calculators.fd import calculate_numerical_forces
 from crosstrain.calculator import CrosstrainCalculator
 from crosstrain.io.atomic import write_text
 from crosstrain.io.checkpoint import save_checkpoint
-from crosstrain.model.config import preset
-from crosstrain.model.dimenet import DimeNetPP
+from crosstrain.model import build_model, preset
 from crosstrain.schema import JSONRecord
 from crosstrain.species import SpeciesMap
 
@@ -50,7 +49,7 @@ def smoke(out_dir: str | Path = "crosstrain-demo", preset_name: str = "cpu", see
     out = Path(out_dir)
     torch.manual_seed(seed)
     config = preset(preset_name).replace(output_init="glorot")  # non-zero output for a fresh model
-    model = DimeNetPP(config, SpeciesMap.from_elements(["Si"])).to(torch.float64)
+    model = build_model(config, SpeciesMap.from_elements(["Si"])).to(torch.float64)
     ckpt = save_checkpoint(model, out / "fresh_si.ckpt", training={"note": "untrained smoke model"})
     atoms = bulk("Si", "diamond", a=5.431, cubic=True)
     atoms.rattle(0.05, seed=seed)

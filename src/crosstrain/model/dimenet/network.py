@@ -1,24 +1,23 @@
 """DimeNet++ interatomic potential for periodic systems, in plain PyTorch.
 
-The model maps a :class:`~crosstrain.graph.Graph` to one energy per configuration. Forces and
-stress come from :mod:`crosstrain.model.derivatives`. Per-element parameters (the species
-embedding, energy shift and scale) are tables indexed by atomic number, so a new element is
-added by copying another element's rows (see :meth:`DimeNetPP.copy_element`).
+The network behind the model contract (:class:`~crosstrain.model.base.AtomisticModel`): edge
+vectors in, one raw output per atom out. Its only per-element parameter is the species embedding,
+a table indexed by atomic number, so a new element is added by copying another element's row
+(:meth:`DimeNetPP.copy_element_parameters`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from crosstrain.graph import Graph
-from crosstrain.model.activations import FastSiLU
-from crosstrain.model.config import DimeNetConfig
-from crosstrain.model.layers import BesselBasis, Dense, Residual, SphericalBasis
-from crosstrain.model.triplet import triplet_interaction, triplet_interaction_reference
-from crosstrain.species import MAX_Z, SpeciesMap, to_atomic_number
+from crosstrain.model.base import AtomisticModel
+from crosstrain.model.dimenet.activations import FastSiLU
+from crosstrain.model.dimenet.config import DimeNetConfig
+from crosstrain.model.dimenet.layers import BesselBasis, Dense, Residual, SphericalBasis
+from crosstrain.model.dimenet.triplet import triplet_interaction, triplet_interaction_reference
+from crosstrain.species import MAX_Z, SpeciesMap
 
 
 def _activation(name: str) -> nn.Module:
@@ -115,43 +114,24 @@ def _sbf_weight(block: nn.Module) -> torch.Tensor:
     return block.lin_sbf1.weight
 
 
-class DimeNetPP(nn.Module):
-    """DimeNet++ potential: ``forward(graph, positions, cell)`` -> energy per configuration (eV).
+class DimeNetPP(AtomisticModel):
+    """DimeNet++ potential (architecture ``dimenet++``): ``forward(graph, positions, cell)`` ->
+    energy per configuration (eV); the shared per-element wrapper is :class:`AtomisticModel`'s."""
 
-    ``species`` lists the elements the model knows; per-atom energies are
-    ``scale[Z] * network(Z, environment) + shift[Z]``.
-    """
-
-    energy_shift: torch.Tensor
-    energy_scale: torch.Tensor
-    length_scale: torch.Tensor
+    architecture = "dimenet++"
+    config: DimeNetConfig
     embedding: EmbeddingBlock
     interactions: nn.ModuleList
     outputs: nn.ModuleList
 
     def __init__(self, config: DimeNetConfig, species: SpeciesMap) -> None:
-        super().__init__()
-        self.config = config
-        self.species = species
+        super().__init__(config, species)
         act = _activation(config.activation)
         self.rbf = BesselBasis(config.num_radial, config.cutoff, config.envelope_p)
         self.sbf = SphericalBasis(config.num_spherical, config.num_radial, config.cutoff, config.envelope_p)
         self.embedding = EmbeddingBlock(config, act)
         self.interactions = nn.ModuleList(InteractionBlock(config, act) for _ in range(config.num_blocks))
         self.outputs = nn.ModuleList(OutputBlock(config, act) for _ in range(config.num_blocks + 1))
-        self.register_buffer("energy_shift", torch.zeros(MAX_Z + 1, dtype=torch.float64))
-        self.register_buffer("energy_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
-        # per-element length scale (the ``rescaled`` transfer): an edge between atoms with scales
-        # s_i and s_j is seen by the network with its length multiplied by sqrt(s_i s_j)
-        self.register_buffer("length_scale", torch.ones(MAX_Z + 1, dtype=torch.float64))
-
-    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> DimeNetPP:
-        # ``model.to(float32)`` must not round the per-element energy shifts and scales
-        keep = {name: getattr(self, name) for name in ("energy_shift", "energy_scale", "length_scale")}
-        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]  # (unannotated in torch)
-        for name, value in keep.items():
-            setattr(self, name, value.to(device=getattr(self, name).device, dtype=torch.float64))
-        return self
 
     def set_fused(self, fused: bool) -> DimeNetPP:
         """Use the fused custom-autograd kernels (default, fastest in eager mode) or plain ops
@@ -162,32 +142,17 @@ class DimeNetPP(nn.Module):
         return self
 
     @property
-    def cutoff(self) -> float:
-        return self.config.cutoff
-
-    @property
-    def neighbour_cutoff(self) -> float:
-        """Real-space radius the neighbour list must cover: the cutoff over the smallest length scale."""
-        scales = [float(self.length_scale[z]) for z in self.species.numbers]
-        return self.config.cutoff / min([1.0, *scales])
-
-    @property
     def dtype(self) -> torch.dtype:
         return self.embedding.emb.weight.dtype
 
-    def atomic_energies(
-        self, graph: Graph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Energy of each atom (eV, float64), shape ``(N,)``."""
-        vec = graph.edge_vectors(positions, cell)
-        # always applied (exact for scale 1): a data-dependent branch would break torch.compile graphs
-        s = self.length_scale.index_select(0, graph.numbers)
-        edge_scale = torch.sqrt(s.index_select(0, graph.centers) * s.index_select(0, graph.neighbours))
-        vec = vec * edge_scale.to(vec.dtype).unsqueeze(-1)
-        dist = torch.linalg.vector_norm(vec, dim=-1)
+    def interaction_parameters(self) -> list[nn.Parameter]:
+        return list(self.interactions.parameters())
+
+    def network_energies(self, graph: Graph, vectors: torch.Tensor) -> torch.Tensor:
+        dist = torch.linalg.vector_norm(vectors, dim=-1)
         rbf = self.rbf(dist)
         # angle at atom j between j -> i (minus edge ji) and j -> k (edge kj)
-        unit = vec / dist.unsqueeze(-1)
+        unit = vectors / dist.unsqueeze(-1)
         cos = -(unit.index_select(0, graph.idx_ji) * unit.index_select(0, graph.idx_kj)).sum(-1)
         radial = self.sbf.radial(dist)  # (E, L, N)
         angular = self.sbf.angular(cos)  # (T, L)
@@ -202,30 +167,8 @@ class DimeNetPP(nn.Module):
         for interaction, output, s_emb in zip(self.interactions, self.outputs[1:], sbf_emb):
             m = interaction(m, rbf, s_emb, graph)
             out = out + output(m, rbf, graph, n_atoms)
-        # shifts and scales stay float64 so that total energies keep their digits
-        z = graph.numbers
-        return self.energy_scale.index_select(0, z) * out.double() + self.energy_shift.index_select(0, z)
+        return out
 
-    def forward(
-        self,
-        graph: Graph,
-        positions: torch.Tensor | None = None,
-        cell: torch.Tensor | None = None,
-        per_atom: bool = False,
-    ) -> torch.Tensor:
-        """Total energy of each configuration (eV), shape ``(B,)``; per atom, ``(N,)``, if asked."""
-        e_atom = self.atomic_energies(graph, positions, cell)
-        if per_atom:
-            return e_atom
-        return torch.zeros(graph.n_graphs, dtype=e_atom.dtype, device=e_atom.device).index_add(0, graph.batch, e_atom)
-
-    def copy_element(self, target: str | int, source: str | int) -> None:
-        """Give element ``target`` the embedding row, energy shift, energy and length scale of ``source``."""
-        zt, zs = to_atomic_number(target), to_atomic_number(source)
-        self.species.check([zs], source="element map")
-        with torch.no_grad():
-            self.embedding.emb.weight[zt] = self.embedding.emb.weight[zs]
-            self.energy_shift[zt] = self.energy_shift[zs]
-            self.energy_scale[zt] = self.energy_scale[zs]
-            self.length_scale[zt] = self.length_scale[zs]
-        self.species = self.species.with_element(zt)
+    def copy_element_parameters(self, target: int, source: int) -> None:
+        """The species embedding's row (the network's only per-element parameter)."""
+        self.embedding.emb.weight[target] = self.embedding.emb.weight[source]
