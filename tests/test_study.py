@@ -374,3 +374,14 @@ def test_the_first_search_point_fills_what_the_spec_leaves_open_with_a_seeded_dr
     first = _search_jobs(spec, "full", 2)[0][1]
     assert first["lr"] == 0.002 and first["batch_size"] == 2  # the spec's own settings kept
     assert 0.05 <= first["lr_decay"] <= 1.0 and first == _search_jobs(spec, "full", 2)[0][1]
+
+
+def test_source_validation_subsample_keeps_families_whole():
+    """The mlearn Ge split's validation set holds 23 structures for 22 asked; 22 of them cannot be
+    taken without splitting a family, so the source-retention set keeps all 23 (the reverse
+    direction, Si from ge-dft5, stopped here with 'leave no training family')."""
+    from crosstrain.pretrained import mlearn_split
+    from crosstrain.study.data import _stratified
+
+    valid = mlearn_split("Ge", valid=22, test=25, seed=0)["valid"]
+    assert len(_stratified(valid, 22, "group", 0)) == len(valid) >= 22

@@ -158,7 +158,9 @@ def rate(parent: str, structures: list[Structure], given_map: dict[str, str] | N
     scales = s.init.info.get("scales", {})
     shipped = shipped_entry(path)
     finetune = shipped[1].finetune if shipped is not None else None
-    if finetune is not None:
+    if not mapping:  # the parent knows every element of the data: fine-tune it as it is
+        strategy, recipe = "full", finetune.recipe if finetune is not None else None
+    elif finetune is not None:
         strategy, recipe = finetune.strategy, finetune.recipe
     else:  # a checkpoint file: the start that is closer to the data
         strategy, recipe = ("rescaled" if rescaled.force_mae <= full.force_mae else "full"), None

@@ -16,6 +16,7 @@ from pathlib import Path
 from crosstrain.errors import CrosstrainError
 from crosstrain.publish.common import END, GENERATED, START, Headline, Records
 from crosstrain.publish.dft import dft_transfer
+from crosstrain.publish.pairs import pairs
 from crosstrain.publish.speed import speed
 from crosstrain.publish.sw import sw_demo
 
@@ -24,6 +25,7 @@ __all__ = ["END", "START", "publish", "render"]
 PAGES: dict[str, Callable[[Records], tuple[str, list[Headline]]]] = {
     "dft-transfer.md": dft_transfer,
     "sw-demo.md": sw_demo,
+    "pairs.md": pairs,
     "speed.md": speed,
 }
 

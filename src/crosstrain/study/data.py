@@ -17,7 +17,7 @@ import numpy as np
 from crosstrain.data import splits
 from crosstrain.data.extxyz import read_structures
 from crosstrain.data.splits import stratified_split
-from crosstrain.errors import ConfigError
+from crosstrain.errors import ConfigError, DataFileError
 from crosstrain.io.hashing import sha256_file
 from crosstrain.structure import Structure
 from crosstrain.study.kinds import data_spec
@@ -65,9 +65,15 @@ def data_fingerprint(spec: StudySpec, study_dir: str | Path) -> str:
 
 
 def _stratified(structures: list[Structure], k: int, key: str, seed: int) -> list[Structure]:
+    """``k`` of ``structures``, stratified by ``key``; all of them when ``k`` leaves too few to
+    keep out whole families (a family-respecting split of 23 into 22 and 1 may not exist: the
+    mlearn Ge split's validation set has 23 structures for 22 asked)."""
     if k >= len(structures):
         return list(structures)
-    idx = stratified_split(structures, k, 0, seed=seed, key=key)["valid"]
+    try:
+        idx = stratified_split(structures, k, 0, seed=seed, key=key)["valid"]
+    except DataFileError:
+        return list(structures)
     return [structures[i] for i in idx]
 
 
