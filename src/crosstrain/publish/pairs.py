@@ -100,7 +100,6 @@ def _choice_section(rec: Records, path: str) -> tuple[list[str], list[Headline]]
     r = rec[path]
     get = functools.partial(field, r, path)
     names, per_seed = get("candidates"), get("per_seed")
-    zero, tuned = get("mean_zero_shot_force_mae"), get("mean_fine_tuned_force_mae")
     lines = [
         "",
         f"## Does the chooser pick the parent that fine-tunes best? ({get('pair')})",
@@ -108,14 +107,16 @@ def _choice_section(rec: Records, path: str) -> tuple[list[str], list[Headline]]
         f"`crosstrain suggest` ranked the candidates on each seed's draw of {get('n_train')} training structures",
         "by the zero-shot force error of their `rescaled` start (on those structures); each candidate was then",
         "fine-tuned with `rescaled` on the same draws (same recipe settings, budget, validation) and tested on",
-        "the held-out test set. Means over the seeds; the fine-tuned errors' records are listed below.",
+        "the held-out test set. Mean ± standard deviation over the seeds; ranks on the means.",
         "",
         "| parent | zero-shot (eV/Å) | rank | fine-tuned test (eV/Å) | rank |",
         "|---|---|---|---|---|",
     ]
     by_zero, by_tuned = get("chooser_ranking"), get("fine_tuned_ranking")
     for n in names:
-        lines.append(f"| `{n}` | {zero[n]:.4f} | {by_zero.index(n) + 1} | {tuned[n]:.4f} | {by_tuned.index(n) + 1} |")
+        z = [x["zero_shot_force_mae"][n] for x in per_seed]
+        t = [x["fine_tuned_force_mae"][n] for x in per_seed]
+        lines.append(f"| `{n}` | {_spread(z)} | {by_zero.index(n) + 1} | {_spread(t)} | {by_tuned.index(n) + 1} |")
     agree, seeds = get("first_agrees_seeds"), len(per_seed)
     seconds = max(x["chooser_seconds"] for x in per_seed)
     lines += [
@@ -126,6 +127,7 @@ def _choice_section(rec: Records, path: str) -> tuple[list[str], list[Headline]]
         f"on this machine.",
         "",
         f"Record: {cite(path, r)}",
+        "",
     ]
     lines += [f"- fine-tuned `{n}`: `{p}`" for n, p in get("records").items()]
     head = Headline(
@@ -135,3 +137,10 @@ def _choice_section(rec: Records, path: str) -> tuple[list[str], list[Headline]]
         path,
     )
     return lines, [head]
+
+
+def _spread(values: list[float]) -> str:
+    import statistics
+
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.4f} ± {sd:.4f} (n = {len(values)})"
