@@ -130,3 +130,20 @@ def test_candidates_cut_to_their_cutoff_predict_what_the_wide_list_does(ge):
     assert cut.topologies[0].n_triplets < wide.topologies[0].n_triplets / 2
     a, b = (predict(model, d.batch([0], dtype=model.dtype).graph) for d in (wide, cut))
     assert torch.allclose(a.forces, b.forces, atol=1e-5) and torch.allclose(a.energy, b.energy, atol=1e-5)
+
+
+@pytest.mark.parametrize("step", [scales._GRID_STEP, scales._SAMPLE_GRID_STEP])
+def test_the_search_reaches_a_length_below_the_grid_and_never_below_its_floor(step):
+    """A pair whose bond lengths differ more than the grid's 0.85 (Li -> Na: nearest-neighbour ratio
+    about 0.81): the refinement reaches the best length near the ratio, and never evaluates a
+    candidate below the floor the shared neighbour list serves (it would miss edges)."""
+    seen: list[float] = []
+
+    def score(length: float, whole: bool) -> scales.Score:
+        seen.append(length)
+        loss = (length - 0.80) ** 2 + 1e-3
+        return (loss, length, 1.0, loss)
+
+    floor = 0.81 - 0.02
+    best, *_ = scales._search_length(score, 0.81, False, "forces", step=step, floor=floor)
+    assert min(seen) >= floor and best[1] == pytest.approx(0.80, abs=0.0051)

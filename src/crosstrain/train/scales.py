@@ -224,11 +224,19 @@ def _flat(scores: list[Score]) -> bool:
 
 
 def _search_length(
-    score: Callable[[float, bool], Score], ratio: float | None, whole_loss: bool, loss_name: str, *, step: float
+    score: Callable[[float, bool], Score],
+    ratio: float | None,
+    whole_loss: bool,
+    loss_name: str,
+    *,
+    step: float,
+    floor: float = _SMALLEST_LENGTH,
 ) -> tuple[Score, bool, str, str]:
     """The grid search of :func:`estimate_scales`: (best score, whole loss used, how, why). On the
     coarse grid of ``step`` (with 1 and the ratio); the best point refined to 0.005 on every point
-    within 0.02 (``step`` 0.02, the whole data's search) or by halving steps (coarser grids)."""
+    within 0.02 (``step`` 0.02, the whole data's search) or by halving steps (coarser grids), never
+    below ``floor``, the smallest scale the shared neighbour list serves (a candidate below it would
+    miss edges)."""
     grid = np.round(np.arange(0.85, 1.1501, step), 6).tolist() + [1.15]
     coarse = sorted({1.0, round(ratio or 1.0, 6), *grid})
     scores = [score(x, whole_loss) for x in coarse]
@@ -249,11 +257,11 @@ def _search_length(
     best = min(scores)
     if step == _GRID_STEP:
         fine = np.round(best[1] + np.arange(-0.02, 0.0201, 0.005), 6).tolist()
-        best = min([best, *(score(x, whole_loss) for x in fine if x > 0)])
+        best = min([best, *(score(x, whole_loss) for x in fine if x >= floor)])
     else:
         for h in 2.0 ** -np.arange(1, 4) * step:  # 0.02, 0.01, 0.005 for 0.04
             near = [round(best[1] + d, 6) for d in (-h, h)]  # never below what the wide list serves
-            best = min([best, *(score(x, whole_loss) for x in near if x >= _SMALLEST_LENGTH)])
+            best = min([best, *(score(x, whole_loss) for x in near if x >= floor)])
     ref = f"nearest-neighbour ratio {ratio:.4f} for reference" if ratio is not None else "no recorded ratio"
     refined = "refined to 0.005" if step == _GRID_STEP else f"(step {step:g}) refined to 0.005 by halving steps"
     how = f"length by the training loss on a grid over 0.85-1.15 {refined} ({ref})"
@@ -303,7 +311,8 @@ def estimate_scales(
     part = data if len(sample) == len(data) else data.subset(sample)
     # one neighbour list wide enough for the smallest candidate scale: edges beyond a candidate's
     # scaled cutoff contribute exactly nothing, so every candidate can share it
-    smallest = min(_SMALLEST_LENGTH, given_length or 1.0, ratio or 1.0)
+    # (and for the refinement around a ratio below the grid: up to 0.02 below it)
+    smallest = min(_SMALLEST_LENGTH, given_length or 1.0, (ratio or 1.0) - 0.02)
     wide_cutoff = model.config.cutoff / min(1.0, base_length * smallest)
     wide = part if wide_cutoff <= data.cutoff else Dataset(part.structures, wide_cutoff, data.name)
     subsampled = part is not data
@@ -313,7 +322,9 @@ def estimate_scales(
         best, how, why = score(float(given_length), whole_loss), "length given", ""
     else:
         step = _SAMPLE_GRID_STEP if subsampled else _GRID_STEP
-        best, whole_loss, how, why = _search_length(score, ratio, whole_loss, config.train.loss, step=step)
+        best, whole_loss, how, why = _search_length(
+            score, ratio, whole_loss, config.train.loss, step=step, floor=smallest
+        )
     loss, length, energy, _ = best
     if not np.isfinite(loss):
         raise ConfigError(
