@@ -69,3 +69,15 @@ def test_suggest_refuses_data_no_candidate_can_map(tmp_path, capsys) -> None:
     assert main(["suggest", "--data", str(tmp_path / "nolabels.extxyz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nolabels.extxyz" in err[0]
+
+
+def test_the_reverse_direction_stretches_silicon_onto_the_germanium_parent() -> None:
+    """ge-dft5 offered for Si: Si is copied from Ge, and Si bonds (2.35 Å) must be stretched to look
+    like Ge's (2.45 Å), so the fitted length scale is above 1, where Si -> Ge's is below."""
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+
+    si = [s for s in read_mlearn(mlearn_file(find_mlearn_root(None), "Si")) if s.info["group"] == "AIMD-NVT"][::45]
+    (c,) = suggest(si, ["ge-dft5"]).candidates
+    assert c.element_map == {"Si": "Ge"} and 1.0 < c.length_scale["Si"] < 1.15
+    assert c.force_mae_rescaled is not None and c.force_mae_full is not None
+    assert c.force_mae_rescaled < c.force_mae_full
