@@ -385,3 +385,22 @@ def test_source_validation_subsample_keeps_families_whole():
 
     valid = mlearn_split("Ge", valid=22, test=25, seed=0)["valid"]
     assert len(_stratified(valid, 22, "group", 0)) == len(valid) >= 22
+
+
+def test_a_study_resumes_when_its_shipped_source_moved(tmp_path):
+    """A study planned with a shipped parent records that parent's path in the installation that
+    planned it; from another checkout (or after reinstalling) the recorded path is gone and the spec's
+    name resolves it again (the checksum still decides); a source gone for good is one line."""
+    from types import SimpleNamespace
+
+    from crosstrain.pretrained import resolve_model
+    from crosstrain.study.worker import _planned_source
+
+    moved = {"source": str(tmp_path / "old-checkout" / "ge-dft5.ckpt")}
+    assert (
+        _planned_source(SimpleNamespace(source={"checkpoint": "ge-dft5"}), moved) == resolve_model("ge-dft5").resolve()
+    )
+    gone = SimpleNamespace(source={"checkpoint": str(tmp_path / "mine.ckpt")})
+    with pytest.raises(ConfigError, match="the study's source model is gone"):
+        _planned_source(gone, {"source": str(tmp_path / "mine.ckpt")})
+    assert _planned_source(gone, {"source": None}) is None

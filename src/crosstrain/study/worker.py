@@ -225,10 +225,31 @@ def attach(
         raise ConfigError(f"{folder}: no study data here; workers need the study folder (e.g. on a shared filesystem)")
     if data_fingerprint(spec, folder) != attrs["data_fingerprint"]:
         raise ConfigError(f"{folder / 'data'}: the data differ from those the study was planned with")
-    source = Path(attrs["source"]) if attrs.get("source") else None
+    source = _planned_source(spec, attrs)
     if source is not None and sha256_file(source) != attrs["source_sha256"]:
         raise ConfigError(f"{source}: the source model differs from the one the study was planned with")
     return Study(spec, folder, storage, list(attrs["sizes"]), source)
+
+
+def _planned_source(spec: StudySpec, attrs: dict[str, Any]) -> Path | None:
+    """The source model the study was planned with: its recorded path, or, where that is gone (a
+    shipped parent of another installation, a moved checkout), the spec's checkpoint resolved here
+    again; the caller checks that it is the same model by its checksum."""
+    if not attrs.get("source"):
+        return None
+    recorded = Path(attrs["source"])
+    if recorded.is_file():
+        return recorded
+    given = spec.source.get("checkpoint")
+    if given:
+        from crosstrain.errors import CheckpointError
+        from crosstrain.pretrained import resolve_model
+
+        try:
+            return resolve_model(Path(given).expanduser()).resolve()
+        except CheckpointError:
+            pass
+    raise ConfigError(f"{recorded}: the study's source model is gone (planned with it; give it back at that path)")
 
 
 def worker_id() -> str:
