@@ -41,9 +41,9 @@ def test_no_import_cycle_between_packages():
 
 def test_only_the_model_package_names_a_concrete_architecture():
     """Everything outside ``crosstrain.model`` talks to the model contract (``AtomisticModel``) and
-    the registry (``build_model``), never to DimeNet++ itself; the model package stands on the ground
+    the registry (``build_model``), never to DimeNet++ or MACE themselves; the model package stands on the ground
     floor (graphs, species, errors, validation) and imports nothing above it."""
-    concrete = re.compile(r"^\s*(?:from|import)\s+crosstrain\.model\.dimenet\b", re.M)
+    concrete = re.compile(r"^\s*(?:from|import)\s+crosstrain\.model\.(?:dimenet|mace)\b", re.M)
     offenders = [
         str(f.relative_to(ROOT))
         for f in ROOT.rglob("*.py")

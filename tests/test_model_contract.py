@@ -109,5 +109,5 @@ def test_unknown_architecture_is_one_clear_error() -> None:
     from crosstrain.errors import ConfigError
     from crosstrain.model import model_config
 
-    with pytest.raises(ConfigError, match="unknown model architecture 'mace' \\(known: dimenet\\+\\+"):
-        model_config({}, "mace")
+    with pytest.raises(ConfigError, match="unknown model architecture 'schnet' \\(known: dimenet\\+\\+, mace"):
+        model_config({}, "schnet")

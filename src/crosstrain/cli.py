@@ -118,6 +118,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from crosstrain.io.checkpoint import export_model, load_checkpoint
+
+    model = load_checkpoint(args.checkpoint).model
+    path = export_model(model, args.out, args.format, elements=args.elements)
+    print(f"wrote {path} ({args.format}; {', '.join(args.elements or model.species.symbols)})")
+    return 0
+
+
 def _print_report(report: FitReport, as_json: str | None) -> None:
     from crosstrain.io.atomic import write_text
 
@@ -465,6 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print a checkpoint's metadata")
     p.add_argument("checkpoint")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("export", help="write a checkpoint as another code's model file (MACE: a mace-torch model)")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="the model file to write (e.g. ge.model)")
+    p.add_argument("--format", default="mace-torch", help="the file format (default: mace-torch)")
+    p.add_argument("--elements", nargs="+", help="write these elements only (default: all the model knows)")
+    p.set_defaults(func=_cmd_export)
 
     from crosstrain.active.cli import register as register_active
     from crosstrain.dft.cli import register as register_dft

@@ -20,7 +20,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from crosstrain.errors import ConfigError, SpeciesError
-from crosstrain.model import ModelConfig, preset
+from crosstrain.model import DEFAULT_ARCHITECTURE, ModelConfig, architecture_of, preset
 from crosstrain.species import symbol, to_atomic_number
 from crosstrain.validation import Count, Number, Positive, PositiveNumber, settings
 
@@ -154,9 +154,9 @@ class Config:
     transfer: TransferConfig = field(default_factory=TransferConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        model = asdict(self.model)
+        model = self.model.to_dict()
         return {
-            "model": {"preset": self.model_preset, **model},
+            "model": {"preset": self.model_preset, "architecture": architecture_of(self.model), **model},
             "train": asdict(self.train),
             "transfer": {**asdict(self.transfer), "strategy": self.transfer.strategy.value},
         }
@@ -190,7 +190,7 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         raise ConfigError(f"unknown config section(s): {', '.join(unknown)} (use model, train, transfer)")
     model_data = dict(data.get("model") or {})
     preset_name = str(model_data.pop("preset", "cpu"))
-    base = preset(preset_name)
+    base = preset(preset_name, str(model_data.pop("architecture", DEFAULT_ARCHITECTURE)))
     return Config(
         model_preset=preset_name,
         model=replace(base, **model_data) if model_data else base,

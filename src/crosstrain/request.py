@@ -147,14 +147,22 @@ def _loss_for_data(wanted: str, structures: Sequence[Structure], fixed_by: str |
     return "forces", "data: forces only"
 
 
-def _explicit_model_conflicts(user_model: dict[str, Any], parent_model: dict[str, Any], where: str) -> None:
+def _explicit_model_conflicts(
+    user_model: dict[str, Any], parent_model: dict[str, Any], where: str, architecture: str
+) -> None:
     """Refuse a model setting the user gave that differs from the parent's architecture."""
     from crosstrain.model import preset
 
     explicit = dict(user_model)
+    wanted = explicit.pop("architecture", architecture)
+    if wanted != architecture:
+        raise ConfigError(
+            f"model.architecture = {wanted} ({where}) but the parent is a {architecture} model; "
+            "a transfer keeps the parent's architecture (no transfer between architectures)"
+        )
     name = explicit.pop("preset", None)
     if name is not None:  # a preset stands for all of its settings, the user's keys on top
-        explicit = {**preset(str(name)).to_dict(), **explicit}
+        explicit = {**preset(str(name), architecture).to_dict(), **explicit}
     for key, value in explicit.items():
         if key == "output_init":
             continue
@@ -353,8 +361,9 @@ def resolve(
     merged = {**_merge(base.data if config_name is None else {}, user), "train": train}
     if ckpt is not None:
         parent_model = ckpt.model.config.to_dict()
-        _explicit_model_conflicts(dict(user.get("model") or {}), parent_model, config_name or "--set")
-        merged["model"] = dict(parent_model)
+        architecture = ckpt.model.architecture
+        _explicit_model_conflicts(dict(user.get("model") or {}), parent_model, config_name or "--set", architecture)
+        merged["model"] = {"architecture": architecture, **parent_model}
         strat = chosen or base.strategy or DEFAULT_STRATEGY
         choices.append(Choice("strategy", strat.value, "user" if chosen is not None else base.strategy_source))
         mapping, map_source = _element_map(element_map, user_transfer, ckpt, structures)

@@ -21,7 +21,7 @@ import crosstrain
 from crosstrain.errors import CheckpointError, ConfigError, SpeciesError
 from crosstrain.io.atomic import atomic_path
 from crosstrain.io.hashing import sha256_file
-from crosstrain.model import build_model, model_config
+from crosstrain.model import build_model, model_config, read_model_file, write_model_file
 from crosstrain.model.base import AtomisticModel
 from crosstrain.species import SpeciesMap
 
@@ -222,13 +222,34 @@ def save_checkpoint(
     return Path(path)
 
 
+def _is_model_file(path: Path) -> bool:
+    """Whether ``path`` is a ``torch.save`` archive, as another code's model file (mace-torch) is;
+    crosstrain's own checkpoints are safetensors."""
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def _read_model_file(path: Path) -> Checkpoint:
+    """Another code's model file (mace-torch) as a checkpoint with the metadata crosstrain writes."""
+    try:
+        model = read_model_file(path)
+    except ConfigError as exc:
+        message = str(exc)
+        raise CheckpointError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    meta = build_metadata(model, training={"source": f"mace-torch model file {path.name}"})
+    return Checkpoint(model=model, meta=meta, path=path)
+
+
 def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
-    """The metadata of the checkpoint at ``path``, validated but without loading weights."""
+    """The metadata of the checkpoint at ``path``, validated but without loading weights (a
+    mace-torch model file is read whole: its settings are in the model)."""
     from safetensors import safe_open
 
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: checkpoint file not found")
+    if _is_model_file(p):
+        return _read_model_file(p).meta
     try:
         with safe_open(str(p), framework="pt") as fh:
             header = fh.metadata() or {}
@@ -256,10 +277,15 @@ def is_finished(path: str | os.PathLike[str]) -> bool:
 
 
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint written by :func:`save_checkpoint`; every failure is a CheckpointError."""
+    """Load a checkpoint written by :func:`save_checkpoint`, or a mace-torch model file; every
+    failure is a CheckpointError."""
     from safetensors.torch import load_file
 
     p = Path(path)
+    if p.is_file() and _is_model_file(p):
+        found = _read_model_file(p)
+        found.model.to(device).eval()
+        return found
     meta = read_meta(p)
     try:
         config = model_config(meta.model, meta.architecture)
@@ -300,3 +326,17 @@ def _check_shifts(path: Path, meta: CheckpointMeta, model: AtomisticModel) -> No
             z = SpeciesMap.from_elements([sym]).numbers[0]
             if abs(float(table[z]) - float(value)) > 1e-6 * max(1.0, abs(float(value))):
                 raise CheckpointError(f"{path}: metadata {key} of {sym} ({value}) differs from the weights")
+
+
+def export_model(
+    model: AtomisticModel,
+    path: str | os.PathLike[str],
+    file_format: str = "mace-torch",
+    *,
+    elements: list[str] | None = None,
+) -> Path:
+    """Write ``model`` as another code's model file (MACE: a mace-torch model), atomically: a refused
+    export or a killed run leaves nothing at ``path``."""
+    with atomic_path(path) as tmp:
+        write_model_file(model, tmp, file_format, elements=elements)
+    return Path(path)

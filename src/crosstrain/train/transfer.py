@@ -25,7 +25,7 @@ import torch
 from crosstrain.config import Config, Strategy
 from crosstrain.errors import ConfigError, SpeciesError
 from crosstrain.io.checkpoint import Checkpoint, Parent, file_sha256
-from crosstrain.model import build_model
+from crosstrain.model import architecture_of, build_model
 from crosstrain.model.base import AtomisticModel
 from crosstrain.pretrained import parent_training_data
 from crosstrain.species import SpeciesMap, symbol, to_atomic_number
@@ -141,6 +141,12 @@ def parse_element_map(items: list[str] | None) -> dict[str, str]:
 
 
 def _check_architecture(config: Config, parent: Checkpoint) -> None:
+    wanted, theirs_name = architecture_of(config.model), parent.model.architecture
+    if wanted != theirs_name:
+        raise ConfigError(
+            f"the configuration asks for a {wanted} model but the parent is {theirs_name}: "
+            "a transfer keeps the parent's architecture (no transfer between architectures)"
+        )
     mine, theirs = config.model.to_dict(), parent.model.config.to_dict()
     diffs = [k for k in mine if mine[k] != theirs[k] and k != "output_init"]
     if diffs:
