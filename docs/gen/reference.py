@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import inspect
 import io
 import re
@@ -195,6 +196,22 @@ FALLBACK_MEANINGS: dict[str, dict[str, str]] = {
         "activation": "activation function",
         "output_init": "initialisation of the output layers",
     },
+    "MaceConfig": {
+        "cutoff": "cutoff radius (mace's `r_max`) of the neighbour list, the radial basis and its envelope",
+        "num_bessel": "radial Bessel functions",
+        "num_polynomial_cutoff": "exponent of the polynomial cutoff envelope",
+        "max_ell": "highest degree of the spherical harmonics of the edges",
+        "num_interactions": "interaction (message-passing) layers",
+        "correlation": "body order of each product minus one",
+        "hidden_irreps": "channels and symmetry of the node features, e.g. `32x0e` or `64x0e+64x1o`",
+        "mlp_irreps": "hidden features of the last readout",
+        "radial_mlp": "hidden widths of the radial network that weights each edge's tensor product",
+        "avg_num_neighbors": "normaliser of the message sum",
+        "interaction": "interaction block of every layer after the first",
+        "interaction_first": "interaction block of the first layer",
+        "gate": "activation of the readout",
+        "use_reduced_cg": "mace-torch's reduced Clebsch-Gordan basis in the products",
+    },
 }
 
 #: a clause that reports a measurement (a figure that belongs on the results pages, not here)
@@ -330,13 +347,13 @@ def _default_text(f: dataclasses.Field) -> str:
     return f"`{value}`"
 
 
-def settings_table(cls: type, section: str) -> list[str]:
+def settings_table(cls: type, section: str, anchor: str | None = None) -> list[str]:
     """A settings class as a Markdown section: its docstring and one row per field."""
     hints = typing.get_type_hints(cls, include_extras=True)
     comments = _field_comments(cls)
     fallback = FALLBACK_MEANINGS.get(cls.__name__, {})
     doc = inspect.cleandoc(cls.__doc__ or "")
-    out = [f"## `{section}`: `{cls.__module__}.{cls.__name__}` {{ #{section} }}", ""]
+    out = [f"## `{section}`: `{cls.__module__}.{cls.__name__}` {{ #{anchor or section} }}", ""]
     if doc:
         out += [_rst_to_md(drop_measurements(doc)), ""]
     out += ["| setting | type | default | meaning |", "|---|---|---|---|"]
@@ -356,7 +373,7 @@ def settings_table(cls: type, section: str) -> list[str]:
 def config_markdown() -> str:
     """The configuration reference: every field of ``model``, ``train`` and ``transfer``."""
     from crosstrain.config import STRATEGY_SETTINGS, TrainConfig, TransferConfig
-    from crosstrain.model.dimenet.config import PRESETS, DimeNetConfig
+    from crosstrain.model import ARCHITECTURES, DEFAULT_ARCHITECTURE
 
     out = [
         "# Configuration",
@@ -387,16 +404,26 @@ def config_markdown() -> str:
     for strategy, names in STRATEGY_SETTINGS.items():
         out.append(f"| `{strategy.value}` | {', '.join(f'`transfer.{n}`' for n in names)} |")
     out.append("")
-    out += settings_table(DimeNetConfig, "model")
     out += [
-        "`model.preset` names a starting point; any field above overrides it. The presets:",
+        "`model.architecture` picks the network: "
+        + ", ".join(f"`{name}`" for name in ARCHITECTURES)
+        + f" (default `{DEFAULT_ARCHITECTURE}`). Each has its own settings and presets below.",
         "",
-        "| field | " + " | ".join(f"`{name}`" for name in PRESETS) + " |",
-        "|---|" + "---|" * len(PRESETS),
     ]
-    for f in dataclasses.fields(DimeNetConfig):
-        out.append(f"| `{f.name}` | " + " | ".join(f"`{getattr(p, f.name)}`" for p in PRESETS.values()) + " |")
-    out.append("")
+    for name, (package, _, config_class) in ARCHITECTURES.items():
+        module = importlib.import_module(package)
+        cls, presets = getattr(module, config_class), getattr(module, "PRESETS")
+        anchor = "model" if name == DEFAULT_ARCHITECTURE else f"model-{name}"
+        out += settings_table(cls, "model", anchor)
+        out += [
+            f"`model.preset` names a starting point of `{name}`; any field above overrides it. The presets:",
+            "",
+            "| field | " + " | ".join(f"`{p}`" for p in presets) + " |",
+            "|---|" + "---|" * len(presets),
+        ]
+        for f in dataclasses.fields(cls):
+            out.append(f"| `{f.name}` | " + " | ".join(f"`{getattr(p, f.name)}`" for p in presets.values()) + " |")
+        out.append("")
     return "\n".join(out)
 
 
