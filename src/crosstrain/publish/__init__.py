@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crosstrain.errors import CrosstrainError
+from crosstrain.publish.architectures import architectures
 from crosstrain.publish.common import END, GENERATED, START, Headline, Records
 from crosstrain.publish.dft import dft_transfer
 from crosstrain.publish.pairs import pairs
@@ -26,6 +27,7 @@ PAGES: dict[str, Callable[[Records], tuple[str, list[Headline]]]] = {
     "dft-transfer.md": dft_transfer,
     "sw-demo.md": sw_demo,
     "pairs.md": pairs,
+    "architectures.md": architectures,
     "speed.md": speed,
 }
 

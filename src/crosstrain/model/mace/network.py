@@ -77,10 +77,14 @@ class MACEModel(AtomisticModel):
         self._index_elements()
 
     def _index_elements(self) -> None:
+        """The one-hot column of each atomic number (-1: unknown), and the table's size, kept at hand
+        so that a forward pass does not read the table back from the network."""
         table = self.table
-        column = torch.full((MAX_Z + 1,), -1, dtype=torch.long)
-        column[torch.tensor(table)] = torch.arange(len(table))
+        device: torch.device = next(self.net.buffers()).device
+        column = torch.full((MAX_Z + 1,), -1, dtype=torch.long, device=device)
+        column[torch.tensor(table, device=device)] = torch.arange(len(table), device=device)
         self.register_buffer("element_column", column, persistent=False)
+        self.n_elements = len(table)
 
     @property
     def table(self) -> list[int]:
@@ -89,7 +93,7 @@ class MACEModel(AtomisticModel):
 
     def node_attrs(self, numbers: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         columns = self.element_column.index_select(0, numbers)
-        return torch.nn.functional.one_hot(columns, len(self.table)).to(dtype)
+        return torch.nn.functional.one_hot(columns, self.n_elements).to(dtype)
 
     def network_energies(self, graph: Graph, vectors: torch.Tensor) -> torch.Tensor:
         net: Any = self.net
