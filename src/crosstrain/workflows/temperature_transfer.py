@@ -220,13 +220,14 @@ def _arm_jobs(
 def _run_jobs(
     jobs: list[tuple[str, Path, dict[str, Any]]], test: list[Structure], workers: int, log: Callable[[str], None]
 ) -> dict[str, dict[str, list[float]]]:
-    if workers <= 1:
-        return {name: _model_errors(name, ckpt, train, test, log) for name, ckpt, train in jobs}
-    from crosstrain.parallel import spawn_pool
+    from crosstrain.parallel import run_each
 
-    with spawn_pool(workers) as pool:
-        futures = [pool.submit(_model_errors, name, ckpt, train, test, _log_flushed) for name, ckpt, train in jobs]
-        return {name: f.result() for (name, _, _), f in zip(jobs, futures)}
+    say = log if workers <= 1 else _log_flushed  # a worker prints whole lines at once
+    kwargs = {
+        name: {"name": name, "ckpt": ckpt, "train": train, "test": test, "log": say} for name, ckpt, train in jobs
+    }
+    errors: dict[str, dict[str, list[float]]] = run_each(_model_errors, kwargs, workers=workers)
+    return errors
 
 
 def _pooled(each: dict[str, dict[str, list[float]]], arm: str) -> dict[str, list[float]]:
