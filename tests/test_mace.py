@@ -180,43 +180,59 @@ def test_export_refuses_what_a_mace_file_cannot_hold(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-def test_a_mace_file_with_zbl_is_refused_in_one_line(tmp_path):
+def _mace_torch_file(path, **settings):
+    """A small ScaleShiftMACE written as mace_run_train writes one (E0 one row per head)."""
     from e3nn import o3
 
     from crosstrain.model.mace._library import mace_modules
 
     modules = mace_modules()
     torch.manual_seed(0)
-    net = modules.ScaleShiftMACE(
-        atomic_inter_scale=1.0,
-        atomic_inter_shift=0.0,
-        r_max=4.0,
-        num_bessel=6,
-        num_polynomial_cutoff=5,
-        max_ell=1,
-        interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-        interaction_cls_first=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-        num_interactions=1,
-        num_elements=1,
-        hidden_irreps=o3.Irreps("4x0e"),
-        MLP_irreps=o3.Irreps("4x0e"),
-        atomic_energies=np.zeros(1),
-        avg_num_neighbors=8.0,
-        atomic_numbers=[14],
-        correlation=1,
-        gate=torch.nn.functional.silu,
-        pair_repulsion=True,
-    )
-    torch.save(net, tmp_path / "zbl.model")
+    block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
+    kwargs = dict(
+        atomic_inter_scale=1.3, atomic_inter_shift=0.1, r_max=4.0, num_bessel=6, num_polynomial_cutoff=5,
+        max_ell=1, interaction_cls=block, interaction_cls_first=block, num_interactions=2, num_elements=1,
+        hidden_irreps=o3.Irreps("4x0e+4x1o"), MLP_irreps=o3.Irreps("4x0e"), atomic_energies=np.array([[-4.2]]),
+        avg_num_neighbors=8.0, atomic_numbers=[14], correlation=2, gate=torch.nn.functional.silu,
+    )  # fmt: skip
+    net = modules.ScaleShiftMACE(**{**kwargs, **settings}).double()
+    torch.save(net, path)
+    return net
+
+
+def test_a_file_as_mace_run_train_writes_it_gives_the_same_energies(tmp_path):
+    from crosstrain.io.checkpoint import load_checkpoint
+    from crosstrain.model.mace._library import mace_calculator
+
+    net = _mace_torch_file(tmp_path / "si.model")
+    assert tuple(net.atomic_energies_fn.atomic_energies.shape) == (1, 1)  # one row per head
+    cell = rattled_si()
+    theirs = cell.copy()
+    theirs.calc = mace_calculator()(models=net, device="cpu", default_dtype="float64")
+    model = load_checkpoint(tmp_path / "si.model").model
+    assert _energy(model, cell) == pytest.approx(theirs.get_potential_energy(), abs=1e-9)
+
+
+def test_mace_files_crosstrain_cannot_map_exactly_are_refused_in_one_line(tmp_path):
     from crosstrain.io.checkpoint import load_checkpoint
 
-    with pytest.raises(
-        CheckpointError, match=r"zbl.model: pair_repulsion=True: with it a per-element copy would not be exact"
-    ):
-        load_checkpoint(tmp_path / "zbl.model")
+    cases = {
+        "zbl.model": ({"pair_repulsion": True}, "pair_repulsion=True: with it a per-element copy would not be exact"),
+        "nogate.model": ({"gate": None}, "readout gate None"),
+    }
+    for name, (settings, reason) in cases.items():
+        _mace_torch_file(tmp_path / name, **settings)
+        with pytest.raises(CheckpointError, match=f"{name}: {reason}"):
+            load_checkpoint(tmp_path / name)
     (tmp_path / "junk.model").write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(CheckpointError, match="junk.model: not readable as a mace-torch"):
         load_checkpoint(tmp_path / "junk.model")
+    # a torch archive under another name is never unpickled
+    (tmp_path / "zbl.model").rename(tmp_path / "weights.pt")
+    with pytest.raises(
+        CheckpointError, match="weights.pt: a torch archive, not a crosstrain checkpoint; .*named \\*.model"
+    ):
+        load_checkpoint(tmp_path / "weights.pt")
 
 
 class _Anything:

@@ -155,8 +155,11 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         model = self.model.to_dict()
+        architecture = architecture_of(self.model)
+        # the default architecture is not named, so that runs recorded before there were two resume
+        named = {} if architecture == DEFAULT_ARCHITECTURE else {"architecture": architecture}
         return {
-            "model": {"preset": self.model_preset, "architecture": architecture_of(self.model), **model},
+            "model": {"preset": self.model_preset, **named, **model},
             "train": asdict(self.train),
             "transfer": {**asdict(self.transfer), "strategy": self.transfer.strategy.value},
         }

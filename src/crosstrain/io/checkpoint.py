@@ -230,7 +230,14 @@ def _is_model_file(path: Path) -> bool:
 
 
 def _read_model_file(path: Path) -> Checkpoint:
-    """Another code's model file (mace-torch) as a checkpoint with the metadata crosstrain writes."""
+    """Another code's model file (mace-torch) as a checkpoint with the metadata crosstrain writes.
+    Reading one unpickles it (runs code from it), so only a file named ``*.model`` (mace-torch's
+    convention: the user says what it is) is read."""
+    if path.suffix != ".model":
+        raise CheckpointError(
+            f"{path}: a torch archive, not a crosstrain checkpoint; a mace-torch model file is read only "
+            "when named *.model (reading one runs code from it: give only files you trust)"
+        )
     try:
         model = read_model_file(path)
     except ConfigError as exc:

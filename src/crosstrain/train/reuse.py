@@ -41,7 +41,6 @@ def same_run(
     contents) on these structures."""
     from crosstrain.data.manifest import fingerprint
     from crosstrain.io.checkpoint import file_sha256, read_meta
-    from crosstrain.model import DEFAULT_ARCHITECTURE
     from crosstrain.pretrained import resolve_model
     from crosstrain.train.pipeline import with_request
 
@@ -51,8 +50,6 @@ def same_run(
     have = json.loads(json.dumps(meta.run.get("config") or {}))
     for c in (wanted, have):
         c.get("transfer", {}).pop("parent", None)
-        # checkpoints written before the model section named its architecture were all DimeNet++
-        c.get("model", {}).setdefault("architecture", DEFAULT_ARCHITECTURE)
     linked = request.transfer.parent is not None
     same_parent = not linked or (
         meta.parent is not None and meta.parent.sha256 == file_sha256(resolve_model(str(request.transfer.parent)))

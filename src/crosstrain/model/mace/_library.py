@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import io
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
@@ -39,7 +40,10 @@ def _unsafe_load_during_import() -> Iterator[None]:
 
 
 def mace_modules() -> ModuleType:
-    """``mace.modules``, imported with the weights-only flag restored; a one-line error without it."""
+    """``mace.modules``, imported with the weights-only flag restored; a one-line error without it.
+    (If the user's own code imported mace first, mace has already switched the protection off.)"""
+    if "mace.modules" in sys.modules and "mace.tools.scripts_utils" in sys.modules:
+        return sys.modules["mace.modules"]  # imported and checked before: the flag is not touched again
     with _unsafe_load_during_import():
         try:
             version = importlib.import_module("mace.__version__").__version__
@@ -73,6 +77,8 @@ def default_dtype(dtype: object) -> Iterator[None]:
 def mace_calculator() -> type:
     """mace-torch's ``MACECalculator`` class, imported with the weights-only flag restored."""
     mace_modules()
-    with _unsafe_load_during_import():
-        calculator: type = importlib.import_module("mace.calculators").MACECalculator
+    if "mace.calculators" not in sys.modules:
+        with _unsafe_load_during_import():
+            importlib.import_module("mace.calculators")
+    calculator: type = sys.modules["mace.calculators"].MACECalculator
     return calculator

@@ -53,7 +53,7 @@ def grow(old_net: nn.Module, new_net: nn.Module, take: dict[int, int]) -> dict[s
     """The state of ``new_net`` from ``old_net`` (each with its own element table): element z of the
     new table takes the slices of element ``take.get(z, z)`` of the old; everything else is copied."""
     old, new = table(old_net), table(new_net)
-    cols = torch.tensor(_columns(old, new, take))
+    cols = torch.tensor(_columns(old, new, take), device=next(iter(old_net.buffers())).device)
     factor = math.sqrt(len(new) / len(old))
     old_state, new_state = old_net.state_dict(), new_net.state_dict()
     out: dict[str, torch.Tensor] = {}

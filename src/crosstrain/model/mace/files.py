@@ -29,7 +29,7 @@ from crosstrain.errors import CheckpointError, ConfigError
 from crosstrain.model.mace._library import MACE_VERSION, mace_modules
 from crosstrain.model.mace.config import INTERACTIONS, MaceConfig
 from crosstrain.model.mace.elements import grow
-from crosstrain.model.mace.network import MACEModel, build_network
+from crosstrain.model.mace.network import GATES, MACEModel, build_network
 from crosstrain.species import SpeciesMap, symbol
 
 #: mace-torch settings crosstrain maps exactly, with the value each must have
@@ -64,6 +64,11 @@ def _settings(path: Path, net: nn.Module) -> dict[str, Any]:
         value = found.get(key)
         if not (value in (None, "None") if wanted is None else value == wanted):
             raise _fail(path, f"{key}={value}: with it a per-element copy would not be exact ({key}={wanted} is)")
+    gate = found.get("gate")
+    if getattr(gate, "__name__", None) not in GATES:
+        raise _fail(path, f"readout gate {gate!r}: crosstrain builds MACE with one of {', '.join(GATES)}")
+    if getattr(found.get("readout_cls"), "__name__", "") != "NonLinearReadoutBlock":
+        raise _fail(path, f"readout {found.get('readout_cls')}: crosstrain builds NonLinearReadoutBlock readouts")
     for key in ("interaction_cls", "interaction_cls_first"):
         if found[key].__name__ not in INTERACTIONS:
             raise _fail(
@@ -74,13 +79,17 @@ def _settings(path: Path, net: nn.Module) -> dict[str, Any]:
     return found
 
 
-def _config(path: Path, found: dict[str, Any]) -> MaceConfig:
-    correlation = found["correlation"]
-    if isinstance(correlation, list):
-        if len(set(correlation)) != 1:
-            raise _fail(path, f"correlation differs between layers ({correlation}); crosstrain takes one value")
-        correlation = correlation[0]
-    gate: Any = getattr(found.get("gate"), "__name__", "silu")
+def _correlation(path: Path, net: Any) -> int:
+    """The body order minus one of every product (mace's extractor reads the first one only)."""
+    orders = {len(p.symmetric_contractions.contractions[0].weights) + 1 for p in net.products}
+    if len(orders) != 1:
+        raise _fail(path, f"correlation differs between layers ({sorted(orders)}); crosstrain takes one value")
+    return orders.pop()
+
+
+def _config(path: Path, found: dict[str, Any], net: Any) -> MaceConfig:
+    correlation = _correlation(path, net)
+    gate: Any = found["gate"].__name__
     try:
         return MaceConfig(
             cutoff=float(found["r_max"]),
@@ -114,23 +123,36 @@ def read_mace_file(path: str | os.PathLike[str]) -> MACEModel:
         ) from None
     if not isinstance(net, nn.Module):
         raise _fail(p, f"holds a {type(net).__name__}, not a mace-torch model")
-    found = _settings(p, net)
-    config = _config(p, found)
+    try:
+        return _as_crosstrain(p, net)
+    except (CheckpointError, ConfigError):
+        raise
+    except Exception as exc:  # a model of another mace-torch version fails anywhere in the extraction
+        raise _fail(
+            p, f"not a mace-torch {MACE_VERSION} model crosstrain can map ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _as_crosstrain(path: Path, net: nn.Module) -> MACEModel:
+    found = _settings(path, net)
+    config = _config(path, found, net)
     table = [int(z) for z in found["atomic_numbers"]]
     dtype = next(net.parameters()).dtype
     model = MACEModel(config, SpeciesMap(tuple(sorted(table))))
     state = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in net.state_dict().items()}
-    e0 = state["atomic_energies_fn.atomic_energies"].reshape(-1).clone()
-    state["atomic_energies_fn.atomic_energies"] = torch.zeros_like(state["atomic_energies_fn.atomic_energies"])
-    scale, shift = float(state["scale_shift.scale"].reshape(-1)[0]), float(state["scale_shift.shift"].reshape(-1)[0])
-    state["scale_shift.scale"] = torch.ones_like(state["scale_shift.scale"])
-    state["scale_shift.shift"] = torch.zeros_like(state["scale_shift.shift"])
-    try:
-        model.net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise _fail(
-            p, f"its tensors do not match mace-torch {MACE_VERSION}'s layout ({str(exc).splitlines()[0]})"
-        ) from None
+    e0 = state["atomic_energies_fn.atomic_energies"].reshape(-1).clone()  # [E], or one row per head [1, E]
+    scale, shift = (float(state[f"scale_shift.{k}"].reshape(-1)[0]) for k in ("scale", "shift"))
+    built = model.net.state_dict()
+    held = {"atomic_energies_fn.atomic_energies": 0.0, "scale_shift.scale": 1.0, "scale_shift.shift": 0.0}
+    for name, value in held.items():  # the wrapper holds these (below); the network gets neutral ones
+        state[name] = torch.full_like(built[name], value)
+    wrong = sorted(
+        k for k in set(state) | set(built) if k not in state or k not in built or state[k].shape != built[k].shape
+    )
+    if wrong:
+        raise _fail(path, f"tensor {wrong[0]} does not match mace-torch {MACE_VERSION}'s layout for its settings")
+    model.net.load_state_dict(state, strict=True)
+    model._index_elements()  # the file's element order (normally sorted) decides the one-hot columns
     with torch.no_grad():
         for z, e in zip(table, e0.tolist()):
             model.energy_shift[z] = e + shift
@@ -139,6 +161,7 @@ def read_mace_file(path: str | os.PathLike[str]) -> MACEModel:
 
 
 def _uniform(model: MACEModel, name: str, table: list[int]) -> float:
+    """The one value of a per-element table that a mace-torch file can hold."""
     values = {float(getattr(model, name)[z]) for z in table}
     if len(values) != 1:
         per = ", ".join(f"{symbol(z)} {float(getattr(model, name)[z]):.4f}" for z in table)

@@ -27,7 +27,8 @@ from crosstrain.model.mace.elements import grow
 from crosstrain.model.mace.elements import table as element_table
 from crosstrain.species import MAX_Z, SpeciesMap, symbol
 
-_GATES = {"silu": torch.nn.functional.silu, "tanh": torch.tanh, "softplus": torch.nn.functional.softplus}
+#: readout activations by name (mace-torch's choices crosstrain builds)
+GATES = {"silu": torch.nn.functional.silu, "tanh": torch.tanh, "softplus": torch.nn.functional.softplus}
 
 
 def build_network(config: MaceConfig, table: list[int], dtype: torch.dtype = torch.float64) -> nn.Module:
@@ -54,7 +55,7 @@ def build_network(config: MaceConfig, table: list[int], dtype: torch.dtype = tor
             avg_num_neighbors=config.avg_num_neighbors,
             atomic_numbers=list(table),
             correlation=config.correlation,
-            gate=_GATES[config.gate],
+            gate=GATES[config.gate],
             radial_MLP=list(config.radial_mlp),
             use_reduced_cg=config.use_reduced_cg,
         )
