@@ -49,7 +49,8 @@ def pm(cell: dict[str, Any], digits: int, source: str = "a record") -> str:
     if missing:
         raise CrosstrainError(f"{source}: field {missing[0]!r} is missing from a statistics cell")
     n = cell["n"] if "n" in cell else len(cell["values"])
-    text = f"{cell['mean']:.{digits}f} ± {cell['std']:.{digits}f} (n = {n}"
+    spread = "" if cell["std"] is None else f" ± {cell['std']:.{digits}f}"  # one run has no spread
+    text = f"{cell['mean']:.{digits}f}{spread} (n = {n}"
     return text + (f", {cell['diverged']} diverged)" if cell.get("diverged") else ")")
 
 
