@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import crosstrain
 from crosstrain.config import STRATEGIES
-from crosstrain.errors import CrosstrainError
+from crosstrain.errors import ConfigError, CrosstrainError
 
 if TYPE_CHECKING:
     from crosstrain.train.records import FitReport, Metrics
@@ -122,7 +122,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from crosstrain.io.checkpoint import export_model, load_checkpoint
 
     model = load_checkpoint(args.checkpoint).model
-    path = export_model(model, args.out, args.format, elements=args.elements)
+    try:
+        path = export_model(model, args.out, args.format, elements=args.elements)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.checkpoint}: {exc}") from None
     print(f"wrote {path} ({args.format}; {', '.join(args.elements or model.species.symbols)})")
     return 0
 
