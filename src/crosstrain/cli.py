@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import crosstrain
 from crosstrain.config import STRATEGIES
@@ -259,11 +259,26 @@ def _cmd_properties(args: argparse.Namespace) -> int:
         dft=args.dft,
         mlearn_root=args.mlearn,
         quick=smoke_mode(),
+        phonon_references=_phonon_references(args.phonon_reference or [], elements),
+        plot=args.plot,
     )
     print(format_table(table))
     if args.json:
         write_text(args.json, json.dumps(table.to_json(), indent=2))
     return 0
+
+
+def _phonon_references(paths: list[str], elements: list[str]) -> dict[str, Any]:
+    """``--phonon-reference`` files by element; one for an element not asked for is refused."""
+    from crosstrain.dft.phonons import read_reference
+
+    refs = {}
+    for path in paths:
+        ref = read_reference(path)
+        if ref.element not in elements:
+            raise ConfigError(f"{path}: a phonon reference for {ref.element}, not one of {', '.join(elements)}")
+        refs[ref.element] = ref
+    return refs
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -338,8 +353,20 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", nargs="?", help="model checkpoint (omit for the SW reference alone)")
     p.add_argument("--elements", nargs="+", help="default: the model's elements")
     p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference")
-    p.add_argument("--dft", action="store_true", help="add the PBE values the mlearn data give (a0, C11, C12, C44⁰, B)")
+    p.add_argument(
+        "--dft",
+        action="store_true",
+        help="add the PBE values the mlearn data give (a0, C11, C12, C44⁰, B) and the model's phonons against "
+        "the PBE phonon reference (shipped for Si and Ge, or --phonon-reference)",
+    )
     p.add_argument("--mlearn", help="mlearn data folder (default: the copy shipped with crosstrain)")
+    p.add_argument(
+        "--phonon-reference",
+        action="append",
+        dest="phonon_reference",
+        help="a phonon_reference.json from 'crosstrain phonon-reference' (repeatable; replaces the shipped one)",
+    )
+    p.add_argument("--plot", help="with --dft: the model's bands and DOS over the DFT reference's, as this image")
     p.add_argument("--json", help="write every number as JSON here")
     p.set_defaults(func=_cmd_properties)
 

@@ -169,29 +169,70 @@ def vacancy_formation_energy(
 SPECIAL_POINTS = {"Gamma": (0.0, 0.0, 0.0), "X": (0.5, 0.0, 0.5), "L": (0.5, 0.5, 0.5)}
 
 
-def phonopy_model(
-    element: str, calc: CalculatorFactory, a0: float, *, supercell: int = 2, displacement: float = 0.01
-) -> Any:
-    """A phonopy ``Phonopy`` object with force constants from finite displacements."""
+#: the cells a phonopy supercell is built from: the 8-atom cubic cell or the 2-atom primitive one
+PHONON_CELLS = ("conventional", "primitive")
+
+
+def phonopy_displacements(
+    element: str, a0: float, *, supercell: int = 2, displacement: float = 0.01, cell: str = "conventional"
+) -> tuple[Any, list[Atoms]]:
+    """A phonopy ``Phonopy`` object of diamond ``element`` at ``a0`` with its displacements
+    generated, and the displaced supercells as ASE atoms (``supercell`` times the 8-atom
+    ``conventional`` or the 2-atom ``primitive`` cell along each axis; both are commensurate with
+    Γ, X and L from ``supercell=2``)."""
     from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
-    c = _calc(calc)
-    unit = diamond(element, a0)
-    cell = PhonopyAtoms(
+    if cell not in PHONON_CELLS:
+        raise ValueError(f"phonon cell {cell!r} is not one of {', '.join(PHONON_CELLS)}")
+    unit = diamond(element, a0) if cell == "conventional" else bulk(element, "diamond", a=a0)
+    atoms = PhonopyAtoms(
         symbols=unit.get_chemical_symbols(), cell=np.array(unit.cell), scaled_positions=unit.get_scaled_positions()
     )
-    primitive = [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
-    ph = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=primitive)
+    primitive = [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]] if cell == "conventional" else None
+    ph = Phonopy(atoms, supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=primitive)
     ph.generate_displacements(distance=displacement)
+    displaced = [
+        Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
+        for sc in ph.supercells_with_displacements or []
+    ]
+    return ph, displaced
+
+
+def phonopy_with_forces(ph: Any, forces: Any) -> Any:
+    """``ph`` with the forces on its displaced supercells set and its force constants produced
+    (symmetrised, as phonopy does for DFT forces: the acoustic modes at Γ are then zero)."""
+    ph.forces = np.asarray(forces, dtype=float)
+    ph.produce_force_constants()
+    ph.symmetrize_force_constants()  # translational invariance: a DFT calculation's small net force
+    return ph
+
+
+def phonopy_model(
+    element: str,
+    calc: CalculatorFactory,
+    a0: float,
+    *,
+    supercell: int = 2,
+    displacement: float = 0.01,
+    cell: str = "conventional",
+) -> Any:
+    """A phonopy ``Phonopy`` object with force constants from finite displacements."""
+    c = _calc(calc)
+    ph, displaced = phonopy_displacements(element, a0, supercell=supercell, displacement=displacement, cell=cell)
     forces = []
-    for sc in ph.supercells_with_displacements or []:
-        atoms = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
+    for atoms in displaced:
         atoms.calc = c
         forces.append(atoms.get_forces())
-    ph.forces = np.array(forces)
-    ph.produce_force_constants()
-    return ph
+    return phonopy_with_forces(ph, forces)
+
+
+def frequencies_at(ph: Any, q: Any) -> list[float]:
+    """Phonopy's frequencies (THz, ascending) at one q-point (reduced primitive coordinates)."""
+    ph.run_qpoints([list(q)])
+    if hasattr(type(ph), "qpoints"):  # phonopy >= 2.40: the QpointsPhonon object
+        return [float(f) for f in ph.qpoints.frequencies[0]]
+    return [float(f) for f in ph.get_qpoints_dict()["frequencies"][0]]
 
 
 def phonon_frequencies(
@@ -199,7 +240,7 @@ def phonon_frequencies(
 ) -> dict[str, list[float]]:
     """Harmonic frequencies (THz) at Γ, X and L from phonopy finite displacements."""
     ph = phonopy_model(element, calc, a0, supercell=supercell, displacement=displacement)
-    return {name: [float(f) for f in ph.get_frequencies(q)] for name, q in SPECIAL_POINTS.items()}
+    return {name: frequencies_at(ph, q) for name, q in SPECIAL_POINTS.items()}
 
 
 def crystal_properties(

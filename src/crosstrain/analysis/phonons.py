@@ -21,6 +21,25 @@ BAND_PATH = [
 BAND_LABELS = ["Γ", "X", "U|K", "Γ", "L"]
 
 
+#: diamond's distinct modes at Γ, X and L: (point, index in the ascending frequencies, name);
+#: X has three doubly degenerate pairs (TA, LA = LO, TO), L two pairs and two singles
+MODES = (
+    ("Gamma", 5, "Γ optical"),
+    ("X", 0, "X TA"),
+    ("X", 2, "X LA/LO"),
+    ("X", 4, "X TO"),
+    ("L", 0, "L TA"),
+    ("L", 2, "L LA"),
+    ("L", 3, "L LO"),
+    ("L", 4, "L TO"),
+)
+
+
+def named_modes(frequencies: dict[str, Any]) -> dict[str, float]:
+    """Diamond's distinct frequencies (THz) by name, from the six frequencies at Γ, X and L."""
+    return {name: float(sorted(frequencies[point])[i]) for point, i, name in MODES}
+
+
 def _floats(values: Any) -> Any:
     """Nested tuples of floats from an array (any number of dimensions)."""
     a = np.asarray(values, dtype=float)
@@ -48,9 +67,13 @@ class PhononBands(JSONRecord):
 
 def phonons(element: str, calc: CalculatorFactory, a0: float, *, npoints: int = 41, fmax: float = 20.0) -> PhononBands:
     """Band structure (``distances``, ``frequencies`` per segment, THz) and unit-area DOS on a grid."""
+    return bands_of(phonopy_model(element, calc, a0), a0, npoints=npoints, fmax=fmax)
+
+
+def bands_of(ph: Any, a0: float, *, npoints: int = 41, fmax: float = 20.0) -> PhononBands:
+    """The bands along :data:`BAND_PATH` and the unit-area DOS of a phonopy object with force constants."""
     from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
 
-    ph = phonopy_model(element, calc, a0)
     qpoints, connections = get_band_qpoints_and_path_connections(BAND_PATH, npoints=npoints)
     band = ph.run_band_structure(qpoints, path_connections=connections, labels=BAND_LABELS)
     freqs = np.linspace(0.0, fmax, 401)

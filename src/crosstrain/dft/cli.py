@@ -71,6 +71,55 @@ def _cmd_label(args: argparse.Namespace) -> int:
     return 1 if run.failed else 0
 
 
+#: phonons need tighter forces than training labels: the SCF density to 1e-6 and denser k-points
+#: (benchmarks/phonons-dft/convergence.json shows what each setting changes)
+PHONON_DEFAULTS = {"kpoint_density": 6.0, "density_tolerance": 1e-6}
+
+
+def _cmd_phonon_reference(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    from crosstrain.dft.phonons import compute_reference
+
+    defaults = {k: v for k, v in PHONON_DEFAULTS.items() if getattr(args, k, None) is None}
+    settings = settings_from_args(args)
+    settings = DFTSettings.from_dict({**settings.to_dict(), **({} if args.settings else defaults)})
+    if args.a0 is not None:
+        a0, source = args.a0, "given on the command line"
+    else:
+        from crosstrain.workflows.properties import dft_reference
+
+        a0, source = dft_reference(args.element, args.mlearn).a0, "the mlearn PBE data's zero-stress lattice constant"
+
+    def report(done: int, total: int, structure: Structure, label: Label) -> None:
+        what = "ok" if label.ok else f"failed: {label.reason}"
+        print(
+            f"[{done}/{total}] {structure.source} ({len(structure)} atoms, {label.seconds:.0f} s): {what}", flush=True
+        )
+
+    ref = compute_reference(
+        args.element,
+        a0,
+        args.out,
+        settings,
+        a0_source=source,
+        supercell=args.supercell,
+        cell=args.cell,
+        displacement=args.displacement,
+        workers=args.workers,
+        eos=not args.no_eos,
+        command=shlex.join(["crosstrain", *sys.argv[1:]]),
+        report=report,
+    )
+    from crosstrain.analysis.phonons import named_modes
+
+    print(f"{ref.element} phonons: {ref.describe()}")
+    modes = ", ".join(f"{name} {value:.3f}" for name, value in named_modes(ref.frequencies_THz).items())
+    print(f"  {modes} THz -> {Path(args.out) / 'phonon_reference.json'}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="DFT energies, forces and stress for structures (GPAW; cached, resumable)")
     p.add_argument("data", help="extxyz file of structures (labels in it are ignored)")
@@ -79,3 +128,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-failed", action="store_true", dest="retry_failed", help="compute failed labels again")
     add_settings_flags(p)
     p.set_defaults(func=_cmd_label)
+
+    p = sub.add_parser("phonon-reference", help="DFT phonons of a diamond element (GPAW + phonopy; cached, resumable)")
+    p.add_argument("element", help="a diamond-structure element: C, Si, Ge or Sn")
+    p.add_argument("--out", required=True, help="folder: label cache, phonon_reference.json")
+    p.add_argument("--a0", type=float, help="lattice constant in Å (default: the mlearn PBE data's zero-stress one)")
+    p.add_argument("--mlearn", help="mlearn data folder (default: the shipped copy)")
+    p.add_argument("--supercell", type=int, default=2, help="supercell of the --cell along each axis (default 2)")
+    p.add_argument("--cell", default="primitive", choices=["primitive", "conventional"], help="the cell repeated")
+    p.add_argument("--displacement", type=float, default=0.01, help="phonopy displacement in Å (default 0.01)")
+    p.add_argument("--no-eos", action="store_true", dest="no_eos", help="skip the setting's own lattice constant")
+    p.add_argument("--workers", type=int, help="parallel DFT processes, one thread each (default: one per core)")
+    add_settings_flags(p)
+    p.add_argument("--density-tolerance", type=float, dest="density_tolerance", help="SCF density tolerance")
+    p.set_defaults(func=_cmd_phonon_reference)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Self
 from crosstrain.analysis.crystal import CrystalProperties, crystal_properties
 from crosstrain.analysis.dft_reference import ElasticReference
 from crosstrain.analysis.references import sw_calculator
+from crosstrain.dft.phonons import PhononComparison, PhononReference
 from crosstrain.errors import SchemaError
 from crosstrain.schema import Fields
 from crosstrain.species import lattice_guess
@@ -49,22 +50,25 @@ def _flatten(p: CrystalProperties | ElasticReference) -> dict[str, float | None]
     return out
 
 
-#: the sources of a table's columns, in their order
-SOURCES = ("model", "sw", "dft")
+#: the sources of a table's columns, in their order (``phonons_vs_dft``: the model against the
+#: DFT phonon reference, a table of its own)
+SOURCES = ("model", "sw", "dft", "phonons_vs_dft")
 
 
 @dataclass(frozen=True)
 class ElementProperties:
     """One element's columns: the model's and the SW reference's crystal properties
     (:func:`~crosstrain.analysis.crystal.crystal_properties`), the DFT data's
-    (:func:`dft_reference`); each present when asked for. In the JSON the DFT column's clamped-ion
-    shear constant is ``C44_clamped``, as the other columns name it."""
+    (:func:`dft_reference`) and the model's phonons against the DFT phonon reference
+    (:func:`~crosstrain.dft.phonons.compare_phonons`); each present when asked for. In the JSON
+    the DFT column's clamped-ion shear constant is ``C44_clamped``, as the other columns name it."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
     model: CrystalProperties | None = None
     sw: CrystalProperties | None = None
     dft: ElasticReference | None = None
+    phonons_vs_dft: PhononComparison | None = None
 
     def columns(self) -> dict[str, CrystalProperties | ElasticReference]:
         """The present sources and their properties, in the order model, sw, dft."""
@@ -75,6 +79,8 @@ class ElementProperties:
         out = {source: v.to_json() for source, v in self.columns().items()}
         if "dft" in out:
             out["dft"]["C44_clamped"] = out["dft"].pop("C44")
+        if self.phonons_vs_dft is not None:
+            out["phonons_vs_dft"] = self.phonons_vs_dft.to_json()
         return out
 
     @classmethod
@@ -87,6 +93,7 @@ class ElementProperties:
             model=f.optional_record("model", CrystalProperties.from_json),
             sw=f.optional_record("sw", CrystalProperties.from_json),
             dft=f.optional_record("dft", _dft_column),
+            phonons_vs_dft=f.optional_record("phonons_vs_dft", PhononComparison.from_json),
         )
 
 
@@ -137,12 +144,16 @@ def properties_table(
     dft: bool = False,
     mlearn_root: str | os.PathLike[str] | None = None,
     quick: bool = False,
+    phonon_references: dict[str, PhononReference] | None = None,
+    plot: str | os.PathLike[str] | None = None,
 ) -> PropertiesTable:
-    """Properties of the model (if given), of the SW reference and (``dft``) of the mlearn PBE data
+    """Properties of the model (if given), of the SW reference and (``dft``) of the mlearn PBE data,
+    with the model's phonons against the DFT phonon reference of each element that has one
+    (``phonon_references``, else the shipped one; ``plot``: their bands, one file per element)
     (``quick``: no relaxed vacancy and no phonons)."""
     out: dict[str, ElementProperties] = {}
     for element in elements:
-        model = sw = ref = None
+        model = sw = ref = phonons = None
         if checkpoint is not None:
             from crosstrain.calculator import CrosstrainCalculator
 
@@ -153,8 +164,38 @@ def properties_table(
             sw = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick=quick)
         if dft:
             ref = dft_reference(element, mlearn_root)
-        out[element] = ElementProperties(model=model, sw=sw, dft=ref)
+            if checkpoint is not None and not quick:
+                phonons = _phonons_vs_dft(checkpoint, element, phonon_references, plot, len(elements) > 1)
+        out[element] = ElementProperties(model=model, sw=sw, dft=ref, phonons_vs_dft=phonons)
     return PropertiesTable(out)
+
+
+def _phonons_vs_dft(
+    checkpoint: str | os.PathLike[str],
+    element: str,
+    given: dict[str, PhononReference] | None,
+    plot: str | os.PathLike[str] | None,
+    per_element: bool,
+) -> PhononComparison | None:
+    """The model against ``element``'s DFT phonon reference (given or shipped), if there is one."""
+    from pathlib import Path
+
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.dft.phonons import compare_phonons, shipped_reference
+
+    ref = (given or {}).get(element) or shipped_reference(element)
+    if ref is None:
+        return None
+    comparison, model_bands, ref_bands = compare_phonons(lambda: CrosstrainCalculator(checkpoint), ref)
+    if plot is not None:
+        from crosstrain.analysis.phonons import plot_phonons
+
+        path = Path(plot)
+        if per_element:
+            path = path.with_name(f"{path.stem}_{element}{path.suffix}")
+        title = f"{element}: model vs {ref.settings['xc']} at a0 = {ref.a0:.4f} Å"
+        plot_phonons({f"{ref.settings['xc']} (GPAW)": ref_bands, "model": model_bands}, path, title)
+    return comparison
 
 
 def format_table(table: PropertiesTable) -> str:
@@ -169,4 +210,18 @@ def format_table(table: PropertiesTable) -> str:
             "\nA model's cohesive energy uses its isolated-atom energy, which a model trained on"
             " condensed structures only has never seen: read it with care."
         )
+    for element, entry in table.elements.items():
+        if entry.phonons_vs_dft is not None:
+            text += "\n\n" + format_phonons(element, entry.phonons_vs_dft)
     return text
+
+
+def format_phonons(element: str, c: PhononComparison) -> str:
+    """The model's frequencies beside the DFT reference's, with the error in percent."""
+    from crosstrain.report import markdown_table
+
+    rows = [[mode, c.model_THz[mode], c.reference_THz[mode], f"{c.error_percent[mode]:+.1f} %"] for mode in c.model_THz]
+    rows.append(["DOS overlap (1 = identical)", f"{c.dos_overlap:.3f}", "", ""])
+    rows.append(["band RMS difference (THz)", f"{c.band_rms_THz:.3f}", "", ""])
+    head = f"{element} phonons (THz) in the reference's cell: {c.reference}"
+    return head + "\n\n" + markdown_table(["mode", f"{element} model", "DFT", "model − DFT"], rows)
