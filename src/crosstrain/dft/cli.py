@@ -73,7 +73,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 #: phonons need tighter forces than training labels: the SCF density to 1e-6 and denser k-points
 #: (benchmarks/phonons-dft/convergence.json shows what each setting changes)
-PHONON_DEFAULTS = {"kpoint_density": 6.0, "density_tolerance": 1e-6}
+PHONON_DEFAULTS = {"kpoint_density": 10.0, "density_tolerance": 1e-6}
 
 
 def _cmd_phonon_reference(args: argparse.Namespace) -> int:
