@@ -141,7 +141,25 @@ def _test_numbers(
         row.update(_metrics("source", evaluate(model, src, 8, by=())))
     if spec.md is not None:
         row.update(md_numbers(spec, model))
+    if spec.phonons:
+        row.update(phonon_numbers(spec.target_element, model))
     return row
+
+
+def phonon_numbers(element: str, model: Any) -> dict[str, float]:
+    """The model's phonons against ``element``'s shipped DFT reference, in its cell: the error in
+    percent of the Γ optical mode and of the worst of Γ, X and L, and the DOS overlap."""
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.dft.phonons import compare_phonons, shipped_reference
+
+    ref = shipped_reference(element)
+    assert ref is not None  # the spec's check
+    c, _, _ = compare_phonons(CrosstrainCalculator(model), ref)
+    return {
+        "phonon_gamma_error_pct": c.error_percent["Γ optical"],
+        "phonon_worst_error_pct": max(c.error_percent.values(), key=abs),
+        "phonon_dos_overlap": c.dos_overlap,
+    }
 
 
 def run_active_job(

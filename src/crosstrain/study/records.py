@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self
 from crosstrain.schema import Fields
 
 #: the metrics a cell summarises (each as ``<metric>_mean``, ``_std`` and ``_median``)
-METRICS = ("test_force_mae", "test_energy_mae", "valid_force_mae", "valid_energy_mae")
+METRICS = ("test_force_mae", "test_energy_mae", "valid_force_mae", "valid_energy_mae", "phonon_gamma_error_pct")
 #: the fixed columns of a row, first in ``results.csv``
 ROW_FIELDS = ("study", "stage", "strategy", "n_train", "seed", "state", "trial", "job")
 HP = "hp_"  # the prefix of a hyperparameter's column

@@ -234,6 +234,9 @@ def write_results(
         median = "–" if force.median is None else f"{force.median:.4f}"
         table.append([s.strategy, s.n_train, s.seeds, s.diverged, _fmt(force.mean, force.std, 4), median])
         table[-1].append(_fmt(energy.mean, energy.std, 2))
+        if spec.phonons:
+            gamma = s.metrics["phonon_gamma_error_pct"]
+            table[-1].append(_fmt(gamma.mean, gamma.std, 1))
     lines = [f"# crosstrain study `{spec.name}`", ""]
     lines += headline(rows, spec.strategies, spec.baseline) or ["No retrained models yet."]
     stated = claims(rows, spec.strategies)
@@ -249,6 +252,7 @@ def write_results(
     if figure is not None:
         lines += [f"![learning curve]({figure.name})", ""]
     header = ["strategy", "n", "seeds", "diverged", "test force MAE (eV/Å)", "median", "test energy MAE (meV/atom)"]
+    header += ["Γ optical vs DFT (%)"] if spec.phonons else []
     lines += [markdown_table(header, table)]
     lines += ["", "Mean ± std over the seeds that finished; the median counts a diverged run as the worst."]
     if status:
@@ -289,7 +293,8 @@ def _cell_numbers(rs: list[StudyRow], groups: list[str]) -> dict[str, list[float
             k
             for r in rs
             for k in r.values
-            if k.startswith(("source_", "md_", "extra_")) and k.endswith(("mae", "stable"))
+            if k.startswith(("source_", "md_", "extra_", "phonon_"))
+            and k.endswith(("mae", "stable", "_pct", "overlap"))
         }
     )
     numbers.update({k: [r.metric(k) for r in rs] for k in extra})
