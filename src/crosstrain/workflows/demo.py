@@ -211,7 +211,7 @@ def run_demo(
     log("5/5 MD stability and phonon density of states of Ge (transfer, scratch, SW reference)")
     # the data's own equilibrium: SW's lattice constant, or the mean cell of the DFT 64-atom MD runs
     a0 = 5.654 if not dft else _dft_lattice_constant(ge_pool + ge_valid + ge_test)
-    md = _md_stage(out, models, sc, transfer_arm(dft), reference=not dft, a0=a0, compile_md=dft and sc.compile)
+    md = _md_stage(out, models, sc, transfer_arm(dft), reference=not dft, a0=a0, compile_md=dft and sc.compile, pbe=dft)
     lap("md")
     md_settings = (
         f"{sc.md_runs} Langevin runs of {sc.md_steps} fs at each of "
@@ -300,8 +300,10 @@ def _md_stage(
     reference: bool = True,
     a0: float = 5.654,
     compile_md: bool = False,
+    pbe: bool = False,
 ) -> DemoMD:
-    """Stability test and MD phonon DOS for the Ge models; cached in ``md.json``. ``compile_md``: the
+    """Stability test and MD phonon DOS for the Ge models; cached in ``md.json`` (``pbe``: the plot
+    also shows the shipped PBE phonon reference's harmonic DOS). ``compile_md``: the
     calculators run compiled (pays for the 5 Å DFT models: 2,200 steps each at 28 instead of 15
     steps/s, after a ~40 s compile; for the 4.2 Å SW models the compile costs what it saves)."""
     from ase.build import bulk
@@ -330,7 +332,7 @@ def _md_stage(
         f, ref = spectra["SW reference"]
         for name, (_, dos) in spectra.items():
             pdos[name] = replace(pdos[name], overlap_with_sw=overlap(f, dos, ref))
-    _plot_pdos(out, spectra)
+    _plot_pdos(out, {**spectra, **(_pbe_dos(a0) if pbe else {})})
     result = DemoMD(stability=stable, pdos=pdos, lattice_constant=a0, models=_model_stamps(models, arm))
     write_text(cache, json.dumps(result.to_json(), indent=2))
     return result
@@ -363,6 +365,18 @@ def _model_md(
     return stable, PDOSRun(stable=True, peak_THz=float(freqs[dos.argmax()])), (freqs, dos)
 
 
+def _pbe_dos(a0: float) -> dict[str, tuple[Any, Any]]:
+    """The shipped PBE phonon reference's harmonic DOS of Ge (if shipped and in the MD's cell)."""
+    from crosstrain.analysis.phonons import bands_of
+    from crosstrain.dft.phonons import reference_phonopy, shipped_reference
+
+    ref = shipped_reference("Ge")
+    if ref is None or abs(ref.a0 - a0) > 1e-3:
+        return {}
+    bands = bands_of(reference_phonopy(ref), ref.a0)
+    return {"PBE, harmonic (GPAW)": (np.asarray(bands.dos_frequencies), np.asarray(bands.dos))}
+
+
 def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
     from crosstrain.report import pyplot
 
@@ -370,8 +384,14 @@ def _plot_pdos(out: Path, spectra: dict[str, tuple[Any, Any]]) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for name, (f, dos) in spectra.items():
+        ref = name == "SW reference" or name.startswith("PBE")
         ax.plot(
-            f, dos, label=name, lw=2 if name == "SW reference" else 1.2, color="k" if name == "SW reference" else None
+            f,
+            dos,
+            label=name,
+            lw=2 if ref else 1.2,
+            color="k" if ref else None,
+            ls=":" if name.startswith("PBE") else "-",
         )
     ax.set_xlim(0, 14)
     ax.set_xlabel("frequency (THz)")
