@@ -115,25 +115,25 @@ def test_the_shipped_references_read():
             assert 0.9 * 16.0 / (1 if element == "Si" else 1.8) < max(ref.frequencies_THz["Gamma"])
 
 
-def test_a_study_reports_each_models_phonons_against_the_shipped_reference(coarse_si, tmp_path, monkeypatch):
+def test_a_study_reports_each_models_phonons_and_elastic_constants_against_dft(coarse_si, tmp_path, monkeypatch):
     import copy
     import shutil
 
     from conftest import make_model
-
     from crosstrain.dft import phonons as phonons_mod
     from crosstrain.errors import ConfigError
-    from crosstrain.study.jobs import phonon_numbers
+    from crosstrain.study.jobs import property_numbers
     from crosstrain.study.spec import spec_from_dict
     from test_study import TINY
 
     doc = copy.deepcopy(TINY)
-    doc.setdefault("report", {})["phonons"] = True
+    doc.setdefault("report", {})["properties"] = True
     monkeypatch.setattr(phonons_mod, "SHIPPED", tmp_path)  # no reference shipped for the target
-    with pytest.raises(ConfigError, match="report.phonons: crosstrain ships no DFT phonon reference for Ge"):
+    with pytest.raises(ConfigError, match="report.properties: crosstrain ships no DFT phonon reference for Ge"):
         spec_from_dict(doc)
     shutil.copy(coarse_si / "phonon_reference.json", tmp_path / "Si.json")
-    numbers = phonon_numbers("Si", make_model(("Si",)).double())
-    assert set(numbers) == {"phonon_gamma_error_pct", "phonon_worst_error_pct", "phonon_dos_overlap"}
+    numbers = property_numbers("Si", make_model(("Si",)).double())
+    assert {"phonon_gamma_error_pct", "phonon_worst_error_pct", "phonon_dos_overlap"} <= set(numbers)
+    assert {"elastic_a0_error_pct", "elastic_C11_error_pct", "elastic_C44_clamped_error_pct"} <= set(numbers)
     assert abs(numbers["phonon_worst_error_pct"]) >= abs(numbers["phonon_gamma_error_pct"])
     assert 0 <= numbers["phonon_dos_overlap"] <= 1

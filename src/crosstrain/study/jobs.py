@@ -141,24 +141,40 @@ def _test_numbers(
         row.update(_metrics("source", evaluate(model, src, 8, by=())))
     if spec.md is not None:
         row.update(md_numbers(spec, model))
-    if spec.phonons:
-        row.update(phonon_numbers(spec.target_element, model))
+    if spec.properties:
+        row.update(property_numbers(spec.target_element, model))
     return row
 
 
-def phonon_numbers(element: str, model: Any) -> dict[str, float]:
-    """The model's phonons against ``element``'s shipped DFT reference, in its cell: the error in
-    percent of the Γ optical mode and of the worst of Γ, X and L, and the DOS overlap."""
+def property_numbers(element: str, model: Any) -> dict[str, float]:
+    """The model's phonons against ``element``'s shipped DFT reference, in its cell (the error in
+    percent of the Γ optical mode and of the worst of Γ, X and L; the DOS overlap), and its lattice
+    constant, bulk modulus and elastic constants at its own lattice constant against the mlearn
+    PBE data's (errors in percent; C44 is the clamped-ion C44⁰ the data give)."""
+    from crosstrain.analysis.crystal import elastic_constants, equation_of_state
     from crosstrain.calculator import CrosstrainCalculator
     from crosstrain.dft.phonons import compare_phonons, shipped_reference
+    from crosstrain.workflows.properties import dft_reference
 
     ref = shipped_reference(element)
     assert ref is not None  # the spec's check
-    c, _, _ = compare_phonons(CrosstrainCalculator(model), ref)
+    calc = CrosstrainCalculator(model)
+    c, _, _ = compare_phonons(calc, ref)
+    data = dft_reference(element)
+    eos = equation_of_state(element, calc, data.a0)
+    elastic = elastic_constants(element, calc, eos["a0"])
+    pairs = {
+        "a0": (eos["a0"], data.a0),
+        "bulk_modulus": (eos["bulk_modulus"], data.bulk_modulus),
+        "C11": (elastic["C11"], data.C11),
+        "C12": (elastic["C12"], data.C12),
+        "C44_clamped": (elastic["C44_clamped"], data.C44),
+    }
     return {
         "phonon_gamma_error_pct": c.error_percent["Γ optical"],
         "phonon_worst_error_pct": max(c.error_percent.values(), key=abs),
         "phonon_dos_overlap": c.dos_overlap,
+        **{f"elastic_{k}_error_pct": 100 * (m - d) / d for k, (m, d) in pairs.items()},
     }
 
 

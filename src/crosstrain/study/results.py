@@ -234,7 +234,7 @@ def write_results(
         median = "–" if force.median is None else f"{force.median:.4f}"
         table.append([s.strategy, s.n_train, s.seeds, s.diverged, _fmt(force.mean, force.std, 4), median])
         table[-1].append(_fmt(energy.mean, energy.std, 2))
-        if spec.phonons:
+        if spec.properties:
             gamma = s.metrics["phonon_gamma_error_pct"]
             table[-1].append(_fmt(gamma.mean, gamma.std, 1))
     lines = [f"# crosstrain study `{spec.name}`", ""]
@@ -252,7 +252,7 @@ def write_results(
     if figure is not None:
         lines += [f"![learning curve]({figure.name})", ""]
     header = ["strategy", "n", "seeds", "diverged", "test force MAE (eV/Å)", "median", "test energy MAE (meV/atom)"]
-    header += ["Γ optical vs DFT (%)"] if spec.phonons else []
+    header += ["Γ optical vs DFT (%)"] if spec.properties else []
     lines += [markdown_table(header, table)]
     lines += ["", "Mean ± std over the seeds that finished; the median counts a diverged run as the worst."]
     if status:
@@ -293,7 +293,7 @@ def _cell_numbers(rs: list[StudyRow], groups: list[str]) -> dict[str, list[float
             k
             for r in rs
             for k in r.values
-            if k.startswith(("source_", "md_", "extra_", "phonon_"))
+            if k.startswith(("source_", "md_", "extra_", "phonon_", "elastic_"))
             and k.endswith(("mae", "stable", "_pct", "overlap"))
         }
     )

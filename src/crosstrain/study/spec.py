@@ -28,7 +28,7 @@ Beyond one strategy per arm (``grid.strategies``), ``grid.arms`` names arms with
         rescaled: {strategy: rescaled, recipe: dft-cpu5-finetune}
         rescaled+energy: {strategy: full, after: rescaled, set: {train.energy_weight: 30}}
       valid: split                            # the data's validation set for every seed (else drawn per seed)
-    report: {by: [group], source_retention: true, baseline: scratch, phonons: true}
+    report: {by: [group], source_retention: true, baseline: scratch, properties: true}
     md: {temperatures: [600, 1200], ps: 50, runs: 1}   # long-MD stability of every retrained model
 
 A run's settings, later wins: the recipe (the arm's, else the spec's), the spec's ``model`` and
@@ -218,7 +218,7 @@ class StudySpec:
     baseline: str = "scratch"
     md: MDCheck | None = None
     extra_tests: tuple[tuple[str, str], ...] = ()  # (name, extxyz path): more test sets, errors per group too
-    phonons: bool = False  # each retrained model's phonons against the target's shipped DFT phonon reference
+    properties: bool = False  # each retrained model's phonons and elastic constants against DFT
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -253,8 +253,8 @@ class StudySpec:
         if self.by or self.source_retention or self.baseline != "scratch" or self.extra_tests:
             report.update(by=list(self.by), source_retention=self.source_retention, baseline=self.baseline)
             report.update({"tests": dict(self.extra_tests)} if self.extra_tests else {})
-        if self.phonons:
-            report["phonons"] = True
+        if self.properties:
+            report["properties"] = True
         return {
             "name": self.name,
             "data": copy.deepcopy(self.data),
@@ -346,7 +346,7 @@ class _Report(_Strict):
     source_retention: bool = False
     baseline: str = "scratch"
     tests: dict[str, str] = Field(default_factory=dict)  # more test sets by name: extxyz files
-    phonons: bool = False  # Γ, X and L against the shipped DFT phonon reference of the target
+    properties: bool = False  # phonons (shipped DFT reference) and elastic constants (the mlearn data's)
 
 
 class _MD(_Strict):
@@ -415,7 +415,7 @@ def spec_from_dict(doc: dict[str, Any]) -> StudySpec:
         baseline=d.report.baseline,
         md=MDCheck(**d.md.model_dump()) if d.md is not None else None,
         extra_tests=tuple(d.report.tests.items()),
-        phonons=d.report.phonons,
+        properties=d.report.properties,
     )
     _check(spec)
     return spec
@@ -471,12 +471,12 @@ def _check(spec: StudySpec) -> None:
             raise ConfigError(f"source.checkpoint: {exc}") from None
     if spec.data["kind"] == "explored":
         _check_explored(spec.data)
-    if spec.phonons:
+    if spec.properties:
         from crosstrain.dft.phonons import SHIPPED, shipped_reference
 
         if shipped_reference(spec.target_element) is None:
             raise ConfigError(
-                f"report.phonons: crosstrain ships no DFT phonon reference for {spec.target_element} "
+                f"report.properties: crosstrain ships no DFT phonon reference for {spec.target_element} "
                 f"(those in {SHIPPED}: {', '.join(sorted(p.stem for p in SHIPPED.glob('*.json'))) or 'none'})"
             )
     for name, path in spec.extra_tests:
