@@ -53,7 +53,8 @@ class CrystalProperties(JSONRecord):
     phonons_THz: dict[str, tuple[float, ...]] | None = field(default=None, metadata=OMIT_NONE)  # Gamma, X, L
 
 
-def _calc(factory: CalculatorFactory) -> Any:
+def as_calculator(factory: CalculatorFactory) -> Any:
+    """The calculator itself, or a new one from a zero-argument factory."""
     return factory() if callable(factory) and not hasattr(factory, "get_potential_energy") else factory
 
 
@@ -63,7 +64,7 @@ def diamond(element: str, a: float, repeat: int = 1) -> Atoms:
 
 def isolated_atom_energy(element: str, calc: CalculatorFactory) -> float:
     atoms = Atoms(element, positions=[[0.0, 0.0, 0.0]], cell=[20.0, 20.0, 20.0], pbc=False)
-    atoms.calc = _calc(calc)
+    atoms.calc = as_calculator(calc)
     return float(atoms.get_potential_energy())
 
 
@@ -74,7 +75,7 @@ def equation_of_state(
     from ase.eos import EquationOfState
 
     volumes, energies = [], []
-    c = _calc(calc)
+    c = as_calculator(calc)
     for a in a_guess * (1 + np.linspace(-span, span, points)):
         atoms = diamond(element, a)
         atoms.calc = c
@@ -98,7 +99,7 @@ def elastic_constants(
 ) -> dict[str, float]:
     """C11, C12 (uniaxial ε_xx) and C44 (shear ε_yz) by central differences of the stress, with
     relaxed ions, and ``C44_clamped`` (C44⁰: ions kept at their homogeneously strained positions)."""
-    c = _calc(calc)
+    c = as_calculator(calc)
     base = diamond(element, a0)
     clamped: list[np.ndarray] = []
 
@@ -141,7 +142,7 @@ def vacancy_formation_energy(
     """
     from ase.optimize import BFGS
 
-    c = _calc(calc)
+    c = as_calculator(calc)
     perfect = diamond(element, a0, repeat)
     perfect.calc = c
     e_perfect = perfect.get_potential_energy()
@@ -218,7 +219,7 @@ def phonopy_model(
     cell: str = "conventional",
 ) -> Any:
     """A phonopy ``Phonopy`` object with force constants from finite displacements."""
-    c = _calc(calc)
+    c = as_calculator(calc)
     ph, displaced = phonopy_displacements(element, a0, supercell=supercell, displacement=displacement, cell=cell)
     forces = []
     for atoms in displaced:

@@ -147,34 +147,18 @@ def _test_numbers(
 
 
 def property_numbers(element: str, model: Any) -> dict[str, float]:
-    """The model's phonons against ``element``'s shipped DFT reference, in its cell (the error in
-    percent of the Γ optical mode and of the worst of Γ, X and L; the DOS overlap), and its lattice
-    constant, bulk modulus and elastic constants at its own lattice constant against the mlearn
-    PBE data's (errors in percent; C44 is the clamped-ion C44⁰ the data give)."""
-    from crosstrain.analysis.crystal import elastic_constants, equation_of_state
+    """The model against DFT (:func:`~crosstrain.workflows.properties.errors_against_dft`) as a row's
+    numbers: the error in percent of the Γ optical mode and of the worst of Γ, X and L, the DOS
+    overlap, and the errors of a0, B, C11, C12 and C44⁰ in percent."""
     from crosstrain.calculator import CrosstrainCalculator
-    from crosstrain.dft.phonons import compare_phonons, shipped_reference
-    from crosstrain.workflows.properties import dft_reference
+    from crosstrain.workflows.properties import errors_against_dft
 
-    ref = shipped_reference(element)
-    assert ref is not None  # the spec's check
-    calc = CrosstrainCalculator(model)
-    c, _, _ = compare_phonons(calc, ref)
-    data = dft_reference(element)
-    eos = equation_of_state(element, calc, data.a0)
-    elastic = elastic_constants(element, calc, eos["a0"])
-    pairs = {
-        "a0": (eos["a0"], data.a0),
-        "bulk_modulus": (eos["bulk_modulus"], data.bulk_modulus),
-        "C11": (elastic["C11"], data.C11),
-        "C12": (elastic["C12"], data.C12),
-        "C44_clamped": (elastic["C44_clamped"], data.C44),
-    }
+    e = errors_against_dft(element, CrosstrainCalculator(model))
     return {
-        "phonon_gamma_error_pct": c.error_percent["Γ optical"],
-        "phonon_worst_error_pct": max(c.error_percent.values(), key=abs),
-        "phonon_dos_overlap": c.dos_overlap,
-        **{f"elastic_{k}_error_pct": 100 * (m - d) / d for k, (m, d) in pairs.items()},
+        "phonon_gamma_error_pct": e.phonons.error_percent["Γ optical"],
+        "phonon_worst_error_pct": max(e.phonons.error_percent.values(), key=abs),
+        "phonon_dos_overlap": e.phonons.dos_overlap,
+        **{f"elastic_{k}_error_pct": v for k, v in e.error_percent.items()},
     }
 
 

@@ -10,7 +10,7 @@ from crosstrain.analysis.crystal import CrystalProperties, crystal_properties
 from crosstrain.analysis.dft_reference import ElasticReference
 from crosstrain.analysis.references import sw_calculator
 from crosstrain.dft.phonons import PhononComparison, PhononReference
-from crosstrain.errors import SchemaError
+from crosstrain.errors import ConfigError, SchemaError
 from crosstrain.schema import Fields
 from crosstrain.species import lattice_guess
 
@@ -225,3 +225,44 @@ def format_phonons(element: str, c: PhononComparison) -> str:
     rows.append(["band RMS difference (THz)", f"{c.band_rms_THz:.3f}", "", ""])
     head = f"{element} phonons (THz) in the reference's cell: {c.reference}"
     return head + "\n\n" + markdown_table(["mode", f"{element} model", "DFT", "model − DFT"], rows)
+
+
+@dataclass(frozen=True)
+class DFTErrors:
+    """A model against DFT for one element: its phonons against the DFT phonon reference in the
+    reference's cell (:class:`~crosstrain.dft.phonons.PhononComparison`), and its lattice constant,
+    bulk modulus, C11, C12 and clamped-ion C44⁰ at its own lattice constant against the mlearn PBE
+    values (``model`` and ``dft`` by name, ``error_percent`` of each)."""
+
+    phonons: PhononComparison
+    model: dict[str, float]
+    dft: dict[str, float]
+    error_percent: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phonons": self.phonons.to_json(),
+            "model": self.model,
+            "dft": self.dft,
+            "error_percent": self.error_percent,
+        }
+
+
+def errors_against_dft(element: str, calc: Any, reference: PhononReference | None = None) -> DFTErrors:
+    """``calc`` (an ASE calculator or a factory) against DFT: ``reference`` (default: the shipped
+    one) for the phonons, the mlearn PBE data for the elastic constants."""
+    from crosstrain.analysis.crystal import as_calculator, elastic_constants, equation_of_state
+    from crosstrain.dft.phonons import compare_phonons, shipped_reference
+
+    ref = reference or shipped_reference(element)
+    if ref is None:
+        raise ConfigError(f"no DFT phonon reference for {element}: make one with crosstrain phonon-reference")
+    c = as_calculator(calc)
+    phonons, _, _ = compare_phonons(c, ref)
+    data = dft_reference(element)
+    eos = equation_of_state(element, c, data.a0)
+    elastic = elastic_constants(element, c, eos["a0"])
+    model = {"a0": eos["a0"], "bulk_modulus": eos["bulk_modulus"], "C11": elastic["C11"], "C12": elastic["C12"]}
+    model["C44_clamped"] = elastic["C44_clamped"]
+    dft = {"a0": data.a0, "bulk_modulus": data.bulk_modulus, "C11": data.C11, "C12": data.C12, "C44_clamped": data.C44}
+    return DFTErrors(phonons, model, dft, {k: 100 * (model[k] - dft[k]) / dft[k] for k in dft})
