@@ -18,6 +18,7 @@ from crosstrain.publish.architectures import architectures
 from crosstrain.publish.common import END, GENERATED, START, Headline, Records
 from crosstrain.publish.dft import dft_transfer
 from crosstrain.publish.pairs import pairs
+from crosstrain.publish.phonons import phonons
 from crosstrain.publish.speed import speed
 from crosstrain.publish.sw import sw_demo
 
@@ -28,6 +29,7 @@ PAGES: dict[str, Callable[[Records], tuple[str, list[Headline]]]] = {
     "sw-demo.md": sw_demo,
     "pairs.md": pairs,
     "architectures.md": architectures,
+    "phonons.md": phonons,
     "speed.md": speed,
 }
 

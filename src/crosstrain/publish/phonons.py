@@ -1,0 +1,162 @@
+"""The phonons page: crosstrain's PBE phonon reference, its convergence, and how far the models'
+phonons and elastic constants are from DFT. Each section appears once its record exists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crosstrain.publish.common import GENERATED, Headline, Records, cite, field, pm
+
+MODELS = "benchmarks/phonons-dft/parents_vs_pbe.json"
+CONVERGENCE = "benchmarks/phonons-dft/convergence_{}.json"
+N22 = "benchmarks/phonons-dft/study_n22.json"
+MODES = ("Γ optical", "X TA", "X LA/LO", "X TO", "L TA", "L LA", "L LO", "L TO")
+ELASTIC = (("a0", "a0"), ("bulk_modulus", "B"), ("C11", "C11"), ("C12", "C12"), ("C44_clamped", "C44⁰"))
+
+
+def phonons(rec: Records) -> tuple[str, list[Headline]]:
+    lines = [
+        "# Phonons and elastic constants against DFT",
+        "",
+        GENERATED,
+        "",
+        "How far the phonons and elastic constants of crosstrain's models are from DFT. The phonon",
+        "reference is PBE computed by crosstrain itself (`crosstrain phonon-reference`: GPAW, phonopy finite",
+        "displacements, the same phonopy path as the models'); the elastic constants are compared with the",
+        "PBE values the mlearn data give (their Elastic group's stresses). Models are compared with the phonon",
+        "reference in its own cell and supercell, at the zero-stress PBE lattice constant of the mlearn data.",
+        "How to run it: [MD stability, phonons and properties](../how-to/md-properties.md#phonons-against-dft).",
+        "A section appears once its record exists.",
+    ]
+    heads: list[Headline] = []
+    for section in (_reference, _convergence, _models, _n22):
+        more, head = section(rec)
+        lines += more
+        heads += head
+    return "\n".join(lines) + "\n", heads
+
+
+def _exists(rec: Records, path: str) -> bool:
+    return (rec.root / path).is_file()
+
+
+def _reference(rec: Records) -> tuple[list[str], list[Headline]]:
+    if not _exists(rec, MODELS):
+        return [], []
+    refs: dict[str, Any] = field(rec[MODELS], MODELS, "references")
+    lines = [
+        "",
+        "## The PBE phonon reference",
+        "",
+        "Frequencies in THz at Γ, X and L (exact for the supercell's force constants: all three are",
+        "commensurate with it). `own a0` is the lattice constant of the same DFT setting from an equation of",
+        "state; the phonons are computed at the mlearn cell `a0`.",
+        "",
+        "| element | a0 (Å) | own a0 (Å) | " + " | ".join(MODES) + " | CPU hours |",
+        "|---|---|---|" + "---|" * len(MODES) + "---|",
+    ]
+    from crosstrain.analysis.phonons import named_modes
+
+    for element, ref in refs.items():
+        modes = named_modes(ref["frequencies_THz"])
+        own = "not computed" if ref.get("own_a0") is None else f"{ref['own_a0']:.4f}"
+        lines.append(
+            f"| {element} | {ref['a0']:.4f} | {own} | "
+            + " | ".join(f"{modes[m]:.3f}" for m in MODES)
+            + f" | {ref['cpu_seconds'] / 3600:.1f} |"
+        )
+    lines += [""] + [f"- {element}: {ref['describe']}; made by `{ref['command']}`" for element, ref in refs.items()]
+    return lines, []
+
+
+def _convergence(rec: Records) -> tuple[list[str], list[Headline]]:
+    paths = [CONVERGENCE.format(e) for e in ("Si", "Ge") if _exists(rec, CONVERGENCE.format(e))]
+    if not paths:
+        return [], []
+    lines = [
+        "",
+        "## Convergence of the reference's settings",
+        "",
+        "The Γ optical frequency in the 2-atom cell (exact there), one setting varied at a time around the",
+        "reference's base setting; the change is relative to the base.",
+    ]
+    for path in paths:
+        result = rec[path].result
+        base = next(r for r in result["rows"] if r["varied"] == "kpoint_density" and r["value"] == 10.0)
+        lines += [
+            "",
+            f"**{result['element']}** (a0 = {result['a0']:.4f} Å)",
+            "",
+            "| setting | value | Γ optical (THz) | change |",
+        ]
+        lines.append("|---|---|---|---|")
+        for r in result["rows"]:
+            if "failed" in r:
+                lines.append(f"| {r['varied']} | {r['value']:g} | failed: {r['failed']} | |")
+                continue
+            change = 100 * (r["gamma_optical_THz"] / base["gamma_optical_THz"] - 1)
+            lines.append(f"| {r['varied']} | {r['value']:g} | {r['gamma_optical_THz']:.3f} | {change:+.2f} % |")
+        lines += ["", f"Record: {cite(path, rec[path])}"]
+    return lines, []
+
+
+def _models(rec: Records) -> tuple[list[str], list[Headline]]:
+    if not _exists(rec, MODELS):
+        return [], []
+    rows: list[dict[str, Any]] = field(rec[MODELS], MODELS, "rows")
+    lines = [
+        "",
+        "## Models against DFT",
+        "",
+        "Phonon frequencies: the model minus PBE, in percent of PBE, in the reference's cell. Elastic",
+        "constants: at the model's own lattice constant, against the mlearn PBE values (C44⁰ with clamped ions,",
+        "the one the data give). `scales`: the element's length and energy scales s_L, s_E (1 unless a",
+        "`rescaled` start fitted them; a rescaled model's force constants are its parent's at s_L r times",
+        "s_E s_L²).",
+        "",
+        "| model | element | Γ optical | worst mode | DOS overlap | "
+        + " | ".join(label for _, label in ELASTIC)
+        + " | scales s_L, s_E |",
+        "|---|---|---|---|---|" + "---|" * len(ELASTIC) + "---|",
+    ]
+    for r in rows:
+        ph = r["phonons"]["error_percent"]
+        worst = max(ph.values(), key=abs)
+        worst_name = next(k for k, v in ph.items() if v == worst)
+        elastic = " | ".join(f"{r['error_percent'][k]:+.1f} %" for k, _ in ELASTIC)
+        lines.append(
+            f"| {r['model']} | {r['element']} | {ph['Γ optical']:+.1f} % | {worst:+.1f} % ({worst_name}) "
+            f"| {r['phonons']['dos_overlap']:.3f} | {elastic} | {r['length_scale']:.3f}, {r['energy_scale']:.3f} |"
+        )
+    lines += ["", f"Record: {cite(MODELS, rec[MODELS])}"]
+    return lines, []
+
+
+def _n22(rec: Records) -> tuple[list[str], list[Headline]]:
+    if not _exists(rec, N22):
+        return [], []
+    cells: dict[str, Any] = field(rec[N22], N22, "cells")
+    keys = [("phonon_gamma_error_pct", "Γ optical (%)"), ("phonon_worst_error_pct", "worst mode (%)")]
+    keys += [("phonon_dos_overlap", "DOS overlap")]
+    keys += [(f"elastic_{k}_error_pct", f"{label} (%)") for k, label in ELASTIC[1:]]
+    keys += [("force_mae", "forces (eV/Å)"), ("energy_mae_without_Surface", "energy w/o slabs (meV/atom)")]
+    lines = [
+        "",
+        "## Ge from 22 structures",
+        "",
+        "Each retrained model of the study (`report.properties`), mean ± standard deviation over seeds; the",
+        "test errors on the 25 leak-free test structures, energies without the surface slabs (the totals",
+        "with them are in the record).",
+        "",
+        "| arm | " + " | ".join(label for _, label in keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for name, cell in cells.items():
+        values = [pm(cell[k], _digits(k), N22) if k in cell else "–" for k, _ in keys]
+        lines.append(f"| {name} | " + " | ".join(values) + " |")
+    lines += ["", f"Record: {cite(N22, rec[N22])}"]
+    return lines, []
+
+
+def _digits(key: str) -> int:
+    return 4 if key == "force_mae" else 3 if "overlap" in key else 2 if key.startswith("energy") else 1
