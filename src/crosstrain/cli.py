@@ -247,6 +247,10 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     from crosstrain.io.checkpoint import read_meta
     from crosstrain.workflows.properties import format_table, properties_table
 
+    if args.checkpoint:
+        from crosstrain.pretrained import resolve_model
+
+        args.checkpoint = str(resolve_model(args.checkpoint))  # a path or a shipped model's name
     elements = args.elements or (read_meta(args.checkpoint).species if args.checkpoint else ["Si", "Ge"])
     from crosstrain.request import SMOKE_ENV, smoke_mode
 
@@ -350,7 +354,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
     """``properties``, ``validate`` and ``transferability``."""
     p = sub.add_parser("properties", help="crystal properties of a model next to the SW reference")
-    p.add_argument("checkpoint", nargs="?", help="model checkpoint (omit for the SW reference alone)")
+    p.add_argument(
+        "checkpoint", nargs="?", help="model checkpoint or a shipped model's name (omit for the SW reference alone)"
+    )
     p.add_argument("--elements", nargs="+", help="default: the model's elements")
     p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference")
     p.add_argument(
