@@ -8,7 +8,11 @@ C44⁰ at the model's own lattice constant. Each row keeps the model's length an
 the element (1 unless a ``rescaled`` start fitted them): E_t(r) = s_E · E_s(s_L r) multiplies the
 parent's force constants at s_L r by s_E s_L², so a mode's frequency by sqrt(s_E s_L² · m_s / m_t),
 and reads the target's lattice constant a_t as the parent's s_L a_t (its own equilibrium only if
-s_L = a_s / a_t). Writes a record.
+s_L = a_s / a_t). Is a soft model soft against its data, or are the data soft? Each row also has the
+least-squares slope of the model's forces against the mlearn PBE forces on the element's 300 K
+AIMD snapshots (64 atoms, displacements of a few hundredths of an Å, so nearly harmonic forces;
+training and test snapshots alike): a slope below 1 is a model softer than its data. Writes a
+record.
 
     python benchmarks/phonons-dft/models_vs_pbe.py --model si-dft5 --model si-dft --model ge-dft5 \\
         --model si-dft-mace --out benchmarks/phonons-dft/parents_vs_pbe.json
@@ -24,6 +28,33 @@ from pathlib import Path
 def parse_model(item: str) -> tuple[str, str]:
     name, sep, path = item.partition("=")
     return (name, path) if sep else (item, item)
+
+
+def harmonic_slope(element: str, calc) -> dict:  # type: ignore[no-untyped-def]
+    """Slope (through the origin) and MAE of the model's forces against the mlearn forces on the
+    coldest AIMD-NVT snapshots of ``element``."""
+    import numpy as np
+
+    from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+
+    data = read_mlearn(mlearn_file(find_mlearn_root(), element), element=element)
+    aimd = [x for x in data if x.info.get("group") == "AIMD-NVT"]
+    coldest = min(x.info["temperature"] for x in aimd)
+    picked = [x for x in aimd if x.info["temperature"] == coldest]
+    model, dft = [], []
+    for x in picked:
+        atoms = x.to_atoms(with_labels=False)
+        atoms.calc = calc
+        model.append(atoms.get_forces().ravel())
+        dft.append(np.asarray(x.forces).ravel())
+    fm, fd = np.concatenate(model), np.concatenate(dft)
+    return {
+        "temperature": coldest,
+        "structures": len(picked),
+        "slope": float(fm @ fd / (fd @ fd)),
+        "force_mae": float(np.abs(fm - fd).mean()),
+        "dft_force_rms": float(np.sqrt((fd**2).mean())),
+    }
 
 
 def main() -> None:
@@ -55,13 +86,15 @@ def main() -> None:
             row = {"model": name, "checkpoint": str(path), "element": element, **e.to_json()}
             row["length_scale"], row["energy_scale"] = meta.length_scale[element], meta.energy_scale[element]
             row["parent"] = str(meta.parent) if meta.parent else None
+            row["harmonic_forces"] = harmonic_slope(element, CrosstrainCalculator(ckpt))
             row["seconds"] = round(time.perf_counter() - start, 1)
             rows.append(row)
             worst = max(e.phonons.error_percent.values(), key=abs)
             print(
                 f"{name} {element}: Γ optical {e.phonons.error_percent['Γ optical']:+.1f} %, "
                 f"worst mode {worst:+.1f} %, DOS overlap {e.phonons.dos_overlap:.3f}; "
-                + ", ".join(f"{k} {v:+.1f} %" for k, v in e.error_percent.items()),
+                + ", ".join(f"{k} {v:+.1f} %" for k, v in e.error_percent.items())
+                + f"; 300 K force slope {row['harmonic_forces']['slope']:.3f}",
                 flush=True,
             )
     references = {}
