@@ -107,12 +107,21 @@ def test_a_reference_for_another_element_is_refused_by_properties(coarse_si, cap
     assert "a phonon reference for Si, not one of Ge" in capsys.readouterr().err
 
 
-def test_the_shipped_references_read():
-    for element in ("Si", "Ge"):
-        ref = shipped_reference(element)
-        if ref is not None:  # shipped once computed (benchmarks/phonons-dft)
-            assert ref.element == element and ref.settings["xc"] == "PBE"
-            assert 0.9 * 16.0 / (1 if element == "Si" else 1.8) < max(ref.frequencies_THz["Gamma"])
+@pytest.mark.parametrize(("element", "low", "high"), [("Si", 14.5, 15.8), ("Ge", 7.8, 8.8)])
+def test_the_shipped_references_are_pbe_at_the_data_cell_and_the_phonon_defaults(element, low, high):
+    from crosstrain.dft.cli import PHONON_DEFAULTS
+    from crosstrain.dft.settings import DFTSettings
+    from crosstrain.workflows.properties import dft_reference
+
+    ref = shipped_reference(element)
+    assert ref is not None and ref.element == element
+    settings = DFTSettings.from_dict(ref.settings)
+    assert settings.sha256 == ref.settings_sha256 and settings == DFTSettings(**PHONON_DEFAULTS)
+    assert ref.a0 == pytest.approx(dft_reference(element).a0, abs=1e-9)  # the models' data cell
+    assert abs(ref.own_a0 / ref.a0 - 1) < 0.01
+    assert low < max(ref.frequencies_THz["Gamma"]) < high  # PBE's optical phonon (experiment: 15.5, 9.1 THz)
+    ph = reference_phonopy(ref)
+    assert frequencies_at(ph, (0, 0, 0))[5] == pytest.approx(max(ref.frequencies_THz["Gamma"]), abs=1e-8)
 
 
 def test_a_study_reports_each_models_phonons_and_elastic_constants_against_dft(coarse_si, tmp_path, monkeypatch):
