@@ -1,7 +1,8 @@
 """Models against DFT: phonons against crosstrain's PBE phonon reference, elastic constants against
 the mlearn PBE data, for shipped parents and any checkpoint.
 
-Each model is evaluated for every element it knows that has a shipped phonon reference
+Each model is evaluated for every element it was trained for (a transferred model: the targets of its
+element map; else all its elements) that has a shipped phonon reference
 (:func:`crosstrain.workflows.properties.errors_against_dft`): Γ, X and L frequencies in the
 reference's cell and supercell, the DOS overlap and band RMS difference, and a0, B, C11, C12 and
 C44⁰ at the model's own lattice constant. Each row keeps the model's length and energy scales of
@@ -77,7 +78,8 @@ def main() -> None:
     for name, path in map(parse_model, args.model):
         ckpt = resolve_model(Path(path))
         meta = read_meta(ckpt)
-        for element in meta.species:
+        targets = list(meta.parent.element_map) if meta.parent and meta.parent.element_map else meta.species
+        for element in targets:
             ref = shipped_reference(element)
             if ref is None:
                 continue

@@ -232,18 +232,18 @@ class DFTErrors:
     """A model against DFT for one element: its phonons against the DFT phonon reference in the
     reference's cell (:class:`~crosstrain.dft.phonons.PhononComparison`), and its lattice constant,
     bulk modulus, C11, C12 and clamped-ion C44⁰ at its own lattice constant against the mlearn PBE
-    values (``model`` and ``dft`` by name, ``error_percent`` of each)."""
+    values (``model_values`` and ``dft_values`` by name, ``error_percent`` of each)."""
 
     phonons: PhononComparison
-    model: dict[str, float]
-    dft: dict[str, float]
+    model_values: dict[str, float]
+    dft_values: dict[str, float]
     error_percent: dict[str, float]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "phonons": self.phonons.to_json(),
-            "model": self.model,
-            "dft": self.dft,
+            "model_values": self.model_values,
+            "dft_values": self.dft_values,
             "error_percent": self.error_percent,
         }
 
