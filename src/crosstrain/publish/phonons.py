@@ -112,12 +112,14 @@ def _models(rec: Records) -> tuple[list[str], list[Headline]]:
         "constants: at the model's own lattice constant, against the mlearn PBE values (C44⁰ with clamped ions,",
         "the one the data give). `scales`: the element's length and energy scales s_L, s_E (1 unless a",
         "`rescaled` start fitted them; a rescaled model's force constants are its parent's at s_L r times",
-        "s_E s_L²).",
+        "s_E s_L²). `300 K slope`: the least-squares slope of the model's forces against the mlearn PBE forces",
+        "on the element's coldest (300 K) AIMD snapshots (nearly harmonic displacements; training and test",
+        "snapshots alike): below 1, the model is softer than its own data.",
         "",
         "| model | element | Γ optical | worst mode | DOS overlap | "
         + " | ".join(label for _, label in ELASTIC)
-        + " | scales s_L, s_E |",
-        "|---|---|---|---|---|" + "---|" * len(ELASTIC) + "---|",
+        + " | scales s_L, s_E | 300 K slope |",
+        "|---|---|---|---|---|" + "---|" * len(ELASTIC) + "---|---|",
     ]
     for r in rows:
         ph = r["phonons"]["error_percent"]
@@ -126,7 +128,8 @@ def _models(rec: Records) -> tuple[list[str], list[Headline]]:
         elastic = " | ".join(f"{r['error_percent'][k]:+.1f} %" for k, _ in ELASTIC)
         lines.append(
             f"| {r['model']} | {r['element']} | {ph['Γ optical']:+.1f} % | {worst:+.1f} % ({worst_name}) "
-            f"| {r['phonons']['dos_overlap']:.3f} | {elastic} | {r['length_scale']:.3f}, {r['energy_scale']:.3f} |"
+            f"| {r['phonons']['dos_overlap']:.3f} | {elastic} | {r['length_scale']:.3f}, {r['energy_scale']:.3f} "
+            f"| {r['harmonic_forces']['slope']:.3f} |"
         )
     lines += ["", f"Record: {cite(MODELS, rec[MODELS])}"]
     return lines, []
