@@ -16,7 +16,8 @@ training and test snapshots alike): a slope below 1 is a model softer than its d
 record.
 
     python benchmarks/phonons-dft/models_vs_pbe.py --model si-dft5 --model si-dft --model ge-dft5 \\
-        --model si-dft-mace --out benchmarks/phonons-dft/parents_vs_pbe.json
+        --model si-dft-mace --model "ge-n22-seed0=runs/x/seed0.ckpt@22 Ge structures" \\
+        --out benchmarks/phonons-dft/parents_vs_pbe.json
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ import time
 from pathlib import Path
 
 
-def parse_model(item: str) -> tuple[str, str]:
+def parse_model(item: str) -> tuple[str, str, str]:
+    """``NAME=PATH@GROUP`` (a shipped model's name alone is its own path, in the group of shipped
+    parents, trained on all their data)."""
+    item, _, group = item.partition("@")
     name, sep, path = item.partition("=")
-    return (name, path) if sep else (item, item)
+    return (name, path, group or "given") if sep else (item, item, group or "shipped parent, all data")
 
 
 def harmonic_slope(element: str, calc) -> dict:  # type: ignore[no-untyped-def]
@@ -60,7 +64,9 @@ def harmonic_slope(element: str, calc) -> dict:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT or a shipped model's name")
+    parser.add_argument(
+        "--model", action="append", required=True, help="NAME=CHECKPOINT@GROUP or a shipped model's name"
+    )
     parser.add_argument("--out", required=True, help="the record to write")
     args = parser.parse_args()
 
@@ -75,7 +81,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     rows = []
-    for name, path in map(parse_model, args.model):
+    for name, path, group in map(parse_model, args.model):
         ckpt = resolve_model(Path(path))
         meta = read_meta(ckpt)
         targets = list(meta.parent.element_map) if meta.parent and meta.parent.element_map else meta.species
@@ -87,7 +93,8 @@ def main() -> None:
             e = errors_against_dft(element, CrosstrainCalculator(ckpt))
             row = {"model": name, "checkpoint": str(path), "element": element, **e.to_json()}
             row["length_scale"], row["energy_scale"] = meta.length_scale[element], meta.energy_scale[element]
-            row["parent"] = str(meta.parent) if meta.parent else None
+            row["group"] = group
+            row["strategy"] = meta.parent.strategy if meta.parent else "scratch"
             row["harmonic_forces"] = harmonic_slope(element, CrosstrainCalculator(ckpt))
             row["seconds"] = round(time.perf_counter() - start, 1)
             rows.append(row)
