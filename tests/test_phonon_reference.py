@@ -146,3 +146,14 @@ def test_a_study_reports_each_models_phonons_and_elastic_constants_against_dft(c
     assert {"elastic_a0_error_pct", "elastic_C11_error_pct", "elastic_C44_clamped_error_pct"} <= set(numbers)
     assert abs(numbers["phonon_worst_error_pct"]) >= abs(numbers["phonon_gamma_error_pct"])
     assert 0 <= numbers["phonon_dos_overlap"] <= 1
+
+
+def test_the_dft_demo_draws_the_pbe_dos_only_in_its_own_cell():
+    from crosstrain.analysis.pdos import _trapezoid
+    from crosstrain.workflows.demo import _pbe_dos
+    from crosstrain.workflows.properties import dft_reference
+
+    a0 = dft_reference("Ge").a0
+    (name, (freqs, dos)), *rest = _pbe_dos(a0).items()
+    assert not rest and name.startswith("PBE") and _trapezoid(dos, freqs) == pytest.approx(1.0, abs=1e-6)
+    assert _pbe_dos(a0 + 0.05) == {}  # another cell: no curve rather than a wrong one
