@@ -8,6 +8,7 @@ constant. Labels are cached under ``--dir``, so a killed run resumes. Writes
 ``benchmarks/phonons-dft/convergence_<element>.json``.
 
     python benchmarks/phonons-dft/convergence.py Ge --workers 2
+    python benchmarks/phonons-dft/convergence.py Si --workers 1 --vary kpoint_density
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def main() -> None:
     parser.add_argument("element", choices=["Si", "Ge"])
     parser.add_argument("--dir", default="runs/phonons-dft/convergence")
     parser.add_argument("--workers", type=int)
+    parser.add_argument(
+        "--vary", nargs="+", choices=list(VARIATIONS), default=list(VARIATIONS), help="settings to vary"
+    )
     args = parser.parse_args()
 
     from crosstrain.dft.cli import PHONON_DEFAULTS
@@ -61,7 +65,7 @@ def main() -> None:
     base = DFTSettings(**PHONON_DEFAULTS)
     rows = []
     start = time.perf_counter()
-    for name, values in VARIATIONS.items():
+    for name, values in ((k, VARIATIONS[k]) for k in args.vary):
         for value in values:
             settings = base if name == "displacement" else dataclasses.replace(base, **{name: value})
             displacement = value if name == "displacement" else 0.01

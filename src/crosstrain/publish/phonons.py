@@ -82,7 +82,8 @@ def _convergence(rec: Records) -> tuple[list[str], list[Headline]]:
     ]
     for path in paths:
         result = rec[path].result
-        base = next(r for r in result["rows"] if r["varied"] == "kpoint_density" and r["value"] == 10.0)
+        k = result["base_settings"]["kpoint_density"]
+        base = next(r for r in result["rows"] if r["varied"] == "kpoint_density" and r["value"] == k)
         lines += [
             "",
             f"**{result['element']}** (a0 = {result['a0']:.4f} Å)",
