@@ -86,9 +86,7 @@ def main() -> None:
         "rows": rows,
         "wall_seconds": time.perf_counter() - start,
     }
-    path = write_record(
-        RESULTS / f"convergence_{args.element}.json", make_record("phonon-convergence", command_line(), result)
-    )
+    path = write_record(RESULTS / f"convergence_{args.element}.json", make_record("benchmark", command_line(), result))
     print(f"wrote {path}")
 
 

@@ -68,9 +68,7 @@ def main() -> None:
         "rows": rows,
     }
     print(result)
-    path = write_record(
-        RESULTS / f"data_vs_gpaw_{args.element}.json", make_record("data-vs-gpaw", command_line(), result)
-    )
+    path = write_record(RESULTS / f"data_vs_gpaw_{args.element}.json", make_record("benchmark", command_line(), result))
     print(f"wrote {path}")
 
 

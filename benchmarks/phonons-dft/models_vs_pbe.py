@@ -119,7 +119,7 @@ def main() -> None:
             "cpu_seconds": ref.cpu_seconds,
         }
     result = {"references": references, "rows": rows}
-    path = write_record(args.out, make_record("models-vs-dft", command_line(), result, threads=1))
+    path = write_record(args.out, make_record("benchmark", command_line(), result, threads=1))
     print(f"wrote {path}")
 
 

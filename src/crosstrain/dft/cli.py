@@ -88,9 +88,17 @@ def _cmd_phonon_reference(args: argparse.Namespace) -> int:
     if args.a0 is not None:
         a0, source = args.a0, "given on the command line"
     else:
-        from crosstrain.workflows.properties import dft_reference
+        from crosstrain.analysis.dft_reference import elastic_reference
+        from crosstrain.data.mlearn import find_mlearn_root, mlearn_file, read_mlearn
+        from crosstrain.errors import DataFileError
 
-        a0, source = dft_reference(args.element, args.mlearn).a0, "the mlearn PBE data's zero-stress lattice constant"
+        try:
+            data = read_mlearn(mlearn_file(find_mlearn_root(args.mlearn), args.element), element=args.element)
+        except DataFileError as exc:
+            raise DataFileError(
+                f"{exc}: no mlearn data for {args.element}, give the lattice constant with --a0"
+            ) from None
+        a0, source = elastic_reference(data).a0, "the mlearn PBE data's zero-stress lattice constant"
 
     def report(done: int, total: int, structure: Structure, label: Label) -> None:
         what = "ok" if label.ok else f"failed: {label.reason}"
