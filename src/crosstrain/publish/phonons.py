@@ -168,6 +168,7 @@ def _n22(rec: Records) -> tuple[list[str], list[Headline]]:
     if not _exists(rec, N22):
         return [], []
     cells: dict[str, Any] = field(rec[N22], N22, "cells")
+    base = field(rec[N22], N22, "spec", "report", "baseline")
     keys = [("phonon_gamma_error_pct", "Γ optical (%)"), ("phonon_worst_error_pct", "worst mode (%)")]
     keys += [("phonon_dos_overlap", "DOS overlap")]
     keys += [(f"elastic_{k}_error_pct", f"{label} (%)") for k, label in ELASTIC[1:]]
@@ -186,6 +187,10 @@ def _n22(rec: Records) -> tuple[list[str], list[Headline]]:
     for name, cell in cells.items():
         values = [pm(cell[k], _digits(k), N22) if k in cell else "–" for k, _ in keys]
         lines.append(f"| {name} | " + " | ".join(values) + " |")
+    paired = [
+        (name, text) for name, cell in cells.items() for k, text in cell.items() if k == f"force_mae_vs_{base}_text"
+    ]
+    lines += [""] + [f"- `{name}` against `{base}`, test forces paired by seed: {text}." for name, text in paired]
     lines += ["", f"Record: {cite(N22, rec[N22])}"]
     return lines, []
 
