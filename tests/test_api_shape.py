@@ -27,6 +27,7 @@ ALLOWED = {
     "model/dimenet/triplet.py:_TripletForm.forward": "autograd.Function.forward(ctx, *inputs): apply() passes them",
     "train/compiled.py:loss_step.loss": "torch.func.grad_and_value differentiates it by argument position (argnums)",
     "dft/cli.py:_cmd_label.report": "the progress callback of dft.label.label_structures, which calls it by position",
+    "dft/cli.py:_cmd_phonon_reference.report": "the same progress callback of dft.label.label_structures",
 }
 
 

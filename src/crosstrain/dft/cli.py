@@ -110,7 +110,7 @@ def _cmd_phonon_reference(args: argparse.Namespace) -> int:
         args.element,
         a0,
         args.out,
-        settings,
+        settings=settings,
         a0_source=source,
         supercell=args.supercell,
         cell=args.cell,

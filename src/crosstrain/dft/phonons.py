@@ -83,7 +83,7 @@ class PhononReference(JSONRecord):
         )
 
 
-def check_request(element: str, supercell: int, cell: str, displacement: float) -> None:
+def check_request(element: str, *, supercell: int, cell: str, displacement: float) -> None:
     """Refuse a reference that crosstrain's phonopy path cannot build or that would mislead."""
     if element not in DIAMOND_ELEMENTS:
         raise PhononReferenceError(
@@ -119,7 +119,7 @@ def _structures(atoms_list: list[Any], what: str) -> list[Structure]:
 
 
 def own_lattice_constant(
-    element: str, a_guess: float, out: str | os.PathLike[str], settings: DFTSettings, workers: int | None = None
+    element: str, a_guess: float, out: str | os.PathLike[str], *, settings: DFTSettings, workers: int | None = None
 ) -> tuple[float, float]:
     """The setting's own lattice constant (Å) from a Birch–Murnaghan fit of the 2-atom cell's
     energies at :data:`EOS_STRAINS` around ``a_guess``, and the labels' CPU time (s)."""
@@ -147,8 +147,8 @@ def compute_reference(
     element: str,
     a0: float,
     out: str | os.PathLike[str],
-    settings: DFTSettings,
     *,
+    settings: DFTSettings,
     a0_source: str,
     supercell: int = 2,
     cell: str = "primitive",
@@ -164,14 +164,16 @@ def compute_reference(
     from crosstrain.dft.label import label_structures
     from crosstrain.io.atomic import write_text
 
-    check_request(element, supercell, cell, displacement)
+    check_request(element, supercell=supercell, cell=cell, displacement=displacement)
     check_setup(element, settings)
     ph, displaced = phonopy_displacements(element, a0, supercell=supercell, displacement=displacement, cell=cell)
     run = label_structures(
         _structures(displaced, f"{element} displaced supercell"), out, settings, workers=workers, report=report
     )
     _refuse_failed(run.failed, f"{element} phonon reference")
-    own_a0, eos_seconds = own_lattice_constant(element, a0, out, settings, workers) if eos else (None, 0.0)
+    own_a0, eos_seconds = (None, 0.0)
+    if eos:
+        own_a0, eos_seconds = own_lattice_constant(element, a0, out, settings=settings, workers=workers)
     forces = [np.asarray(lab.forces) for lab in run.labels]
     phonopy_with_forces(ph, forces)
     from crosstrain.analysis.crystal import SPECIAL_POINTS, frequencies_at

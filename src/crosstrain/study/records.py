@@ -11,6 +11,8 @@ from crosstrain.schema import Fields
 
 #: the metrics a cell summarises (each as ``<metric>_mean``, ``_std`` and ``_median``)
 METRICS = ("test_force_mae", "test_energy_mae", "valid_force_mae", "valid_energy_mae", "phonon_gamma_error_pct")
+#: metrics a summary written before they existed lacks (``report.properties``)
+OPTIONAL_METRICS = ("phonon_gamma_error_pct",)
 #: the fixed columns of a row, first in ``results.csv``
 ROW_FIELDS = ("study", "stage", "strategy", "n_train", "seed", "state", "trial", "job")
 HP = "hp_"  # the prefix of a hyperparameter's column
@@ -118,5 +120,6 @@ class CellSummary:
             metrics={
                 m: Spread(f.number_or_none(f"{m}_mean"), f.number_or_none(f"{m}_std"), f.number_or_none(f"{m}_median"))
                 for m in METRICS
+                if m not in OPTIONAL_METRICS or f"{m}_mean" in f.names()
             },
         )
