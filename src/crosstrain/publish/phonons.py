@@ -10,6 +10,7 @@ from crosstrain.publish.common import GENERATED, Headline, Records, cite, field,
 MODELS = "benchmarks/phonons-dft/parents_vs_pbe.json"
 CONVERGENCE = "benchmarks/phonons-dft/convergence_{}.json"
 N22 = "benchmarks/phonons-dft/study_n22.json"
+DATA_VS_GPAW = "benchmarks/phonons-dft/data_vs_gpaw_{}.json"
 MODES = ("Γ optical", "X TA", "X LA/LO", "X TO", "L TA", "L LA", "L LO", "L TO")
 ELASTIC = (("a0", "a0"), ("bulk_modulus", "B"), ("C11", "C11"), ("C12", "C12"), ("C44_clamped", "C44⁰"))
 
@@ -29,7 +30,7 @@ def phonons(rec: Records) -> tuple[str, list[Headline]]:
         "A section appears once its record exists.",
     ]
     heads: list[Headline] = []
-    for section in (_reference, _convergence, _models, _n22):
+    for section in (_reference, _convergence, _models, _data, _n22):
         more, head = section(rec)
         lines += more
         heads += head
@@ -162,6 +163,31 @@ def _reading(rows: list[dict[str, Any]]) -> list[str]:
         "",
         *out,
     ]
+
+
+def _data(rec: Records) -> tuple[list[str], list[Headline]]:
+    paths = [DATA_VS_GPAW.format(e) for e in ("Si", "Ge") if _exists(rec, DATA_VS_GPAW.format(e))]
+    if not paths:
+        return [], []
+    lines = [
+        "",
+        "## Are the data soft?",
+        "",
+        "GPAW forces (the reference's cutoff and SCF tolerance, the k-point density below) on the mlearn data's own",
+        "coldest AIMD snapshots, against the data's VASP forces: the slope of the data's forces against GPAW's",
+        "(below 1: the data are softer than GPAW at these displacements) and the mean absolute difference.",
+        "",
+        "| element | snapshots | k-points per Å⁻¹ | slope data vs GPAW | force MAE (eV/Å) | GPAW force RMS (eV/Å) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        r = rec[path].result
+        lines.append(
+            f"| {r['element']} | {r['structures']} at {r['temperature']:g} K | {r['settings']['kpoint_density']:g} "
+            f"| {r['slope_data_vs_gpaw']:.3f} | {r['force_mae']:.4f} | {r['gpaw_force_rms']:.3f} |"
+        )
+    lines += [""] + [f"Record: {cite(path, rec[path])}" for path in paths]
+    return lines, []
 
 
 def _n22(rec: Records) -> tuple[list[str], list[Headline]]:
