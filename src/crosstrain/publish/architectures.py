@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crosstrain.publish.common import GENERATED, Headline, Records, cite, field, pm, seeds_text
+from crosstrain.publish.common import GENERATED, Headline, Records, cite, field, pm, run_sections, seeds_text
 
 DIMENET_N22 = "benchmarks/dft-transfer/study_n22.json"
 MACE_N22 = "benchmarks/mace/study_n22.json"
@@ -28,16 +28,8 @@ def architectures(rec: Records) -> tuple[str, list[Headline]]:
         "Si parent trained on the mlearn Si data with its own recipe. How to use MACE:",
         "[Use MACE](../how-to/mace.md). A section appears once its MACE record exists.",
     ]
-    heads: list[Headline] = []
-    for section in (_n22, _all_data, _md_speed):
-        more, head = section(rec)
-        lines += more
-        heads += head
-    return "\n".join(lines) + "\n", heads
-
-
-def _exists(rec: Records, path: str) -> bool:
-    return (rec.root / path).is_file()
+    more, heads = run_sections(rec, (_n22, _all_data, _md_speed))
+    return "\n".join(lines + more) + "\n", heads
 
 
 def _named_cell(rec: Records, path: str, prefix: str) -> tuple[str, dict[str, Any]]:
@@ -70,7 +62,7 @@ def _no_slab(cell: dict[str, Any], path: str) -> str:
 
 
 def _n22(rec: Records) -> tuple[list[str], list[Headline]]:
-    if not _exists(rec, MACE_N22):
+    if not rec.exists(MACE_N22):
         return [], []
     rows = []
     found: dict[str, dict[str, Any]] = {}
@@ -134,7 +126,7 @@ def _verdict(transfer: dict[str, dict[str, Any]]) -> str:
 
 
 def _all_data(rec: Records) -> tuple[list[str], list[Headline]]:
-    if not _exists(rec, MACE_ALL):
+    if not rec.exists(MACE_ALL):
         return [], []
     rows = []
     for name, path in (("DimeNet++", DIMENET_ALL), ("MACE", MACE_ALL)):
@@ -162,7 +154,7 @@ def _all_data(rec: Records) -> tuple[list[str], list[Headline]]:
 
 
 def _md_speed(rec: Records) -> tuple[list[str], list[Headline]]:
-    if not _exists(rec, MACE_MD):
+    if not rec.exists(MACE_MD):
         return [], []
     lines = [
         "",

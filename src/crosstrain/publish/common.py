@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ class Records:
         if rel not in self._cache:
             self._cache[rel] = read_record(self.root / rel)
         return self._cache[rel]
+
+    def exists(self, rel: str) -> bool:
+        """Whether the record ``rel`` is there (a page's section appears once its record exists)."""
+        return (self.root / rel).is_file()
 
     def all(self) -> list[str]:
         paths = sorted((self.root / "benchmarks").rglob("*.json"))
@@ -71,3 +76,17 @@ class Headline:
     figure: str
     page: str
     record: str
+
+
+Section = Callable[[Records], tuple[list[str], list[Headline]]]
+
+
+def run_sections(rec: Records, sections: tuple[Section, ...]) -> tuple[list[str], list[Headline]]:
+    """The lines and headlines of a page's sections, in order."""
+    lines: list[str] = []
+    heads: list[Headline] = []
+    for section in sections:
+        more, head = section(rec)
+        lines += more
+        heads += head
+    return lines, heads

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crosstrain.publish.common import GENERATED, Headline, Records, cite, field, pm
+from crosstrain.publish.common import GENERATED, Headline, Records, cite, field, pm, run_sections
 
 MODELS = "benchmarks/phonons-dft/parents_vs_pbe.json"
 CONVERGENCE = "benchmarks/phonons-dft/convergence_{}.json"
@@ -29,20 +29,12 @@ def phonons(rec: Records) -> tuple[str, list[Headline]]:
         "How to run it: [MD stability, phonons and properties](../how-to/md-properties.md#phonons-against-dft).",
         "A section appears once its record exists.",
     ]
-    heads: list[Headline] = []
-    for section in (_reference, _convergence, _models, _data, _n22):
-        more, head = section(rec)
-        lines += more
-        heads += head
-    return "\n".join(lines) + "\n", heads
-
-
-def _exists(rec: Records, path: str) -> bool:
-    return (rec.root / path).is_file()
+    more, heads = run_sections(rec, (_reference, _convergence, _models, _data, _n22))
+    return "\n".join(lines + more) + "\n", heads
 
 
 def _reference(rec: Records) -> tuple[list[str], list[Headline]]:
-    if not _exists(rec, MODELS):
+    if not rec.exists(MODELS):
         return [], []
     refs: dict[str, Any] = field(rec[MODELS], MODELS, "references")
     lines = [
@@ -71,7 +63,7 @@ def _reference(rec: Records) -> tuple[list[str], list[Headline]]:
 
 
 def _convergence(rec: Records) -> tuple[list[str], list[Headline]]:
-    paths = [CONVERGENCE.format(e) for e in ("Si", "Ge") if _exists(rec, CONVERGENCE.format(e))]
+    paths = [CONVERGENCE.format(e) for e in ("Si", "Ge") if rec.exists(CONVERGENCE.format(e))]
     if not paths:
         return [], []
     lines = [
@@ -103,7 +95,7 @@ def _convergence(rec: Records) -> tuple[list[str], list[Headline]]:
 
 
 def _models(rec: Records) -> tuple[list[str], list[Headline]]:
-    if not _exists(rec, MODELS):
+    if not rec.exists(MODELS):
         return [], []
     rows: list[dict[str, Any]] = field(rec[MODELS], MODELS, "rows")
     lines = [
@@ -166,7 +158,7 @@ def _reading(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _data(rec: Records) -> tuple[list[str], list[Headline]]:
-    paths = [DATA_VS_GPAW.format(e) for e in ("Si", "Ge") if _exists(rec, DATA_VS_GPAW.format(e))]
+    paths = [DATA_VS_GPAW.format(e) for e in ("Si", "Ge") if rec.exists(DATA_VS_GPAW.format(e))]
     if not paths:
         return [], []
     lines = [
@@ -191,7 +183,7 @@ def _data(rec: Records) -> tuple[list[str], list[Headline]]:
 
 
 def _n22(rec: Records) -> tuple[list[str], list[Headline]]:
-    if not _exists(rec, N22):
+    if not rec.exists(N22):
         return [], []
     cells: dict[str, Any] = field(rec[N22], N22, "cells")
     base = field(rec[N22], N22, "spec", "report", "baseline")
