@@ -27,7 +27,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from crosstrain.analysis.crystal import PHONON_CELLS, phonopy_displacements, phonopy_with_forces
+from crosstrain.analysis.crystal import (
+    PHONON_CELLS,
+    SPECIAL_POINTS,
+    frequencies_at,
+    phonopy_displacements,
+    phonopy_with_forces,
+)
 from crosstrain.dft.settings import DFTSettings
 from crosstrain.errors import ConfigError, CrosstrainError
 from crosstrain.schema import OMIT_NONE, JSONRecord
@@ -176,8 +182,6 @@ def compute_reference(
         own_a0, eos_seconds = own_lattice_constant(element, a0, out, settings=settings, workers=workers)
     forces = [np.asarray(lab.forces) for lab in run.labels]
     phonopy_with_forces(ph, forces)
-    from crosstrain.analysis.crystal import SPECIAL_POINTS, frequencies_at
-
     ref = PhononReference(
         element=element,
         a0=float(a0),
@@ -267,8 +271,6 @@ def compare_phonons(calc: Any, ref: PhononReference) -> tuple[PhononComparison, 
         ref.element, calc, ref.a0, supercell=ref.supercell, displacement=ref.displacement, cell=ref.cell
     )
     model_bands, ref_bands = bands_of(model_ph, ref.a0), bands_of(reference_phonopy(ref), ref.a0)
-    from crosstrain.analysis.crystal import SPECIAL_POINTS, frequencies_at
-
     model = named_modes({name: frequencies_at(model_ph, q) for name, q in SPECIAL_POINTS.items()})
     pbe = named_modes(ref.frequencies_THz)
     grid = np.asarray(ref_bands.dos_frequencies)
