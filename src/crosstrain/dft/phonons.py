@@ -238,6 +238,18 @@ def shipped_reference(element: str) -> PhononReference | None:
     return read_reference(path) if path.is_file() else None
 
 
+def require_shipped(element: str, what: str) -> PhononReference:
+    """The shipped reference for ``element``; one line naming ``what`` asked and what is shipped if none."""
+    ref = shipped_reference(element)
+    if ref is None:
+        shipped = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.json"))) or "none"
+        raise ConfigError(
+            f"{what}: crosstrain ships no DFT phonon reference for {element} (shipped: {shipped}); "
+            "make one with crosstrain phonon-reference"
+        )
+    return ref
+
+
 @dataclass(frozen=True)
 class PhononComparison(JSONRecord):
     """A model's phonons against a DFT reference, both in the reference's cell and supercell:

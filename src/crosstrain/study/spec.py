@@ -253,8 +253,7 @@ class StudySpec:
         if self.by or self.source_retention or self.baseline != "scratch" or self.extra_tests:
             report.update(by=list(self.by), source_retention=self.source_retention, baseline=self.baseline)
             report.update({"tests": dict(self.extra_tests)} if self.extra_tests else {})
-        if self.properties:
-            report["properties"] = True
+        report.update({"properties": True} if self.properties else {})
         return {
             "name": self.name,
             "data": copy.deepcopy(self.data),
@@ -472,13 +471,9 @@ def _check(spec: StudySpec) -> None:
     if spec.data["kind"] == "explored":
         _check_explored(spec.data)
     if spec.properties:
-        from crosstrain.dft.phonons import SHIPPED, shipped_reference
+        from crosstrain.dft.phonons import require_shipped
 
-        if shipped_reference(spec.target_element) is None:
-            raise ConfigError(
-                f"report.properties: crosstrain ships no DFT phonon reference for {spec.target_element} "
-                f"(those in {SHIPPED}: {', '.join(sorted(p.stem for p in SHIPPED.glob('*.json'))) or 'none'})"
-            )
+        require_shipped(spec.target_element, "report.properties")
     for name, path in spec.extra_tests:
         if not name.replace("-", "").replace("_", "").isalnum():
             raise ConfigError(f"report.tests.{name}: a test set's name is letters, digits, - and _")

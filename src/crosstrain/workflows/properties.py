@@ -10,7 +10,7 @@ from crosstrain.analysis.crystal import CrystalProperties, crystal_properties
 from crosstrain.analysis.dft_reference import ElasticReference
 from crosstrain.analysis.references import sw_calculator
 from crosstrain.dft.phonons import PhononComparison, PhononReference
-from crosstrain.errors import ConfigError, SchemaError
+from crosstrain.errors import SchemaError
 from crosstrain.schema import Fields
 from crosstrain.species import lattice_guess
 
@@ -252,11 +252,9 @@ def errors_against_dft(element: str, calc: Any, reference: PhononReference | Non
     """``calc`` (an ASE calculator or a factory) against DFT: ``reference`` (default: the shipped
     one) for the phonons, the mlearn PBE data for the elastic constants."""
     from crosstrain.analysis.crystal import as_calculator, elastic_constants, equation_of_state
-    from crosstrain.dft.phonons import compare_phonons, shipped_reference
+    from crosstrain.dft.phonons import compare_phonons, require_shipped
 
-    ref = reference or shipped_reference(element)
-    if ref is None:
-        raise ConfigError(f"no DFT phonon reference for {element}: make one with crosstrain phonon-reference")
+    ref = reference or require_shipped(element, "phonons against DFT")
     c = as_calculator(calc)
     phonons, _, _ = compare_phonons(c, ref)
     data = dft_reference(element)
