@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def _temperatures(text: str) -> tuple[float, ...]:
+def temperature_list(text: str) -> tuple[float, ...]:
     """``"300:3600:100"`` (inclusive range) or ``"300,600,900"``."""
     try:
         if ":" in text:
@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = dsub.add_parser("sw", help="Stillinger-Weber MD data from LAMMPS (resumable)")
     p.add_argument("--out", required=True)
     p.add_argument("--elements", nargs="+", default=["Si", "Ge"])
-    p.add_argument("--temperatures", type=_temperatures, help="e.g. 300:3600:100 (default) or 300,1200")
+    p.add_argument("--temperatures", type=temperature_list, help="e.g. 300:3600:100 (default) or 300,1200")
     p.add_argument("--per-temperature", type=int, dest="per_temperature", help="snapshots per temperature (70)")
     p.add_argument("--equilibration-ps", type=float, dest="equilibration_ps", help="default 5")
     p.add_argument("--interval-ps", type=float, dest="interval_ps", help="time between snapshots (0.5)")

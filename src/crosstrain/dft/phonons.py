@@ -34,6 +34,7 @@ from crosstrain.analysis.crystal import (
     phonopy_displacements,
     phonopy_with_forces,
 )
+from crosstrain.dft.lattice import own_lattice_constant
 from crosstrain.dft.settings import DFTSettings
 from crosstrain.errors import ConfigError, CrosstrainError
 from crosstrain.schema import OMIT_NONE, JSONRecord
@@ -44,9 +45,6 @@ DIAMOND_ELEMENTS = ("C", "Si", "Ge", "Sn")
 
 #: the file name of a reference inside its output folder
 REFERENCE_FILE = "phonon_reference.json"
-
-#: relative volume steps of the equation of state of the 2-atom cell
-EOS_STRAINS = (-0.02, -0.01, 0.0, 0.01, 0.02)
 
 
 class PhononReferenceError(CrosstrainError):
@@ -122,24 +120,6 @@ def check_setup(element: str, settings: DFTSettings) -> None:
 
 def _structures(atoms_list: list[Any], what: str) -> list[Structure]:
     return [Structure.from_atoms(a, source=f"{what} {i}", read_labels=False) for i, a in enumerate(atoms_list)]
-
-
-def own_lattice_constant(
-    element: str, a_guess: float, out: str | os.PathLike[str], *, settings: DFTSettings, workers: int | None = None
-) -> tuple[float, float]:
-    """The setting's own lattice constant (Å) from a Birch–Murnaghan fit of the 2-atom cell's
-    energies at :data:`EOS_STRAINS` around ``a_guess``, and the labels' CPU time (s)."""
-    from ase.build import bulk
-    from ase.eos import EquationOfState
-
-    from crosstrain.dft.label import label_structures
-
-    cells = [bulk(element, "diamond", a=a_guess * (1 + e) ** (1 / 3)) for e in EOS_STRAINS]
-    run = label_structures(_structures(cells, f"{element} EOS cell"), Path(out) / "eos", settings, workers=workers)
-    _refuse_failed(run.failed, "equation of state")
-    volumes = [c.get_volume() for c in cells]
-    v0, _, _ = EquationOfState(volumes, [lab.energy for lab in run.labels], eos="birchmurnaghan").fit()
-    return float((4 * v0) ** (1 / 3)), sum(lab.seconds for lab in run.labels)
 
 
 def _refuse_failed(failed: list[Any], what: str) -> None:
