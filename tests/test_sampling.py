@@ -145,3 +145,34 @@ def test_without_a0_the_lattice_constant_is_the_dft_settings_own(tmp_path):
     assert main(args) == 0
     record = json.loads((tmp_path / "sample.json").read_text())
     assert record["result"]["a0"] == pytest.approx(a0) and coarse.sha256[:16] in record["result"]["a0_source"]
+
+
+def test_a_labelled_sample_in_a_data_folder_splits_like_mlearn(sampled, meam, tmp_path):
+    """A set labelled by crosstrain sits beside mlearn's in the same layout (``<El>/training.extxyz.gz``)
+    and goes through the same leak-free split; here labelled by the MEAM driver itself."""
+    import gzip
+    from dataclasses import replace
+
+    from crosstrain.data.extxyz import write_structures
+    from crosstrain.data.mlearn import PACKAGED_ROOT
+    from crosstrain.data.mlearn_dataset import build_mlearn_dataset
+    from crosstrain.structure import Structure
+
+    labelled = []
+    for s in sampled[0]:
+        atoms = s.to_atoms()
+        atoms.calc = meam()
+        atoms.get_forces()
+        labelled.append(replace(Structure.from_atoms(atoms, source=s.source), info=s.info))
+    root = tmp_path / "root"
+    (root / "Na").mkdir(parents=True)
+    (root / "Si").symlink_to(PACKAGED_ROOT / "Si")
+    plain = write_structures(tmp_path / "na.extxyz", labelled)
+    (root / "Na" / "training.extxyz.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    build_mlearn_dataset(tmp_path / "out", root=root, elements=("Na",), n_valid=2, n_test=4, seed=0)
+    test = read_structures(tmp_path / "out" / "Na.test.extxyz")
+    train = read_structures(tmp_path / "out" / "Na.train.extxyz")
+    assert len(test) >= 4 and len(train) + len(test) + 2 <= len(labelled)
+    assert {s.info["family"] for s in test}.isdisjoint(s.info["family"] for s in train)
+    kept = {s.info["family"] for s in train + test}  # the families the sample set, not mlearn's rules
+    assert kept <= {s.info["family"] for s in labelled} and any(f.startswith("Elastic random") for f in kept)

@@ -53,8 +53,13 @@ def find_mlearn_root(root: str | os.PathLike[str] | None = None) -> Path:
     raise DataFileError(f"mlearn data not found in {tried}: pass the folder that holds Si/training.json and Ge/")
 
 
+#: an element's file names in a data folder: mlearn's JSON, or labelled extxyz in mlearn's groups
+#: (the sets crosstrain labelled itself, :func:`crosstrain.dft.sampling.sample_structures`)
+ELEMENT_FILES = ("training.json", "training.json.gz", "training.extxyz", "training.extxyz.gz")
+
+
 def _element_file(root: Path, element: str) -> Path | None:
-    for name in ("training.json", "training.json.gz"):
+    for name in ELEMENT_FILES:
         if (root / element / name).is_file():
             return root / element / name
     return None
@@ -116,10 +121,19 @@ def _record_to_structure(rec: Any, source: str) -> Structure:
 
 
 def read_mlearn(path: str | os.PathLike[str], element: str | None = None) -> list[Structure]:
-    """Every record of an mlearn ``training.json`` as labelled structures (eV, Å, ASE stress)."""
+    """Every record of an mlearn ``training.json`` as labelled structures (eV, Å, ASE stress); a
+    ``training.extxyz`` is read as it is (energies and forces required, its families kept)."""
     p = Path(path)
     if not p.is_file():
         raise DataFileError(f"{p}: file not found")
+    if ".extxyz" in p.suffixes:
+        from crosstrain.data.extxyz import read_structures
+
+        structures = read_structures(p, require=("energy", "forces"), element=element)
+        for k, s in enumerate(structures):
+            s.info["mlearn_index"] = k
+        label_families(structures)
+        return structures
     try:
         raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
         data = json.loads(raw.decode("utf-8"))
@@ -149,13 +163,15 @@ _SNAPSHOT = re.compile(r"Snapshot (\d+) of")
 
 
 def label_families(structures: list[Structure]) -> None:
-    """Set ``info["family"]``: one strain magnitude of the Elastic group (all modes, ± strain and
+    """Set ``info["family"]`` where it is not set: one strain magnitude of the Elastic group (all modes, ± strain and
     the axis-permuted twins together; the ground state is strain 0), a block of ``MD_BLOCK``
     consecutive snapshots of one MD run (AIMD-NVT and Vacancy, a run is a temperature), or the
     structure itself (surfaces). See :mod:`crosstrain.data.splits`."""
     runs: dict[tuple[str, float | None], list[tuple[int, int]]] = {}
     for k, s in enumerate(structures):
         group, description = s.info.get("group", ""), s.info.get("description", "")
+        if s.info.get("family") is not None:  # set where the structure was made
+            continue
         if group == "Elastic":
             m = _STRAIN.search(description)
             s.info["family"] = f"Elastic |strain| {abs(float(m.group(1))) if m else 0.0:g}"

@@ -42,7 +42,8 @@ class SWData(_Strict):
 
 
 class MlearnData(_Strict):
-    """The mlearn DFT sets (shipped, or under ``root``)."""
+    """The mlearn DFT sets (shipped, or under ``root``), and any element labelled by crosstrain in
+    the same layout (``<root>/<El>/training.extxyz.gz``, :mod:`crosstrain.dft.sampling`)."""
 
     kind: Literal["mlearn"]
     source: str = "Si"
