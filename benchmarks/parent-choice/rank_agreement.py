@@ -2,6 +2,7 @@
 (``crosstrain suggest``) against the ranking of the same candidates after fine-tuning.
 
     python benchmarks/parent-choice/rank_agreement.py --pair si-ge [--seeds 3]
+    python benchmarks/parent-choice/rank_agreement.py --pair ge-si
 
 For each seed s, the chooser ranks the candidates on seed s's draw of n training structures (the
 draw every study arm trains on for that seed); the fine-tuned errors are the held-out test force
@@ -39,6 +40,16 @@ PAIRS: dict[str, dict[str, Any]] = {
             "si-dft5": ("benchmarks/dft-transfer/study_n22.json", "rescaled n=22"),
             "si-dft": ("benchmarks/parent-choice/study_si-dft.json", "rescaled n=22"),
             "si-sw": ("benchmarks/parent-choice/study_si-sw.json", "rescaled n=22"),
+        },
+    },
+    "ge-si": {
+        "elements": ("Ge", "Si"),
+        "target": "Si",
+        "n_test": {"Ge": 25, "Si": 25},
+        "n": 22,
+        "candidates": {
+            "ge-dft5": ("benchmarks/reverse-transfer/study_n22.json", "rescaled n=22"),
+            "li-dft5": ("benchmarks/parent-choice/study_li-dft5-si.json", "rescaled n=22"),
         },
     },
 }
