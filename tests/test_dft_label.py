@@ -95,3 +95,35 @@ def test_label_command_and_its_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_gpaw)
     with pytest.raises(DFTCodeMissing, match="apt-get install g\\+\\+ libxc-dev"):
         label_structures([ge2()], tmp_path / "x", COARSE)
+
+
+def test_another_paw_setup_is_a_setting_of_its_own(tmp_path, capsys):
+    """``setups`` (GPAW's 1-electron Na) enters the hash only when given: every earlier label keeps its hash."""
+    from ase.build import bulk
+
+    assert "setups" not in DFTSettings().to_dict()
+    one = DFTSettings(ecut_ev=150, kpoint_density=1.0, setups={"Na": "1"})
+    assert one.sha256 != COARSE.sha256 and DFTSettings.from_dict(one.to_dict()) == one
+    assert one.to_dict()["setups"] == {"Na": "1"} and one.gpaw_parameters()["setups"] == {"Na": "1"}
+    with pytest.raises(ConfigError, match="element=setup pairs"):
+        DFTSettings(setups=["Na"])
+    atoms = bulk("Na", "bcc", a=4.2, cubic=True)
+    atoms.positions[1] += (0.05, 0.0, 0.0)
+    na = Structure.from_atoms(atoms, source="na2")
+    semicore, valence = compute_label(na, COARSE), compute_label(na, one)
+    assert semicore.ok and valence.ok
+    assert abs(valence.energy - semicore.energy) > 0.01  # another setup was used (GPAW: energies vs its atoms)
+    assert np.allclose(valence.forces, semicore.forces, atol=0.05)  # the same physics
+    path = write_structures(tmp_path / "na.extxyz", [na])
+    assert (
+        main(
+            ["label", str(path), "--out", str(tmp_path / "l"), "--ecut", "150", "--kpoint-density", "1"]
+            + ["--setups", "Na=1", "--workers", "1"]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "l" / "settings.json").read_text())["sha256"] == one.sha256
+    with pytest.raises(SystemExit) as stop:
+        main(["label", str(path), "--out", str(tmp_path / "l"), "--setups", "Na"])
+    assert stop.value.code == 2
+    assert "setups must look like Na=1" in capsys.readouterr().err

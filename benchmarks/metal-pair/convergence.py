@@ -1,14 +1,16 @@
 """Convergence of the DFT label setting for the metal pair's target (Na), one setting at a time.
 
-A few structures of ``crosstrain data sample`` (a hot bulk frame, a vacancy frame, a strained
-cubic cell, a slab) are labelled at the base setting of ``crosstrain label`` (350 eV, 3.5 k-points
-per Å⁻¹, Fermi–Dirac 0.1 eV) and with one setting changed at a time; each row gives the change of
-the energy per atom, the forces (RMS and largest component) and the stress against the base.
+A few structures of ``crosstrain sample`` (a hot bulk frame, a strained cubic cell, a slab) are
+labelled at the base setting (``crosstrain label``'s defaults, 350 eV, 3.5 k-points per Å⁻¹,
+Fermi–Dirac 0.1 eV, with ``--setups``: GPAW's 1-electron Na setup, several times cheaper than the
+default with its 2s2p semicore) and with one setting changed at a time, the semicore setup among
+them; each row gives the change of the energy per atom, the forces (RMS and largest component) and
+the stress against the base.
 Labels are cached under ``--dir``, so a killed run resumes. Writes
 ``benchmarks/metal-pair/convergence_<element>.json``.
 
-    crosstrain data sample Na --out runs/na-sample --temperatures 100,200,300,400,600
-    python benchmarks/metal-pair/convergence.py runs/na-sample/structures.extxyz --pick 79 95 110 135 --workers 1
+    crosstrain sample Na --out runs/na-sample --temperatures 100,200,300,400,600 --setups Na=1
+    python benchmarks/metal-pair/convergence.py runs/na-sample/structures.extxyz --pick 79 110 135 --setups Na=1
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from crosstrain.dft.cli import setup_pairs
+
 RESULTS = Path(__file__).resolve().parent
 
 #: one setting varied at a time around the base
 VARIATIONS = {
+    "setups": [()],  # GPAW's default setups (Na: 7 electrons, 2s2p semicore)
     "kpoint_density": [5.0, 6.5],
-    "ecut_ev": [450.0, 550.0],
+    "ecut_ev": [250.0, 450.0, 550.0],
     "smearing_ev": [0.05],
 }
 
@@ -53,6 +58,7 @@ def main() -> None:
     parser.add_argument("--dir", default="runs/metal-pair/convergence")
     parser.add_argument("--workers", type=int)
     parser.add_argument("--vary", nargs="+", choices=list(VARIATIONS), default=list(VARIATIONS))
+    parser.add_argument("--setups", type=setup_pairs, default=(), help="the base's PAW setups, e.g. Na=1")
     args = parser.parse_args()
 
     from crosstrain.data.extxyz import read_structures
@@ -63,7 +69,7 @@ def main() -> None:
     every = read_structures(args.structures)
     picked = [every[i] for i in args.pick]
     element = picked[0].to_atoms().get_chemical_symbols()[0]
-    base = DFTSettings()
+    base = DFTSettings(setups=args.setups)
     start = time.perf_counter()
     base_run = label_structures(picked, Path(args.dir), base, workers=args.workers)
     rows = []
@@ -72,7 +78,9 @@ def main() -> None:
             settings = dataclasses.replace(base, **{name: value})
             run = label_structures(picked, Path(args.dir), settings, workers=args.workers)
             for s, b, o in zip(picked, base_run.labels, run.labels):
-                row = {"varied": name, "value": value, "structure": s.info.get("description", s.source)}
+                shown = dict(value) if name == "setups" else value
+                what = s.info.get("description", s.source)
+                row = {"varied": name, "value": shown or "GPAW default", "structure": what}
                 row.update(differences(b, o) if b.ok and o.ok else {"failed": o.reason or b.reason})
                 row["cpu_seconds"] = o.seconds
                 rows.append(row)

@@ -45,6 +45,17 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kpoint-density", type=float, dest="kpoint_density", help="k-points per 1/Å (default 3.5)")
     p.add_argument("--smearing", type=float, dest="smearing_ev", help="Fermi-Dirac width in eV (default 0.1)")
     p.add_argument("--max-scf-steps", type=int, dest="max_scf_steps", help="SCF iterations before giving up")
+    p.add_argument(
+        "--setups", type=setup_pairs, help="PAW setups per element, e.g. Na=1 (GPAW's 1-electron Na; default: GPAW's)"
+    )
+
+
+def setup_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """``"Na=1,K=1"`` as ((element, setup), ...)."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if not pairs or any(not sep or not e.strip() or not n.strip() for e, sep, n in pairs):
+        raise argparse.ArgumentTypeError(f"setups must look like Na=1 or Na=1,K=1, got {text!r}")
+    return tuple((e.strip(), n.strip()) for e, _, n in pairs)
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
