@@ -11,6 +11,7 @@ MODELS = "benchmarks/phonons-dft/parents_vs_pbe.json"
 CONVERGENCE = "benchmarks/phonons-dft/convergence_{}.json"
 N22 = "benchmarks/phonons-dft/study_n22.json"
 DATA_VS_GPAW = "benchmarks/phonons-dft/data_vs_gpaw_{}.json"
+AMPLITUDE = "benchmarks/phonons-dft/amplitude_{}.json"
 MODES = ("Γ optical", "X TA", "X LA/LO", "X TO", "L TA", "L LA", "L LO", "L TO")
 ELASTIC = (("a0", "a0"), ("bulk_modulus", "B"), ("C11", "C11"), ("C12", "C12"), ("C44_clamped", "C44⁰"))
 
@@ -29,7 +30,7 @@ def phonons(rec: Records) -> tuple[str, list[Headline]]:
         "How to run it: [MD stability, phonons and properties](../how-to/md-properties.md#phonons-against-dft).",
         "A section appears once its record exists.",
     ]
-    more, heads = run_sections(rec, (_reference, _convergence, _models, _data, _n22))
+    more, heads = run_sections(rec, (_reference, _convergence, _models, _data, _amplitude, _n22))
     return "\n".join(lines + more) + "\n", heads
 
 
@@ -178,6 +179,36 @@ def _data(rec: Records) -> tuple[list[str], list[Headline]]:
             f"| {r['element']} | {r['structures']} at {r['temperature']:g} K | {r['settings']['kpoint_density']:g} "
             f"| {r['slope_data_vs_gpaw']:.3f} | {r['force_mae']:.4f} | {r['gpaw_force_rms']:.3f} |"
         )
+    lines += [""] + [f"Record: {cite(path, rec[path])}" for path in paths]
+    return lines, []
+
+
+def _amplitude(rec: Records) -> tuple[list[str], list[Headline]]:
+    paths = [AMPLITUDE.format(e) for e in ("Si", "Ge") if rec.exists(AMPLITUDE.format(e))]
+    if not paths:
+        return [], []
+    lines = [
+        "",
+        "## Soft only near the minimum?",
+        "",
+        "The Γ optical mode frozen at growing amplitude u (the two atoms of the primitive cell moved apart along",
+        "[100] by u, at the mlearn PBE lattice constant): the effective frequency sqrt(2F/(m u))/2π from the",
+        "restoring force F, PBE (GPAW at the phonon reference's setting) and each model, the model's error in percent.",
+        "It tends to the harmonic Γ optical frequency as u → 0.",
+    ]
+    for path in paths:
+        r = rec[path].result
+        names = list(r["models"])
+        lines += [
+            "",
+            f"**{r['element']}**",
+            "",
+            "| u (Å) | PBE (THz) | " + " | ".join(f"{n} (THz, %)" for n in names) + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
+        for row in r["rows"]:
+            cells = [f"{row[f'omega_{n}_THz']:.2f} ({row[f'error_{n}_pct']:+.1f} %)" for n in names]
+            lines.append(f"| {row['u']:g} | {row['omega_pbe_THz']:.2f} | " + " | ".join(cells) + " |")
     lines += [""] + [f"Record: {cite(path, rec[path])}" for path in paths]
     return lines, []
 
