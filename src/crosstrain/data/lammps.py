@@ -93,7 +93,7 @@ def meam_calculator(element: str) -> Any:
     from ase.calculators.lammpslib import LAMMPSlib
 
     library = potentials_folder() / "library.meam"
-    return LAMMPSlib(
+    return LAMMPSlib(  # type: ignore[no-untyped-call]
         lmpcmds=["pair_style meam", f"pair_coeff * * {library} {element} NULL {element}"],
         atom_types={element: 1},
         log_file=None,

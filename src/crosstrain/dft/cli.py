@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crosstrain.data.cli import temperature_list
 from crosstrain.dft.settings import DFTSettings
@@ -190,7 +191,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _driver(name: str, element: str):  # type: ignore[no-untyped-def]
+def _driver(name: str, element: str) -> tuple[Callable[[], Any], str]:
     """(calculator factory, description) of the MD driver: ``meam`` or a checkpoint / shipped model."""
     if name == "meam":
         from crosstrain.data.lammps import meam_calculator
