@@ -24,6 +24,10 @@ def test_element_map_copies_from_the_same_group_or_as_told() -> None:
     assert mapping is None and "no element of W's group 6" in why
     assert element_map_for({"W"}, ("Si",), {"W": "Si"}) == ({"W": "Si"}, "")  # the user's map wins
     assert element_map_for({"Ge"}, ("Si",), {"Ge": "C"})[0] is None  # a source the parent lacks
+    # a one-element parent offered by name maps across groups; a two-element one stays ambiguous
+    assert element_map_for({"Na"}, ("Si",), across_groups=True) == ({"Na": "Si"}, "")
+    assert element_map_for({"Na"}, ("C", "Si"), across_groups=True)[0] is None
+    assert element_map_for({"Na", "Ge"}, ("Si",), across_groups=True) == ({"Ge": "Si", "Na": "Si"}, "")
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +61,15 @@ def test_suggest_refuses_data_no_candidate_can_map(tmp_path, capsys) -> None:
     cu.calc = EMT()
     cu.get_forces()
     write(tmp_path / "cu.extxyz", cu)
-    with pytest.raises(SpeciesError, match="no candidate parent can be mapped onto Cu: si-dft5 has no element of Cu"):
+    # a two-element parent has no element of group 11 (and a one-element one named would be mapped across groups)
+    two = tmp_path / "si-ge.ckpt"
+    assert main(["init", "--elements", "Si", "Ge", "--preset", "cpu", "--out", str(two)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SpeciesError, match="no candidate parent can be mapped onto Cu: .*has no element of Cu"):
         from crosstrain.data.extxyz import read_structures
 
-        suggest(read_structures(tmp_path / "cu.extxyz"), ["si-dft5"])
-    assert main(["suggest", "--data", str(tmp_path / "cu.extxyz"), "--from", "si-dft5"]) == 2
+        suggest(read_structures(tmp_path / "cu.extxyz"), [str(two)])
+    assert main(["suggest", "--data", str(tmp_path / "cu.extxyz"), "--from", str(two)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "group 11" in err[0]
     unlabelled = bulk("Ge", "diamond", a=5.78)

@@ -11,7 +11,9 @@ the target's) and which parent and strategy to fine-tune with.
 Which parent element a target element is copied from: the one the user maps it to (``--map``),
 else the same element, else the parent's only element of the same periodic-table group (Ge from
 Si, W from Mo, Na from Li). A candidate with no element of the group is not ranked, and the reason
-is shown; when no candidate can map every target element, the command stops with one line.
+is shown, unless it was offered by name (``--from``) and has one element only: then that element
+is the source, across groups (Na from Si), and the table says so. When no candidate can map every
+target element, the command stops with one line.
 
 Data above ``budget`` force components are represented by a stratified subsample (the scale
 search's own, :func:`~crosstrain.train.scales.scale_sample`), so that a ranking takes seconds to a
@@ -104,10 +106,15 @@ def source_element(target: str, parent_elements: Sequence[str]) -> str | None:
 
 
 def element_map_for(
-    elements: set[str], parent_elements: Sequence[str], given: dict[str, str] | None = None
+    elements: set[str],
+    parent_elements: Sequence[str],
+    given: dict[str, str] | None = None,
+    *,
+    across_groups: bool = False,
 ) -> tuple[dict[str, str] | None, str]:
     """The element map onto a parent (target elements it knows map to themselves and are left out),
-    or ``None`` and the reason."""
+    or ``None`` and the reason. ``across_groups``: a one-element parent's element is the source of a
+    target with no element of its group in the parent."""
     given = dict(given or {})
     unknown = sorted(e for e in given.values() if e not in parent_elements)
     if unknown:
@@ -115,6 +122,8 @@ def element_map_for(
     mapping: dict[str, str] = {}
     for target in sorted(elements):
         source = given.get(target) or source_element(target, parent_elements)
+        if source is None and across_groups and len(parent_elements) == 1:
+            source = parent_elements[0]
         if source is None:
             g = group(target)
             where = f"group {g}" if g is not None else "the f block"
@@ -138,8 +147,11 @@ def _start_errors(parent: str, structures: list[Structure], strategy: str, mappi
     return s, metrics
 
 
-def rate(parent: str, structures: list[Structure], given_map: dict[str, str] | None = None) -> Candidate:
-    """One candidate's zero-shot errors (``full`` and ``rescaled``) and fitted scales on ``structures``."""
+def rate(
+    parent: str, structures: list[Structure], given_map: dict[str, str] | None = None, across_groups: bool = False
+) -> Candidate:
+    """One candidate's zero-shot errors (``full`` and ``rescaled``) and fitted scales on ``structures``
+    (``across_groups``: see :func:`element_map_for`)."""
     from crosstrain.io.checkpoint import load_checkpoint
     from crosstrain.pretrained import resolve_model, shipped_entry
 
@@ -147,7 +159,7 @@ def rate(parent: str, structures: list[Structure], given_map: dict[str, str] | N
     path = resolve_model(parent)
     model = load_checkpoint(path).model
     elements = {symbol(z) for s in structures for z in set(s.numbers.tolist())}
-    mapping, why = element_map_for(elements, model.species.symbols, given_map)
+    mapping, why = element_map_for(elements, model.species.symbols, given_map, across_groups=across_groups)
     if mapping is None:
         return Candidate(parent=parent, element_map={}, refused=why)
     try:
@@ -192,7 +204,8 @@ def suggest(
     element_map: dict[str, str] | None = None,
     budget: int = BUDGET,
 ) -> Suggestion:
-    """Rank ``candidates`` (default: the shipped parents) for the target ``structures`` (with forces)."""
+    """Rank ``candidates`` (default: the shipped parents) for the target ``structures`` (with forces);
+    a one-element candidate named here is mapped across groups where its group has no element."""
     from crosstrain.parallel import run_each
     from crosstrain.train.scales import scale_sample
 
@@ -201,7 +214,10 @@ def suggest(
         raise ConfigError("suggest: no target structures")
     used = [data[i] for i in scale_sample(data, budget=budget)]
     names = list(candidates or default_candidates())
-    jobs = {f"{k}": dict(parent=c, structures=used, given_map=element_map) for k, c in enumerate(names)}
+    named = candidates is not None
+    jobs = {
+        f"{k}": dict(parent=c, structures=used, given_map=element_map, across_groups=named) for k, c in enumerate(names)
+    }
     rated = list(run_each(rate, jobs).values())  # one candidate per core
     ranked = sorted((c for c in rated if c.refused is None), key=lambda c: c.force_mae_rescaled or np.inf)
     refused = [c for c in rated if c.refused is not None]
@@ -232,6 +248,12 @@ def suggest(
     )
 
 
+def _shown(target: str, source: str) -> str:
+    """``Na=Li``; a map across periodic-table groups says so: ``Na=Si (group 1 from 14)``."""
+    gt, gs = group(target), group(source)
+    return f"{target}={source}" + ("" if gt == gs else f" (group {gt} from {gs})")
+
+
 def print_suggestion(s: Suggestion) -> None:
     """The ranking as a table, then the recommendation as the command to run."""
     from crosstrain.progress import console
@@ -243,7 +265,7 @@ def print_suggestion(s: Suggestion) -> None:
     out.print("| rank | parent | map | s_L | s_E | full | rescaled | energy (meV/atom) | s |")
     out.print("|---|---|---|---|---|---|---|---|---|")
     for rank, c in enumerate(s.candidates, 1):
-        mapping = ", ".join(f"{t}={src}" for t, src in c.element_map.items()) or "-"
+        mapping = ", ".join(_shown(t, src) for t, src in c.element_map.items()) or "-"
         if c.refused is not None:
             out.print(f"| - | {c.parent} | {mapping} | not ranked: {c.refused} |||||")
             continue
@@ -287,7 +309,8 @@ def register(sub: Any) -> None:
         nargs="+",
         dest="candidates",
         metavar="PARENT",
-        help="candidate parents: shipped names or checkpoint files (default: every shipped parent)",
+        help="candidate parents: shipped names or checkpoint files (default: every shipped parent); a one-element "
+        "parent named here is mapped across groups if it must be (Na from Si)",
     )
     p.add_argument("--map", nargs="+", metavar="TARGET=SOURCE", help="copy TARGET from the parent's SOURCE element")
     p.add_argument(
