@@ -43,12 +43,12 @@ def test_every_group_with_its_counts_families_and_temperatures(sampled):
     groups = [s.info["group"] for s in structures]
     vacancy_runs = TINY.vacancy_runs
     assert vacancy_runs == (150.0, 400.0)  # the bulk's lowest, middle and highest, once each
-    assert groups.count("AIMD-NVT") == 2 * 3 and groups.count("Vacancy") == 2 * 2
+    assert groups.count("MD-NVT") == 2 * 3 and groups.count("Vacancy") == 2 * 2
     assert groups.count("Elastic") == 8 and groups.count("Surface") == 2
     assert log.failed_runs == [] and sum(log.dropped.values()) == 0
     sizes = {g: {len(s) for s in structures if s.info["group"] == g} for g in set(groups)}
-    assert sizes["AIMD-NVT"] == {16} and sizes["Vacancy"] == {15} and sizes["Elastic"] == {2}
-    md = [s for s in structures if s.info["group"] == "AIMD-NVT" and s.info["temperature"] == 150.0]
+    assert sizes["MD-NVT"] == {16} and sizes["Vacancy"] == {15} and sizes["Elastic"] == {2}
+    md = [s for s in structures if s.info["group"] == "MD-NVT" and s.info["temperature"] == 150.0]
     assert [s.info["family"].endswith(f"block {k}") for k, s in zip((0, 0, 1), md)] == [True] * 3
     assert all(s.energy is None and s.forces is None for s in structures)  # to be labelled by DFT
     nn = nearest_neighbour("Na", A0)
@@ -115,9 +115,9 @@ def test_the_command_writes_structures_and_its_record(tmp_path, capsys):
     structures = read_structures(out / "structures.extxyz")
     record = json.loads((out / "sample.json").read_text())
     assert record["kind"] == "sample" and record["seeds"] == [1]
-    assert record["result"]["groups"] == {"AIMD-NVT": 2, "Vacancy": 1, "Elastic": 4}
+    assert record["result"]["groups"] == {"MD-NVT": 2, "Vacancy": 1, "Elastic": 4}
     assert record["result"]["a0"] == 4.2 and "MEAM" in record["result"]["driver"]
-    assert len(structures) == 7 and structures[0].info["family"].startswith("AIMD-NVT")
+    assert len(structures) == 7 and structures[0].info["family"].startswith("MD-NVT")
     assert "7 structures" in capsys.readouterr().out
 
 

@@ -3,9 +3,10 @@
 mlearn's training sets (Zuo et al., J. Phys. Chem. A 2020) hold four groups of structures. For an
 element whose reference crystal is cubic (bcc, fcc, diamond), :func:`sample_structures` makes the
 same four at a given lattice constant (best the DFT setting's own,
-:func:`crosstrain.dft.lattice.own_lattice_constant`):
+:func:`crosstrain.dft.lattice.own_lattice_constant`), with a classical or model driver where mlearn
+ran ab initio MD:
 
-``AIMD-NVT``  frames of Langevin MD of the bulk supercell at each temperature (mlearn: ab initio MD)
+``MD-NVT``    frames of Langevin MD of the bulk supercell at each temperature (mlearn's AIMD-NVT)
 ``Vacancy``   the same supercell with one atom removed, MD at ``vacancy_temperatures``
 ``Elastic``   the cubic cell (ideal positions) at isotropic volumes and under random symmetric strains
 ``Surface``   slabs of low-index surfaces, frames of MD at one temperature
@@ -29,7 +30,7 @@ from ase import Atoms
 from crosstrain.errors import ConfigError
 from crosstrain.structure import Structure
 
-GROUPS = ("AIMD-NVT", "Vacancy", "Elastic", "Surface")
+GROUPS = ("MD-NVT", "Vacancy", "Elastic", "Surface")
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def sample_structures(
 
     bulk_cell = crystal_cell(element, a0, plan.repeat)
     for t in plan.temperatures:
-        run("AIMD-NVT", bulk_cell, t, n=plan.frames, what=f"bulk {len(bulk_cell)} atoms")
+        run("MD-NVT", bulk_cell, t, n=plan.frames, what=f"bulk {len(bulk_cell)} atoms")
     vacancy = bulk_cell.copy()
     del vacancy[0]
     for t in plan.vacancy_runs:
