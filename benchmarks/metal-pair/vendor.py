@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGET = ROOT / "src" / "crosstrain" / "data" / "mlearn_data" / "Na"
 
 
+def label_flags(settings: dict) -> str:  # type: ignore[type-arg]
+    """The ``crosstrain label`` flags of a settings.json."""
+    flags = f"--ecut {settings['ecut_ev']:g} --kpoint-density {settings['kpoint_density']:g}"
+    flags += f" --smearing {settings['smearing_ev']:g} --xc {settings['xc']}"
+    if settings.get("setups"):
+        flags += " --setups " + ",".join(f"{e}={n}" for e, n in settings["setups"].items())
+    return flags
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labels", help="the --out folder of crosstrain label")
@@ -66,7 +75,7 @@ DFT setting (sha256 {settings["sha256"][:16]}): {json.dumps({k: v for k, v in se
 Made by:
 
     {sample["command"]}
-    crosstrain label <sample>/structures.extxyz --out {folder.as_posix()} --setups Na=1
+    crosstrain label <sample>/structures.extxyz --out {folder.as_posix()} {label_flags(settings)}
     python benchmarks/metal-pair/vendor.py {folder.as_posix()} --sample <sample>/sample.json
 
 Each structure's `info` holds its `group`, `description`, `family` (the unit a split never cuts),
