@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from crosstrain.publish.common import record_files
 from crosstrain.records import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -22,7 +23,7 @@ from crosstrain.records import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = sorted((ROOT / "benchmarks").rglob("*.json"))
+RESULTS = record_files(ROOT)
 
 
 def crosstrain_commands() -> set[str]:
