@@ -148,7 +148,7 @@ def _start_errors(parent: str, structures: list[Structure], strategy: str, mappi
 
 
 def rate(
-    parent: str, structures: list[Structure], given_map: dict[str, str] | None = None, across_groups: bool = False
+    parent: str, structures: list[Structure], given_map: dict[str, str] | None = None, *, across_groups: bool = False
 ) -> Candidate:
     """One candidate's zero-shot errors (``full`` and ``rescaled``) and fitted scales on ``structures``
     (``across_groups``: see :func:`element_map_for`)."""
