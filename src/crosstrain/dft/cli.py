@@ -149,12 +149,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from crosstrain.dft.sampling import SamplePlan, sample_structures
     from crosstrain.records import command_line, make_record, write_record
 
-    plan_fields = ("frames", "vacancy_frames", "elastic", "surface_frames", "repeat", "layers", "interval_ps")
-    plan = SamplePlan(
-        temperatures=args.temperatures,
-        surfaces=tuple(args.surfaces),
-        **{f: getattr(args, f) for f in plan_fields if getattr(args, f) is not None},
-    )
+    given = ("frames", "vacancy_frames", "elastic", "surfaces", "surface_frames", "repeat", "layers", "interval_ps")
+    kwargs: dict[str, Any] = {f: getattr(args, f) for f in given if getattr(args, f) is not None}
+    if "surfaces" in kwargs:
+        kwargs["surfaces"] = tuple(kwargs["surfaces"])
+    plan = SamplePlan(temperatures=args.temperatures, **kwargs)
     calc_factory, driver = _driver(args.driver, args.element)
     a0, a0_source = _sample_lattice(args)
     structures, log = sample_structures(
@@ -194,9 +193,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 def _driver(name: str, element: str) -> tuple[Callable[[], Any], str]:
     """(calculator factory, description) of the MD driver: ``meam`` or a checkpoint / shipped model."""
     if name == "meam":
-        from crosstrain.data.lammps import meam_calculator
+        from crosstrain.data.lammps import MissingDependencyError, meam_calculator, meam_elements
 
-        meam_calculator(element)  # one line now if the library lacks the element
+        if element not in meam_elements():  # one line now, before any MD
+            raise MissingDependencyError(
+                f"the LAMMPS MEAM library has no {element} (it has {', '.join(meam_elements())})"
+            )
         return (lambda: meam_calculator(element)), f"LAMMPS MEAM ({element} of library.meam, Baskes)"
     from crosstrain.calculator import CrosstrainCalculator
     from crosstrain.pretrained import resolve_model
@@ -210,7 +212,6 @@ def _sample_lattice(args: argparse.Namespace) -> tuple[float, str]:
     """``--a0``, else the DFT setting's own lattice constant (an equation of state, labels cached)."""
     if args.a0 is not None:
         return float(args.a0), "given (--a0)"
-    from crosstrain.dft.cli import settings_from_args
     from crosstrain.dft.lattice import own_lattice_constant
     from crosstrain.species import lattice_guess
 
@@ -252,7 +253,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, help="frames per bulk temperature (16)")
     p.add_argument("--vacancy-frames", type=int, dest="vacancy_frames", help="per vacancy temperature (8)")
     p.add_argument("--elastic", type=int, help="strained cubic cells (20)")
-    p.add_argument("--surfaces", nargs="*", default=["100", "110"], help="Miller indices of slabs (100 110)")
+    p.add_argument("--surfaces", nargs="*", help="Miller indices of slabs (100 110); none: no slabs")
     p.add_argument("--surface-frames", type=int, dest="surface_frames", help="frames per surface (6)")
     p.add_argument("--repeat", type=int, help="cubic cells per axis of the bulk supercell (2)")
     p.add_argument("--layers", type=int, help="cubic-cell layers per slab (3)")
