@@ -107,3 +107,29 @@ def test_dft_reference_from_the_mlearn_data():
     assert 140 < si.C11 < 165 and 50 < si.C12 < 65  # PBE silicon
     assert ge.C11 < si.C11 and ge.bulk_modulus < si.bulk_modulus  # Ge is softer
     assert abs(si.residual_stress) < 1.0  # the cell with the most common edge is unstrained
+
+
+def test_bcc_properties_and_a_crystal_reference_column(tmp_path, capsys):
+    """bcc Na through LAMMPS's MEAM potential (a real potential, not a reference): a cubic crystal's
+    elastic response, a positive relaxed vacancy energy, no phonons (diamond only); a crystal
+    reference made from it is the table's ``gpaw`` column, and Na has no SW column."""
+    from crosstrain.analysis.crystal import crystal_properties
+    from crosstrain.data.lammps import meam_calculator
+    from crosstrain.dft.crystal_reference import REFERENCE_PLAN, CrystalReference
+    from crosstrain.workflows.properties import PropertiesTable, format_table, properties_table
+
+    p = crystal_properties("Na", meam_calculator("Na"), 4.2, plan=REFERENCE_PLAN)
+    assert 4.0 < p.a0 < 4.4 and p.phonons_THz is None and p.cohesive_energy is None
+    assert p.C11 > p.C12 > 0 and p.C44 > 0 and p.C44 == pytest.approx(p.C44_clamped, rel=1e-3)
+    assert (p.C11 + 2 * p.C12) / 3 == pytest.approx(p.bulk_modulus, rel=0.05)
+    v = p.vacancy_formation_energy
+    assert 0 < v.relaxed <= v.unrelaxed and set(v.relaxed_from) == {"symmetric"}
+    ref = CrystalReference("Na", "bcc", p, {"code": "meam"}, "x", "", 1, 0.0, "test")
+    table = properties_table(None, ["Na"], dft=True, crystal_references={"Na": ref})
+    assert list(table.elements["Na"].columns()) == ["gpaw"] and table.elements["Na"].gpaw == p
+    assert PropertiesTable.from_json(json.loads(json.dumps(table.to_json()))) == table
+    assert "Na gpaw" in format_table(table)
+    path = tmp_path / "ref.json"
+    path.write_text(json.dumps(ref.to_json()))
+    assert main(["properties", "--elements", "Si", "--dft", "--crystal-reference", str(path)]) == 2
+    assert "a crystal reference for Na, not one of Si" in capsys.readouterr().err

@@ -264,6 +264,7 @@ def _cmd_properties(args: argparse.Namespace) -> int:
         mlearn_root=args.mlearn,
         quick=smoke_mode(),
         phonon_references=_phonon_references(args.phonon_reference or [], elements),
+        crystal_references=_crystal_references(args.crystal_reference or [], elements),
         plot=args.plot,
     )
     print(format_table(table))
@@ -281,6 +282,19 @@ def _phonon_references(paths: list[str], elements: list[str]) -> dict[str, Any]:
         ref = read_reference(path)
         if ref.element not in elements:
             raise ConfigError(f"{path}: a phonon reference for {ref.element}, not one of {', '.join(elements)}")
+        refs[ref.element] = ref
+    return refs
+
+
+def _crystal_references(paths: list[str], elements: list[str]) -> dict[str, Any]:
+    """``--crystal-reference`` files by element; one for an element not asked for is refused."""
+    from crosstrain.dft.crystal_reference import read_crystal_reference
+
+    refs = {}
+    for path in paths:
+        ref = read_crystal_reference(path)
+        if ref.element not in elements:
+            raise ConfigError(f"{path}: a crystal reference for {ref.element}, not one of {', '.join(elements)}")
         refs[ref.element] = ref
     return refs
 
@@ -358,7 +372,7 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
         "checkpoint", nargs="?", help="model checkpoint or a shipped model's name (omit for the SW reference alone)"
     )
     p.add_argument("--elements", nargs="+", help="default: the model's elements")
-    p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference")
+    p.add_argument("--no-reference", action="store_true", dest="no_reference", help="skip the SW reference (Si, Ge)")
     p.add_argument(
         "--dft",
         action="store_true",
@@ -366,6 +380,13 @@ def _add_analysis_parsers(sub: argparse._SubParsersAction) -> None:
         "the PBE phonon reference (shipped for Si and Ge, or --phonon-reference)",
     )
     p.add_argument("--mlearn", help="mlearn data folder (default: the copy shipped with crosstrain)")
+    p.add_argument(
+        "--crystal-reference",
+        action="append",
+        dest="crystal_reference",
+        help="crystal_reference.json of crosstrain crystal-reference: the DFT column with --dft "
+        "(shipped for Na; default: the shipped one, else the mlearn data's values)",
+    )
     p.add_argument(
         "--phonon-reference",
         action="append",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols, reference_states
 
-from crosstrain.errors import SpeciesError
+from crosstrain.errors import ConfigError, SpeciesError
 
 MAX_Z = 118
 
@@ -103,6 +103,21 @@ def reference_crystal(element: str | int) -> tuple[str | None, float | None]:
     state: dict[str, Any] = reference_states[to_atomic_number(element)] or {}  # an untyped ASE table
     a, symmetry = state.get("a"), state.get("symmetry")
     return (None if symmetry is None else str(symmetry)), (None if a is None else float(a))
+
+
+#: the crystals whose cubic cell ASE builds from one lattice constant
+CUBIC_CRYSTALS = ("diamond", "bcc", "fcc")
+
+
+def cubic_crystal(element: str) -> str:
+    """ASE's reference crystal of ``element`` if it is cubic with one lattice constant, else one line."""
+    symmetry, _ = reference_crystal(element)
+    if symmetry not in CUBIC_CRYSTALS:
+        raise ConfigError(
+            f"{element}: its reference crystal is {symmetry or 'unknown'}; crosstrain builds "
+            f"{', '.join(CUBIC_CRYSTALS)} cells only"
+        )
+    return str(symmetry)
 
 
 def lattice_guess(element: str) -> float:

@@ -1,9 +1,11 @@
-"""Zero-temperature crystal properties of diamond-structure elements through an ASE calculator.
+"""Zero-temperature crystal properties of cubic elements (diamond, bcc, fcc) through an ASE calculator.
 
-Lattice constant, cohesive energy and bulk modulus from a Birch-Murnaghan equation of state;
-elastic constants C11, C12, C44 from ± strains with internal relaxation (diamond's C44 needs
-it: the two sublattices shift under shear); the relaxed vacancy formation energy; phonon
-frequencies at Γ, X and L with phonopy. Units: Å, eV, GPa, THz.
+Lattice constant, cohesive energy and bulk modulus from a Birch-Murnaghan equation of state of
+the cubic cell; elastic constants C11, C12, C44 from ± strains with internal relaxation
+(diamond's C44 needs it: the two sublattices shift under shear; in bcc and fcc every atom is a
+centre of inversion and nothing moves); the relaxed vacancy formation energy in the 2×2×2
+cubic supercell; for diamond, phonon frequencies at Γ, X and L with phonopy. Units: Å, eV, GPa,
+THz. The element's crystal is ASE's reference crystal (:func:`~crosstrain.species.cubic_crystal`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ase.build import bulk
 from ase.units import GPa
 
 from crosstrain.schema import OMIT_NONE, JSONRecord
+from crosstrain.species import cubic_crystal
 
 CalculatorFactory = Any  # a zero-argument callable returning an ASE calculator, or a calculator
 
@@ -36,19 +39,20 @@ class VacancyFormation(JSONRecord):
 @dataclass(frozen=True)
 class CrystalProperties(JSONRecord):
     """What :func:`crystal_properties` measures for one element and calculator (Å, eV, GPa, THz);
-    the vacancy and the phonons are absent from a ``quick`` run. The field names are the JSON
-    keys of ``crosstrain properties --json``."""
+    the vacancy and the phonons are absent from a ``quick`` run, the phonons for a crystal other
+    than diamond, the cohesive energy where no isolated atom was computed (a DFT reference). The
+    field names are the JSON keys of ``crosstrain properties --json``."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
     element: str
     a0: float
     bulk_modulus: float
-    cohesive_energy: float  # eV/atom, isolated atom minus crystal
     C11: float
     C12: float
     C44: float  # relaxed ions
     C44_clamped: float  # C44⁰, ions at their homogeneously strained positions
+    cohesive_energy: float | None = field(default=None, metadata=OMIT_NONE)  # eV/atom, isolated atom minus crystal
     vacancy_formation_energy: VacancyFormation | None = field(default=None, metadata=OMIT_NONE)
     phonons_THz: dict[str, tuple[float, ...]] | None = field(default=None, metadata=OMIT_NONE)  # Gamma, X, L
 
@@ -62,6 +66,11 @@ def diamond(element: str, a: float, repeat: int = 1) -> Atoms:
     return bulk(element, "diamond", a=a, cubic=True) * (repeat, repeat, repeat)
 
 
+def crystal_cell(element: str, a: float, repeat: int = 1) -> Atoms:
+    """The cubic cell of ``element``'s reference crystal (bcc, fcc, diamond) at ``a``, repeated."""
+    return bulk(element, cubic_crystal(element), a=a, cubic=True) * (repeat, repeat, repeat)
+
+
 def isolated_atom_energy(element: str, calc: CalculatorFactory) -> float:
     atoms = Atoms(element, positions=[[0.0, 0.0, 0.0]], cell=[20.0, 20.0, 20.0], pbc=False)
     atoms.calc = as_calculator(calc)
@@ -71,19 +80,19 @@ def isolated_atom_energy(element: str, calc: CalculatorFactory) -> float:
 def equation_of_state(
     element: str, calc: CalculatorFactory, a_guess: float, *, span: float = 0.03, points: int = 9
 ) -> dict[str, float]:
-    """Birch-Murnaghan fit of E(V) for the 8-atom cubic cell over ±``span`` in lattice constant."""
+    """Birch-Murnaghan fit of E(V) for the cubic cell over ±``span`` in lattice constant."""
     from ase.eos import EquationOfState
 
     volumes, energies = [], []
     c = as_calculator(calc)
     for a in a_guess * (1 + np.linspace(-span, span, points)):
-        atoms = diamond(element, a)
+        atoms = crystal_cell(element, a)
         atoms.calc = c
         volumes.append(atoms.get_volume())
         energies.append(atoms.get_potential_energy())
     eos = EquationOfState(volumes, energies, eos="birchmurnaghan")
     v0, e0, b = eos.fit()
-    n = len(diamond(element, a_guess))
+    n = len(crystal_cell(element, a_guess))
     return {"a0": float((v0) ** (1 / 3)), "energy_per_atom": float(e0 / n), "bulk_modulus": float(b / GPa)}
 
 
@@ -100,7 +109,7 @@ def elastic_constants(
     """C11, C12 (uniaxial ε_xx) and C44 (shear ε_yz) by central differences of the stress, with
     relaxed ions, and ``C44_clamped`` (C44⁰: ions kept at their homogeneously strained positions)."""
     c = as_calculator(calc)
-    base = diamond(element, a0)
+    base = crystal_cell(element, a0)
     clamped: list[np.ndarray] = []
 
     def strained(eps: np.ndarray) -> np.ndarray:
@@ -128,22 +137,37 @@ def elastic_constants(
     }
 
 
+#: the starts of a vacancy relaxation (see :func:`vacancy_formation_energy`)
+VACANCY_STARTS = ("symmetric", "inward")
+
+
 def vacancy_formation_energy(
-    element: str, calc: CalculatorFactory, a0: float, *, repeat: int = 2, fmax: float = 1e-3, inward: float = 0.15
+    element: str,
+    calc: CalculatorFactory,
+    a0: float,
+    *,
+    repeat: int = 2,
+    fmax: float = 1e-3,
+    inward: float = 0.15,
+    starts: tuple[str, ...] = VACANCY_STARTS,
 ) -> VacancyFormation:
     """Unrelaxed and relaxed E_f = E(N-1) - (N-1)/N E(N) in a ``repeat``³ cubic supercell (eV).
 
-    Two relaxations, and the lower result is reported (``relaxed``; both in ``relaxed_from``):
-    one from the symmetric vacancy (rattled by 5 mÅ) and one with the vacancy's four neighbours
-    moved ``inward`` (fraction of their distance) towards the empty site: for short-ranged
-    potentials such as Stillinger-Weber the symmetric vacancy is itself a (higher) stationary
-    point, because the dangling neighbours, 3.84 Å apart, lie beyond the potential's range
-    until they move in. Both are real relaxations; none is clamped to the unrelaxed value.
+    A relaxation from each of ``starts``, and the lower result is reported (``relaxed``; each in
+    ``relaxed_from``): ``symmetric``, the vacancy rattled by 5 mÅ, and ``inward``, the vacancy's
+    nearest neighbours moved ``inward`` (fraction of their distance) towards the empty site: for
+    short-ranged potentials such as Stillinger-Weber the symmetric vacancy is itself a (higher)
+    stationary point, because the dangling neighbours of diamond, 3.84 Å apart, lie beyond the
+    potential's range until they move in. Both are real relaxations; none is clamped to the
+    unrelaxed value.
     """
     from ase.optimize import BFGS
 
+    unknown = [s for s in starts if s not in VACANCY_STARTS]
+    if unknown or not starts:
+        raise ValueError(f"vacancy starts {starts!r}: choose from {', '.join(VACANCY_STARTS)}")
     c = as_calculator(calc)
-    perfect = diamond(element, a0, repeat)
+    perfect = crystal_cell(element, a0, repeat)
     perfect.calc = c
     e_perfect = perfect.get_potential_energy()
     n = len(perfect)
@@ -154,12 +178,13 @@ def vacancy_formation_energy(
     unrelaxed = defect.get_potential_energy() - (n - 1) / n * e_perfect
     vectors = defect.positions - site
     vectors -= np.round(vectors @ np.linalg.inv(np.array(defect.cell))) @ np.array(defect.cell)
-    near = np.linalg.norm(vectors, axis=1) < 0.5 * a0  # the four nearest neighbours (a0 √3/4)
+    distances = np.linalg.norm(vectors, axis=1)
+    near = distances < 1.05 * distances.min()  # the nearest neighbours (diamond 4, bcc 8, fcc 12)
     relaxed: dict[str, float] = {}
-    for start, shift in (("symmetric", 0.0), ("inward", inward)):
+    for start in starts:
         trial = defect.copy()
         trial.calc = c
-        trial.positions[near] -= shift * vectors[near]
+        trial.positions[near] -= (inward if start == "inward" else 0.0) * vectors[near]
         trial.rattle(0.005, seed=0)
         BFGS(trial, logfile=None).run(fmax=fmax, steps=1000)
         relaxed[start] = float(trial.get_potential_energy() - (n - 1) / n * e_perfect)
@@ -244,23 +269,52 @@ def phonon_frequencies(
     return {name: frequencies_at(ph, q) for name, q in SPECIAL_POINTS.items()}
 
 
+@dataclass(frozen=True)
+class PropertyPlan:
+    """What :func:`crystal_properties` computes beyond the equation of state and the elastic
+    constants: the vacancy (its relaxation starts and force tolerance), the phonons (diamond only)
+    and the cohesive energy (an isolated atom in a 20 Å box)."""
+
+    vacancy: bool = True
+    vacancy_starts: tuple[str, ...] = VACANCY_STARTS
+    vacancy_fmax: float = 1e-3
+    phonons: bool = True
+    cohesive: bool = True
+
+
+#: a quick check: no relaxed vacancy and no phonons
+QUICK = PropertyPlan(vacancy=False, phonons=False)
+
+
 def crystal_properties(
-    element: str, calc: CalculatorFactory, a_guess: float, *, quick: bool = False
+    element: str,
+    calc: CalculatorFactory,
+    a_guess: float,
+    *,
+    quick: bool = False,
+    plan: PropertyPlan | None = None,
 ) -> CrystalProperties:
     """Every number above for one element and calculator (``quick``: without the relaxed vacancy
-    and the phonons, the slow ones)."""
+    and the phonons, the slow ones; ``plan``: choose each part)."""
+    plan = QUICK if quick else (plan or PropertyPlan())
     eos = equation_of_state(element, calc, a_guess)
     a0 = eos["a0"]
     elastic = elastic_constants(element, calc, a0)
+    vacancy = (
+        vacancy_formation_energy(element, calc, a0, fmax=plan.vacancy_fmax, starts=plan.vacancy_starts)
+        if plan.vacancy
+        else None
+    )
+    phonons = plan.phonons and cubic_crystal(element) == "diamond"
     return CrystalProperties(
         element=element,
         a0=a0,
         bulk_modulus=eos["bulk_modulus"],
-        cohesive_energy=isolated_atom_energy(element, calc) - eos["energy_per_atom"],
+        cohesive_energy=isolated_atom_energy(element, calc) - eos["energy_per_atom"] if plan.cohesive else None,
         C11=elastic["C11"],
         C12=elastic["C12"],
         C44=elastic["C44"],
         C44_clamped=elastic["C44_clamped"],
-        vacancy_formation_energy=None if quick else vacancy_formation_energy(element, calc, a0),
-        phonons_THz=None if quick else {k: tuple(v) for k, v in phonon_frequencies(element, calc, a0).items()},
+        vacancy_formation_energy=vacancy,
+        phonons_THz={k: tuple(v) for k, v in phonon_frequencies(element, calc, a0).items()} if phonons else None,
     )

@@ -1,5 +1,5 @@
-"""``crosstrain sample``, ``crosstrain label`` and ``crosstrain phonon-reference``: structures for DFT, their
-labels, and DFT phonons."""
+"""``crosstrain sample``, ``crosstrain label``, ``crosstrain phonon-reference`` and ``crosstrain
+crystal-reference``: structures for DFT, their labels, DFT phonons and DFT crystal properties."""
 
 from __future__ import annotations
 
@@ -142,6 +142,37 @@ def _cmd_phonon_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_crystal_reference(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    from crosstrain.dft.crystal_reference import REFERENCE_FILE, compute_crystal_reference
+    from crosstrain.species import lattice_guess
+
+    settings = settings_from_args(args)
+
+    def report(done: int, structure: Structure, label: Label) -> None:
+        what = "ok" if label.ok else f"failed: {label.reason}"
+        print(f"[{done}] {structure.source} ({len(structure)} atoms, {label.seconds:.0f} s): {what}", flush=True)
+
+    ref = compute_crystal_reference(
+        args.element,
+        args.out,
+        settings=settings,
+        a_guess=args.a_guess or lattice_guess(args.element),
+        command=shlex.join(["crosstrain", *sys.argv[1:]]),
+        report=report,
+    )
+    p = ref.properties
+    vacancy = p.vacancy_formation_energy
+    print(f"{ref.element} ({ref.crystal}), {ref.describe()}:")
+    print(f"  a0 {p.a0:.4f} Å, B {p.bulk_modulus:.2f} GPa, C11 {p.C11:.2f}, C12 {p.C12:.2f}, C44 {p.C44:.2f} GPa")
+    if vacancy is not None:
+        print(f"  vacancy formation {vacancy.relaxed:.3f} eV (unrelaxed {vacancy.unrelaxed:.3f} eV)")
+    print(f"  {ref.calculations} calculations -> {Path(args.out) / REFERENCE_FILE}")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -242,6 +273,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_settings_flags(p)
     p.add_argument("--density-tolerance", type=float, dest="density_tolerance", help="SCF density tolerance")
     p.set_defaults(func=_cmd_phonon_reference)
+    p = sub.add_parser(
+        "crystal-reference", help="DFT lattice constant, B, C11/C12/C44, vacancy of a cubic element (cached, resumable)"
+    )
+    p.add_argument("element", help="an element whose reference crystal is bcc, fcc or diamond (e.g. Na)")
+    p.add_argument("--out", required=True, help="folder: label cache, crystal_reference.json")
+    p.add_argument("--a-guess", type=float, dest="a_guess", help="start of the equation of state (default: ASE's a0)")
+    add_settings_flags(p)
+    p.set_defaults(func=_cmd_crystal_reference)
+
     p = sub.add_parser("sample", help="structures of mlearn's kinds for a new element, to label with DFT")
     p.add_argument("element", help="an element whose reference crystal is bcc, fcc or diamond (e.g. Na)")
     p.add_argument("--out", required=True, help="folder: structures.extxyz, sample.json (and dft/ for the a0 fit)")

@@ -8,30 +8,16 @@ import os
 from pathlib import Path
 
 from crosstrain.dft.settings import DFTSettings
-from crosstrain.errors import ConfigError, CrosstrainError
-from crosstrain.species import reference_crystal
+from crosstrain.errors import CrosstrainError
+from crosstrain.species import cubic_crystal
 from crosstrain.structure import Structure
 
 #: relative volume steps of the equation of state of the primitive cell
 EOS_STRAINS = (-0.02, -0.01, 0.0, 0.01, 0.02)
 
-#: the crystals whose cubic cell ASE builds from one lattice constant
-CUBIC_CRYSTALS = ("diamond", "bcc", "fcc")
-
 
 class LatticeConstantError(CrosstrainError):
     """An equation of state whose DFT calculations failed (nothing is written)."""
-
-
-def cubic_crystal(element: str) -> str:
-    """ASE's reference crystal of ``element`` if it is cubic with one lattice constant, else one line."""
-    symmetry, _ = reference_crystal(element)
-    if symmetry not in CUBIC_CRYSTALS:
-        raise ConfigError(
-            f"{element}: its reference crystal is {symmetry or 'unknown'}; crosstrain builds "
-            f"{', '.join(CUBIC_CRYSTALS)} cells only"
-        )
-    return str(symmetry)
 
 
 def own_lattice_constant(

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from crosstrain.analysis.crystal import crystal_cell
 from crosstrain.errors import ConfigError
 from crosstrain.structure import Structure
 
@@ -89,15 +90,6 @@ class SampleLog:
 
     dropped: dict[str, int] = field(default_factory=dict)
     failed_runs: list[str] = field(default_factory=list)
-
-
-def crystal_cell(element: str, a0: float, repeat: int = 1) -> Atoms:
-    """The cubic cell of ``element``'s reference crystal (bcc, fcc, diamond) at ``a0``, repeated."""
-    from ase.build import bulk
-
-    from crosstrain.dft.lattice import cubic_crystal
-
-    return bulk(element, cubic_crystal(element), a=a0, cubic=True) * (repeat, repeat, repeat)
 
 
 def nearest_neighbour(element: str, a0: float) -> float:

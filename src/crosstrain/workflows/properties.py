@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Self
 from crosstrain.analysis.crystal import CrystalProperties, crystal_properties
 from crosstrain.analysis.dft_reference import ElasticReference
 from crosstrain.analysis.references import sw_calculator
+from crosstrain.dft.crystal_reference import CrystalReference
 from crosstrain.dft.phonons import PhononComparison, PhononReference
 from crosstrain.errors import SchemaError
 from crosstrain.schema import Fields
@@ -50,17 +51,20 @@ def _flatten(p: CrystalProperties | ElasticReference) -> dict[str, float | None]
     return out
 
 
-#: the sources of a table's columns, in their order (``phonons_vs_dft``: the model against the
-#: DFT phonon reference, a table of its own)
-SOURCES = ("model", "sw", "dft", "phonons_vs_dft")
+#: the sources of a table's columns, in their order (``dft``: the mlearn data's PBE values;
+#: ``gpaw``: crosstrain's own DFT crystal reference; ``phonons_vs_dft``: the model against the DFT
+#: phonon reference, a table of its own)
+SOURCES = ("model", "sw", "dft", "gpaw", "phonons_vs_dft")
 
 
 @dataclass(frozen=True)
 class ElementProperties:
     """One element's columns: the model's and the SW reference's crystal properties
     (:func:`~crosstrain.analysis.crystal.crystal_properties`), the DFT data's
-    (:func:`dft_reference`) and the model's phonons against the DFT phonon reference
-    (:func:`~crosstrain.dft.phonons.compare_phonons`); each present when asked for. In the JSON
+    (:func:`dft_reference`), crosstrain's DFT crystal reference
+    (:func:`~crosstrain.dft.crystal_reference.compute_crystal_reference`) and the model's phonons
+    against the DFT phonon reference (:func:`~crosstrain.dft.phonons.compare_phonons`); each
+    present when asked for. In the JSON
     the DFT column's clamped-ion shear constant is ``C44_clamped``, as the other columns name it."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -68,11 +72,12 @@ class ElementProperties:
     model: CrystalProperties | None = None
     sw: CrystalProperties | None = None
     dft: ElasticReference | None = None
+    gpaw: CrystalProperties | None = None
     phonons_vs_dft: PhononComparison | None = None
 
     def columns(self) -> dict[str, CrystalProperties | ElasticReference]:
-        """The present sources and their properties, in the order model, sw, dft."""
-        values = {"model": self.model, "sw": self.sw, "dft": self.dft}
+        """The present sources and their properties, in the order model, sw, dft, gpaw."""
+        values = {"model": self.model, "sw": self.sw, "dft": self.dft, "gpaw": self.gpaw}
         return {source: v for source, v in values.items() if v is not None}
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +98,7 @@ class ElementProperties:
             model=f.optional_record("model", CrystalProperties.from_json),
             sw=f.optional_record("sw", CrystalProperties.from_json),
             dft=f.optional_record("dft", _dft_column),
+            gpaw=f.optional_record("gpaw", CrystalProperties.from_json),
             phonons_vs_dft=f.optional_record("phonons_vs_dft", PhononComparison.from_json),
         )
 
@@ -145,28 +151,38 @@ def properties_table(
     mlearn_root: str | os.PathLike[str] | None = None,
     quick: bool = False,
     phonon_references: dict[str, PhononReference] | None = None,
+    crystal_references: dict[str, CrystalReference] | None = None,
     plot: str | os.PathLike[str] | None = None,
 ) -> PropertiesTable:
-    """Properties of the model (if given), of the SW reference and (``dft``) of the mlearn PBE data,
-    with the model's phonons against the DFT phonon reference of each element that has one
+    """Properties of the model (if given), of the SW reference (for the elements that have SW
+    parameters) and (``dft``) of DFT: crosstrain's DFT crystal reference of each element that has
+    one (``crystal_references``, else the shipped one), else the mlearn PBE data's, with the
+    model's phonons against the DFT phonon reference of each element that has one
     (``phonon_references``, else the shipped one; ``plot``: their bands, one file per element)
     (``quick``: no relaxed vacancy and no phonons)."""
+    from crosstrain.data.sw import PARAMETERS
+    from crosstrain.dft.crystal_reference import shipped_crystal_reference
+
     out: dict[str, ElementProperties] = {}
     for element in elements:
-        model = sw = ref = phonons = None
+        model = sw = ref = phonons = gpaw = None
         if checkpoint is not None:
             from crosstrain.calculator import CrosstrainCalculator
 
             model = crystal_properties(
                 element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), quick=quick
             )
-        if reference:
+        if reference and element in PARAMETERS:
             sw = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick=quick)
         if dft:
-            ref = dft_reference(element, mlearn_root)
+            crystal = (crystal_references or {}).get(element) or shipped_crystal_reference(element)
+            if crystal is not None:
+                gpaw = crystal.properties
+            else:
+                ref = dft_reference(element, mlearn_root)
             if checkpoint is not None and not quick:
                 phonons = _phonons_vs_dft(checkpoint, element, phonon_references, plot, len(elements) > 1)
-        out[element] = ElementProperties(model=model, sw=sw, dft=ref, phonons_vs_dft=phonons)
+        out[element] = ElementProperties(model=model, sw=sw, dft=ref, gpaw=gpaw, phonons_vs_dft=phonons)
     return PropertiesTable(out)
 
 
