@@ -197,3 +197,24 @@ def test_a_split_that_cannot_be_leak_free_is_refused():
     with pytest.raises(DataFileError, match="without splitting a family"):
         stratified_split(s, 0, 3, seed=0)
     assert len(stratified_split(s, 0, 6, seed=0)["test"]) == 6
+
+
+def test_the_vendored_na_set_reads_and_splits_leak_free_offline():
+    """crosstrain's own Na labels ship beside the mlearn sets: every structure labelled (energy,
+    finite forces with no net force, stress) from one DFT setting, the four groups, and the split
+    of the metal-pair studies (40 test, 22 validation) keeps every family on one side."""
+    from crosstrain.data.mlearn import PACKAGED_ROOT
+    from crosstrain.data.splits import families, leaks
+
+    structures = read_mlearn(mlearn_file(PACKAGED_ROOT, "Na"), element="Na")
+    assert len(structures) >= 120
+    assert {s.info["group"] for s in structures} == {"MD-NVT", "Vacancy", "Elastic", "Surface"}
+    assert len({s.info["dft_settings_sha256"] for s in structures}) == 1
+    for s in structures:
+        assert s.energy is not None and s.stress is not None and np.isfinite(s.forces).all()
+        assert np.abs(s.forces.sum(axis=0)).max() < 0.05  # a DFT force set: no net force
+    split = stratified_split(structures, 22, 40, seed=0)
+    assert len(split["test"]) >= 40 and leaks(structures, split) == []
+    fam = families(structures)
+    held = {fam[i] for part in ("valid", "test") for i in split[part]}
+    assert not any(fam[i] in held for i in split["train"])
