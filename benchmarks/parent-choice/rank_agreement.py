@@ -52,6 +52,16 @@ PAIRS: dict[str, dict[str, Any]] = {
             "li-dft5": ("benchmarks/parent-choice/study_li-dft5-si.json", "rescaled n=22"),
         },
     },
+    "li-na": {
+        "elements": ("Li", "Na"),
+        "target": "Na",
+        "n_test": {"Li": 0, "Na": 40},
+        "n": 22,
+        "candidates": {
+            "li-dft5": ("benchmarks/metal-pair/study_n22.json", "rescaled n=22"),
+            "si-dft5": ("benchmarks/parent-choice/study_si-dft5-na.json", "rescaled n=22"),
+        },
+    },
 }
 
 

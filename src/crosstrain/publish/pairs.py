@@ -1,17 +1,59 @@
-"""The element-pairs page: the reverse direction (Si from a Ge parent) and how well the parent
-chooser (``crosstrain suggest``) predicts which parent fine-tunes best. Each section appears once its
-record exists."""
+"""The element-pairs page: the reverse direction (Si from a Ge parent), the metal pair (Na from a Li
+parent, on crosstrain's own DFT labels) and how well the parent chooser (``crosstrain suggest``)
+predicts which parent fine-tunes best. Each section appears once its record exists."""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from crosstrain.publish.common import GENERATED, Headline, Records, cite, field, pm, seeds_text
 
-REVERSE = "benchmarks/reverse-transfer/study_n22.json"
-REVERSE_CURVE = "benchmarks/reverse-transfer/study_curve.json"
-CHOICE = ("benchmarks/parent-choice/rank_agreement_si-ge.json",)
+
+@dataclass(frozen=True)
+class Pair:
+    """One element pair's section: its n = 22 study (arms ``rescaled`` and ``scratch``), learning
+    curve and (optional) crystal properties against DFT, each shown once its record exists."""
+
+    title: str
+    parent: str
+    intro: tuple[str, ...]
+    study: str
+    curve: str
+    headline: str
+    properties: str = ""
+
+
+PAIRS = (
+    Pair(
+        "Si from a Ge parent",
+        "ge-dft5",
+        (
+            "Si models from 22 mlearn Si structures: `rescaled` transfer from the shipped `ge-dft5` parent",
+            "against `scratch`, with the start rules of the Ge curve (each arm's recipe, the same draws, budget",
+            "and validation). Test: 25 held-out Si structures of the split, which share no family with training.",
+        ),
+        "benchmarks/reverse-transfer/study_n22.json",
+        "benchmarks/reverse-transfer/study_curve.json",
+        "Si forces from 22 DFT structures, `rescaled` from `ge-dft5` vs `scratch`",
+    ),
+    Pair(
+        "Na from a Li parent: a metal, labelled by crosstrain",
+        "li-dft5",
+        (
+            "Na models from 22 of the 136 Na structures crosstrain sampled and labelled with GPAW PBE itself",
+            "(`benchmarks/metal-pair/`; shipped as `crosstrain/data/mlearn_data/Na`): `rescaled` transfer from",
+            "the shipped `li-dft5` parent (mlearn Li) against `scratch`, with the start rules of the Ge curve.",
+            "Test: 40 held-out Na structures of the split, which share no family with training.",
+        ),
+        "benchmarks/metal-pair/study_n22.json",
+        "benchmarks/metal-pair/study_curve.json",
+        "Na forces from 22 DFT structures, `rescaled` from `li-dft5` vs `scratch`",
+        "benchmarks/metal-pair/properties_n22.json",
+    ),
+)
+CHOICE = tuple(f"benchmarks/parent-choice/rank_agreement_{p}.json" for p in ("si-ge", "ge-si", "li-na"))
 
 
 def pairs(rec: Records) -> tuple[str, list[Headline]]:
@@ -21,12 +63,13 @@ def pairs(rec: Records) -> tuple[str, list[Headline]]:
         GENERATED,
         "",
         "The Si → Ge results are on [their own page](dft-transfer.md). This page holds the reverse",
-        "direction and the check of the parent chooser; a section appears once its record exists.",
+        "direction, a metal pair and the check of the parent chooser; a section appears once its record exists.",
     ]
     heads: list[Headline] = []
-    reverse, head = _reverse_section(rec)
-    lines += reverse
-    heads += head
+    for pair in PAIRS:
+        section, head = _pair_section(rec, pair)
+        lines += section
+        heads += head
     for path in CHOICE:
         choice, head = _choice_section(rec, path)
         lines += choice
@@ -34,51 +77,51 @@ def pairs(rec: Records) -> tuple[str, list[Headline]]:
     return "\n".join(lines) + "\n", heads
 
 
-def _reverse_section(rec: Records) -> tuple[list[str], list[Headline]]:
-    if not (rec.root / REVERSE).is_file():
+def _pair_section(rec: Records, pair: Pair) -> tuple[list[str], list[Headline]]:
+    if not (rec.root / pair.study).is_file():
         return [], []
-    r = rec[REVERSE]
-    get = functools.partial(field, r, REVERSE)
+    r = rec[pair.study]
+    get = functools.partial(field, r, pair.study)
     transfer, scratch = get("cells", "rescaled n=22"), get("cells", "scratch n=22")
     zero = transfer.get("zero_shot_force_mae")
     lines = [
         "",
-        "## Si from a Ge parent",
+        f"## {pair.title}",
         "",
-        "Si models from 22 mlearn Si structures: `rescaled` transfer from the shipped `ge-dft5` parent",
-        "against `scratch`, with the start rules of the Ge curve (each arm's recipe, the same draws, budget",
-        "and validation). Test: 25 held-out Si structures of the split, which share no family with training.",
+        *pair.intro,
         f"Seeds {seeds_text(r)}; mean ± standard deviation over seeds, diverged runs counted.",
         "",
-        "| | `rescaled` from `ge-dft5` | `scratch` |",
+        f"| | `rescaled` from `{pair.parent}` | `scratch` |",
         "|---|---|---|",
-        f"| test force MAE (eV/Å) | {pm(transfer['force_mae'], 4, REVERSE)} | {pm(scratch['force_mae'], 4, REVERSE)} |",
-        f"| test energy MAE (meV/atom) | {pm(transfer['energy_mae'], 2, REVERSE)} "
-        f"| {pm(scratch['energy_mae'], 2, REVERSE)} |",
+        f"| test force MAE (eV/Å) | {pm(transfer['force_mae'], 4, pair.study)} "
+        f"| {pm(scratch['force_mae'], 4, pair.study)} |",
+        f"| test energy MAE (meV/atom) | {pm(transfer['energy_mae'], 2, pair.study)} "
+        f"| {pm(scratch['energy_mae'], 2, pair.study)} |",
     ]
     if zero is not None:
-        lines.append(f"| zero-shot test force MAE (eV/Å) | {pm(zero, 4, REVERSE)} | |")
+        lines.append(f"| zero-shot test force MAE (eV/Å) | {pm(zero, 4, pair.study)} | |")
     lines += [
         "",
         f"Forces, paired by seed: {transfer.get('force_mae_vs_scratch_text', 'not recorded')}.",
         "",
-        f"Record: {cite(REVERSE, r)}",
+        f"Record: {cite(pair.study, r)}",
     ]
-    lines += _reverse_curve(rec)
+    lines += _curve(rec, pair.curve)
+    lines += _properties(rec, pair.properties)
     head = Headline(
-        "Si forces from 22 DFT structures, `rescaled` from `ge-dft5` vs `scratch`",
-        f"{pm(transfer['force_mae'], 4, REVERSE)} vs {pm(scratch['force_mae'], 4, REVERSE)} eV/Å",
+        pair.headline,
+        f"{pm(transfer['force_mae'], 4, pair.study)} vs {pm(scratch['force_mae'], 4, pair.study)} eV/Å",
         "pairs.md",
-        REVERSE,
+        pair.study,
     )
     return lines, [head]
 
 
-def _reverse_curve(rec: Records) -> list[str]:
-    if not (rec.root / REVERSE_CURVE).is_file():
+def _curve(rec: Records, path: str) -> list[str]:
+    if not (rec.root / path).is_file():
         return []
-    r = rec[REVERSE_CURVE]
-    cells: dict[str, Any] = field(r, REVERSE_CURVE, "cells")
+    r = rec[path]
+    cells: dict[str, Any] = field(r, path, "cells")
     sizes = sorted({int(k.split("n=")[1]) for k in cells})
     lines = [
         "",
@@ -89,9 +132,50 @@ def _reverse_curve(rec: Records) -> list[str]:
     ]
     for n in sizes:
         t, s = cells.get(f"rescaled n={n}"), cells.get(f"scratch n={n}")
-        row = [pm(c["force_mae"], 4, REVERSE_CURVE) if c else "-" for c in (t, s)]
+        row = [pm(c["force_mae"], 4, path) if c else "-" for c in (t, s)]
         lines.append(f"| {n} | {row[0]} | {row[1]} |")
-    return [*lines, "", f"Seeds {seeds_text(r)}.", "", f"Record: {cite(REVERSE_CURVE, r)}"]
+    return [*lines, "", f"Seeds {seeds_text(r)}.", "", f"Record: {cite(path, r)}"]
+
+
+#: the crystal properties of a properties record: key, label, digits of the reference value
+PROPERTY_ROWS = (
+    ("a0", "lattice constant (Å)", 4),
+    ("bulk_modulus", "bulk modulus (GPa)", 2),
+    ("C11", "C11 (GPa)", 2),
+    ("C12", "C12 (GPa)", 2),
+    ("C44", "C44 (GPa)", 2),
+    ("vacancy", "vacancy formation, relaxed (eV)", 3),
+)
+
+
+def _properties(rec: Records, path: str) -> list[str]:
+    if not path or not (rec.root / path).is_file():
+        return []
+    r = rec[path]
+    get = functools.partial(field, r, path)
+    reference, arms = get("reference"), get("arms")
+    names = sorted(arms)
+    lines = [
+        "",
+        "### Crystal properties against DFT",
+        "",
+        "Each retrained model's properties by the code and plan of the DFT reference (`crosstrain",
+        f"crystal-reference`: {reference['describe']}), in percent of the reference; mean ± standard",
+        "deviation over the seeds, the worst seed in brackets.",
+        "",
+        "| property | DFT | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for key, label, digits in PROPERTY_ROWS:
+        cells = []
+        for n in names:
+            s = arms[n][key]
+            cells.append(f"{s['mean']:+.1f} ± {s['std']:.1f} % ({s['worst']:+.1f}, n = {s['n']})")
+        lines.append(f"| {label} | {reference['values'][key]:.{digits}f} | " + " | ".join(cells) + " |")
+    missing = get("not_evaluated")
+    if missing:
+        lines += ["", f"Not evaluated (diverged or failed): {', '.join(missing)}."]
+    return [*lines, "", f"Record: {cite(path, r)}"]
 
 
 def _choice_section(rec: Records, path: str) -> tuple[list[str], list[Headline]]:
