@@ -218,3 +218,30 @@ def test_the_vendored_na_set_reads_and_splits_leak_free_offline():
     fam = families(structures)
     held = {fam[i] for part in ("valid", "test") for i in split[part]}
     assert not any(fam[i] in held for i in split["train"])
+
+
+def test_data_split_writes_leak_free_files_of_a_users_labels(tmp_path, capsys):
+    """``crosstrain data split``: a labelled extxyz (here the vendored Na set) into train/valid/test
+    files that share no family, stratified by group; a file without forces is one line, exit 2."""
+    import gzip
+
+    from crosstrain.data.mlearn import PACKAGED_ROOT
+    from crosstrain.data.splits import families
+
+    src = tmp_path / "na.extxyz"
+    src.write_bytes(gzip.decompress((PACKAGED_ROOT / "Na" / "training.extxyz.gz").read_bytes()))
+    assert main(["data", "split", str(src), "--out", str(tmp_path / "s"), "--test", "40", "--valid", "22"]) == 0
+    parts = {p: read_structures(tmp_path / "s" / f"{p}.extxyz") for p in ("train", "valid", "test")}
+    assert len(parts["test"]) >= 38 and len(parts["valid"]) >= 20
+    labelled = [(part, s) for part, structures in parts.items() for s in structures]
+    side: dict[int, str] = {}
+    for family, (part, _) in zip(families([s for _, s in labelled]), labelled):
+        assert side.setdefault(family, part) == part  # no family on two sides
+    assert all({s.info["group"] for s in parts[p]} == {"MD-NVT", "Vacancy", "Elastic", "Surface"} for p in parts)
+    plain = tmp_path / "plain.extxyz"
+    from ase.build import bulk
+    from ase.io import write
+
+    write(plain, bulk("Na", "bcc", a=4.2))
+    assert main(["data", "split", str(plain), "--out", str(tmp_path / "bad")]) == 2
+    assert "record 0" in capsys.readouterr().err and not (tmp_path / "bad").exists()

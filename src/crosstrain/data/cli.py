@@ -71,8 +71,42 @@ def _cmd_data_mlearn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_split(args: argparse.Namespace) -> int:
+    """A labelled extxyz file into leak-free train/valid/test files (whole families; stratified)."""
+    import json
+    from collections import Counter
+    from pathlib import Path
+
+    from crosstrain.data.extxyz import read_structures, write_structures
+    from crosstrain.data.splits import families, stratified_split
+    from crosstrain.io.atomic import write_text
+    from crosstrain.io.hashing import sha256_file
+
+    structures = read_structures(args.data, require=("energy", "forces"))
+    split = stratified_split(structures, args.valid, args.test, seed=args.seed, key=args.by)
+    out = Path(args.out)
+    for part, indices in split.items():
+        write_structures(out / f"{part}.extxyz", [structures[i] for i in indices])
+    fam = families(structures)
+    doc = {
+        "source": str(args.data),
+        "source_sha256": sha256_file(args.data),
+        "seed": args.seed,
+        "stratified_by": args.by,
+        "indices": split,
+        "counts": {
+            part: dict(Counter(str(structures[i].info.get(args.by, "")) for i in idx)) for part, idx in split.items()
+        },
+        "families": len(set(fam)),
+    }
+    write_text(out / "split.json", json.dumps(doc, indent=1))
+    sizes = ", ".join(f"{part} {len(idx)}" for part, idx in split.items())
+    print(f"{args.data}: {sizes} ({len(set(fam))} families, none on two sides) -> {out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``crosstrain data sw`` and ``crosstrain data mlearn``."""
+    """``crosstrain data sw``, ``crosstrain data mlearn`` and ``crosstrain data split``."""
     data = sub.add_parser("data", help="generate or convert reference data sets")
     dsub = data.add_subparsers(dest="data_command", required=True)
     p = dsub.add_parser("sw", help="Stillinger-Weber MD data from LAMMPS (resumable)")
@@ -105,3 +139,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--train", type=int, help="keep a seeded draw of this many training structures (default: all)")
     p.add_argument("--train-seed", type=int, default=0, dest="train_seed", help="seed of the --train draw (0)")
     p.set_defaults(func=_cmd_data_mlearn)
+    p = dsub.add_parser("split", help="your labelled extxyz into leak-free train/valid/test files")
+    p.add_argument("data", help="extxyz with energies and forces (info 'group' and 'family' are used if present)")
+    p.add_argument("--out", required=True, help="folder: train.extxyz, valid.extxyz, test.extxyz, split.json")
+    p.add_argument("--valid", type=int, default=22, help="validation structures (22)")
+    p.add_argument("--test", type=int, default=25, help="test structures (25)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
+    p.add_argument("--by", default="group", help="the info key whose values are stratified (group)")
+    p.set_defaults(func=_cmd_data_split)
