@@ -129,6 +129,8 @@ def test_bcc_properties_and_a_crystal_reference_column(tmp_path, capsys):
     assert list(table.elements["Na"].columns()) == ["gpaw"] and table.elements["Na"].gpaw == p
     assert PropertiesTable.from_json(json.loads(json.dumps(table.to_json()))) == table
     assert "Na gpaw" in format_table(table)
+    # mlearn's Elastic fit assumes diamond cells: a bcc element without a crystal reference gets no DFT column
+    assert properties_table(None, ["Li"], dft=True).elements["Li"].columns() == {}
     path = tmp_path / "ref.json"
     path.write_text(json.dumps(ref.to_json()))
     assert main(["properties", "--elements", "Si", "--dft", "--crystal-reference", str(path)]) == 2

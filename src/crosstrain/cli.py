@@ -268,6 +268,9 @@ def _cmd_properties(args: argparse.Namespace) -> int:
         plot=args.plot,
     )
     print(format_table(table))
+    for element, entry in table.elements.items():
+        if args.dft and entry.dft is None and entry.gpaw is None:
+            print(f"no DFT reference for {element}: make one with crosstrain crystal-reference {element}")
     if args.json:
         write_text(args.json, json.dumps(table.to_json(), indent=2))
     return 0

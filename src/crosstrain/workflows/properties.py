@@ -13,7 +13,7 @@ from crosstrain.dft.crystal_reference import CrystalReference
 from crosstrain.dft.phonons import PhononComparison, PhononReference
 from crosstrain.errors import SchemaError
 from crosstrain.schema import Fields
-from crosstrain.species import lattice_guess
+from crosstrain.species import lattice_guess, reference_crystal
 
 ROWS = [
     ("a0", "lattice constant (Å)"),
@@ -156,7 +156,8 @@ def properties_table(
 ) -> PropertiesTable:
     """Properties of the model (if given), of the SW reference (for the elements that have SW
     parameters) and (``dft``) of DFT: crosstrain's DFT crystal reference of each element that has
-    one (``crystal_references``, else the shipped one), else the mlearn PBE data's, with the
+    one (``crystal_references``, else the shipped one), else for a diamond element the mlearn PBE
+    data's (their Elastic group's fit assumes diamond cells; other elements get none), with the
     model's phonons against the DFT phonon reference of each element that has one
     (``phonon_references``, else the shipped one; ``plot``: their bands, one file per element)
     (``quick``: no relaxed vacancy and no phonons)."""
@@ -178,7 +179,7 @@ def properties_table(
             crystal = (crystal_references or {}).get(element) or shipped_crystal_reference(element)
             if crystal is not None:
                 gpaw = crystal.properties
-            else:
+            elif reference_crystal(element)[0] == "diamond":  # the fit assumes mlearn's diamond Elastic cells
                 ref = dft_reference(element, mlearn_root)
             if checkpoint is not None and not quick:
                 phonons = _phonons_vs_dft(checkpoint, element, phonon_references, plot, len(elements) > 1)
