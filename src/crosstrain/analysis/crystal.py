@@ -272,9 +272,11 @@ def phonon_frequencies(
 @dataclass(frozen=True)
 class PropertyPlan:
     """What :func:`crystal_properties` computes beyond the equation of state and the elastic
-    constants: the vacancy (its relaxation starts and force tolerance), the phonons (diamond only)
-    and the cohesive energy (an isolated atom in a 20 Å box)."""
+    constants, and how: the strain of the elastic constants, the vacancy (its relaxation starts and
+    force tolerance), the phonons (diamond only) and the cohesive energy (an isolated atom in a 20 Å
+    box)."""
 
+    elastic_strain: float = 0.004  # the ± strain of the elastic constants
     vacancy: bool = True
     vacancy_starts: tuple[str, ...] = VACANCY_STARTS
     vacancy_fmax: float = 1e-3
@@ -299,7 +301,7 @@ def crystal_properties(
     plan = QUICK if quick else (plan or PropertyPlan())
     eos = equation_of_state(element, calc, a_guess)
     a0 = eos["a0"]
-    elastic = elastic_constants(element, calc, a0)
+    elastic = elastic_constants(element, calc, a0, delta=plan.elastic_strain)
     vacancy = (
         vacancy_formation_energy(element, calc, a0, fmax=plan.vacancy_fmax, starts=plan.vacancy_starts)
         if plan.vacancy

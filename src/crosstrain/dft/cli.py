@@ -160,6 +160,7 @@ def _cmd_crystal_reference(args: argparse.Namespace) -> int:
         args.out,
         settings=settings,
         a_guess=args.a_guess or lattice_guess(args.element),
+        vacancy=not args.no_vacancy,
         command=shlex.join(["crosstrain", *sys.argv[1:]]),
         report=report,
     )
@@ -279,6 +280,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("element", help="an element whose reference crystal is bcc, fcc or diamond (e.g. Na)")
     p.add_argument("--out", required=True, help="folder: label cache, crystal_reference.json")
     p.add_argument("--a-guess", type=float, dest="a_guess", help="start of the equation of state (default: ASE's a0)")
+    p.add_argument("--no-vacancy", action="store_true", dest="no_vacancy", help="skip the vacancy (the slow part)")
+    p.add_argument("--density-tolerance", type=float, dest="density_tolerance", help="SCF density tolerance")
     add_settings_flags(p)
     p.set_defaults(func=_cmd_crystal_reference)
 
