@@ -161,28 +161,30 @@ def properties_table(
     model's phonons against the DFT phonon reference of each element that has one
     (``phonon_references``, else the shipped one; ``plot``: their bands, one file per element)
     (``quick``: no relaxed vacancy and no phonons)."""
+    from crosstrain.analysis.crystal import QUICK, PropertyPlan
     from crosstrain.data.sw import PARAMETERS
-    from crosstrain.dft.crystal_reference import shipped_crystal_reference
+    from crosstrain.dft.crystal_reference import REFERENCE_PLAN, shipped_crystal_reference
 
     out: dict[str, ElementProperties] = {}
     for element in elements:
-        model = sw = ref = phonons = gpaw = None
+        model = sw = ref = phonons = None
+        crystal = ((crystal_references or {}).get(element) or shipped_crystal_reference(element)) if dft else None
+        # against a crystal reference, the model is measured with the reference's strain
+        plan = QUICK if quick else PropertyPlan(elastic_strain=REFERENCE_PLAN.elastic_strain) if crystal else None
         if checkpoint is not None:
             from crosstrain.calculator import CrosstrainCalculator
 
             model = crystal_properties(
-                element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), quick=quick
+                element, lambda: CrosstrainCalculator(checkpoint), lattice_guess(element), plan=plan, quick=quick
             )
         if reference and element in PARAMETERS:
             sw = crystal_properties(element, lambda e=element: sw_calculator(e), lattice_guess(element), quick=quick)
         if dft:
-            crystal = (crystal_references or {}).get(element) or shipped_crystal_reference(element)
-            if crystal is not None:
-                gpaw = crystal.properties
-            elif reference_crystal(element)[0] == "diamond":  # the fit assumes mlearn's diamond Elastic cells
+            if crystal is None and reference_crystal(element)[0] == "diamond":  # the fit assumes mlearn's cells
                 ref = dft_reference(element, mlearn_root)
             if checkpoint is not None and not quick:
                 phonons = _phonons_vs_dft(checkpoint, element, phonon_references, plot, len(elements) > 1)
+        gpaw = crystal.properties if crystal is not None else None
         out[element] = ElementProperties(model=model, sw=sw, dft=ref, gpaw=gpaw, phonons_vs_dft=phonons)
     return PropertiesTable(out)
 
