@@ -66,6 +66,7 @@ class CachedDFT(Calculator):
         self.report = report
         self.computed: list[Label] = []
         self.reused = 0
+        self.used: dict[str, Label] = {}  # every label this calculator answered with, by geometry
         self._pool: Any = None
 
     def __enter__(self) -> CachedDFT:
@@ -80,6 +81,7 @@ class CachedDFT(Calculator):
         super().calculate(atoms, properties, system_changes)
         structure = Structure.from_atoms(self.atoms, source=f"{self.atoms.get_chemical_formula()}", read_labels=False)
         label = self._label(structure)
+        self.used[label.key] = label
         if not label.ok:
             raise CrystalReferenceError(
                 f"{label.key} ({structure.source}): the DFT calculation failed: {label.reason} "
@@ -118,8 +120,8 @@ class CachedDFT(Calculator):
 @dataclass(frozen=True)
 class CrystalReference(JSONRecord):
     """The DFT crystal properties of ``element`` (:class:`CrystalProperties`: Å, GPa, eV), the
-    settings and their hash, the code's version, the CPU time of the calculations computed by the
-    run that finished the reference, and the command."""
+    settings and their hash, the code's version, the number of DFT calculations (geometries) and
+    their CPU time (each as it was computed, cached or not), and the command."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -169,8 +171,8 @@ def compute_crystal_reference(
         settings=settings.to_dict(),
         settings_sha256=settings.sha256,
         code_version=require_code(settings),
-        calculations=len(calc.computed) + calc.reused,
-        cpu_seconds=sum(lab.seconds for lab in calc.computed),
+        calculations=len(calc.used),
+        cpu_seconds=sum(lab.seconds for lab in calc.used.values()),
         command=command,
     )
     write_text(Path(out) / REFERENCE_FILE, json.dumps(ref.to_json(), indent=1))
