@@ -23,6 +23,7 @@ class Pair:
     curve: str
     headline: str
     properties: str = ""
+    convergence: str = ""  # the crystal reference at other DFT settings
 
 
 PAIRS = (
@@ -51,6 +52,7 @@ PAIRS = (
         "benchmarks/metal-pair/study_curve.json",
         "Na forces from 22 DFT structures, `rescaled` from `li-dft5` vs `scratch`",
         "benchmarks/metal-pair/properties_n22.json",
+        "benchmarks/metal-pair/crystal_convergence.json",
     ),
 )
 CHOICE = tuple(f"benchmarks/parent-choice/rank_agreement_{p}.json" for p in ("si-ge", "ge-si", "li-na"))
@@ -108,6 +110,7 @@ def _pair_section(rec: Records, pair: Pair) -> tuple[list[str], list[Headline]]:
     ]
     lines += _curve(rec, pair.curve)
     lines += _properties(rec, pair.properties)
+    lines += _convergence(rec, pair.convergence)
     head = Headline(
         pair.headline,
         f"{pm(transfer['force_mae'], 4, pair.study)} vs {pm(scratch['force_mae'], 4, pair.study)} eV/Å",
@@ -146,6 +149,27 @@ PROPERTY_ROWS = (
     ("C44", "C44 (GPa)", 2),
     ("vacancy", "vacancy formation, relaxed (eV)", 3),
 )
+
+
+def _convergence(rec: Records, path: str) -> list[str]:
+    if not path or not (rec.root / path).is_file():
+        return []
+    r = rec[path]
+    rows = field(r, path, "rows")
+    lines = [
+        "",
+        "How converged is the reference? The same calculation (without the vacancy) at denser k-points:",
+        "",
+        "| DFT setting | a0 (Å) | B (GPa) | C11 (GPa) | C12 (GPa) | C44 (GPa) | C' = (C11 − C12)/2 (GPa) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        v = row["values"]
+        lines.append(
+            f"| {row['describe']}, SCF density {row['settings']['density_tolerance']:g} | {v['a0']:.4f} | {v['bulk_modulus']:.2f} | {v['C11']:.2f} | {v['C12']:.2f} "
+            f"| {v['C44']:.2f} | {v['C_prime']:+.2f} |"
+        )
+    return [*lines, "", f"Record: {cite(path, r)}"]
 
 
 def _properties(rec: Records, path: str) -> list[str]:
