@@ -120,8 +120,8 @@ def test_bcc_properties_and_a_crystal_reference_column(tmp_path, capsys):
 
     p = crystal_properties("Na", meam_calculator("Na"), 4.2, plan=REFERENCE_PLAN)
     assert 4.0 < p.a0 < 4.4 and p.phonons_THz is None and p.cohesive_energy is None
-    assert p.C11 > p.C12 > 0 and p.C44 > 0 and p.C44 == pytest.approx(p.C44_clamped, rel=1e-3)
-    assert (p.C11 + 2 * p.C12) / 3 == pytest.approx(p.bulk_modulus, rel=0.05)
+    assert p.C11 > p.C12 > 0 and p.C44 > 0 and pytest.approx(p.C44_clamped, rel=1e-3) == p.C44
+    assert pytest.approx(p.bulk_modulus, rel=0.05) == (p.C11 + 2 * p.C12) / 3
     v = p.vacancy_formation_energy
     assert 0 < v.relaxed <= v.unrelaxed and set(v.relaxed_from) == {"symmetric"}
     ref = CrystalReference("Na", "bcc", p, {"code": "meam"}, "x", "", 1, 0.0, "test")

@@ -166,7 +166,8 @@ def _convergence(rec: Records, path: str) -> list[str]:
     for row in rows:
         v = row["values"]
         lines.append(
-            f"| {row['describe']}, SCF density {row['settings']['density_tolerance']:g} | {v['a0']:.4f} | {v['bulk_modulus']:.2f} | {v['C11']:.2f} | {v['C12']:.2f} "
+            f"| {row['describe']}, SCF density {row['settings']['density_tolerance']:g} "
+            f"| {v['a0']:.4f} | {v['bulk_modulus']:.2f} | {v['C11']:.2f} | {v['C12']:.2f} "
             f"| {v['C44']:.2f} | {v['C_prime']:+.2f} |"
         )
     return [*lines, "", f"Record: {cite(path, r)}"]
