@@ -263,8 +263,8 @@ def _cmd_properties(args: argparse.Namespace) -> int:
         dft=args.dft,
         mlearn_root=args.mlearn,
         quick=smoke_mode(),
-        phonon_references=_phonon_references(args.phonon_reference or [], elements),
-        crystal_references=_crystal_references(args.crystal_reference or [], elements),
+        phonon_references=_references(args.phonon_reference or [], elements, "phonon"),
+        crystal_references=_references(args.crystal_reference or [], elements, "crystal"),
         plot=args.plot,
     )
     print(format_table(table))
@@ -276,28 +276,18 @@ def _cmd_properties(args: argparse.Namespace) -> int:
     return 0
 
 
-def _phonon_references(paths: list[str], elements: list[str]) -> dict[str, Any]:
-    """``--phonon-reference`` files by element; one for an element not asked for is refused."""
+def _references(paths: list[str], elements: list[str], kind: str) -> dict[str, Any]:
+    """``--phonon-reference`` or ``--crystal-reference`` files (``kind``) by element; one for an
+    element not asked for is refused."""
+    from crosstrain.dft.crystal_reference import read_crystal_reference
     from crosstrain.dft.phonons import read_reference
 
+    read = read_reference if kind == "phonon" else read_crystal_reference
     refs = {}
     for path in paths:
-        ref = read_reference(path)
+        ref = read(path)
         if ref.element not in elements:
-            raise ConfigError(f"{path}: a phonon reference for {ref.element}, not one of {', '.join(elements)}")
-        refs[ref.element] = ref
-    return refs
-
-
-def _crystal_references(paths: list[str], elements: list[str]) -> dict[str, Any]:
-    """``--crystal-reference`` files by element; one for an element not asked for is refused."""
-    from crosstrain.dft.crystal_reference import read_crystal_reference
-
-    refs = {}
-    for path in paths:
-        ref = read_crystal_reference(path)
-        if ref.element not in elements:
-            raise ConfigError(f"{path}: a crystal reference for {ref.element}, not one of {', '.join(elements)}")
+            raise ConfigError(f"{path}: a {kind} reference for {ref.element}, not one of {', '.join(elements)}")
         refs[ref.element] = ref
     return refs
 
