@@ -36,7 +36,7 @@ class VacancyFormation(JSONRecord):
     relaxed_from: dict[str, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # keyword-only: the JSON keeps its order with an optional field inside
 class CrystalProperties(JSONRecord):
     """What :func:`crystal_properties` measures for one element and calculator (Å, eV, GPa, THz);
     the vacancy and the phonons are absent from a ``quick`` run, the phonons for a crystal other
@@ -48,11 +48,11 @@ class CrystalProperties(JSONRecord):
     element: str
     a0: float
     bulk_modulus: float
+    cohesive_energy: float | None = field(default=None, metadata=OMIT_NONE)  # eV/atom, isolated atom minus crystal
     C11: float
     C12: float
     C44: float  # relaxed ions
     C44_clamped: float  # C44⁰, ions at their homogeneously strained positions
-    cohesive_energy: float | None = field(default=None, metadata=OMIT_NONE)  # eV/atom, isolated atom minus crystal
     vacancy_formation_energy: VacancyFormation | None = field(default=None, metadata=OMIT_NONE)
     phonons_THz: dict[str, tuple[float, ...]] | None = field(default=None, metadata=OMIT_NONE)  # Gamma, X, L
 
