@@ -24,7 +24,6 @@ ALLOWED = {
     "model/dimenet/network.py:InteractionBlock.forward": "nn.Module.forward: torch calls it through Module.__call__",
     "model/dimenet/network.py:OutputBlock.forward": "nn.Module.forward: torch calls it through Module.__call__",
     "model/base.py:AtomisticModel.forward": "nn.Module.forward: torch calls it through Module.__call__",
-    "model/dimenet/triplet.py:_TripletForm.forward": "autograd.Function.forward(ctx, *inputs): apply() passes them",
     "train/compiled.py:loss_step.loss": "torch.func.grad_and_value differentiates it by argument position (argnums)",
     "dft/cli.py:_cmd_label.report": "the progress callback of dft.label.label_structures, which calls it by position",
     "dft/cli.py:_cmd_phonon_reference.report": "the same progress callback of dft.label.label_structures",

@@ -68,7 +68,8 @@ def sizes_of(graph) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {
         "atoms": int(graph.numbers.shape[0]),
         "edges": int(graph.centers.shape[0]),
-        "triplets": int(graph.idx_kj.shape[0]),
+        # the angles DimeNet++ sums over: each edge ji with the other edges of its neighbour j
+        "triplets": int((graph.centers.bincount(minlength=graph.numbers.shape[0]) ** 2).sum()) - graph.centers.shape[0],
     }
 
 

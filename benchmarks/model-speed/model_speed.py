@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from ase.build import bulk
 
-from crosstrain.graph import batch_graph, topology
+from crosstrain.graph import batch_graph, topology, triplets
 from crosstrain.model.compiled import energy_forces_fn, force_loss_step
 from crosstrain.model.derivatives import predict
 from crosstrain.model.dimenet import DimeNetPP
@@ -63,7 +63,7 @@ def run_case(preset_name: str, threads: int, compiled: bool, repeats: int) -> di
         "mode": "compiled" if compiled else "eager",
         "n_atoms": len(structure),
         "n_edges": topo.n_edges,
-        "n_triplets": topo.n_triplets,
+        "n_triplets": int(triplets(topo, n_atoms=len(structure))[0].size),
         "n_parameters": sum(p.numel() for p in model.parameters()),
     }
     if compiled:

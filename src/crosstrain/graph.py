@@ -1,14 +1,17 @@
 """Periodic neighbour lists, angle triplets and batched graphs.
 
 The topology of a configuration (which pairs are neighbours, through which periodic image, and
-which pairs of edges form an angle) is computed once with vesin in NumPy. Edge vectors are then
+which edge runs the other way) is computed once with vesin in NumPy. Edge vectors are then
 recomputed in torch from positions, cell and integer shifts, so that autograd gives forces and,
 through a strain of positions and cell, stress.
 
 Conventions: edge ``e`` has a ``center`` atom i and a ``neighbour`` atom j, and its vector is
 ``r_j - r_i + shift_e · cell``. In DimeNet terms edge e carries the message j → i. A triplet
 (kj, ji) pairs the edge ji with an edge kj whose centre is j (k ≠ i, counting periodic images);
-its angle sits at atom j between the directions j → i and j → k.
+its angle sits at atom j between the directions j → i and j → k. Models never list the triplets
+(:func:`triplets` does, for analysis): DimeNet++ sums over them through each atom's neighbour
+layout (:class:`Graph`'s ``edge_slot`` and ``message_slot``), which needs only the reverse of each
+edge (``reverse``: the edge i → j of the same pair and image, the one triplet k = i left out).
 """
 
 from __future__ import annotations
@@ -32,16 +35,18 @@ class Topology:
     centers: np.ndarray  # (E,) int64, sorted
     neighbours: np.ndarray  # (E,) int64
     shifts: np.ndarray  # (E, 3) int64, in units of the cell vectors
-    idx_kj: np.ndarray  # (T,) int64, edge index of k -> j
-    idx_ji: np.ndarray  # (T,) int64, edge index of j -> i
+    reverse: np.ndarray  # (E,) int64, the edge of the same pair the other way
 
     @property
     def n_edges(self) -> int:
         return int(self.centers.size)
 
-    @property
-    def n_triplets(self) -> int:
-        return int(self.idx_ji.size)
+    def keep(self, mask: np.ndarray) -> Topology:
+        """The topology of the pairs where ``mask`` is true both ways (a pair is kept or dropped as a
+        whole, so every kept edge keeps its reverse; reverses renumbered)."""
+        both = mask & mask[self.reverse]
+        index = np.cumsum(both) - 1
+        return Topology(self.centers[both], self.neighbours[both], self.shifts[both], index[self.reverse[both]])
 
 
 def _vesin(
@@ -80,31 +85,51 @@ def neighbour_list(
     )
 
 
-def triplets(
-    centers: np.ndarray, neighbours: np.ndarray, shifts: np.ndarray, *, n_atoms: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """All ``(idx_kj, idx_ji)`` edge pairs with centre(kj) == neighbour(ji), excluding k == i.
-
-    ``centers`` must be sorted. k == i means the same atom *and* the same periodic image.
-    """
+def reverse_edges(centers: np.ndarray, neighbours: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """For every edge (i, j, S) the index of the edge (j, i, -S), or -1 where there is none."""
     n_edges = centers.size
+    if n_edges == 0:
+        return np.zeros(0, dtype=np.int64)
+
+    def rows(a: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
+        table = np.ascontiguousarray(np.column_stack([a, b, s]).astype(np.int64))
+        return table.view(np.dtype((np.void, table.dtype.itemsize * 5))).ravel()
+
+    forward, backward = rows(centers, neighbours, shifts), rows(neighbours, centers, -shifts)
+    order = np.argsort(forward, kind="stable")
+    pos = np.searchsorted(forward[order], backward).clip(max=n_edges - 1)
+    found = forward[order][pos] == backward
+    return np.where(found, order[pos], -1).astype(np.int64)
+
+
+def triplets(topology: Topology, *, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(idx_kj, idx_ji)`` edge pairs with centre(kj) == neighbour(ji), excluding k == i
+    (the reverse edge: the same atom *and* the same periodic image). ``centers`` must be sorted."""
+    centers, neighbours = topology.centers, topology.neighbours
     counts = np.bincount(centers, minlength=n_atoms)
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     per_edge = counts[neighbours]
-    ji = np.repeat(np.arange(n_edges, dtype=np.int64), per_edge)
+    ji = np.repeat(np.arange(centers.size, dtype=np.int64), per_edge)
     first = np.cumsum(per_edge) - per_edge
     kj = np.repeat(offsets[neighbours] - first, per_edge) + np.arange(ji.size, dtype=np.int64)
-    back = (neighbours[kj] == centers[ji]) & np.all(shifts[kj] == -shifts[ji], axis=1)
+    back = kj == topology.reverse[ji]
     return kj[~back], ji[~back]
 
 
 def topology(structure: Structure, cutoff: float) -> Topology:
-    """Neighbour list and triplets of ``structure`` for ``cutoff`` (Å)."""
+    """Neighbour list of ``structure`` for ``cutoff`` (Å), with each edge's reverse.
+
+    The list is symmetric: a pair found one way only (possible only within float rounding of the
+    cutoff, where every model's envelope is zero) is dropped.
+    """
     if cutoff <= 0:
         raise ValueError(f"cutoff must be positive, got {cutoff}")
     c, n, s = neighbour_list(structure.positions, structure.cell, structure.pbc, cutoff=cutoff, source=structure.source)
-    kj, ji = triplets(c, n, s, n_atoms=len(structure))
-    return Topology(c, n, s, kj, ji)
+    reverse = reverse_edges(c, n, s)
+    if np.all(reverse >= 0):
+        return Topology(c, n, s, reverse)
+    paired = reverse >= 0
+    return Topology(c, n, s, np.where(paired, reverse, 0)).keep(paired)
 
 
 #: what a Verlet list is valid for: the atoms' numbers, the cell and the periodicity (as bytes)
@@ -114,8 +139,8 @@ _CellKey = tuple[bytes, bytes, bytes]
 class SkinNeighbours:
     """Topologies of a moving configuration from a Verlet list with a skin (for MD).
 
-    Pairs within ``cutoff + skin`` and their triplets are found once; every later call keeps the
-    pairs within ``cutoff`` now and the triplets of two kept pairs (a mask, no search). The list is
+    Pairs within ``cutoff + skin`` are found once; every later call keeps the pairs within
+    ``cutoff`` now (a mask, no search). The list is
     built again when an atom has moved more than half the skin since the last build (then no pair
     outside the candidates can have come within the cutoff), or the cell, the periodicity or the
     atoms changed. The topology is what :func:`topology` gives, edge order aside (a pair within
@@ -166,18 +191,21 @@ class SkinNeighbours:
         keep = d2 < self.cutoff**2
         if self._last is not None and np.array_equal(keep, self._last[0]):
             return self._last[1]  # the same pairs as last time: the same topology
-        index = np.cumsum(keep) - 1  # candidate edge -> kept edge
-        both = keep[cand.idx_kj]
-        both &= keep[cand.idx_ji]
-        kj, ji = index[cand.idx_kj[both]], index[cand.idx_ji[both]]
-        result = Topology(c[keep], n[keep], cand.shifts[keep], kj, ji)
+        result = cand.keep(keep)
         self._last = (keep, result)
         return result
 
 
 @dataclass(frozen=True)
 class Graph:
-    """A batch of configurations as one disconnected graph (torch tensors)."""
+    """A batch of configurations as one disconnected graph (torch tensors).
+
+    The neighbour layout gives every atom ``D`` slots (``D`` = ``slots.numel()``, the largest
+    number of neighbours in the batch): edge ``e`` sits in slot ``edge_slot[e]`` of the flattened
+    ``(N·D)`` layout, next to the other edges of its centre atom, and ``message_slot[e]`` is the
+    slot of its reverse edge: the place where a sum over the triplets of ``e`` meets the
+    neighbours of its neighbour atom.
+    """
 
     positions: torch.Tensor  # (N, 3)
     numbers: torch.Tensor  # (N,) int64
@@ -188,8 +216,9 @@ class Graph:
     neighbours: torch.Tensor  # (E,)
     shifts: torch.Tensor  # (E, 3) float, cell-vector units
     edge_graph: torch.Tensor  # (E,) graph index of each edge
-    idx_kj: torch.Tensor  # (T,)
-    idx_ji: torch.Tensor  # (T,)
+    edge_slot: torch.Tensor  # (E,) slot of each edge in the (N·D) neighbour layout
+    message_slot: torch.Tensor  # (E,) slot of each edge's reverse
+    slots: torch.Tensor  # (D,) 0 .. D-1: the layout's width
     n_atoms: torch.Tensor  # (B,) atoms per graph
 
     @property
@@ -215,6 +244,18 @@ class Graph:
         else:
             offsets = torch.einsum("ea,eab->eb", self.shifts, cell.index_select(0, self.edge_graph))
         return pos.index_select(0, self.neighbours) - pos.index_select(0, self.centers) + offsets
+
+
+def neighbour_layout(centers: np.ndarray, reverse: np.ndarray, *, n_atoms: int) -> dict[str, np.ndarray]:
+    """``edge_slot``, ``message_slot`` and ``slots`` of :class:`Graph`, for a symmetric neighbour
+    list sorted by centre atom."""
+    if centers.size and (np.any(centers[1:] < centers[:-1]) or np.any(reverse < 0)):
+        raise ValueError("the neighbour list must be sorted by centre atom and symmetric (every edge with its reverse)")
+    counts = np.bincount(centers, minlength=n_atoms)
+    width = int(counts.max(initial=0))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    edge_slot = centers * width + (np.arange(centers.size) - first[centers])
+    return {"edge_slot": edge_slot, "message_slot": edge_slot[reverse], "slots": np.arange(width)}
 
 
 def batch_graph(
@@ -251,10 +292,10 @@ def batch_graph(
         "neighbours": cat([t.neighbours + a for t, a in zip(topologies, atom_off)]),
         "shifts": cat([t.shifts for t in topologies], 3),
         "edge_graph": np.repeat(np.arange(len(structures)), [t.n_edges for t in topologies]),
-        "idx_kj": cat([t.idx_kj + e for t, e in zip(topologies, edge_off)]),
-        "idx_ji": cat([t.idx_ji + e for t, e in zip(topologies, edge_off)]),
         "n_atoms": np.array([len(s) for s in structures]),
     }
+    reverse = cat([t.reverse + e for t, e in zip(topologies, edge_off)])
+    arrays.update(neighbour_layout(arrays["centers"], reverse, n_atoms=int(atom_off[-1])))
     floats = {"positions", "cell", "shifts"}
     tensors = {
         k: torch.as_tensor(v, dtype=dtype if k in floats else torch.int64, device=device) for k, v in arrays.items()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-from crosstrain.graph import topology
+from crosstrain.graph import topology, triplets
 from crosstrain.structure import Structure
 
 
@@ -23,7 +23,7 @@ def rdf(frames: Sequence[Atoms], rmax: float = 5.0, nbins: int = 100) -> tuple[n
 def adf(frames: Sequence[Atoms], cutoff: float = 2.9, nbins: int = 90) -> tuple[np.ndarray, np.ndarray]:
     """``(angle in degrees, normalised histogram)`` of bond angles j-i-k with both bonds < ``cutoff``.
 
-    Uses the same neighbour list and triplets as the model (:mod:`crosstrain.graph`).
+    Uses the model's neighbour list and DimeNet's triplets (:func:`crosstrain.graph.triplets`).
     """
     angles = []
     for atoms in frames:
@@ -31,7 +31,8 @@ def adf(frames: Sequence[Atoms], cutoff: float = 2.9, nbins: int = 90) -> tuple[
         t = topology(s, cutoff)
         vec = s.positions[t.neighbours] - s.positions[t.centers] + t.shifts @ s.cell
         unit = vec / np.linalg.norm(vec, axis=1, keepdims=True)
-        cos = -(unit[t.idx_ji] * unit[t.idx_kj]).sum(axis=1)  # angle at the shared atom j
+        kj, ji = triplets(t, n_atoms=len(s))
+        cos = -(unit[ji] * unit[kj]).sum(axis=1)  # angle at the shared atom j
         angles.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
     values = np.concatenate(angles) if angles else np.zeros(0)
     hist, edges = np.histogram(values, bins=nbins, range=(0.0, 180.0), density=True)

@@ -5,7 +5,7 @@
 built from ``grad`` of the energy, it compiles; inductor then fuses the many small elementwise
 operations that dominate an eager step on a CPU. A cold compile costs one to two minutes, so
 this path pays off only for longer runs. By default (``dynamic=None``) the sizes of a batch
-(atoms, edges, triplets, configurations: the first dimension of every graph tensor) are compiled
+(atoms, edges, neighbour slots, configurations: the first dimension of every graph tensor) are compiled
 as symbols, so one compile serves every batch, while the weights' shapes stay constants that
 inductor specialises its loops on (faster than with every size symbolic, ``dynamic=True``:
 ``benchmarks/model-speed/compile_sizes.json``). The training loop's general step (energy, forces and stress terms)
@@ -38,7 +38,7 @@ EnergyForcesStressFn = Callable[[Graph], tuple[torch.Tensor, torch.Tensor, torch
 
 def graph_sizes_dynamic(tensors: Iterable[torch.Tensor], dynamic: bool | None = None) -> list[torch.Tensor]:
     """With ``dynamic=None`` (the default of the compiled functions here), mark the first
-    dimension of each tensor (atoms, edges, triplets or configurations) as a size that varies
+    dimension of each tensor (atoms, edges, neighbour slots or configurations) as a size that varies
     between calls, so that one compile serves every batch; with ``True`` or ``False`` (torch
     decides every size, or none) the tensors are passed on unmarked."""
     out = list(tensors)

@@ -38,7 +38,6 @@ import torch
 from crosstrain.config import Config
 from crosstrain.data.splits import families
 from crosstrain.errors import ConfigError
-from crosstrain.graph import Topology
 from crosstrain.io.checkpoint import Checkpoint
 from crosstrain.model.base import AtomisticModel
 from crosstrain.model.derivatives import predict
@@ -125,9 +124,9 @@ def scale_sample(structures: Sequence[Structure], *, budget: int | None = None) 
 
 
 def _within_cutoff(data: Dataset, model: AtomisticModel) -> Dataset:
-    """``data`` with only the edges within the model's cutoff at its current length scales and the
-    triplets of two such edges. The edges beyond contribute exactly nothing (the envelope is zero
-    there), so the predictions are the wide list's to float rounding, at a fraction of the cost."""
+    """``data`` with only the edges within the model's cutoff at its current length scales. The
+    edges beyond contribute exactly nothing (the envelope is zero there), so the predictions are
+    the wide list's to float rounding, at a fraction of the cost."""
     scale = model.length_scale.detach().double().cpu().numpy()
     out = data.subset(range(len(data)))
     out.topologies = []
@@ -136,10 +135,7 @@ def _within_cutoff(data: Dataset, model: AtomisticModel) -> Dataset:
         z = s.numbers
         scaled = np.linalg.norm(vec, axis=1) * np.sqrt(scale[z[t.centers]] * scale[z[t.neighbours]])
         keep = scaled < model.config.cutoff * (1 + 1e-6)  # the margin keeps every edge float32 sees inside
-        index = np.cumsum(keep) - 1
-        both = keep[t.idx_kj] & keep[t.idx_ji]
-        kj, ji = index[t.idx_kj[both]], index[t.idx_ji[both]]
-        out.topologies.append(Topology(t.centers[keep], t.neighbours[keep], t.shifts[keep], kj, ji))
+        out.topologies.append(t.keep(keep))
     return out
 
 

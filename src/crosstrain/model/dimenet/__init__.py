@@ -2,7 +2,8 @@
 
 :mod:`~crosstrain.model.dimenet.network` (the model), :mod:`~crosstrain.model.dimenet.config`
 (hyperparameters and presets), :mod:`~crosstrain.model.dimenet.layers` (radial and spherical
-bases), :mod:`~crosstrain.model.dimenet.triplet` (the fused triplet kernel). Outside
+bases), :mod:`~crosstrain.model.dimenet.harmonics` (the sum over triplets through spherical
+harmonics). Outside
 :mod:`crosstrain.model`, use the contract (:class:`~crosstrain.model.base.AtomisticModel`) and the
 registry (:func:`crosstrain.model.build_model`), never this package.
 """

@@ -90,7 +90,11 @@ class BesselBasis(nn.Module):
 
 
 class SphericalBasis(nn.Module):
-    """DimeNet's 2-D basis: normalised ``j_l(z_ln d / c)`` per edge times ``Y_l0(angle)`` per triplet."""
+    """DimeNet's 2-D basis: normalised ``j_l(z_ln d / c)`` per edge times ``Y_l0(angle)`` per triplet.
+
+    The model never forms the product per triplet: it projects the radial factor per edge and
+    sums over the angles with spherical harmonics (:mod:`crosstrain.model.dimenet.harmonics`).
+    """
 
     zeros: torch.Tensor
     norm: torch.Tensor
@@ -112,7 +116,6 @@ class SphericalBasis(nn.Module):
         self.register_buffer("zeros", torch.tensor(zeros, dtype=torch.float64), persistent=False)
         self.register_buffer("norm", torch.tensor(norm, dtype=torch.float64), persistent=False)
         self.register_buffer("sph_norm", torch.tensor(sph_norm, dtype=torch.float64), persistent=False)
-        self.fused = True  # see project()
 
     def radial(self, dist: torch.Tensor) -> torch.Tensor:
         """Per-edge part ``norm_ln j_l(z_ln d/c) u(d/c)/(d/c)``, shape ``(E, num_spherical, num_radial)``."""
@@ -132,24 +135,6 @@ class SphericalBasis(nn.Module):
     def angular(self, cos_angle: torch.Tensor) -> torch.Tensor:
         """Per-triplet part ``Y_l0``, shape ``(T, num_spherical)``."""
         return legendre(cos_angle, self.num_spherical) * self.sph_norm.to(cos_angle.dtype)
-
-    def project(
-        self, radial: torch.Tensor, angular: torch.Tensor, idx_kj: torch.Tensor, *, weight: torch.Tensor
-    ) -> torch.Tensor:
-        """The basis of every triplet times ``weight.T``: ``(T, B)`` from ``weight`` ``(B, L*N)``.
-
-        ``out[t, b] = Σ_ln radial[kj(t), l, n] · angular[t, l] · weight[b, l·N + n]``. Eagerly
-        (``fused``, the default) the basis is gathered per triplet, then projected. For
-        ``torch.compile`` (``fused = False``) each edge's radial part is projected first and the
-        gather and the sum over l fuse into one loop: otherwise inductor inlines the per-edge
-        Bessel functions into the per-triplet gather and evaluates their sines and cosines once per
-        triplet (many times as often); this order is faster compiled and slower eagerly.
-        """
-        if self.fused:
-            return (radial.index_select(0, idx_kj) * angular.unsqueeze(-1)).flatten(1) @ weight.t()
-        n_l, n_n = radial.shape[1], radial.shape[2]
-        per_edge = torch.bmm(radial.transpose(0, 1), weight.view(-1, n_l, n_n).permute(1, 2, 0))  # (L, E, B)
-        return (per_edge.index_select(1, idx_kj) * angular.t().unsqueeze(-1)).sum(0)
 
 
 def glorot_orthogonal_(weight: torch.Tensor, scale: float = 2.0) -> torch.Tensor:

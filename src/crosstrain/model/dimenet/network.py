@@ -8,6 +8,8 @@ a table indexed by atomic number, so a new element is added by copying another e
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -15,8 +17,8 @@ from crosstrain.graph import Graph
 from crosstrain.model.base import AtomisticModel
 from crosstrain.model.dimenet.activations import FastSiLU
 from crosstrain.model.dimenet.config import DimeNetConfig
+from crosstrain.model.dimenet.harmonics import neighbour_harmonics, spherical_harmonics, triplet_sum
 from crosstrain.model.dimenet.layers import BesselBasis, Dense, Residual, SphericalBasis
-from crosstrain.model.dimenet.triplet import triplet_interaction, triplet_interaction_reference
 from crosstrain.species import MAX_Z, SpeciesMap
 
 
@@ -48,6 +50,15 @@ class EmbeddingBlock(nn.Module):
         return m
 
 
+class SphericalTerms(NamedTuple):
+    """What the interaction blocks share of the triplet basis: its radial factor per edge
+    ``(E, L, N)``, each edge's harmonics in the neighbour layout and the angular norms ``(L,)``."""
+
+    radial: torch.Tensor
+    harmonics: list[torch.Tensor]
+    norm: torch.Tensor
+
+
 class InteractionBlock(nn.Module):
     """DimeNet++ interaction: directional message passing over triplets with a bottleneck."""
 
@@ -66,16 +77,18 @@ class InteractionBlock(nn.Module):
         self.lin = Dense(h, h)
         self.after_skip = nn.ModuleList(Residual(h, act) for _ in range(cfg.num_after_skip))
         self.act = act
-        self.fused = True
 
-    def forward(self, m: torch.Tensor, rbf: torch.Tensor, sbf_emb: torch.Tensor, graph: Graph) -> torch.Tensor:
-        """``sbf_emb`` is this block's ``lin_sbf1(sbf)``, computed for all blocks at once by the model."""
+    def forward(self, m: torch.Tensor, rbf: torch.Tensor, angles: SphericalTerms, graph: Graph) -> torch.Tensor:
         x_ji = self.act(self.lin_ji(m))
         x_kj = self.act(self.lin_kj(m)) * self.lin_rbf2(self.lin_rbf1(rbf))
         x_kj = self.act(self.lin_down(x_kj))
-        interact = triplet_interaction if self.fused else triplet_interaction_reference
-        x_kj = interact(
-            x_kj, sbf_emb, self.lin_sbf2.weight.t(), idx_ji=graph.idx_ji, idx_kj=graph.idx_kj, n_edges=m.shape[0]
+        # DimeNet++'s lin_sbf2(lin_sbf1(sbf)) on the triplet basis radial(kj)_ln · Y_l0(angle), with the
+        # two projections folded and applied to the radial factor per edge and l: (L, E, int_emb)
+        n_l, n_n = angles.radial.shape[1:]
+        folded = (self.lin_sbf2.weight @ self.lin_sbf1.weight).view(-1, n_l, n_n)
+        weights = torch.einsum("eln,cln->lec", angles.radial, folded) * x_kj
+        x_kj = triplet_sum(
+            weights, angles.harmonics, angles.norm, edge_slot=graph.edge_slot, message_slot=graph.message_slot
         )
         h: torch.Tensor = x_ji + self.act(self.lin_up(x_kj))
         for layer in self.before_skip:
@@ -108,12 +121,6 @@ class OutputBlock(nn.Module):
         return out.squeeze(-1)
 
 
-def _sbf_weight(block: nn.Module) -> torch.Tensor:
-    """An interaction block's first sbf projection matrix."""
-    assert isinstance(block, InteractionBlock)
-    return block.lin_sbf1.weight
-
-
 class DimeNetPP(AtomisticModel):
     """DimeNet++ potential (architecture ``dimenet++``): ``forward(graph, positions, cell)`` ->
     energy per configuration (eV); the shared per-element wrapper is :class:`AtomisticModel`'s."""
@@ -134,8 +141,8 @@ class DimeNetPP(AtomisticModel):
         self.outputs = nn.ModuleList(OutputBlock(config, act) for _ in range(config.num_blocks + 1))
 
     def set_fused(self, fused: bool) -> DimeNetPP:
-        """Use the fused custom-autograd kernels (default, fastest in eager mode) or plain ops
-        ordered for ``torch.compile`` (:meth:`SphericalBasis.project`)."""
+        """Use the activation's fused custom-autograd derivatives (default, fastest in eager mode)
+        or plain ops for ``torch.compile``."""
         for module in self.modules():
             if hasattr(module, "fused"):
                 setattr(module, "fused", fused)  # noqa: B010  # the fused kernels' switch (plain attribute)
@@ -151,21 +158,20 @@ class DimeNetPP(AtomisticModel):
     def network_energies(self, graph: Graph, vectors: torch.Tensor) -> torch.Tensor:
         dist = torch.linalg.vector_norm(vectors, dim=-1)
         rbf = self.rbf(dist)
-        # angle at atom j between j -> i (minus edge ji) and j -> k (edge kj)
-        unit = vectors / dist.unsqueeze(-1)
-        cos = -(unit.index_select(0, graph.idx_ji) * unit.index_select(0, graph.idx_kj)).sum(-1)
-        radial = self.sbf.radial(dist)  # (E, L, N)
-        angular = self.sbf.angular(cos)  # (T, L)
-        # every block's first sbf projection at once: one pass over the (T, L*N) basis
-        w_sbf = torch.cat([_sbf_weight(block) for block in self.interactions], dim=0)
-        sbf_emb = torch.split(
-            self.sbf.project(radial, angular, graph.idx_kj, weight=w_sbf), self.config.basis_emb_size, dim=1
-        )
         n_atoms = graph.numbers.shape[0]
+        lmax = self.config.num_spherical - 1
+        harmonics = spherical_harmonics(vectors / dist.unsqueeze(-1), lmax)  # of the direction centre -> neighbour
+        angles = SphericalTerms(
+            radial=self.sbf.radial(dist),
+            harmonics=neighbour_harmonics(
+                harmonics, graph.edge_slot, n_atoms=n_atoms, width=graph.slots.shape[0], lmax=lmax
+            ),
+            norm=self.sbf.sph_norm.to(dist.dtype),
+        )
         m = self.embedding(graph.numbers, rbf, graph)
         out: torch.Tensor = self.outputs[0](m, rbf, graph, n_atoms)
-        for interaction, output, s_emb in zip(self.interactions, self.outputs[1:], sbf_emb):
-            m = interaction(m, rbf, s_emb, graph)
+        for interaction, output in zip(self.interactions, self.outputs[1:]):
+            m = interaction(m, rbf, angles, graph)
             out = out + output(m, rbf, graph, n_atoms)
         return out
 
