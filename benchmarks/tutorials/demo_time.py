@@ -23,6 +23,17 @@ from pathlib import Path
 from crosstrain.records import command_line, make_record, write_record
 
 
+def inductor_cache_files() -> int:
+    """Files in torch inductor's on-disk cache (``TORCHINDUCTOR_CACHE_DIR``, else its default)."""
+    import getpass
+    import tempfile
+
+    root = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(
+        Path(tempfile.gettempdir()) / f"torchinductor_{getpass.getuser()}"
+    )
+    return sum(1 for f in Path(root).rglob("*") if f.is_file()) if Path(root).is_dir() else 0
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dft", action="store_true", help="time crosstrain demo --dft")
@@ -35,6 +46,7 @@ def main() -> None:
     shutil.rmtree(folder, ignore_errors=True)
     command = ["crosstrain", "demo", "--out", str(folder)] + (["--dft"] if args.dft else [])
     load = os.getloadavg()[0]
+    cache = inductor_cache_files()
     t0 = time.perf_counter()
     subprocess.run(command, check=True, env={**os.environ, "CROSSTRAIN_SMOKE": ""})
     wall = time.perf_counter() - t0
@@ -53,6 +65,8 @@ def main() -> None:
         "n_ge_train": demo["n_ge_train"],
         "n_ge_test": demo["n_ge_test"],
         "load_before": round(load, 2),
+        # torch.compile's on-disk cache: a fresh machine starts cold and compiles every graph
+        "inductor_cache_files_before": cache,
         "cores": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
