@@ -81,7 +81,7 @@ def test_neighbour_layout_slots():
     assert len(set(slot)) == slot.size and (slot // width == g.centers.numpy()).all()
     topo = topology(small, 4.0)
     rev = np.concatenate([topo.reverse, topology(cluster, 4.0).reverse + topo.n_edges])
-    assert (g.message_slot.numpy() == slot[rev]).all()
+    assert (g.reverse_slot.numpy() == slot[rev]).all()
     assert width == max(np.bincount(g.centers.numpy()))
     assert n_atoms == 5
 

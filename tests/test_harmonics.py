@@ -78,9 +78,43 @@ def test_the_harmonic_sum_is_the_triplet_sum(case, drop_one):
     y = neighbour_harmonics(
         spherical_harmonics(unit, LMAX), g.edge_slot, n_atoms=len(structure), width=g.slots.numel(), lmax=LMAX
     )
-    got = triplet_sum(weights, y, norm, edge_slot=g.edge_slot, message_slot=g.message_slot)
+    got = triplet_sum(weights, y, norm, edge_slot=g.edge_slot, reverse_slot=g.reverse_slot)
     assert float(expected.abs().max()) > 0.1
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_batch_of_structures_in_either_precision(dtype):
+    """Several structures in one graph (atom, edge and slot offsets), among them a one-atom cell that
+    sees itself through 18 images and a cluster with an isolated atom."""
+    atoms = [
+        bulk("Si", "diamond", a=5.431),
+        Atoms("Si4", positions=[[0, 0, 0], [2.3, 0, 0], [0, 2.2, 0.3], [9.0, 9.0, 9.0]]),
+        Atoms("Si", cell=[2.4, 2.4, 2.4], pbc=True),
+    ]
+    structures = [Structure.from_atoms(a, read_labels=False) for a in atoms]
+    topologies = [topology(s, 3.5) for s in structures]
+    graph = batch_graph(structures, topologies=topologies, dtype=dtype)
+    vec = graph.edge_vectors()
+    unit = vec / vec.norm(dim=1, keepdim=True)
+    weights = torch.randn(LMAX + 1, vec.shape[0], 3, generator=torch.Generator().manual_seed(5)).to(dtype)
+    norm = torch.sqrt((2 * torch.arange(LMAX + 1, dtype=dtype) + 1) / (4 * math.pi))
+    y = neighbour_harmonics(
+        spherical_harmonics(unit, LMAX),
+        graph.edge_slot,
+        n_atoms=graph.numbers.shape[0],
+        width=graph.slots.numel(),
+        lmax=LMAX,
+    )
+    got = triplet_sum(weights, y, norm, edge_slot=graph.edge_slot, reverse_slot=graph.reverse_slot)
+    expected = []
+    start = 0
+    for s, t in zip(structures, topologies):
+        part = slice(start, start + t.n_edges)
+        expected.append(listed_triplet_sum(weights[:, part].double(), norm.double(), s, t, 3.5)[0])
+        start += t.n_edges
+    tol = 1e-12 if dtype == torch.float64 else 2e-5
+    torch.testing.assert_close(got.double(), torch.cat(expected), atol=tol * 10, rtol=tol)
 
 
 def test_derivatives_to_second_order():
@@ -94,7 +128,7 @@ def test_derivatives_to_second_order():
     def f(vec, weights):
         y = spherical_harmonics(vec / vec.norm(dim=1, keepdim=True), 2)
         y = neighbour_harmonics(y, g.edge_slot, n_atoms=2, width=g.slots.numel(), lmax=2)
-        return triplet_sum(weights, y, norm, edge_slot=g.edge_slot, message_slot=g.message_slot)
+        return triplet_sum(weights, y, norm, edge_slot=g.edge_slot, reverse_slot=g.reverse_slot)
 
     assert torch.autograd.gradcheck(f, (vec, weights))
     assert torch.autograd.gradgradcheck(f, (vec, weights))

@@ -10,7 +10,7 @@ Conventions: edge ``e`` has a ``center`` atom i and a ``neighbour`` atom j, and 
 (kj, ji) pairs the edge ji with an edge kj whose centre is j (k ≠ i, counting periodic images);
 its angle sits at atom j between the directions j → i and j → k. Models never list the triplets
 (:func:`triplets` does, for analysis): DimeNet++ sums over them through each atom's neighbour
-layout (:class:`Graph`'s ``edge_slot`` and ``message_slot``), which needs only the reverse of each
+layout (:class:`Graph`'s ``edge_slot`` and ``reverse_slot``), which needs only the reverse of each
 edge (``reverse``: the edge i → j of the same pair and image, the one triplet k = i left out).
 """
 
@@ -30,7 +30,7 @@ MIN_DISTANCE = 1e-3  # Å; closer atoms are treated as overlapping
 
 @dataclass(frozen=True)
 class Topology:
-    """Neighbour pairs and triplets of one configuration (NumPy, computed once)."""
+    """Neighbour pairs of one configuration and the reverse of each (NumPy, computed once)."""
 
     centers: np.ndarray  # (E,) int64, sorted
     neighbours: np.ndarray  # (E,) int64
@@ -44,6 +44,7 @@ class Topology:
     def keep(self, mask: np.ndarray) -> Topology:
         """The topology of the pairs where ``mask`` is true both ways (a pair is kept or dropped as a
         whole, so every kept edge keeps its reverse; reverses renumbered)."""
+        mask = np.asarray(mask, dtype=bool)
         both = mask & mask[self.reverse]
         index = np.cumsum(both) - 1
         return Topology(self.centers[both], self.neighbours[both], self.shifts[both], index[self.reverse[both]])
@@ -93,7 +94,7 @@ def reverse_edges(centers: np.ndarray, neighbours: np.ndarray, shifts: np.ndarra
 
     def rows(a: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
         table = np.ascontiguousarray(np.column_stack([a, b, s]).astype(np.int64))
-        return table.view(np.dtype((np.void, table.dtype.itemsize * 5))).ravel()
+        return table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1]))).ravel()
 
     forward, backward = rows(centers, neighbours, shifts), rows(neighbours, centers, -shifts)
     order = np.argsort(forward, kind="stable")
@@ -129,6 +130,7 @@ def topology(structure: Structure, cutoff: float) -> Topology:
     if np.all(reverse >= 0):
         return Topology(c, n, s, reverse)
     paired = reverse >= 0
+    # the unpaired edges' reverse (0, a placeholder) is never read: keep() drops them by their own mask
     return Topology(c, n, s, np.where(paired, reverse, 0)).keep(paired)
 
 
@@ -202,7 +204,7 @@ class Graph:
 
     The neighbour layout gives every atom ``D`` slots (``D`` = ``slots.numel()``, the largest
     number of neighbours in the batch): edge ``e`` sits in slot ``edge_slot[e]`` of the flattened
-    ``(N·D)`` layout, next to the other edges of its centre atom, and ``message_slot[e]`` is the
+    ``(N·D)`` layout, next to the other edges of its centre atom, and ``reverse_slot[e]`` is the
     slot of its reverse edge: the place where a sum over the triplets of ``e`` meets the
     neighbours of its neighbour atom.
     """
@@ -217,8 +219,8 @@ class Graph:
     shifts: torch.Tensor  # (E, 3) float, cell-vector units
     edge_graph: torch.Tensor  # (E,) graph index of each edge
     edge_slot: torch.Tensor  # (E,) slot of each edge in the (N·D) neighbour layout
-    message_slot: torch.Tensor  # (E,) slot of each edge's reverse
-    slots: torch.Tensor  # (D,) 0 .. D-1: the layout's width
+    reverse_slot: torch.Tensor  # (E,) slot of each edge's reverse
+    slots: torch.Tensor  # (D,) 0 .. D-1: carries the layout's width D as a shape torch.compile keeps symbolic
     n_atoms: torch.Tensor  # (B,) atoms per graph
 
     @property
@@ -247,15 +249,20 @@ class Graph:
 
 
 def neighbour_layout(centers: np.ndarray, reverse: np.ndarray, *, n_atoms: int) -> dict[str, np.ndarray]:
-    """``edge_slot``, ``message_slot`` and ``slots`` of :class:`Graph`, for a symmetric neighbour
+    """``edge_slot``, ``reverse_slot`` and ``slots`` of :class:`Graph`, for a symmetric neighbour
     list sorted by centre atom."""
-    if centers.size and (np.any(centers[1:] < centers[:-1]) or np.any(reverse < 0)):
+    n_edges = centers.size
+    if n_edges and (
+        np.any(centers[1:] < centers[:-1])
+        or np.any((reverse < 0) | (reverse >= n_edges))
+        or np.any(reverse[reverse.clip(0, n_edges - 1)] != np.arange(n_edges))
+    ):
         raise ValueError("the neighbour list must be sorted by centre atom and symmetric (every edge with its reverse)")
     counts = np.bincount(centers, minlength=n_atoms)
     width = int(counts.max(initial=0))
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     edge_slot = centers * width + (np.arange(centers.size) - first[centers])
-    return {"edge_slot": edge_slot, "message_slot": edge_slot[reverse], "slots": np.arange(width)}
+    return {"edge_slot": edge_slot, "reverse_slot": edge_slot[reverse], "slots": np.arange(width)}
 
 
 def batch_graph(

@@ -21,7 +21,8 @@ def rdf(frames: Sequence[Atoms], rmax: float = 5.0, nbins: int = 100) -> tuple[n
 
 
 def adf(frames: Sequence[Atoms], cutoff: float = 2.9, nbins: int = 90) -> tuple[np.ndarray, np.ndarray]:
-    """``(angle in degrees, normalised histogram)`` of bond angles j-i-k with both bonds < ``cutoff``.
+    """``(angle in degrees, normalised histogram)`` of bond angles i-j-k (at the shared atom j) with
+    both bonds < ``cutoff``.
 
     Uses the model's neighbour list and DimeNet's triplets (:func:`crosstrain.graph.triplets`).
     """

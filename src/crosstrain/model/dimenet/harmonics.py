@@ -77,15 +77,19 @@ def triplet_sum(
     norm: torch.Tensor,
     *,
     edge_slot: torch.Tensor,
-    message_slot: torch.Tensor,
+    reverse_slot: torch.Tensor,
 ) -> torch.Tensor:
-    """``out[ji] = Σ_{kj: k ≠ i} Σ_l norm_l P_l(cos θ_kji) weights[l, kj]``, shape ``(E, C)``.
+    """``out[ji] = Σ_{kj ≠ reverse(ji)} Σ_l norm_l P_l(cos θ_kji) weights[l, kj]``, shape ``(E, C)``
+    (every edge kj into the neighbour atom j but the reverse of ji itself; other periodic images of
+    atom i count, as in DimeNet++ for periodic cells).
 
     ``weights`` ``(L, E, C)`` is per edge kj and order l; ``harmonics`` is
     :func:`neighbour_harmonics`' output; ``norm`` ``(L,)`` the angular basis' ``sqrt((2l+1)/4π)``.
     With ``P_l = 4π/(2l+1) Σ_m Y_lm Y_lm``, the per-atom sum ``H = Σ_kj Y(kj) weights(kj)``
     contracted with ``Y(j→i)``, taken in the slot of the reverse of ji, gives every k; the reverse
-    itself (k = i) contributes ``norm_l weights[l, ij]``, which is subtracted.
+    itself (k = i) contributes ``norm_l weights[l, ij]``, which is subtracted. The factor
+    ``norm_l · 4π/(2l+1)`` (not ``1/norm_l``) keeps the sum the listed one's when ``norm`` is rounded
+    (a float32 model's buffer).
     """
     n_atoms, width = harmonics[0].shape[:2]
     channels = weights.shape[2]
@@ -97,4 +101,4 @@ def triplet_sum(
         term = torch.bmm(y, per_atom) * (norm[l] * (4 * math.pi / (2 * l + 1))) - w * norm[l]
         total = term if total is None else total + term
     assert total is not None
-    return total.reshape(n_atoms * width, channels).index_select(0, message_slot)
+    return total.reshape(n_atoms * width, channels).index_select(0, reverse_slot)

@@ -133,7 +133,8 @@ class SphericalBasis(nn.Module):
         return envelope(x, self.envelope_p) * self.norm.to(dist.dtype) * jl
 
     def angular(self, cos_angle: torch.Tensor) -> torch.Tensor:
-        """Per-triplet part ``Y_l0``, shape ``(T, num_spherical)``."""
+        """Per-triplet part ``Y_l0``, shape ``(T, num_spherical)``: DimeNet++'s basis as written, which
+        the model never forms (the tests' reference implementation does)."""
         return legendre(cos_angle, self.num_spherical) * self.sph_norm.to(cos_angle.dtype)
 
 

@@ -52,7 +52,7 @@ class EmbeddingBlock(nn.Module):
 
 class SphericalTerms(NamedTuple):
     """What the interaction blocks share of the triplet basis: its radial factor per edge
-    ``(E, L, N)``, each edge's harmonics in the neighbour layout and the angular norms ``(L,)``."""
+    ``(E, L, n_radial)``, each edge's harmonics in the neighbour layout and the angular norms ``(L,)``."""
 
     radial: torch.Tensor
     harmonics: list[torch.Tensor]
@@ -88,7 +88,7 @@ class InteractionBlock(nn.Module):
         folded = (self.lin_sbf2.weight @ self.lin_sbf1.weight).view(-1, n_l, n_n)
         weights = torch.einsum("eln,cln->lec", angles.radial, folded) * x_kj
         x_kj = triplet_sum(
-            weights, angles.harmonics, angles.norm, edge_slot=graph.edge_slot, message_slot=graph.message_slot
+            weights, angles.harmonics, angles.norm, edge_slot=graph.edge_slot, reverse_slot=graph.reverse_slot
         )
         h: torch.Tensor = x_ji + self.act(self.lin_up(x_kj))
         for layer in self.before_skip:
